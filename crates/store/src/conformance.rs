@@ -1,0 +1,623 @@
+//! The conformance suite: the store contracts as executable checks. Every
+//! backend runs all of it through [`conformance_tests!`](crate::conformance_tests),
+//! which expands to one `#[tokio::test]` per case.
+//!
+//! A case receives a [`Harness`]: a fresh, empty store, a second handle on the
+//! same data (another connection, as another replica would have), and the test
+//! clock both read. Cases never sleep; they advance the clock.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::error::Conflict;
+use crate::{
+    AuthorizationCode, ClientRecord, CodeTake, Consent, Error, GroupMember, GroupRecord, KeyState,
+    MemberKind, Page, RefreshFamily, Rotation, Session, SigningKey, Store, TestClock, UserRecord,
+};
+
+/// What a conformance case runs against.
+#[derive(Debug)]
+pub struct Harness {
+    pub store: Arc<dyn Store>,
+    /// A second handle on the same data, with its own connections.
+    pub other: Arc<dyn Store>,
+    pub clock: TestClock,
+}
+
+/// Expands to one test per conformance case. `$factory` is an async fn
+/// returning a [`Harness`] over a fresh, empty store.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:path) => {
+        $crate::conformance_tests!(@cases $factory;
+            ping, clients_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
+            users_by_external_id, user_pagination_is_stable, groups_and_members,
+            remove_member_everywhere, codes_single_use, codes_expire,
+            concurrent_code_takes_have_one_winner, refresh_rotation_and_reuse,
+            refresh_grace_window, concurrent_rotations_have_one_winner, refresh_expiry,
+            revoke_families_for_user, sessions, consents, revoked_token_ids, signing_keys,
+            counters_and_leases, concurrent_increments_from_two_handles_sum_exactly,
+            purge_keeps_live_records);
+    };
+    (@cases $factory:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                $crate::conformance::$case($factory().await).await;
+            }
+        )*
+    };
+}
+
+pub const T0: i64 = 1_800_000_000;
+
+fn user(id: &str, name: &str) -> UserRecord {
+    UserRecord {
+        id: id.into(),
+        user_name: name.into(),
+        external_id: None,
+        active: true,
+        password_hash: None,
+        attributes: json!({"name": {"givenName": name}}),
+        version: 1,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn client(id: &str) -> ClientRecord {
+    ClientRecord {
+        client_id: id.into(),
+        name: format!("client {id}"),
+        secret_hash: Some("hash".into()),
+        public: false,
+        grant_types: vec!["client_credentials".into()],
+        redirect_uris: vec![],
+        scopes: vec!["read".into()],
+        token_endpoint_auth_method: "client_secret_basic".into(),
+        created_at: T0,
+        metadata: Default::default(),
+    }
+}
+
+fn group(id: &str, members: &[&str]) -> GroupRecord {
+    GroupRecord {
+        id: id.into(),
+        display_name: format!("group {id}"),
+        external_id: None,
+        members: members.iter().map(|m| GroupMember { value: (*m).into(), kind: MemberKind::User }).collect(),
+        attributes: json!({}),
+        version: 1,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn code(hash: &str, expires_at: i64) -> AuthorizationCode {
+    AuthorizationCode {
+        code_hash: hash.into(),
+        client_id: "c1".into(),
+        user_id: "u1".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        scope: "openid".into(),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        expires_at,
+        grant: json!({"nonce": "n-0S6_WzA2Mj"}),
+    }
+}
+
+fn family(id: &str, now: i64) -> RefreshFamily {
+    RefreshFamily {
+        id: id.into(),
+        client_id: "c1".into(),
+        user_id: Some("u1".into()),
+        scope: "openid offline_access".into(),
+        grant: json!({}),
+        created_at: now,
+        expires_at: now + 86_400,
+        idle_expires_at: now + 3_600,
+        rotated_at: now,
+        revoked: false,
+    }
+}
+
+fn session(hash: &str, user: &str, now: i64) -> Session {
+    Session {
+        id_hash: hash.into(),
+        user_id: user.into(),
+        created_at: now,
+        auth_time: now,
+        expires_at: now + 3_600,
+        idle_expires_at: now + 600,
+        data: json!({"amr": ["pwd"]}),
+    }
+}
+
+fn assert_not_found<T: std::fmt::Debug>(result: crate::Result<T>) {
+    assert!(matches!(result, Err(Error::NotFound)), "expected NotFound, got {result:?}");
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: crate::Result<T>, expected: Conflict) {
+    match result {
+        Err(Error::Conflict(c)) => assert_eq!(c, expected),
+        other => panic!("expected Conflict({expected:?}), got {other:?}"),
+    }
+}
+
+pub async fn ping(h: Harness) {
+    h.store.ping().await.unwrap();
+    h.other.ping().await.unwrap();
+}
+
+pub async fn clients_crud(h: Harness) {
+    let s = &h.store;
+    s.create_client(&client("b")).await.unwrap();
+    s.create_client(&client("a")).await.unwrap();
+    assert_conflict(s.create_client(&client("a")).await, Conflict::Exists);
+    assert_eq!(s.get_client("a").await.unwrap(), client("a"));
+    let ids: Vec<_> = s.list_clients().await.unwrap().into_iter().map(|c| c.client_id).collect();
+    assert_eq!(ids, ["a", "b"]);
+    let mut changed = client("a");
+    changed.redirect_uris.push("https://app.example/cb".into());
+    s.update_client(&changed).await.unwrap();
+    assert_eq!(h.other.get_client("a").await.unwrap(), changed);
+    s.delete_client("a").await.unwrap();
+    assert_not_found(s.get_client("a").await);
+    assert_not_found(s.delete_client("a").await);
+    assert_not_found(s.update_client(&client("zz")).await);
+}
+
+pub async fn users_crud(h: Harness) {
+    let s = &h.store;
+    let alice = user("u-1", "alice@example.com");
+    s.create_user(&alice).await.unwrap();
+    assert_eq!(s.get_user("u-1").await.unwrap(), alice);
+    assert_eq!(h.other.get_user("u-1").await.unwrap(), alice);
+    assert_conflict(s.create_user(&user("u-1", "other")).await, Conflict::Exists);
+    s.delete_user("u-1").await.unwrap();
+    assert_not_found(s.get_user("u-1").await);
+    assert_not_found(s.get_user_by_name("alice@example.com").await);
+    assert_not_found(s.delete_user("u-1").await);
+    // The name is free again once its owner is gone.
+    s.create_user(&user("u-2", "Alice@example.com")).await.unwrap();
+}
+
+pub async fn user_name_unique_ignoring_case(h: Harness) {
+    let s = &h.store;
+    s.create_user(&user("u-1", "Alice")).await.unwrap();
+    s.create_user(&user("u-2", "bob")).await.unwrap();
+    assert_conflict(s.create_user(&user("u-3", "ALICE")).await, Conflict::Unique("userName"));
+    assert_eq!(s.get_user_by_name("aLiCe").await.unwrap().id, "u-1");
+    // Renaming onto another user's name fails and changes nothing.
+    let mut bob = s.get_user("u-2").await.unwrap();
+    bob.user_name = "alice".into();
+    assert_conflict(s.update_user(&bob).await, Conflict::Unique("userName"));
+    assert_eq!(s.get_user_by_name("bob").await.unwrap().version, 1);
+    // A change of case only is the same user keeping its name.
+    let mut alice = s.get_user("u-1").await.unwrap();
+    alice.user_name = "ALICE".into();
+    let stored = s.update_user(&alice).await.unwrap();
+    assert_eq!(stored.user_name, "ALICE");
+    // The old name moves with the rename.
+    let mut bob = s.get_user("u-2").await.unwrap();
+    bob.user_name = "robert".into();
+    s.update_user(&bob).await.unwrap();
+    assert_not_found(s.get_user_by_name("bob").await);
+    assert_eq!(s.get_user_by_name("Robert").await.unwrap().id, "u-2");
+    s.create_user(&user("u-4", "Bob")).await.unwrap();
+}
+
+pub async fn user_version_cas(h: Harness) {
+    let s = &h.store;
+    s.create_user(&user("u-1", "alice")).await.unwrap();
+    let read = s.get_user("u-1").await.unwrap();
+    let mut first = read.clone();
+    first.active = false;
+    let stored = s.update_user(&first).await.unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(s.get_user("u-1").await.unwrap(), stored);
+    // A writer holding the old version loses.
+    let mut stale = read;
+    stale.attributes = json!({"title": "lost update"});
+    assert_conflict(h.other.update_user(&stale).await, Conflict::Version);
+    assert!(!s.get_user("u-1").await.unwrap().active);
+    assert_not_found(s.update_user(&user("missing", "x")).await);
+}
+
+pub async fn users_by_external_id(h: Harness) {
+    let s = &h.store;
+    let mut a = user("u-1", "a");
+    a.external_id = Some("ext-1".into());
+    let mut b = user("u-2", "b");
+    b.external_id = Some("ext-1".into());
+    s.create_user(&b).await.unwrap();
+    s.create_user(&a).await.unwrap();
+    s.create_user(&user("u-3", "c")).await.unwrap();
+    let found: Vec<_> = s.find_users_by_external_id("ext-1").await.unwrap().into_iter().map(|u| u.id).collect();
+    assert_eq!(found, ["u-1", "u-2"]);
+    assert!(s.find_users_by_external_id("EXT-1").await.unwrap().is_empty());
+    a.external_id = Some("ext-2".into());
+    s.update_user(&a).await.unwrap();
+    assert_eq!(s.find_users_by_external_id("ext-1").await.unwrap().len(), 1);
+    s.delete_user("u-2").await.unwrap();
+    assert!(s.find_users_by_external_id("ext-1").await.unwrap().is_empty());
+}
+
+pub async fn user_pagination_is_stable(h: Harness) {
+    let s = &h.store;
+    let mut ids: Vec<String> = (0..25).map(|i| format!("u-{:02}", (i * 7) % 25)).collect();
+    for id in &ids {
+        s.create_user(&user(id, &format!("name-{id}"))).await.unwrap();
+    }
+    ids.sort();
+    let mut seen = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = s.list_users(Page { offset, limit: 10 }).await.unwrap();
+        assert_eq!(page.total as usize, 25 + usize::from(offset > 0));
+        if page.items.is_empty() {
+            break;
+        }
+        seen.extend(page.items.iter().map(|u| u.id.clone()));
+        if offset == 0 {
+            // A record inserted behind the cursor must not shift later pages.
+            s.create_user(&user("u-00a", "late")).await.unwrap();
+            seen.push("u-00a".into());
+        }
+        offset += 10;
+    }
+    let mut expected = ids;
+    expected.push("u-00a".into());
+    let unique: BTreeSet<_> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), 26, "every user exactly once: {seen:?}");
+    assert_eq!(unique.into_iter().collect::<Vec<_>>(), {
+        expected.sort();
+        expected
+    });
+    let first = s.list_users(Page { offset: 0, limit: 3 }).await.unwrap();
+    assert_eq!(first.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), ["u-00", "u-00a", "u-01"]);
+    assert!(s.list_users(Page { offset: 100, limit: 10 }).await.unwrap().items.is_empty());
+}
+
+pub async fn groups_and_members(h: Harness) {
+    let s = &h.store;
+    s.create_group(&group("g-2", &["u-1"])).await.unwrap();
+    s.create_group(&group("g-1", &["u-1", "u-2"])).await.unwrap();
+    assert_conflict(s.create_group(&group("g-1", &[])).await, Conflict::Exists);
+    let with_u1: Vec<_> = s.groups_with_member("u-1").await.unwrap().into_iter().map(|g| g.id).collect();
+    assert_eq!(with_u1, ["g-1", "g-2"]);
+    let page = s.list_groups(Page { offset: 0, limit: 10 }).await.unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.items[0].id, "g-1");
+
+    let read = s.get_group("g-1").await.unwrap();
+    let mut changed = read.clone();
+    changed.members = vec![GroupMember { value: "g-2".into(), kind: MemberKind::Group }];
+    let stored = s.update_group(&changed).await.unwrap();
+    assert_eq!(stored.version, 2);
+    assert_conflict(h.other.update_group(&read).await, Conflict::Version);
+    assert_eq!(s.groups_with_member("u-2").await.unwrap(), vec![]);
+    assert_eq!(s.groups_with_member("g-2").await.unwrap()[0].id, "g-1");
+
+    s.delete_group("g-1").await.unwrap();
+    assert_not_found(s.get_group("g-1").await);
+    assert_not_found(s.delete_group("g-1").await);
+    assert!(s.groups_with_member("g-2").await.unwrap().is_empty());
+}
+
+pub async fn remove_member_everywhere(h: Harness) {
+    let s = &h.store;
+    s.create_group(&group("g-1", &["u-1", "u-2"])).await.unwrap();
+    s.create_group(&group("g-2", &["u-1"])).await.unwrap();
+    s.create_group(&group("g-3", &["u-2"])).await.unwrap();
+    assert_eq!(s.remove_member_everywhere("u-1").await.unwrap(), 2);
+    let g1 = s.get_group("g-1").await.unwrap();
+    assert_eq!(g1.members, vec![GroupMember { value: "u-2".into(), kind: MemberKind::User }]);
+    assert_eq!(g1.version, 2);
+    assert!(s.get_group("g-2").await.unwrap().members.is_empty());
+    assert_eq!(s.get_group("g-3").await.unwrap().version, 1);
+    assert!(s.groups_with_member("u-1").await.unwrap().is_empty());
+    assert_eq!(s.remove_member_everywhere("u-1").await.unwrap(), 0);
+}
+
+pub async fn codes_single_use(h: Harness) {
+    let s = &h.store;
+    let c = code("h1", T0 + 60);
+    s.insert_code(&c).await.unwrap();
+    assert_conflict(s.insert_code(&c).await, Conflict::Exists);
+    assert_eq!(s.take_code("h1").await.unwrap(), CodeTake::Fresh(c.clone()));
+    assert_eq!(h.other.take_code("h1").await.unwrap(), CodeTake::AlreadyUsed(c.clone()));
+    assert_eq!(s.take_code("h1").await.unwrap(), CodeTake::AlreadyUsed(c));
+    assert_not_found(s.take_code("unknown").await);
+}
+
+pub async fn codes_expire(h: Harness) {
+    let s = &h.store;
+    s.insert_code(&code("h1", T0 + 60)).await.unwrap();
+    s.insert_code(&code("h2", T0 + 60)).await.unwrap();
+    s.take_code("h2").await.unwrap();
+    h.clock.advance(60);
+    // Expired means absent: neither fresh nor "already used".
+    assert_not_found(s.take_code("h1").await);
+    assert_not_found(s.take_code("h2").await);
+    // And an expired hash may be reused.
+    s.insert_code(&code("h1", T0 + 120)).await.unwrap();
+    assert!(matches!(s.take_code("h1").await.unwrap(), CodeTake::Fresh(_)));
+}
+
+pub async fn concurrent_code_takes_have_one_winner(h: Harness) {
+    h.store.insert_code(&code("race", T0 + 60)).await.unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let s = if i % 2 == 0 { Arc::clone(&h.store) } else { Arc::clone(&h.other) };
+            tokio::spawn(async move { s.take_code("race").await })
+        })
+        .collect();
+    let (mut fresh, mut used) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            CodeTake::Fresh(_) => fresh += 1,
+            CodeTake::AlreadyUsed(_) => used += 1,
+        }
+    }
+    assert_eq!((fresh, used), (1, 31));
+}
+
+pub async fn refresh_rotation_and_reuse(h: Harness) {
+    let s = &h.store;
+    s.create_family(&family("f1", T0), "rt0").await.unwrap();
+    assert_conflict(s.create_family(&family("f2", T0), "rt0").await, Conflict::Exists);
+    assert_not_found(s.get_current_family("rt0-unknown").await);
+    assert_eq!(s.get_current_family("rt0").await.unwrap().id, "f1");
+    h.clock.advance(10);
+    let Rotation::Rotated(rotated) = s.rotate_refresh_token("rt0", "rt1", T0 + 10 + 3_600, 0).await.unwrap()
+    else {
+        panic!("first rotation must succeed")
+    };
+    assert_eq!((rotated.rotated_at, rotated.idle_expires_at), (T0 + 10, T0 + 3_610));
+    assert_not_found(s.get_current_family("rt0").await);
+    assert_eq!(h.other.get_current_family("rt1").await.unwrap(), rotated);
+    let Rotation::Rotated(_) = h.other.rotate_refresh_token("rt1", "rt2", T0 + 3_600, 0).await.unwrap() else {
+        panic!("second rotation must succeed")
+    };
+    // rt0 is two generations old: reuse, and the family is revoked.
+    match s.rotate_refresh_token("rt0", "rt9", T0 + 3_600, 30).await.unwrap() {
+        Rotation::ReuseDetected(f) => assert!(f.revoked),
+        other => panic!("expected reuse, got {other:?}"),
+    }
+    assert_not_found(s.get_current_family("rt2").await);
+    assert_not_found(s.rotate_refresh_token("rt2", "rt3", T0 + 3_600, 0).await);
+    assert_not_found(s.revoke_family("f1").await);
+    assert_not_found(s.rotate_refresh_token("nope", "x", T0 + 3_600, 0).await);
+}
+
+pub async fn refresh_grace_window(h: Harness) {
+    let s = &h.store;
+    s.create_family(&family("f1", T0), "rt0").await.unwrap();
+    assert!(matches!(s.rotate_refresh_token("rt0", "rt1", T0 + 3_600, 5).await.unwrap(), Rotation::Rotated(_)));
+    h.clock.advance(4);
+    // A concurrent refresh of rt0 within the grace window changes nothing.
+    assert!(matches!(s.rotate_refresh_token("rt0", "rtx", T0 + 3_600, 5).await.unwrap(), Rotation::WithinGrace(_)));
+    assert_eq!(s.get_current_family("rt1").await.unwrap().id, "f1");
+    assert_not_found(s.get_current_family("rtx").await);
+    h.clock.advance(1);
+    assert!(matches!(
+        s.rotate_refresh_token("rt0", "rty", T0 + 3_600, 5).await.unwrap(),
+        Rotation::ReuseDetected(_)
+    ));
+    assert_not_found(s.get_current_family("rt1").await);
+}
+
+pub async fn concurrent_rotations_have_one_winner(h: Harness) {
+    h.store.create_family(&family("f1", T0), "rt0").await.unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let s = if i % 2 == 0 { Arc::clone(&h.store) } else { Arc::clone(&h.other) };
+            tokio::spawn(async move { s.rotate_refresh_token("rt0", &format!("new-{i}"), T0 + 3_600, 0).await })
+        })
+        .collect();
+    let (mut rotated, mut reuse) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(Rotation::Rotated(_)) => rotated += 1,
+            Ok(Rotation::ReuseDetected(_)) => reuse += 1,
+            // Once revoked by a detected reuse, the family is absent.
+            Err(Error::NotFound) => reuse += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(rotated, 1);
+    assert_eq!(reuse, 31);
+    // The reuse revoked the family: the winner's token is dead too.
+    for i in 0..32 {
+        assert_not_found(h.store.get_current_family(&format!("new-{i}")).await);
+    }
+}
+
+pub async fn refresh_expiry(h: Harness) {
+    let s = &h.store;
+    s.create_family(&family("f1", T0), "a0").await.unwrap();
+    // Idle expiry: unused for an hour.
+    h.clock.advance(3_600);
+    assert_not_found(s.get_current_family("a0").await);
+    assert_not_found(s.rotate_refresh_token("a0", "a1", T0 + 7_200, 0).await);
+    // Absolute expiry: rotation never extends past it.
+    s.create_family(&family("f2", T0 + 3_600), "b0").await.unwrap();
+    let mut now = T0 + 3_600;
+    for i in 0..30 {
+        h.clock.advance(3_000);
+        now += 3_000;
+        let presented = format!("b{i}");
+        let next = format!("b{}", i + 1);
+        match s.rotate_refresh_token(&presented, &next, now + 3_600, 0).await {
+            Ok(Rotation::Rotated(f)) => assert!(f.idle_expires_at <= f.expires_at),
+            Err(Error::NotFound) => {
+                assert!(now >= T0 + 3_600 + 86_400, "family died early at {now}");
+                return;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    panic!("the family outlived its absolute lifetime");
+}
+
+pub async fn revoke_families_for_user(h: Harness) {
+    let s = &h.store;
+    s.create_family(&family("f1", T0), "a0").await.unwrap();
+    s.create_family(&family("f2", T0), "b0").await.unwrap();
+    let mut other_user = family("f3", T0);
+    other_user.user_id = Some("u2".into());
+    s.create_family(&other_user, "c0").await.unwrap();
+    assert_eq!(s.revoke_families_for_user("u1").await.unwrap(), 2);
+    assert_not_found(s.get_current_family("a0").await);
+    assert_not_found(s.get_current_family("b0").await);
+    assert_eq!(s.get_current_family("c0").await.unwrap().id, "f3");
+    assert_eq!(s.revoke_families_for_user("u1").await.unwrap(), 0);
+    s.revoke_family("f3").await.unwrap();
+    assert_not_found(s.get_current_family("c0").await);
+}
+
+pub async fn sessions(h: Harness) {
+    let s = &h.store;
+    s.put_session(&session("s1", "u1", T0)).await.unwrap();
+    s.put_session(&session("s2", "u1", T0)).await.unwrap();
+    s.put_session(&session("s3", "u2", T0)).await.unwrap();
+    assert_eq!(h.other.get_session("s1").await.unwrap(), session("s1", "u1", T0));
+    // Idle timeout moves with use, never past the absolute timeout.
+    h.clock.advance(500);
+    s.touch_session("s1", T0 + 500 + 600).await.unwrap();
+    h.clock.advance(200);
+    assert_not_found(s.get_session("s2").await);
+    assert_eq!(s.get_session("s1").await.unwrap().idle_expires_at, T0 + 1_100);
+    s.touch_session("s1", T0 + 99_999).await.unwrap();
+    assert_eq!(s.get_session("s1").await.unwrap().idle_expires_at, T0 + 3_600);
+    h.clock.advance(2_900);
+    assert_not_found(s.get_session("s1").await);
+    assert_not_found(s.touch_session("s1", T0 + 99_999).await);
+    // Ending a user's sessions.
+    let now = T0 + 3_600;
+    s.put_session(&session("s4", "u1", now)).await.unwrap();
+    s.put_session(&session("s5", "u1", now)).await.unwrap();
+    s.put_session(&session("s6", "u2", now)).await.unwrap();
+    assert!(s.delete_sessions_for_user("u1").await.unwrap() >= 2);
+    assert_not_found(s.get_session("s4").await);
+    assert_eq!(s.get_session("s6").await.unwrap().user_id, "u2");
+    s.delete_session("s6").await.unwrap();
+    s.delete_session("s6").await.unwrap();
+    assert_not_found(s.get_session("s6").await);
+}
+
+pub async fn consents(h: Harness) {
+    let s = &h.store;
+    let consent = |client: &str, scopes: &[&str]| Consent {
+        user_id: "u1".into(),
+        client_id: client.into(),
+        scopes: scopes.iter().map(|x| (*x).into()).collect(),
+        granted_at: T0,
+    };
+    s.put_consent(&consent("c2", &["openid"])).await.unwrap();
+    s.put_consent(&consent("c1", &["openid"])).await.unwrap();
+    s.put_consent(&consent("c1", &["openid", "email"])).await.unwrap();
+    assert_eq!(s.get_consent("u1", "c1").await.unwrap(), consent("c1", &["openid", "email"]));
+    let clients: Vec<_> = s.list_consents("u1").await.unwrap().into_iter().map(|c| c.client_id).collect();
+    assert_eq!(clients, ["c1", "c2"]);
+    assert!(s.list_consents("u2").await.unwrap().is_empty());
+    s.delete_consent("u1", "c1").await.unwrap();
+    s.delete_consent("u1", "c1").await.unwrap();
+    assert_not_found(s.get_consent("u1", "c1").await);
+}
+
+pub async fn revoked_token_ids(h: Harness) {
+    let s = &h.store;
+    assert!(!s.is_token_id_revoked("jti-1").await.unwrap());
+    s.revoke_token_id("jti-1", T0 + 300).await.unwrap();
+    s.revoke_token_id("jti-1", T0 + 300).await.unwrap();
+    assert!(h.other.is_token_id_revoked("jti-1").await.unwrap());
+    h.clock.advance(300);
+    assert!(!s.is_token_id_revoked("jti-1").await.unwrap());
+}
+
+pub async fn signing_keys(h: Harness) {
+    let s = &h.store;
+    let key = |kid: &str, created_at: i64| SigningKey {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        state: KeyState::Pending,
+        private_sealed: "c2VhbGVk".into(),
+        public_jwk: json!({"kty": "EC", "crv": "P-256", "kid": kid}),
+        created_at,
+        activates_at: created_at + 3_600,
+        retired_at: None,
+        remove_at: None,
+        version: 1,
+    };
+    s.insert_key(&key("k2", T0 + 1)).await.unwrap();
+    s.insert_key(&key("k1", T0)).await.unwrap();
+    assert_conflict(s.insert_key(&key("k1", T0)).await, Conflict::Exists);
+    let kids: Vec<_> = s.list_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
+    assert_eq!(kids, ["k1", "k2"]);
+    let read = s.get_key("k1").await.unwrap();
+    let mut active = read.clone();
+    active.state = KeyState::Active;
+    assert_eq!(s.update_key(&active).await.unwrap().version, 2);
+    assert_conflict(h.other.update_key(&read).await, Conflict::Version);
+    assert_eq!(s.get_key("k1").await.unwrap().state, KeyState::Active);
+    s.delete_key("k1").await.unwrap();
+    assert_not_found(s.get_key("k1").await);
+    assert_not_found(s.delete_key("k1").await);
+}
+
+pub async fn counters_and_leases(h: Harness) {
+    let s = &h.store;
+    assert_eq!(s.get_counter("login:alice").await.unwrap(), 0);
+    assert_eq!(s.increment("login:alice", 1, 60).await.unwrap(), 1);
+    h.clock.advance(30);
+    assert_eq!(s.increment("login:alice", 2, 60).await.unwrap(), 3);
+    // The window started at the first increment and does not slide.
+    h.clock.advance(30);
+    assert_eq!(s.get_counter("login:alice").await.unwrap(), 0);
+    assert_eq!(s.increment("login:alice", 1, 60).await.unwrap(), 1);
+    s.reset_counter("login:alice").await.unwrap();
+    assert_eq!(s.get_counter("login:alice").await.unwrap(), 0);
+
+    assert!(s.acquire_lease("rotation", "replica-a", 30).await.unwrap());
+    assert!(!h.other.acquire_lease("rotation", "replica-b", 30).await.unwrap());
+    assert!(s.acquire_lease("rotation", "replica-a", 30).await.unwrap());
+    h.clock.advance(30);
+    assert!(h.other.acquire_lease("rotation", "replica-b", 30).await.unwrap());
+    assert!(!s.acquire_lease("rotation", "replica-a", 30).await.unwrap());
+}
+
+pub async fn concurrent_increments_from_two_handles_sum_exactly(h: Harness) {
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let s = if i % 2 == 0 { Arc::clone(&h.store) } else { Arc::clone(&h.other) };
+            tokio::spawn(async move { s.increment("rl:ip:127.0.0.1", 1, 60).await })
+        })
+        .collect();
+    let mut values = BTreeSet::new();
+    for task in tasks {
+        values.insert(task.await.unwrap().unwrap());
+    }
+    // Every increment saw a distinct value: none was lost or doubled.
+    assert_eq!(values, (1..=1000).collect());
+    assert_eq!(h.store.get_counter("rl:ip:127.0.0.1").await.unwrap(), 1000);
+}
+
+pub async fn purge_keeps_live_records(h: Harness) {
+    let s = &h.store;
+    s.insert_code(&code("old", T0 + 10)).await.unwrap();
+    s.insert_code(&code("new", T0 + 100)).await.unwrap();
+    s.put_session(&session("s1", "u1", T0)).await.unwrap();
+    s.increment("c", 1, 10).await.unwrap();
+    h.clock.advance(50);
+    s.purge_expired().await.unwrap();
+    assert_not_found(s.take_code("old").await);
+    assert!(matches!(s.take_code("new").await.unwrap(), CodeTake::Fresh(_)));
+    assert_eq!(s.get_session("s1").await.unwrap().user_id, "u1");
+    assert_eq!(s.get_counter("c").await.unwrap(), 0);
+}

@@ -1,0 +1,197 @@
+//! The records the store keeps. Timestamps are Unix seconds from the store's
+//! [`Clock`](crate::Clock). Fields that only the protocol layers interpret
+//! (SCIM attributes, extra registration metadata, grant details) travel as
+//! JSON so this crate does not have to follow every protocol change.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A page request: `offset` records skipped, at most `limit` returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// One page of a stable, id-ordered list, with the total count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paged<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}
+
+/// A registered OAuth client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub name: String,
+    /// Keyed hash of the client secret; `None` for public clients.
+    pub secret_hash: Option<String>,
+    pub public: bool,
+    pub grant_types: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub created_at: i64,
+    /// Further registration metadata (JWKS, ID token alg, token lifetimes…).
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, Value>,
+}
+
+/// A user, as SCIM resource plus the fields the store indexes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub id: String,
+    /// Unique regardless of case (RFC 7643 §4.1.1: userName is caseExact false).
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    /// Argon2id PHC string; never returned by any API.
+    pub password_hash: Option<String>,
+    /// The remaining SCIM attributes (name, emails, enterprise extension…).
+    pub attributes: Value,
+    /// Incremented by the store on every update; the SCIM ETag derives from it.
+    pub version: u64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The type of a group member (RFC 7643 §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberKind {
+    User,
+    Group,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMember {
+    /// The member's id.
+    pub value: String,
+    pub kind: MemberKind,
+}
+
+/// A group of users and groups.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub members: Vec<GroupMember>,
+    pub attributes: Value,
+    pub version: u64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// An authorization code, keyed by the hash of the code value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthorizationCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub code_challenge: String,
+    pub expires_at: i64,
+    /// Nonce, auth_time, session id, claims requested…
+    pub grant: Value,
+}
+
+/// The outcome of [`CodeStore::take`](crate::CodeStore::take).
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeTake {
+    /// This caller is the one and only redeemer.
+    Fresh(AuthorizationCode),
+    /// The code was already taken: a replay (RFC 6749 §4.1.2).
+    AlreadyUsed(AuthorizationCode),
+}
+
+/// A refresh-token family: the chain of refresh tokens issued from one grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshFamily {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub scope: String,
+    pub grant: Value,
+    pub created_at: i64,
+    /// Absolute end of the family.
+    pub expires_at: i64,
+    /// End of the family if it is not used before then; moved on each rotation.
+    pub idle_expires_at: i64,
+    /// When the current token replaced the previous one.
+    pub rotated_at: i64,
+    pub revoked: bool,
+}
+
+/// The outcome of [`RefreshTokenStore::rotate`](crate::RefreshTokenStore::rotate).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rotation {
+    /// The presented token was current; the new one replaces it.
+    Rotated(RefreshFamily),
+    /// The presented token was replaced less than the grace period ago
+    /// (a concurrent refresh); nothing changed.
+    WithinGrace(RefreshFamily),
+    /// The presented token was replaced earlier: the family is now revoked
+    /// (RFC 9700 §4.14.2).
+    ReuseDetected(RefreshFamily),
+}
+
+/// A browser session, keyed by the hash of the session id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id_hash: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub auth_time: i64,
+    /// Absolute timeout.
+    pub expires_at: i64,
+    /// Idle timeout, moved by [`SessionStore::touch`](crate::SessionStore::touch).
+    pub idle_expires_at: i64,
+    pub data: Value,
+}
+
+/// A user's consent to a client's scopes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Consent {
+    pub user_id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub granted_at: i64,
+}
+
+/// The lifecycle state of a signing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// Published in the JWKS, not yet signing.
+    Pending,
+    /// Signing.
+    Active,
+    /// Published until every token it signed has expired.
+    Retired,
+}
+
+/// A signing key. The private part is sealed with the master key before it
+/// reaches the store; this crate never sees it in the clear.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: String,
+    pub state: KeyState,
+    /// Base64 of the AEAD-sealed private key.
+    pub private_sealed: String,
+    pub public_jwk: Value,
+    pub created_at: i64,
+    pub activates_at: i64,
+    pub retired_at: Option<i64>,
+    /// When the key may be removed from the JWKS.
+    pub remove_at: Option<i64>,
+    pub version: u64,
+}
+
+/// The key under which a userName is unique: RFC 7643 §4.1.1 makes userName
+/// `caseExact: false`, so "Alice" and "alice" are the same user.
+pub fn user_name_key(user_name: &str) -> String {
+    user_name.to_lowercase()
+}

@@ -1,0 +1,127 @@
+//! The SQLite schema, as numbered migrations applied in order at startup.
+//! `PRAGMA user_version` records how many have been applied. A database whose
+//! version is newer than this build knows is refused, never "fixed": a newer
+//! binary wrote it, and an older one must not guess at its meaning.
+
+use rusqlite::Connection;
+
+use crate::{Error, Result};
+
+/// Migration `i` moves the schema from version `i` to `i + 1`. Append only.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE clients (
+    client_id TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    user_name_key TEXT NOT NULL UNIQUE,
+    external_id TEXT,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+CREATE INDEX users_external_id ON users (external_id);
+
+CREATE TABLE groups (
+    id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+CREATE TABLE group_members (
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    member_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, member_id)
+) STRICT;
+CREATE INDEX group_members_member ON group_members (member_id);
+
+CREATE TABLE codes (
+    code_hash TEXT PRIMARY KEY,
+    used INTEGER NOT NULL DEFAULT 0,
+    expires_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE refresh_families (
+    id TEXT PRIMARY KEY,
+    user_id TEXT,
+    current_hash TEXT NOT NULL,
+    previous_hash TEXT,
+    expires_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+CREATE INDEX refresh_families_user ON refresh_families (user_id);
+CREATE TABLE refresh_tokens (
+    token_hash TEXT PRIMARY KEY,
+    family_id TEXT NOT NULL REFERENCES refresh_families (id) ON DELETE CASCADE
+) STRICT;
+CREATE INDEX refresh_tokens_family ON refresh_tokens (family_id);
+
+CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+CREATE INDEX sessions_user ON sessions (user_id);
+
+CREATE TABLE consents (
+    user_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (user_id, client_id)
+) STRICT;
+
+CREATE TABLE revoked_token_ids (
+    jti TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE signing_keys (
+    kid TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE counters (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+"#];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the database to [`SCHEMA_VERSION`], or refuses it.
+pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|e| Error::corrupt("cannot read the schema version; is this an SQLite database?", e))?;
+    if current > SCHEMA_VERSION {
+        return Err(Error::Corrupt {
+            message: format!(
+                "the database has schema version {current}, newer than the {SCHEMA_VERSION} this build \
+                 supports; refusing to open it (upgrade auth-service instead)"
+            ),
+            source: None,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        let tx = conn.transaction().map_err(|e| Error::unavailable("cannot start a migration", e))?;
+        tx.execute_batch(sql)
+            .map_err(|e| Error::corrupt(format!("schema migration {} failed", index + 1), e))?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)
+            .map_err(|e| Error::corrupt("cannot record the schema version", e))?;
+        tx.commit().map_err(|e| Error::unavailable("cannot commit a migration", e))?;
+        tracing::info!(event = "store_migrated", version = index + 1, "applied schema migration");
+    }
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! The store contracts: one trait per aggregate. Every method documents what
+//! every backend promises; the conformance suite checks those promises.
+//!
+//! Timestamps given to the store are Unix seconds of the store's clock.
+//! Every record with an expiry is absent once `expires_at <= now`.
+
+use async_trait::async_trait;
+
+use crate::{
+    AuthorizationCode, ClientRecord, CodeTake, Consent, GroupRecord, Page, Paged, RefreshFamily,
+    Result, Rotation, Session, SigningKey, UserRecord,
+};
+
+/// Registered OAuth clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Stores a new client. `Conflict(Exists)` if the client id is taken.
+    async fn create_client(&self, client: &ClientRecord) -> Result<()>;
+    /// `NotFound` if absent.
+    async fn get_client(&self, client_id: &str) -> Result<ClientRecord>;
+    /// Every client, ordered by client id.
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>>;
+    /// Replaces a client's record. `NotFound` if absent.
+    async fn update_client(&self, client: &ClientRecord) -> Result<()>;
+    /// `NotFound` if absent.
+    async fn delete_client(&self, client_id: &str) -> Result<()>;
+}
+
+/// SCIM users.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Stores a new user with the version it carries.
+    /// `Conflict(Unique("userName"))` if another user has the same userName
+    /// ignoring case; `Conflict(Exists)` if the id is taken.
+    async fn create_user(&self, user: &UserRecord) -> Result<()>;
+    /// `NotFound` if absent.
+    async fn get_user(&self, id: &str) -> Result<UserRecord>;
+    /// Looks a user up by userName, ignoring case. `NotFound` if absent.
+    async fn get_user_by_name(&self, user_name: &str) -> Result<UserRecord>;
+    /// Users whose externalId equals `external_id` exactly, ordered by id.
+    async fn find_users_by_external_id(&self, external_id: &str) -> Result<Vec<UserRecord>>;
+    /// A stable, id-ordered page of users and the total count.
+    async fn list_users(&self, page: Page) -> Result<Paged<UserRecord>>;
+    /// Compare-and-swap: writes `user` only if the stored version still equals
+    /// `user.version`, and returns the record as stored, with the version
+    /// incremented. `Conflict(Version)` if it changed, `Conflict(Unique)` if the
+    /// new userName belongs to another user, `NotFound` if absent. The change
+    /// of userName and its index is atomic.
+    async fn update_user(&self, user: &UserRecord) -> Result<UserRecord>;
+    /// Removes the user and its indexes atomically. `NotFound` if absent.
+    /// Group memberships are the caller's to remove
+    /// ([`GroupStore::remove_member_everywhere`]).
+    async fn delete_user(&self, id: &str) -> Result<()>;
+}
+
+/// SCIM groups.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// `Conflict(Exists)` if the id is taken.
+    async fn create_group(&self, group: &GroupRecord) -> Result<()>;
+    /// `NotFound` if absent.
+    async fn get_group(&self, id: &str) -> Result<GroupRecord>;
+    /// A stable, id-ordered page of groups and the total count.
+    async fn list_groups(&self, page: Page) -> Result<Paged<GroupRecord>>;
+    /// Compare-and-swap as [`UserStore::update_user`]; the member index moves
+    /// with the record.
+    async fn update_group(&self, group: &GroupRecord) -> Result<GroupRecord>;
+    /// `NotFound` if absent. The group's own memberships in other groups are
+    /// the caller's to remove.
+    async fn delete_group(&self, id: &str) -> Result<()>;
+    /// The groups that list `member_id` as a direct member, ordered by id.
+    async fn groups_with_member(&self, member_id: &str) -> Result<Vec<GroupRecord>>;
+    /// Removes `member_id` from every group that lists it, incrementing each
+    /// changed group's version. Returns how many groups changed. Safe against
+    /// concurrent group updates (no lost update).
+    async fn remove_member_everywhere(&self, member_id: &str) -> Result<u64>;
+}
+
+/// Authorization codes (RFC 6749 §4.1.2).
+#[async_trait]
+pub trait CodeStore: Send + Sync {
+    /// Stores a new code until `code.expires_at`. `Conflict(Exists)` if a code
+    /// with the same hash exists.
+    async fn insert_code(&self, code: &AuthorizationCode) -> Result<()>;
+    /// Atomically marks the code used. Exactly one caller ever gets `Fresh`;
+    /// every later (or concurrent) caller gets `AlreadyUsed` until the code
+    /// expires. `NotFound` if unknown or expired.
+    async fn take_code(&self, code_hash: &str) -> Result<CodeTake>;
+}
+
+/// Refresh-token families with rotation and reuse detection.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Starts a family whose first token hashes to `token_hash`.
+    /// `Conflict(Exists)` if the family id or token hash is taken.
+    async fn create_family(&self, family: &RefreshFamily, token_hash: &str) -> Result<()>;
+    /// The atomic compare-and-swap of rotation. If `presented_hash` is the
+    /// family's current token, `new_hash` becomes current, the idle expiry
+    /// moves to `idle_expires_at` (never past the absolute expiry) and the
+    /// result is `Rotated`. If it is the token replaced last and that happened
+    /// less than `grace_seconds` ago, nothing changes (`WithinGrace`). Any other
+    /// earlier token of the family revokes the family (`ReuseDetected`).
+    /// Of N concurrent rotations of one token exactly one is `Rotated`.
+    /// `NotFound` if the token is unknown, or its family expired or revoked.
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        new_hash: &str,
+        idle_expires_at: i64,
+        grace_seconds: i64,
+    ) -> Result<Rotation>;
+    /// The family of a token that is its family's current token, if the
+    /// family is live. `NotFound` otherwise (rotated, revoked, expired, unknown).
+    async fn get_current_family(&self, token_hash: &str) -> Result<RefreshFamily>;
+    /// Marks the family revoked; its tokens are absent from then on.
+    /// `NotFound` if absent.
+    async fn revoke_family(&self, family_id: &str) -> Result<()>;
+    /// Revokes every live family of a user; returns how many.
+    async fn revoke_families_for_user(&self, user_id: &str) -> Result<u64>;
+}
+
+/// Browser sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Creates or replaces the session.
+    async fn put_session(&self, session: &Session) -> Result<()>;
+    /// `NotFound` if absent, or past either its absolute or idle expiry.
+    async fn get_session(&self, id_hash: &str) -> Result<Session>;
+    /// Moves the idle expiry (never past the absolute one). `NotFound` if absent.
+    async fn touch_session(&self, id_hash: &str, idle_expires_at: i64) -> Result<()>;
+    /// Idempotent: deleting an absent session succeeds.
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+    /// Ends every session of a user; returns how many.
+    async fn delete_sessions_for_user(&self, user_id: &str) -> Result<u64>;
+}
+
+/// Remembered consent per user and client.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// Creates or replaces the consent of `consent.user_id` to `consent.client_id`.
+    async fn put_consent(&self, consent: &Consent) -> Result<()>;
+    /// `NotFound` if absent.
+    async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Consent>;
+    /// Every consent of a user, ordered by client id.
+    async fn list_consents(&self, user_id: &str) -> Result<Vec<Consent>>;
+    /// Idempotent.
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<()>;
+}
+
+/// Revoked access-token ids, kept until the token would have expired anyway.
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Records `jti` as revoked until `expires_at`. Idempotent.
+    async fn revoke_token_id(&self, jti: &str, expires_at: i64) -> Result<()>;
+    /// True while a revocation of `jti` is recorded and unexpired.
+    async fn is_token_id_revoked(&self, jti: &str) -> Result<bool>;
+}
+
+/// Signing keys, private parts sealed by the caller.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// `Conflict(Exists)` if the kid is taken.
+    async fn insert_key(&self, key: &SigningKey) -> Result<()>;
+    /// `NotFound` if absent.
+    async fn get_key(&self, kid: &str) -> Result<SigningKey>;
+    /// Every key, ordered by creation time, then kid.
+    async fn list_keys(&self) -> Result<Vec<SigningKey>>;
+    /// Compare-and-swap on `key.version`, as [`UserStore::update_user`].
+    async fn update_key(&self, key: &SigningKey) -> Result<SigningKey>;
+    /// `NotFound` if absent.
+    async fn delete_key(&self, kid: &str) -> Result<()>;
+}
+
+/// Counters and leases with expiry, shared by every replica (rate limits,
+/// lockout, "one rotation per interval").
+#[async_trait]
+pub trait CounterStore: Send + Sync {
+    /// Atomically adds `by` to the counter and returns the new value. A counter
+    /// that is absent or expired starts from zero and expires `ttl_seconds`
+    /// from now; incrementing does not move an existing expiry.
+    async fn increment(&self, key: &str, by: i64, ttl_seconds: i64) -> Result<i64>;
+    /// The counter's value, 0 if absent or expired.
+    async fn get_counter(&self, key: &str) -> Result<i64>;
+    /// Removes the counter. Idempotent.
+    async fn reset_counter(&self, key: &str) -> Result<()>;
+    /// Takes or renews a named lease for `ttl_seconds`: true if no live lease
+    /// exists or `holder` already holds it; false if someone else does.
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl_seconds: i64) -> Result<bool>;
+}
+
+/// A whole backend: every aggregate, plus what operations need.
+#[async_trait]
+pub trait Store:
+    ClientStore
+    + UserStore
+    + GroupStore
+    + CodeStore
+    + RefreshTokenStore
+    + SessionStore
+    + ConsentStore
+    + RevocationStore
+    + KeyStore
+    + CounterStore
+    + std::fmt::Debug
+{
+    /// `"sqlite"` or `"redis"`, for metrics and health.
+    fn backend(&self) -> &'static str;
+    /// Succeeds when the backend answers a trivial request.
+    async fn ping(&self) -> Result<()>;
+    /// Deletes expired records (a no-op where the backend expires them
+    /// itself). Returns how many were removed.
+    async fn purge_expired(&self) -> Result<u64>;
+}
