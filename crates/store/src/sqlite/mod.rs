@@ -147,7 +147,7 @@ fn poisoned() -> Error {
 pub(crate) fn db(e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
-            Error::corrupt("the database file is damaged or not a database", e)
+            Error::corrupt("the file is damaged or is not an SQLite database", e)
         }
         _ => Error::unavailable("sqlite error", e),
     }
