@@ -26,6 +26,9 @@ pub struct Harness {
     /// A second handle on the same data, with its own connections.
     pub other: Arc<dyn Store>,
     pub clock: TestClock,
+    /// Whatever keeps the backend alive for the test (a server process, a
+    /// temporary directory); dropped with the harness.
+    pub guard: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// Expands to one test per conformance case. `$factory` is an async fn
@@ -89,7 +92,13 @@ fn group(id: &str, members: &[&str]) -> GroupRecord {
         id: id.into(),
         display_name: format!("group {id}"),
         external_id: None,
-        members: members.iter().map(|m| GroupMember { value: (*m).into(), kind: MemberKind::User }).collect(),
+        members: members
+            .iter()
+            .map(|m| GroupMember {
+                value: (*m).into(),
+                kind: MemberKind::User,
+            })
+            .collect(),
         attributes: json!({}),
         version: 1,
         created_at: T0,
@@ -138,7 +147,10 @@ fn session(hash: &str, user: &str, now: i64) -> Session {
 }
 
 fn assert_not_found<T: std::fmt::Debug>(result: crate::Result<T>) {
-    assert!(matches!(result, Err(Error::NotFound)), "expected NotFound, got {result:?}");
+    assert!(
+        matches!(result, Err(Error::NotFound)),
+        "expected NotFound, got {result:?}"
+    );
 }
 
 fn assert_conflict<T: std::fmt::Debug>(result: crate::Result<T>, expected: Conflict) {
@@ -159,7 +171,13 @@ pub async fn clients_crud(h: Harness) {
     s.create_client(&client("a")).await.unwrap();
     assert_conflict(s.create_client(&client("a")).await, Conflict::Exists);
     assert_eq!(s.get_client("a").await.unwrap(), client("a"));
-    let ids: Vec<_> = s.list_clients().await.unwrap().into_iter().map(|c| c.client_id).collect();
+    let ids: Vec<_> = s
+        .list_clients()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
     assert_eq!(ids, ["a", "b"]);
     let mut changed = client("a");
     changed.redirect_uris.push("https://app.example/cb".into());
@@ -183,14 +201,19 @@ pub async fn users_crud(h: Harness) {
     assert_not_found(s.get_user_by_name("alice@example.com").await);
     assert_not_found(s.delete_user("u-1").await);
     // The name is free again once its owner is gone.
-    s.create_user(&user("u-2", "Alice@example.com")).await.unwrap();
+    s.create_user(&user("u-2", "Alice@example.com"))
+        .await
+        .unwrap();
 }
 
 pub async fn user_name_unique_ignoring_case(h: Harness) {
     let s = &h.store;
     s.create_user(&user("u-1", "Alice")).await.unwrap();
     s.create_user(&user("u-2", "bob")).await.unwrap();
-    assert_conflict(s.create_user(&user("u-3", "ALICE")).await, Conflict::Unique("userName"));
+    assert_conflict(
+        s.create_user(&user("u-3", "ALICE")).await,
+        Conflict::Unique("userName"),
+    );
     assert_eq!(s.get_user_by_name("aLiCe").await.unwrap().id, "u-1");
     // Renaming onto another user's name fails and changes nothing.
     let mut bob = s.get_user("u-2").await.unwrap();
@@ -237,21 +260,39 @@ pub async fn users_by_external_id(h: Harness) {
     s.create_user(&b).await.unwrap();
     s.create_user(&a).await.unwrap();
     s.create_user(&user("u-3", "c")).await.unwrap();
-    let found: Vec<_> = s.find_users_by_external_id("ext-1").await.unwrap().into_iter().map(|u| u.id).collect();
+    let found: Vec<_> = s
+        .find_users_by_external_id("ext-1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect();
     assert_eq!(found, ["u-1", "u-2"]);
-    assert!(s.find_users_by_external_id("EXT-1").await.unwrap().is_empty());
+    assert!(
+        s.find_users_by_external_id("EXT-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     a.external_id = Some("ext-2".into());
     s.update_user(&a).await.unwrap();
     assert_eq!(s.find_users_by_external_id("ext-1").await.unwrap().len(), 1);
     s.delete_user("u-2").await.unwrap();
-    assert!(s.find_users_by_external_id("ext-1").await.unwrap().is_empty());
+    assert!(
+        s.find_users_by_external_id("ext-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn user_pagination_is_stable(h: Harness) {
     let s = &h.store;
     let mut ids: Vec<String> = (0..25).map(|i| format!("u-{:02}", (i * 7) % 25)).collect();
     for id in &ids {
-        s.create_user(&user(id, &format!("name-{id}"))).await.unwrap();
+        s.create_user(&user(id, &format!("name-{id}")))
+            .await
+            .unwrap();
     }
     ids.sort();
     let mut seen = Vec::new();
@@ -278,25 +319,64 @@ pub async fn user_pagination_is_stable(h: Harness) {
         expected.sort();
         expected
     });
-    let first = s.list_users(Page { offset: 0, limit: 3 }).await.unwrap();
-    assert_eq!(first.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), ["u-00", "u-00a", "u-01"]);
-    assert!(s.list_users(Page { offset: 100, limit: 10 }).await.unwrap().items.is_empty());
+    let first = s
+        .list_users(Page {
+            offset: 0,
+            limit: 3,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        first
+            .items
+            .iter()
+            .map(|u| u.id.as_str())
+            .collect::<Vec<_>>(),
+        ["u-00", "u-00a", "u-01"]
+    );
+    assert!(
+        s.list_users(Page {
+            offset: 100,
+            limit: 10
+        })
+        .await
+        .unwrap()
+        .items
+        .is_empty()
+    );
 }
 
 pub async fn groups_and_members(h: Harness) {
     let s = &h.store;
     s.create_group(&group("g-2", &["u-1"])).await.unwrap();
-    s.create_group(&group("g-1", &["u-1", "u-2"])).await.unwrap();
+    s.create_group(&group("g-1", &["u-1", "u-2"]))
+        .await
+        .unwrap();
     assert_conflict(s.create_group(&group("g-1", &[])).await, Conflict::Exists);
-    let with_u1: Vec<_> = s.groups_with_member("u-1").await.unwrap().into_iter().map(|g| g.id).collect();
+    let with_u1: Vec<_> = s
+        .groups_with_member("u-1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
     assert_eq!(with_u1, ["g-1", "g-2"]);
-    let page = s.list_groups(Page { offset: 0, limit: 10 }).await.unwrap();
+    let page = s
+        .list_groups(Page {
+            offset: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(page.items[0].id, "g-1");
 
     let read = s.get_group("g-1").await.unwrap();
     let mut changed = read.clone();
-    changed.members = vec![GroupMember { value: "g-2".into(), kind: MemberKind::Group }];
+    changed.members = vec![GroupMember {
+        value: "g-2".into(),
+        kind: MemberKind::Group,
+    }];
     let stored = s.update_group(&changed).await.unwrap();
     assert_eq!(stored.version, 2);
     assert_conflict(h.other.update_group(&read).await, Conflict::Version);
@@ -311,12 +391,20 @@ pub async fn groups_and_members(h: Harness) {
 
 pub async fn remove_member_everywhere(h: Harness) {
     let s = &h.store;
-    s.create_group(&group("g-1", &["u-1", "u-2"])).await.unwrap();
+    s.create_group(&group("g-1", &["u-1", "u-2"]))
+        .await
+        .unwrap();
     s.create_group(&group("g-2", &["u-1"])).await.unwrap();
     s.create_group(&group("g-3", &["u-2"])).await.unwrap();
     assert_eq!(s.remove_member_everywhere("u-1").await.unwrap(), 2);
     let g1 = s.get_group("g-1").await.unwrap();
-    assert_eq!(g1.members, vec![GroupMember { value: "u-2".into(), kind: MemberKind::User }]);
+    assert_eq!(
+        g1.members,
+        vec![GroupMember {
+            value: "u-2".into(),
+            kind: MemberKind::User
+        }]
+    );
     assert_eq!(g1.version, 2);
     assert!(s.get_group("g-2").await.unwrap().members.is_empty());
     assert_eq!(s.get_group("g-3").await.unwrap().version, 1);
@@ -330,7 +418,10 @@ pub async fn codes_single_use(h: Harness) {
     s.insert_code(&c).await.unwrap();
     assert_conflict(s.insert_code(&c).await, Conflict::Exists);
     assert_eq!(s.take_code("h1").await.unwrap(), CodeTake::Fresh(c.clone()));
-    assert_eq!(h.other.take_code("h1").await.unwrap(), CodeTake::AlreadyUsed(c.clone()));
+    assert_eq!(
+        h.other.take_code("h1").await.unwrap(),
+        CodeTake::AlreadyUsed(c.clone())
+    );
     assert_eq!(s.take_code("h1").await.unwrap(), CodeTake::AlreadyUsed(c));
     assert_not_found(s.take_code("unknown").await);
 }
@@ -346,14 +437,21 @@ pub async fn codes_expire(h: Harness) {
     assert_not_found(s.take_code("h2").await);
     // And an expired hash may be reused.
     s.insert_code(&code("h1", T0 + 120)).await.unwrap();
-    assert!(matches!(s.take_code("h1").await.unwrap(), CodeTake::Fresh(_)));
+    assert!(matches!(
+        s.take_code("h1").await.unwrap(),
+        CodeTake::Fresh(_)
+    ));
 }
 
 pub async fn concurrent_code_takes_have_one_winner(h: Harness) {
     h.store.insert_code(&code("race", T0 + 60)).await.unwrap();
     let tasks: Vec<_> = (0..32)
         .map(|i| {
-            let s = if i % 2 == 0 { Arc::clone(&h.store) } else { Arc::clone(&h.other) };
+            let s = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
             tokio::spawn(async move { s.take_code("race").await })
         })
         .collect();
@@ -370,22 +468,40 @@ pub async fn concurrent_code_takes_have_one_winner(h: Harness) {
 pub async fn refresh_rotation_and_reuse(h: Harness) {
     let s = &h.store;
     s.create_family(&family("f1", T0), "rt0").await.unwrap();
-    assert_conflict(s.create_family(&family("f2", T0), "rt0").await, Conflict::Exists);
+    assert_conflict(
+        s.create_family(&family("f2", T0), "rt0").await,
+        Conflict::Exists,
+    );
     assert_not_found(s.get_current_family("rt0-unknown").await);
     assert_eq!(s.get_current_family("rt0").await.unwrap().id, "f1");
     h.clock.advance(10);
-    let Rotation::Rotated(rotated) = s.rotate_refresh_token("rt0", "rt1", T0 + 10 + 3_600, 0).await.unwrap()
+    let Rotation::Rotated(rotated) = s
+        .rotate_refresh_token("rt0", "rt1", T0 + 10 + 3_600, 0)
+        .await
+        .unwrap()
     else {
         panic!("first rotation must succeed")
     };
-    assert_eq!((rotated.rotated_at, rotated.idle_expires_at), (T0 + 10, T0 + 3_610));
+    assert_eq!(
+        (rotated.rotated_at, rotated.idle_expires_at),
+        (T0 + 10, T0 + 3_610)
+    );
     assert_not_found(s.get_current_family("rt0").await);
     assert_eq!(h.other.get_current_family("rt1").await.unwrap(), rotated);
-    let Rotation::Rotated(_) = h.other.rotate_refresh_token("rt1", "rt2", T0 + 3_600, 0).await.unwrap() else {
+    let Rotation::Rotated(_) = h
+        .other
+        .rotate_refresh_token("rt1", "rt2", T0 + 3_600, 0)
+        .await
+        .unwrap()
+    else {
         panic!("second rotation must succeed")
     };
     // rt0 is two generations old: reuse, and the family is revoked.
-    match s.rotate_refresh_token("rt0", "rt9", T0 + 3_600, 30).await.unwrap() {
+    match s
+        .rotate_refresh_token("rt0", "rt9", T0 + 3_600, 30)
+        .await
+        .unwrap()
+    {
         Rotation::ReuseDetected(f) => assert!(f.revoked),
         other => panic!("expected reuse, got {other:?}"),
     }
@@ -398,26 +514,48 @@ pub async fn refresh_rotation_and_reuse(h: Harness) {
 pub async fn refresh_grace_window(h: Harness) {
     let s = &h.store;
     s.create_family(&family("f1", T0), "rt0").await.unwrap();
-    assert!(matches!(s.rotate_refresh_token("rt0", "rt1", T0 + 3_600, 5).await.unwrap(), Rotation::Rotated(_)));
+    assert!(matches!(
+        s.rotate_refresh_token("rt0", "rt1", T0 + 3_600, 5)
+            .await
+            .unwrap(),
+        Rotation::Rotated(_)
+    ));
     h.clock.advance(4);
     // A concurrent refresh of rt0 within the grace window changes nothing.
-    assert!(matches!(s.rotate_refresh_token("rt0", "rtx", T0 + 3_600, 5).await.unwrap(), Rotation::WithinGrace(_)));
+    assert!(matches!(
+        s.rotate_refresh_token("rt0", "rtx", T0 + 3_600, 5)
+            .await
+            .unwrap(),
+        Rotation::WithinGrace(_)
+    ));
     assert_eq!(s.get_current_family("rt1").await.unwrap().id, "f1");
     assert_not_found(s.get_current_family("rtx").await);
     h.clock.advance(1);
     assert!(matches!(
-        s.rotate_refresh_token("rt0", "rty", T0 + 3_600, 5).await.unwrap(),
+        s.rotate_refresh_token("rt0", "rty", T0 + 3_600, 5)
+            .await
+            .unwrap(),
         Rotation::ReuseDetected(_)
     ));
     assert_not_found(s.get_current_family("rt1").await);
 }
 
 pub async fn concurrent_rotations_have_one_winner(h: Harness) {
-    h.store.create_family(&family("f1", T0), "rt0").await.unwrap();
+    h.store
+        .create_family(&family("f1", T0), "rt0")
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..32)
         .map(|i| {
-            let s = if i % 2 == 0 { Arc::clone(&h.store) } else { Arc::clone(&h.other) };
-            tokio::spawn(async move { s.rotate_refresh_token("rt0", &format!("new-{i}"), T0 + 3_600, 0).await })
+            let s = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(async move {
+                s.rotate_refresh_token("rt0", &format!("new-{i}"), T0 + 3_600, 0)
+                    .await
+            })
         })
         .collect();
     let (mut rotated, mut reuse) = (0, 0);
@@ -446,14 +584,19 @@ pub async fn refresh_expiry(h: Harness) {
     assert_not_found(s.get_current_family("a0").await);
     assert_not_found(s.rotate_refresh_token("a0", "a1", T0 + 7_200, 0).await);
     // Absolute expiry: rotation never extends past it.
-    s.create_family(&family("f2", T0 + 3_600), "b0").await.unwrap();
+    s.create_family(&family("f2", T0 + 3_600), "b0")
+        .await
+        .unwrap();
     let mut now = T0 + 3_600;
     for i in 0..30 {
         h.clock.advance(3_000);
         now += 3_000;
         let presented = format!("b{i}");
         let next = format!("b{}", i + 1);
-        match s.rotate_refresh_token(&presented, &next, now + 3_600, 0).await {
+        match s
+            .rotate_refresh_token(&presented, &next, now + 3_600, 0)
+            .await
+        {
             Ok(Rotation::Rotated(f)) => assert!(f.idle_expires_at <= f.expires_at),
             Err(Error::NotFound) => {
                 assert!(now >= T0 + 3_600 + 86_400, "family died early at {now}");
@@ -486,15 +629,24 @@ pub async fn sessions(h: Harness) {
     s.put_session(&session("s1", "u1", T0)).await.unwrap();
     s.put_session(&session("s2", "u1", T0)).await.unwrap();
     s.put_session(&session("s3", "u2", T0)).await.unwrap();
-    assert_eq!(h.other.get_session("s1").await.unwrap(), session("s1", "u1", T0));
+    assert_eq!(
+        h.other.get_session("s1").await.unwrap(),
+        session("s1", "u1", T0)
+    );
     // Idle timeout moves with use, never past the absolute timeout.
     h.clock.advance(500);
     s.touch_session("s1", T0 + 500 + 600).await.unwrap();
     h.clock.advance(200);
     assert_not_found(s.get_session("s2").await);
-    assert_eq!(s.get_session("s1").await.unwrap().idle_expires_at, T0 + 1_100);
+    assert_eq!(
+        s.get_session("s1").await.unwrap().idle_expires_at,
+        T0 + 1_100
+    );
     s.touch_session("s1", T0 + 99_999).await.unwrap();
-    assert_eq!(s.get_session("s1").await.unwrap().idle_expires_at, T0 + 3_600);
+    assert_eq!(
+        s.get_session("s1").await.unwrap().idle_expires_at,
+        T0 + 3_600
+    );
     h.clock.advance(2_900);
     assert_not_found(s.get_session("s1").await);
     assert_not_found(s.touch_session("s1", T0 + 99_999).await);
@@ -521,9 +673,20 @@ pub async fn consents(h: Harness) {
     };
     s.put_consent(&consent("c2", &["openid"])).await.unwrap();
     s.put_consent(&consent("c1", &["openid"])).await.unwrap();
-    s.put_consent(&consent("c1", &["openid", "email"])).await.unwrap();
-    assert_eq!(s.get_consent("u1", "c1").await.unwrap(), consent("c1", &["openid", "email"]));
-    let clients: Vec<_> = s.list_consents("u1").await.unwrap().into_iter().map(|c| c.client_id).collect();
+    s.put_consent(&consent("c1", &["openid", "email"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_consent("u1", "c1").await.unwrap(),
+        consent("c1", &["openid", "email"])
+    );
+    let clients: Vec<_> = s
+        .list_consents("u1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.client_id)
+        .collect();
     assert_eq!(clients, ["c1", "c2"]);
     assert!(s.list_consents("u2").await.unwrap().is_empty());
     s.delete_consent("u1", "c1").await.unwrap();
@@ -558,7 +721,13 @@ pub async fn signing_keys(h: Harness) {
     s.insert_key(&key("k2", T0 + 1)).await.unwrap();
     s.insert_key(&key("k1", T0)).await.unwrap();
     assert_conflict(s.insert_key(&key("k1", T0)).await, Conflict::Exists);
-    let kids: Vec<_> = s.list_keys().await.unwrap().into_iter().map(|k| k.kid).collect();
+    let kids: Vec<_> = s
+        .list_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
     assert_eq!(kids, ["k1", "k2"]);
     let read = s.get_key("k1").await.unwrap();
     let mut active = read.clone();
@@ -585,17 +754,31 @@ pub async fn counters_and_leases(h: Harness) {
     assert_eq!(s.get_counter("login:alice").await.unwrap(), 0);
 
     assert!(s.acquire_lease("rotation", "replica-a", 30).await.unwrap());
-    assert!(!h.other.acquire_lease("rotation", "replica-b", 30).await.unwrap());
+    assert!(
+        !h.other
+            .acquire_lease("rotation", "replica-b", 30)
+            .await
+            .unwrap()
+    );
     assert!(s.acquire_lease("rotation", "replica-a", 30).await.unwrap());
     h.clock.advance(30);
-    assert!(h.other.acquire_lease("rotation", "replica-b", 30).await.unwrap());
+    assert!(
+        h.other
+            .acquire_lease("rotation", "replica-b", 30)
+            .await
+            .unwrap()
+    );
     assert!(!s.acquire_lease("rotation", "replica-a", 30).await.unwrap());
 }
 
 pub async fn concurrent_increments_from_two_handles_sum_exactly(h: Harness) {
     let tasks: Vec<_> = (0..1000)
         .map(|i| {
-            let s = if i % 2 == 0 { Arc::clone(&h.store) } else { Arc::clone(&h.other) };
+            let s = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
             tokio::spawn(async move { s.increment("rl:ip:127.0.0.1", 1, 60).await })
         })
         .collect();
@@ -617,7 +800,10 @@ pub async fn purge_keeps_live_records(h: Harness) {
     h.clock.advance(50);
     s.purge_expired().await.unwrap();
     assert_not_found(s.take_code("old").await);
-    assert!(matches!(s.take_code("new").await.unwrap(), CodeTake::Fresh(_)));
+    assert!(matches!(
+        s.take_code("new").await.unwrap(),
+        CodeTake::Fresh(_)
+    ));
     assert_eq!(s.get_session("s1").await.unwrap().user_id, "u1");
     assert_eq!(s.get_counter("c").await.unwrap(), 0);
 }

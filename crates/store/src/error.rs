@@ -56,11 +56,17 @@ impl std::fmt::Display for Conflict {
 
 impl Error {
     pub fn unavailable(message: impl Into<String>, source: impl Into<Source>) -> Self {
-        Error::Unavailable { message: message.into(), source: Some(source.into()) }
+        Error::Unavailable {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 
     pub fn corrupt(message: impl Into<String>, source: impl Into<Source>) -> Self {
-        Error::Corrupt { message: message.into(), source: Some(source.into()) }
+        Error::Corrupt {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 
     pub fn is_unavailable(&self) -> bool {

@@ -25,7 +25,7 @@ mod traits;
 pub mod conformance;
 
 pub use clock::{Clock, SystemClock, TestClock};
-pub use error::{Error, Result};
+pub use error::{Conflict, Error, Result};
 pub use metrics::observe;
 pub use records::*;
 pub use traits::*;

@@ -9,13 +9,19 @@ use store::sqlite::SqliteStore;
 use store::{CounterStore, Store, TestClock};
 
 async fn harness() -> Harness {
-    // The directory lives as long as the process; tests are short-lived.
-    let dir = tempfile::tempdir().unwrap().keep();
-    let path = dir.join("nested/auth.db");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/auth.db");
     let clock = TestClock::new(T0);
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, Arc::new(clock.clone())).unwrap());
-    let other: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, Arc::new(clock.clone())).unwrap());
-    Harness { store, other, clock }
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&path, Arc::new(clock.clone())).unwrap());
+    let other: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&path, Arc::new(clock.clone())).unwrap());
+    Harness {
+        store,
+        other,
+        clock,
+        guard: Some(Box::new(dir)),
+    }
 }
 
 store::conformance_tests!(harness);
@@ -40,7 +46,8 @@ fn refuses_a_newer_schema() {
     let path = dir.path().join("auth.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 999;").unwrap();
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 999;")
+            .unwrap();
     }
     let before = std::fs::read(&path).unwrap();
     let err = SqliteStore::open(&path, Arc::new(TestClock::new(T0))).unwrap_err();

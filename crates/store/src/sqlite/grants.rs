@@ -153,7 +153,11 @@ impl RefreshTokenStore for SqliteStore {
                 |row| row.get(0),
             ))?;
             let family: RefreshFamily = from_json(&data)?;
-            if is_live(&family, now) { Ok(family) } else { Err(Error::NotFound) }
+            if is_live(&family, now) {
+                Ok(family)
+            } else {
+                Err(Error::NotFound)
+            }
         })
         .await
     }
@@ -180,10 +184,14 @@ impl RefreshTokenStore for SqliteStore {
         let user_id = user_id.to_owned();
         self.write("revoke_families_for_user", move |tx, now| {
             let families = {
-                let mut stmt =
-                    tx.prepare("SELECT data FROM refresh_families WHERE user_id = ?1").map_err(db)?;
-                let rows = stmt.query_map([&user_id], |row| row.get::<_, String>(0)).map_err(db)?;
-                rows.map(|data| from_json::<RefreshFamily>(&data.map_err(db)?)).collect::<Result<Vec<_>>>()?
+                let mut stmt = tx
+                    .prepare("SELECT data FROM refresh_families WHERE user_id = ?1")
+                    .map_err(db)?;
+                let rows = stmt
+                    .query_map([&user_id], |row| row.get::<_, String>(0))
+                    .map_err(db)?;
+                rows.map(|data| from_json::<RefreshFamily>(&data.map_err(db)?))
+                    .collect::<Result<Vec<_>>>()?
             };
             let mut revoked = 0;
             for mut family in families.into_iter().filter(|f| is_live(f, now)) {
@@ -225,7 +233,11 @@ impl SessionStore for SqliteStore {
                 |row| row.get(0),
             ))?;
             let session: Session = from_json(&data)?;
-            if session_live(&session, now) { Ok(session) } else { Err(Error::NotFound) }
+            if session_live(&session, now) {
+                Ok(session)
+            } else {
+                Err(Error::NotFound)
+            }
         })
         .await
     }
@@ -243,8 +255,11 @@ impl SessionStore for SqliteStore {
                 return Err(Error::NotFound);
             }
             session.idle_expires_at = idle_expires_at.min(session.expires_at);
-            tx.execute("UPDATE sessions SET data = ?2 WHERE id_hash = ?1", params![hash, to_json(&session)?])
-                .map_err(db)?;
+            tx.execute(
+                "UPDATE sessions SET data = ?2 WHERE id_hash = ?1",
+                params![hash, to_json(&session)?],
+            )
+            .map_err(db)?;
             Ok(())
         })
         .await
@@ -253,7 +268,8 @@ impl SessionStore for SqliteStore {
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
         let hash = id_hash.to_owned();
         self.write("delete_session", move |tx, _| {
-            tx.execute("DELETE FROM sessions WHERE id_hash = ?1", [hash]).map_err(db)?;
+            tx.execute("DELETE FROM sessions WHERE id_hash = ?1", [hash])
+                .map_err(db)?;
             Ok(())
         })
         .await
@@ -262,7 +278,9 @@ impl SessionStore for SqliteStore {
     async fn delete_sessions_for_user(&self, user_id: &str) -> Result<u64> {
         let user_id = user_id.to_owned();
         self.write("delete_sessions_for_user", move |tx, _| {
-            Ok(tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id]).map_err(db)? as u64)
+            Ok(tx
+                .execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])
+                .map_err(db)? as u64)
         })
         .await
     }
@@ -302,7 +320,9 @@ impl ConsentStore for SqliteStore {
             let mut stmt = conn
                 .prepare("SELECT data FROM consents WHERE user_id = ?1 ORDER BY client_id")
                 .map_err(db)?;
-            let rows = stmt.query_map([user_id], |row| row.get::<_, String>(0)).map_err(db)?;
+            let rows = stmt
+                .query_map([user_id], |row| row.get::<_, String>(0))
+                .map_err(db)?;
             rows.map(|data| from_json(&data.map_err(db)?)).collect()
         })
         .await
@@ -311,8 +331,11 @@ impl ConsentStore for SqliteStore {
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<()> {
         let (user_id, client_id) = (user_id.to_owned(), client_id.to_owned());
         self.write("delete_consent", move |tx, _| {
-            tx.execute("DELETE FROM consents WHERE user_id = ?1 AND client_id = ?2", [user_id, client_id])
-                .map_err(db)?;
+            tx.execute(
+                "DELETE FROM consents WHERE user_id = ?1 AND client_id = ?2",
+                [user_id, client_id],
+            )
+            .map_err(db)?;
             Ok(())
         })
         .await

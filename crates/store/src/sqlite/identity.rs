@@ -21,7 +21,11 @@ impl ClientStore for SqliteStore {
                     params![id, data],
                 )
                 .map_err(db)?;
-            if inserted == 0 { Err(Error::Conflict(Conflict::Exists)) } else { Ok(()) }
+            if inserted == 0 {
+                Err(Error::Conflict(Conflict::Exists))
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -41,8 +45,12 @@ impl ClientStore for SqliteStore {
 
     async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
         self.read("list_clients", |conn, _| {
-            let mut stmt = conn.prepare("SELECT data FROM clients ORDER BY client_id").map_err(db)?;
-            let rows = stmt.query_map([], |row| row.get::<_, String>(0)).map_err(db)?;
+            let mut stmt = conn
+                .prepare("SELECT data FROM clients ORDER BY client_id")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(db)?;
             rows.map(|data| from_json(&data.map_err(db)?)).collect()
         })
         .await
@@ -52,9 +60,16 @@ impl ClientStore for SqliteStore {
         let (id, data) = (client.client_id.clone(), to_json(client)?);
         self.write("update_client", move |tx, _| {
             let changed = tx
-                .execute("UPDATE clients SET data = ?2 WHERE client_id = ?1", params![id, data])
+                .execute(
+                    "UPDATE clients SET data = ?2 WHERE client_id = ?1",
+                    params![id, data],
+                )
                 .map_err(db)?;
-            if changed == 0 { Err(Error::NotFound) } else { Ok(()) }
+            if changed == 0 {
+                Err(Error::NotFound)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -62,8 +77,14 @@ impl ClientStore for SqliteStore {
     async fn delete_client(&self, client_id: &str) -> Result<()> {
         let id = client_id.to_owned();
         self.write("delete_client", move |tx, _| {
-            let changed = tx.execute("DELETE FROM clients WHERE client_id = ?1", [id]).map_err(db)?;
-            if changed == 0 { Err(Error::NotFound) } else { Ok(()) }
+            let changed = tx
+                .execute("DELETE FROM clients WHERE client_id = ?1", [id])
+                .map_err(db)?;
+            if changed == 0 {
+                Err(Error::NotFound)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -76,9 +97,13 @@ fn stored_version(tx: &Transaction<'_>, table: &str, id: &str) -> Result<u64> {
 }
 
 fn user_name_owner(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
-    tx.query_row("SELECT id FROM users WHERE user_name_key = ?1", [key], |row| row.get(0))
-        .optional()
-        .map_err(db)
+    tx.query_row(
+        "SELECT id FROM users WHERE user_name_key = ?1",
+        [key],
+        |row| row.get(0),
+    )
+    .optional()
+    .map_err(db)
 }
 
 fn version_param(version: u64) -> i64 {
@@ -99,10 +124,20 @@ impl UserStore for SqliteStore {
                 .execute(
                     "INSERT INTO users (id, user_name_key, external_id, version, data) \
                      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                    params![user.id, key, user.external_id, version_param(user.version), data],
+                    params![
+                        user.id,
+                        key,
+                        user.external_id,
+                        version_param(user.version),
+                        data
+                    ],
                 )
                 .map_err(db)?;
-            if inserted == 0 { Err(Error::Conflict(Conflict::Exists)) } else { Ok(()) }
+            if inserted == 0 {
+                Err(Error::Conflict(Conflict::Exists))
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -110,8 +145,11 @@ impl UserStore for SqliteStore {
     async fn get_user(&self, id: &str) -> Result<UserRecord> {
         let id = id.to_owned();
         self.read("get_user", move |conn, _| {
-            let data: String =
-                found(conn.query_row("SELECT data FROM users WHERE id = ?1", [id], |row| row.get(0)))?;
+            let data: String = found(conn.query_row(
+                "SELECT data FROM users WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            ))?;
             from_json(&data)
         })
         .await
@@ -136,14 +174,17 @@ impl UserStore for SqliteStore {
             let mut stmt = conn
                 .prepare("SELECT data FROM users WHERE external_id = ?1 ORDER BY id")
                 .map_err(db)?;
-            let rows = stmt.query_map([external_id], |row| row.get::<_, String>(0)).map_err(db)?;
+            let rows = stmt
+                .query_map([external_id], |row| row.get::<_, String>(0))
+                .map_err(db)?;
             rows.map(|data| from_json(&data.map_err(db)?)).collect()
         })
         .await
     }
 
     async fn list_users(&self, page: Page) -> Result<Paged<UserRecord>> {
-        self.read("list_users", move |conn, _| list_page(conn, "users", page)).await
+        self.read("list_users", move |conn, _| list_page(conn, "users", page))
+            .await
     }
 
     async fn update_user(&self, user: &UserRecord) -> Result<UserRecord> {
@@ -170,8 +211,14 @@ impl UserStore for SqliteStore {
     async fn delete_user(&self, id: &str) -> Result<()> {
         let id = id.to_owned();
         self.write("delete_user", move |tx, _| {
-            let changed = tx.execute("DELETE FROM users WHERE id = ?1", [id]).map_err(db)?;
-            if changed == 0 { Err(Error::NotFound) } else { Ok(()) }
+            let changed = tx
+                .execute("DELETE FROM users WHERE id = ?1", [id])
+                .map_err(db)?;
+            if changed == 0 {
+                Err(Error::NotFound)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -182,20 +229,33 @@ fn list_page<T: serde::de::DeserializeOwned>(
     table: &str,
     page: Page,
 ) -> Result<Paged<T>> {
-    let total: i64 =
-        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0)).map_err(db)?;
+    let total: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |row| {
+            row.get(0)
+        })
+        .map_err(db)?;
     let mut stmt = conn
-        .prepare(&format!("SELECT data FROM {table} ORDER BY id LIMIT ?1 OFFSET ?2"))
+        .prepare(&format!(
+            "SELECT data FROM {table} ORDER BY id LIMIT ?1 OFFSET ?2"
+        ))
         .map_err(db)?;
     let rows = stmt
-        .query_map([offset(page.limit), offset(page.offset)], |row| row.get::<_, String>(0))
+        .query_map([offset(page.limit), offset(page.offset)], |row| {
+            row.get::<_, String>(0)
+        })
         .map_err(db)?;
-    let items = rows.map(|data| from_json(&data.map_err(db)?)).collect::<Result<_>>()?;
-    Ok(Paged { total: u64::try_from(total).unwrap_or(0), items })
+    let items = rows
+        .map(|data| from_json(&data.map_err(db)?))
+        .collect::<Result<_>>()?;
+    Ok(Paged {
+        total: u64::try_from(total).unwrap_or(0),
+        items,
+    })
 }
 
 fn write_members(tx: &Transaction<'_>, group: &GroupRecord) -> Result<()> {
-    tx.execute("DELETE FROM group_members WHERE group_id = ?1", [&group.id]).map_err(db)?;
+    tx.execute("DELETE FROM group_members WHERE group_id = ?1", [&group.id])
+        .map_err(db)?;
     let mut insert = tx
         .prepare("INSERT OR IGNORE INTO group_members (group_id, member_id) VALUES (?1, ?2)")
         .map_err(db)?;
@@ -212,7 +272,9 @@ fn groups_with(tx: &rusqlite::Connection, member_id: &str) -> Result<Vec<GroupRe
              WHERE m.member_id = ?1 ORDER BY g.id",
         )
         .map_err(db)?;
-    let rows = stmt.query_map([member_id], |row| row.get::<_, String>(0)).map_err(db)?;
+    let rows = stmt
+        .query_map([member_id], |row| row.get::<_, String>(0))
+        .map_err(db)?;
     rows.map(|data| from_json(&data.map_err(db)?)).collect()
 }
 
@@ -239,15 +301,21 @@ impl GroupStore for SqliteStore {
     async fn get_group(&self, id: &str) -> Result<GroupRecord> {
         let id = id.to_owned();
         self.read("get_group", move |conn, _| {
-            let data: String =
-                found(conn.query_row("SELECT data FROM groups WHERE id = ?1", [id], |row| row.get(0)))?;
+            let data: String = found(conn.query_row(
+                "SELECT data FROM groups WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            ))?;
             from_json(&data)
         })
         .await
     }
 
     async fn list_groups(&self, page: Page) -> Result<Paged<GroupRecord>> {
-        self.read("list_groups", move |conn, _| list_page(conn, "groups", page)).await
+        self.read("list_groups", move |conn, _| {
+            list_page(conn, "groups", page)
+        })
+        .await
     }
 
     async fn update_group(&self, group: &GroupRecord) -> Result<GroupRecord> {
@@ -271,15 +339,24 @@ impl GroupStore for SqliteStore {
     async fn delete_group(&self, id: &str) -> Result<()> {
         let id = id.to_owned();
         self.write("delete_group", move |tx, _| {
-            let changed = tx.execute("DELETE FROM groups WHERE id = ?1", [id]).map_err(db)?;
-            if changed == 0 { Err(Error::NotFound) } else { Ok(()) }
+            let changed = tx
+                .execute("DELETE FROM groups WHERE id = ?1", [id])
+                .map_err(db)?;
+            if changed == 0 {
+                Err(Error::NotFound)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
 
     async fn groups_with_member(&self, member_id: &str) -> Result<Vec<GroupRecord>> {
         let member_id = member_id.to_owned();
-        self.read("groups_with_member", move |conn, _| groups_with(conn, &member_id)).await
+        self.read("groups_with_member", move |conn, _| {
+            groups_with(conn, &member_id)
+        })
+        .await
     }
 
     async fn remove_member_everywhere(&self, member_id: &str) -> Result<u64> {
@@ -296,7 +373,11 @@ impl GroupStore for SqliteStore {
                 )
                 .map_err(db)?;
             }
-            tx.execute("DELETE FROM group_members WHERE member_id = ?1", [&member_id]).map_err(db)?;
+            tx.execute(
+                "DELETE FROM group_members WHERE member_id = ?1",
+                [&member_id],
+            )
+            .map_err(db)?;
             Ok(groups.len() as u64)
         })
         .await

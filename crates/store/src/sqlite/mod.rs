@@ -53,7 +53,10 @@ impl SqliteStore {
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                Error::unavailable(format!("cannot create the data directory {}", dir.display()), e)
+                Error::unavailable(
+                    format!("cannot create the data directory {}", dir.display()),
+                    e,
+                )
             })?;
         }
         let mut writer = connect(path)?;
@@ -63,7 +66,9 @@ impl SqliteStore {
         writer
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| Error::corrupt("cannot switch the database to WAL mode", e))?;
-        let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<_>>()?;
+        let readers = (0..READERS)
+            .map(|_| connect(path).map(Mutex::new))
+            .collect::<Result<_>>()?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
@@ -91,7 +96,9 @@ impl SqliteStore {
             tokio::task::spawn_blocking(move || {
                 let now = inner.clock.now();
                 let mut conn = inner.writer.lock().map_err(|_| poisoned())?;
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(db)?;
                 let value = f(&tx, now)?;
                 tx.commit().map_err(db)?;
                 Ok(value)
@@ -134,12 +141,16 @@ fn connect(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
     // NORMAL is durable against a process crash in WAL mode; only an OS crash
     // can lose the last transactions (https://sqlite.org/pragma.html#pragma_synchronous).
-    conn.pragma_update(None, "synchronous", "NORMAL").map_err(db)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(db)?;
     Ok(conn)
 }
 
 fn poisoned() -> Error {
-    Error::Unavailable { message: "a sqlite connection lock was poisoned".into(), source: None }
+    Error::Unavailable {
+        message: "a sqlite connection lock was poisoned".into(),
+        source: None,
+    }
 }
 
 /// Maps a SQLite error: a damaged file is `Corrupt`, anything else (busy,
@@ -181,7 +192,10 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.read("ping", |conn, _| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db)).await
+        self.read("ping", |conn, _| {
+            conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db)
+        })
+        .await
     }
 
     async fn purge_expired(&self) -> Result<u64> {

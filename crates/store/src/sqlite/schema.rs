@@ -104,7 +104,12 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     let current: i64 = conn
         .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(|e| Error::corrupt("cannot read the schema version; is this an SQLite database?", e))?;
+        .map_err(|e| {
+            Error::corrupt(
+                "cannot read the schema version; is this an SQLite database?",
+                e,
+            )
+        })?;
     if current > SCHEMA_VERSION {
         return Err(Error::Corrupt {
             message: format!(
@@ -114,14 +119,25 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             source: None,
         });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
-        let tx = conn.transaction().map_err(|e| Error::unavailable("cannot start a migration", e))?;
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let tx = conn
+            .transaction()
+            .map_err(|e| Error::unavailable("cannot start a migration", e))?;
         tx.execute_batch(sql)
             .map_err(|e| Error::corrupt(format!("schema migration {} failed", index + 1), e))?;
         tx.pragma_update(None, "user_version", index as i64 + 1)
             .map_err(|e| Error::corrupt("cannot record the schema version", e))?;
-        tx.commit().map_err(|e| Error::unavailable("cannot commit a migration", e))?;
-        tracing::info!(event = "store_migrated", version = index + 1, "applied schema migration");
+        tx.commit()
+            .map_err(|e| Error::unavailable("cannot commit a migration", e))?;
+        tracing::info!(
+            event = "store_migrated",
+            version = index + 1,
+            "applied schema migration"
+        );
     }
     Ok(())
 }

@@ -43,9 +43,12 @@ impl KeyStore for SqliteStore {
 
     async fn list_keys(&self) -> Result<Vec<SigningKey>> {
         self.read("list_keys", |conn, _| {
-            let mut stmt =
-                conn.prepare("SELECT data FROM signing_keys ORDER BY created_at, kid").map_err(db)?;
-            let rows = stmt.query_map([], |row| row.get::<_, String>(0)).map_err(db)?;
+            let mut stmt = conn
+                .prepare("SELECT data FROM signing_keys ORDER BY created_at, kid")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(db)?;
             rows.map(|data| from_json(&data.map_err(db)?)).collect()
         })
         .await
@@ -76,8 +79,14 @@ impl KeyStore for SqliteStore {
     async fn delete_key(&self, kid: &str) -> Result<()> {
         let kid = kid.to_owned();
         self.write("delete_key", move |tx, _| {
-            let changed = tx.execute("DELETE FROM signing_keys WHERE kid = ?1", [kid]).map_err(db)?;
-            if changed == 0 { Err(Error::NotFound) } else { Ok(()) }
+            let changed = tx
+                .execute("DELETE FROM signing_keys WHERE kid = ?1", [kid])
+                .map_err(db)?;
+            if changed == 0 {
+                Err(Error::NotFound)
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -119,7 +128,8 @@ impl CounterStore for SqliteStore {
     async fn reset_counter(&self, key: &str) -> Result<()> {
         let key = key.to_owned();
         self.write("reset_counter", move |tx, _| {
-            tx.execute("DELETE FROM counters WHERE key = ?1", [key]).map_err(db)?;
+            tx.execute("DELETE FROM counters WHERE key = ?1", [key])
+                .map_err(db)?;
             Ok(())
         })
         .await

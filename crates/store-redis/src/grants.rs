@@ -1,0 +1,391 @@
+//! Codes, refresh-token families, sessions, consents and revoked token ids
+//! on Redis.
+
+use async_trait::async_trait;
+use redis::AsyncCommands;
+use store::{
+    AuthorizationCode, CodeStore, CodeTake, Consent, ConsentStore, Error, RefreshFamily,
+    RefreshTokenStore, Result, RevocationStore, Rotation, Session, SessionStore,
+};
+
+use crate::{RedisStore, parse_i64, redis_err, status};
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// Rebuilds a family from a script's `{outcome, data, rotated_at, idle_exp, revoked}`.
+fn family_from(reply: &[String]) -> Result<RefreshFamily> {
+    let data = reply.get(1).ok_or(Error::Corrupt {
+        message: "short family reply".into(),
+        source: None,
+    })?;
+    let mut family: RefreshFamily = from_json(data)?;
+    family.rotated_at = parse_i64(reply.get(2))?;
+    family.idle_expires_at = parse_i64(reply.get(3))?;
+    family.revoked = reply.get(4).is_some_and(|r| r == "1");
+    Ok(family)
+}
+
+fn ttl(expires_at: i64, now: i64) -> u64 {
+    u64::try_from(expires_at - now).unwrap_or(0).max(1)
+}
+
+#[async_trait]
+impl CodeStore for RedisStore {
+    async fn insert_code(&self, code: &AuthorizationCode) -> Result<()> {
+        let script = &self.scripts().code_insert;
+        let (key, data, exp, now) = (
+            self.key(&format!("code:{}", code.code_hash)),
+            serde_json::to_string(code)?,
+            code.expires_at,
+            self.now(),
+        );
+        let reply: Vec<String> = self
+            .call("insert_code", |mut conn| async move {
+                script
+                    .key(key)
+                    .arg(data)
+                    .arg(exp)
+                    .arg(now)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        status(&reply)
+    }
+
+    async fn take_code(&self, code_hash: &str) -> Result<CodeTake> {
+        let script = &self.scripts().code_take;
+        let (key, now) = (self.key(&format!("code:{code_hash}")), self.now());
+        let reply: Vec<String> = self
+            .call("take_code", |mut conn| async move {
+                script
+                    .key(key)
+                    .arg(now)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        match (reply.first().map(String::as_str), reply.get(1)) {
+            (Some("fresh"), Some(data)) => Ok(CodeTake::Fresh(from_json(data)?)),
+            (Some("used"), Some(data)) => Ok(CodeTake::AlreadyUsed(from_json(data)?)),
+            _ => status(&reply).and(Err(Error::NotFound)),
+        }
+    }
+}
+
+#[async_trait]
+impl RefreshTokenStore for RedisStore {
+    async fn create_family(&self, family: &RefreshFamily, token_hash: &str) -> Result<()> {
+        let script = &self.scripts().family_create;
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .arg(self.prefix())
+            .arg(&family.id)
+            .arg(token_hash)
+            .arg(family.user_id.as_deref().unwrap_or_default())
+            .arg(serde_json::to_string(family)?)
+            .arg(family.rotated_at)
+            .arg(family.idle_expires_at)
+            .arg(family.expires_at)
+            .arg(self.now());
+        let reply: Vec<String> = self
+            .call("create_family", |mut conn| async move {
+                invocation.invoke_async(&mut conn).await.map_err(redis_err)
+            })
+            .await?;
+        status(&reply)
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        new_hash: &str,
+        idle_expires_at: i64,
+        grace_seconds: i64,
+    ) -> Result<Rotation> {
+        let script = &self.scripts().family_rotate;
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .arg(self.prefix())
+            .arg(presented_hash)
+            .arg(new_hash)
+            .arg(self.now())
+            .arg(idle_expires_at)
+            .arg(grace_seconds);
+        let reply: Vec<String> = self
+            .call("rotate_refresh_token", |mut conn| async move {
+                invocation.invoke_async(&mut conn).await.map_err(redis_err)
+            })
+            .await?;
+        match reply.first().map(String::as_str) {
+            Some("rotated") => Ok(Rotation::Rotated(family_from(&reply)?)),
+            Some("grace") => Ok(Rotation::WithinGrace(family_from(&reply)?)),
+            Some("reuse") => Ok(Rotation::ReuseDetected(family_from(&reply)?)),
+            _ => status(&reply).and(Err(Error::NotFound)),
+        }
+    }
+
+    async fn get_current_family(&self, token_hash: &str) -> Result<RefreshFamily> {
+        let script = &self.scripts().family_current;
+        let (prefix, hash, now) = (self.prefix().to_owned(), token_hash.to_owned(), self.now());
+        let reply: Vec<String> = self
+            .call("get_current_family", |mut conn| async move {
+                script
+                    .arg(prefix)
+                    .arg(hash)
+                    .arg(now)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        status(&reply)?;
+        family_from(&reply)
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<()> {
+        if self.revoke_families("revoke_family", family_id, "").await? == 0 {
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn revoke_families_for_user(&self, user_id: &str) -> Result<u64> {
+        self.revoke_families("revoke_families_for_user", "", user_id)
+            .await
+    }
+}
+
+impl RedisStore {
+    async fn revoke_families(
+        &self,
+        op: &'static str,
+        family_id: &str,
+        user_id: &str,
+    ) -> Result<u64> {
+        let script = &self.scripts().family_revoke;
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .arg(self.prefix())
+            .arg(self.now())
+            .arg(family_id)
+            .arg(user_id);
+        let reply: Vec<String> = self
+            .call(op, |mut conn| async move {
+                invocation.invoke_async(&mut conn).await.map_err(redis_err)
+            })
+            .await?;
+        Ok(u64::try_from(parse_i64(reply.first())?).unwrap_or(0))
+    }
+
+    async fn delete_sessions(&self, op: &'static str, id_hash: &str, user_id: &str) -> Result<u64> {
+        let script = &self.scripts().sessions_delete;
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(self.prefix()).arg(id_hash).arg(user_id);
+        let reply: Vec<String> = self
+            .call(op, |mut conn| async move {
+                invocation.invoke_async(&mut conn).await.map_err(redis_err)
+            })
+            .await?;
+        Ok(u64::try_from(parse_i64(reply.first())?).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl SessionStore for RedisStore {
+    async fn put_session(&self, session: &Session) -> Result<()> {
+        let key = self.key(&format!("session:{}", session.id_hash));
+        let index = self.key(&format!("idx:user-sessions:{}", session.user_id));
+        let data = serde_json::to_string(session)?;
+        let (hash, user, idle, exp) = (
+            session.id_hash.clone(),
+            session.user_id.clone(),
+            session.idle_expires_at,
+            session.expires_at,
+        );
+        let ttl = ttl(exp, self.now());
+        self.call("put_session", |mut conn| async move {
+            redis::pipe()
+                .atomic()
+                .del(&key)
+                .hset_multiple(
+                    &key,
+                    &[
+                        ("data", data),
+                        ("user", user),
+                        ("idle_exp", idle.to_string()),
+                        ("exp", exp.to_string()),
+                    ],
+                )
+                .expire(&key, ttl as i64)
+                .sadd(&index, hash)
+                // The index lives as long as the longest session in it.
+                .cmd("EXPIRE")
+                .arg(&index)
+                .arg(ttl)
+                .arg("NX")
+                .cmd("EXPIRE")
+                .arg(&index)
+                .arg(ttl)
+                .arg("GT")
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(redis_err)
+        })
+        .await
+    }
+
+    async fn get_session(&self, id_hash: &str) -> Result<Session> {
+        let key = self.key(&format!("session:{id_hash}"));
+        let (data, idle): (Option<String>, Option<String>) = self
+            .call("get_session", |mut conn| async move {
+                conn.hmget(&key, &["data", "idle_exp"])
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        let mut session: Session = from_json(&data.ok_or(Error::NotFound)?)?;
+        session.idle_expires_at = parse_i64(idle.as_ref())?;
+        let now = self.now();
+        if session.expires_at > now && session.idle_expires_at > now {
+            Ok(session)
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+
+    async fn touch_session(&self, id_hash: &str, idle_expires_at: i64) -> Result<()> {
+        let script = &self.scripts().session_touch;
+        let (key, now) = (self.key(&format!("session:{id_hash}")), self.now());
+        let reply: Vec<String> = self
+            .call("touch_session", |mut conn| async move {
+                script
+                    .key(key)
+                    .arg(now)
+                    .arg(idle_expires_at)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        status(&reply)
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        self.delete_sessions("delete_session", id_hash, "")
+            .await
+            .map(drop)
+    }
+
+    async fn delete_sessions_for_user(&self, user_id: &str) -> Result<u64> {
+        self.delete_sessions("delete_sessions_for_user", "", user_id)
+            .await
+    }
+}
+
+#[async_trait]
+impl ConsentStore for RedisStore {
+    async fn put_consent(&self, consent: &Consent) -> Result<()> {
+        let key = self.key(&format!(
+            "consent:{}:{}",
+            consent.user_id, consent.client_id
+        ));
+        let index = self.key(&format!("idx:consents:{}", consent.user_id));
+        let (data, client) = (serde_json::to_string(consent)?, consent.client_id.clone());
+        self.call("put_consent", |mut conn| async move {
+            redis::pipe()
+                .atomic()
+                .set(&key, data)
+                .zadd(&index, client, 0)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(redis_err)
+        })
+        .await
+    }
+
+    async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Consent> {
+        let key = self.key(&format!("consent:{user_id}:{client_id}"));
+        let data: Option<String> = self
+            .call("get_consent", |mut conn| async move {
+                conn.get(key).await.map_err(redis_err)
+            })
+            .await?;
+        from_json(&data.ok_or(Error::NotFound)?)
+    }
+
+    async fn list_consents(&self, user_id: &str) -> Result<Vec<Consent>> {
+        let index = self.key(&format!("idx:consents:{user_id}"));
+        let clients: Vec<String> = self
+            .call("list_consents", |mut conn| async move {
+                conn.zrange(index, 0, -1).await.map_err(redis_err)
+            })
+            .await?;
+        if clients.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = clients
+            .iter()
+            .map(|c| self.key(&format!("consent:{user_id}:{c}")))
+            .collect();
+        let rows: Vec<Option<String>> = self
+            .call("list_consents", |mut conn| async move {
+                conn.mget(keys).await.map_err(redis_err)
+            })
+            .await?;
+        rows.into_iter()
+            .flatten()
+            .map(|data| from_json(&data))
+            .collect()
+    }
+
+    async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<()> {
+        let key = self.key(&format!("consent:{user_id}:{client_id}"));
+        let index = self.key(&format!("idx:consents:{user_id}"));
+        let client = client_id.to_owned();
+        self.call("delete_consent", |mut conn| async move {
+            redis::pipe()
+                .atomic()
+                .del(&key)
+                .zrem(&index, client)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(redis_err)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl RevocationStore for RedisStore {
+    async fn revoke_token_id(&self, jti: &str, expires_at: i64) -> Result<()> {
+        let script = &self.scripts().revoke_jti;
+        let (key, now) = (self.key(&format!("revoked:{jti}")), self.now());
+        let reply: Vec<String> = self
+            .call("revoke_token_id", |mut conn| async move {
+                script
+                    .key(key)
+                    .arg(expires_at)
+                    .arg(now)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        status(&reply)
+    }
+
+    async fn is_token_id_revoked(&self, jti: &str) -> Result<bool> {
+        let key = self.key(&format!("revoked:{jti}"));
+        let exp: Option<i64> = self
+            .call("is_token_id_revoked", |mut conn| async move {
+                conn.get(key).await.map_err(redis_err)
+            })
+            .await?;
+        Ok(exp.is_some_and(|exp| exp > self.now()))
+    }
+}

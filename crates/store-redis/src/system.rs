@@ -1,0 +1,164 @@
+//! Signing keys, counters and leases on Redis.
+
+use async_trait::async_trait;
+use redis::AsyncCommands;
+use store::{CounterStore, Error, KeyStore, Result, SigningKey};
+
+use crate::{RedisStore, parse_i64, redis_err, status};
+
+impl RedisStore {
+    async fn write_key(
+        &self,
+        op: &'static str,
+        key: &SigningKey,
+        expected: Option<u64>,
+    ) -> Result<()> {
+        let script = &self.scripts().versioned_write;
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.key(&format!("key:{}", key.kid)))
+            .key(self.key("idx:keys"))
+            .arg(expected.map(|v| v.to_string()).unwrap_or_default())
+            .arg(key.version)
+            .arg(serde_json::to_string(key)?)
+            .arg(key.created_at)
+            .arg(&key.kid);
+        let reply: Vec<String> = self
+            .call(op, |mut conn| async move {
+                invocation.invoke_async(&mut conn).await.map_err(redis_err)
+            })
+            .await?;
+        status(&reply)
+    }
+}
+
+#[async_trait]
+impl KeyStore for RedisStore {
+    async fn insert_key(&self, key: &SigningKey) -> Result<()> {
+        self.write_key("insert_key", key, None).await
+    }
+
+    async fn get_key(&self, kid: &str) -> Result<SigningKey> {
+        let key = self.key(&format!("key:{kid}"));
+        let data: Option<String> = self
+            .call("get_key", |mut conn| async move {
+                conn.hget(key, "data").await.map_err(redis_err)
+            })
+            .await?;
+        Ok(serde_json::from_str(&data.ok_or(Error::NotFound)?)?)
+    }
+
+    async fn list_keys(&self) -> Result<Vec<SigningKey>> {
+        let index = self.key("idx:keys");
+        let kids: Vec<String> = self
+            .call("list_keys", |mut conn| async move {
+                conn.zrange(index, 0, -1).await.map_err(redis_err)
+            })
+            .await?;
+        let mut keys = Vec::with_capacity(kids.len());
+        for kid in kids {
+            match self.get_key(&kid).await {
+                Ok(key) => keys.push(key),
+                Err(Error::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn update_key(&self, key: &SigningKey) -> Result<SigningKey> {
+        let mut next = key.clone();
+        next.version += 1;
+        self.write_key("update_key", &next, Some(key.version))
+            .await?;
+        Ok(next)
+    }
+
+    async fn delete_key(&self, kid: &str) -> Result<()> {
+        let (key, index, member) = (
+            self.key(&format!("key:{kid}")),
+            self.key("idx:keys"),
+            kid.to_owned(),
+        );
+        let (deleted, _): (u64, u64) = self
+            .call("delete_key", |mut conn| async move {
+                redis::pipe()
+                    .atomic()
+                    .del(key)
+                    .zrem(index, member)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        if deleted == 0 {
+            Err(Error::NotFound)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl CounterStore for RedisStore {
+    async fn increment(&self, key: &str, by: i64, ttl_seconds: i64) -> Result<i64> {
+        let script = &self.scripts().counter_incr;
+        let (key, now) = (self.key(&format!("rl:{key}")), self.now());
+        let reply: Vec<String> = self
+            .call("increment", |mut conn| async move {
+                script
+                    .key(key)
+                    .arg(by)
+                    .arg(ttl_seconds)
+                    .arg(now)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        parse_i64(reply.first())
+    }
+
+    async fn get_counter(&self, key: &str) -> Result<i64> {
+        let key = self.key(&format!("rl:{key}"));
+        let (value, exp): (Option<i64>, Option<i64>) = self
+            .call("get_counter", |mut conn| async move {
+                conn.hmget(key, &["value", "exp"]).await.map_err(redis_err)
+            })
+            .await?;
+        Ok(match (value, exp) {
+            (Some(value), Some(exp)) if exp > self.now() => value,
+            _ => 0,
+        })
+    }
+
+    async fn reset_counter(&self, key: &str) -> Result<()> {
+        let key = self.key(&format!("rl:{key}"));
+        self.call("reset_counter", |mut conn| async move {
+            conn.del::<_, ()>(key).await.map_err(redis_err)
+        })
+        .await
+    }
+
+    async fn acquire_lease(&self, name: &str, holder: &str, ttl_seconds: i64) -> Result<bool> {
+        let script = &self.scripts().lease;
+        let (key, holder, now) = (
+            self.key(&format!("lease:{name}")),
+            holder.to_owned(),
+            self.now(),
+        );
+        let reply: Vec<String> = self
+            .call("acquire_lease", |mut conn| async move {
+                script
+                    .key(key)
+                    .arg(holder)
+                    .arg(ttl_seconds)
+                    .arg(now)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        Ok(reply.first().is_some_and(|r| r == "1"))
+    }
+}
