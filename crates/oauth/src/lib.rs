@@ -1,1 +1,16 @@
-//! stub
+//! OAuth 2.0 and OpenID Connect as pure logic: typed protocol identifiers
+//! that validate once when parsed, and the RFC error vocabulary.
+//!
+//! This crate does no IO, reads no clock and draws no randomness: time and
+//! random values are parameters. It knows nothing of HTTP types, stores or
+//! tokio, which keeps it fast to test against the RFCs' own examples.
+
+mod error;
+mod grant;
+mod redirect_uri;
+mod scope;
+
+pub use error::{Error, ErrorCode};
+pub use grant::GrantType;
+pub use redirect_uri::{RedirectUri, RedirectUriError};
+pub use scope::{Scope, ScopeError};

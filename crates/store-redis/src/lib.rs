@@ -113,6 +113,11 @@ impl Scripts {
     }
 }
 
+/// Checks that `url` is a Redis URL this backend can use, without connecting.
+pub fn validate_url(url: &str) -> std::result::Result<(), String> {
+    Client::open(url).map(drop).map_err(|e| e.to_string())
+}
+
 impl RedisStore {
     /// Validates the URL; does not connect (the first call does).
     pub fn new(config: &RedisConfig, clock: Arc<dyn Clock>) -> Result<Self> {

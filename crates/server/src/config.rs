@@ -1,0 +1,275 @@
+//! Configuration: defaults, then an optional TOML file (`--config` or
+//! `AUTH_CONFIG`), then `AUTH_*` environment variables; the environment wins.
+//! Every value is validated here, once, into a typed [`Config`]; a bad value
+//! is a [`ConfigError`] naming the variable (or file key) and the problem.
+//!
+//! The file uses the variable names without `AUTH_`, in lower case
+//! (`listen = "127.0.0.1:3001"`). Unknown keys in the file are errors, so a
+//! typo never silently falls back to a default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Serialize;
+
+use crate::keys::MasterKey;
+use crate::secret::Secret;
+
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub enum StoreUrl {
+    /// The embedded database file.
+    Sqlite(PathBuf),
+    /// A Redis URL; it may carry a password, so it is a secret.
+    Redis(Secret<String>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Public base URL, without a trailing slash.
+    pub issuer: String,
+    pub store: StoreUrl,
+    pub redis_prefix: String,
+    pub master_key: Option<MasterKey>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// Upper bound for one store call.
+    pub store_timeout: Duration,
+    /// Upper bound for the store check of `/health/ready`.
+    pub health_timeout: Duration,
+    /// After SIGTERM: how long readiness reports 503 while requests are still
+    /// served, so load balancers stop sending before the listener closes.
+    pub shutdown_drain: Duration,
+    /// After the drain: how long in-flight requests may take to finish.
+    pub shutdown_grace: Duration,
+    /// Requests slower than this log `slow_request`.
+    pub slow_request_threshold: Duration,
+}
+
+/// One bad setting: which, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+}
+
+/// Every setting: its name in the file, and its default.
+const SETTINGS: &[(&str, &str)] = &[
+    ("listen", "0.0.0.0:3001"),
+    ("issuer", "http://localhost:3001"),
+    ("store", "sqlite://./data/auth.db"),
+    ("redis_prefix", ""),
+    ("master_key", ""),
+    ("log_format", "json"),
+    ("log_level", "info"),
+    ("store_timeout", "2s"),
+    ("health_timeout", "1s"),
+    ("shutdown_drain", "5s"),
+    ("shutdown_grace", "20s"),
+    ("slow_request_threshold", "1s"),
+];
+
+/// A raw value and where it came from, for error messages.
+struct Raw {
+    value: String,
+    origin: String,
+}
+
+impl Raw {
+    fn fail(&self, problem: impl Into<String>) -> ConfigError {
+        ConfigError { setting: self.origin.clone(), problem: problem.into() }
+    }
+}
+
+impl Config {
+    /// Loads from the process environment and the optional file.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, &|name| std::env::var(name).ok())
+    }
+
+    /// Loads with an explicit environment lookup (tests pass a map).
+    pub fn load_from(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let from_file = match file {
+            Some(path) => read_file(path)?,
+            None => BTreeMap::new(),
+        };
+        let mut raw: BTreeMap<&str, Raw> = BTreeMap::new();
+        for (name, default) in SETTINGS {
+            let variable = format!("AUTH_{}", name.to_uppercase());
+            let value = if let Some(value) = env(&variable) {
+                Raw { value, origin: variable }
+            } else if let Some(value) = from_file.get(*name) {
+                Raw { value: value.clone(), origin: format!("{name} (in {})", file.map_or_else(String::new, |p| p.display().to_string())) }
+            } else {
+                Raw { value: (*default).to_owned(), origin: variable }
+            };
+            raw.insert(name, value);
+        }
+        let get = |name: &str| raw.get(name).ok_or_else(|| ConfigError { setting: name.into(), problem: "missing".into() });
+        Ok(Self {
+            listen: parse_listen(get("listen")?)?,
+            issuer: parse_issuer(get("issuer")?)?,
+            store: parse_store(get("store")?)?,
+            redis_prefix: get("redis_prefix")?.value.clone(),
+            master_key: parse_master_key(get("master_key")?)?,
+            log_format: parse_log_format(get("log_format")?)?,
+            log_level: parse_log_level(get("log_level")?)?,
+            store_timeout: parse_duration(get("store_timeout")?)?,
+            health_timeout: parse_duration(get("health_timeout")?)?,
+            shutdown_drain: parse_duration(get("shutdown_drain")?)?,
+            shutdown_grace: parse_duration(get("shutdown_grace")?)?,
+            slow_request_threshold: parse_duration(get("slow_request_threshold")?)?,
+        })
+    }
+
+    /// The effective configuration with secrets redacted, for `check-config`.
+    pub fn redacted(&self) -> serde_json::Value {
+        let store = match &self.store {
+            StoreUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            StoreUrl::Redis(url) => redact_url(url.expose()),
+        };
+        let duration = |d: Duration| humantime::format_duration(d).to_string();
+        serde_json::json!({
+            "listen": self.listen.to_string(),
+            "issuer": self.issuer,
+            "store": store,
+            "redis_prefix": self.redis_prefix,
+            "master_key": self.master_key.as_ref().map(|_| "[REDACTED]"),
+            "log_format": self.log_format,
+            "log_level": self.log_level,
+            "store_timeout": duration(self.store_timeout),
+            "health_timeout": duration(self.health_timeout),
+            "shutdown_drain": duration(self.shutdown_drain),
+            "shutdown_grace": duration(self.shutdown_grace),
+            "slow_request_threshold": duration(self.slow_request_threshold),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let setting = || path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError { setting: setting(), problem: format!("cannot read the config file: {e}") })?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| ConfigError { setting: setting(), problem: format!("invalid TOML: {}", e.message()) })?;
+    let mut values = BTreeMap::new();
+    for (key, value) in table {
+        if !SETTINGS.iter().any(|(name, _)| *name == key) {
+            let known: Vec<_> = SETTINGS.iter().map(|(name, _)| *name).collect();
+            return Err(ConfigError {
+                setting: setting(),
+                problem: format!("unknown setting `{key}` (known: {})", known.join(", ")),
+            });
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(ConfigError {
+                    setting: format!("{key} (in {})", setting()),
+                    problem: format!("expected a string, got {}", other.type_str()),
+                });
+            }
+        };
+        values.insert(key, text);
+    }
+    Ok(values)
+}
+
+fn parse_listen(raw: &Raw) -> Result<SocketAddr, ConfigError> {
+    raw.value
+        .parse()
+        .map_err(|_| raw.fail(format!("invalid listen address {:?} (expected host:port, e.g. 0.0.0.0:3001)", raw.value)))
+}
+
+fn parse_issuer(raw: &Raw) -> Result<String, ConfigError> {
+    let value = raw.value.trim_end_matches('/');
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| raw.fail(format!("issuer {:?} must be an http:// or https:// URL", raw.value)))?;
+    // OpenID Connect Discovery §3: the issuer has no query or fragment.
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(raw.fail(format!("issuer {:?} must be a URL with a host and no query or fragment", raw.value)));
+    }
+    Ok(value.to_owned())
+}
+
+fn parse_store(raw: &Raw) -> Result<StoreUrl, ConfigError> {
+    let value = raw.value.trim();
+    if let Some(path) = value.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(raw.fail("sqlite:// needs a file path, e.g. sqlite://./data/auth.db"));
+        }
+        return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
+    }
+    if value.starts_with("redis://") || value.starts_with("rediss://") {
+        store_redis::validate_url(value).map_err(|e| raw.fail(format!("invalid Redis URL: {e}")))?;
+        return Ok(StoreUrl::Redis(Secret::new(value.to_owned())));
+    }
+    let scheme = value.split("://").next().unwrap_or(value);
+    Err(raw.fail(format!("unknown store scheme {scheme:?} (expected sqlite://, redis:// or rediss://)")))
+}
+
+fn parse_master_key(raw: &Raw) -> Result<Option<MasterKey>, ConfigError> {
+    if raw.value.is_empty() {
+        return Ok(None);
+    }
+    // The raw text is not echoed: even a malformed key may be most of a real one.
+    let bytes = Secret::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(raw.value.trim())
+            .map_err(|_| raw.fail("not valid base64 (generate a key with: openssl rand -base64 32)"))?,
+    );
+    MasterKey::from_bytes(bytes.expose()).map(Some).map_err(|len| {
+        raw.fail(format!("must be 32 bytes of base64, got {len} bytes (generate one with: openssl rand -base64 32)"))
+    })
+}
+
+fn parse_log_format(raw: &Raw) -> Result<LogFormat, ConfigError> {
+    match raw.value.as_str() {
+        "json" => Ok(LogFormat::Json),
+        "pretty" => Ok(LogFormat::Pretty),
+        other => Err(raw.fail(format!("unknown log format {other:?} (expected json or pretty)"))),
+    }
+}
+
+fn parse_log_level(raw: &Raw) -> Result<String, ConfigError> {
+    tracing_subscriber::EnvFilter::try_new(&raw.value)
+        .map(|_| raw.value.clone())
+        .map_err(|e| raw.fail(format!("invalid log level {:?}: {e}", raw.value)))
+}
+
+fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(&raw.value)
+        .map_err(|e| raw.fail(format!("invalid duration {:?} ({e}; e.g. 500ms, 5s, 30d)", raw.value)))
+}
+
+/// Hides the password of a URL like `redis://user:pass@host`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "[REDACTED]".into() };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:[REDACTED]@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

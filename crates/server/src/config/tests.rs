@@ -1,0 +1,87 @@
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use super::*;
+
+fn load(vars: &[(&str, &str)], file: Option<&str>) -> Result<Config, ConfigError> {
+    let env: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let mut tmp = tempfile::NamedTempFile::new().unwrap();
+    if let Some(text) = file {
+        tmp.write_all(text.as_bytes()).unwrap();
+    }
+    Config::load_from(file.map(|_| tmp.path()), &|name| env.get(name).cloned())
+}
+
+fn error(vars: &[(&str, &str)]) -> String {
+    load(vars, None).unwrap_err().to_string()
+}
+
+#[test]
+fn defaults() {
+    let config = load(&[], None).unwrap();
+    assert_eq!(config.listen.to_string(), "0.0.0.0:3001");
+    assert_eq!(config.issuer, "http://localhost:3001");
+    assert!(matches!(&config.store, StoreUrl::Sqlite(p) if p == Path::new("./data/auth.db")));
+    assert!(config.master_key.is_none());
+    assert_eq!(config.log_format, LogFormat::Json);
+    assert_eq!(config.store_timeout, Duration::from_secs(2));
+}
+
+#[test]
+fn environment_wins_over_file_which_wins_over_defaults() {
+    let file = "listen = \"127.0.0.1:4000\"\nlog_format = \"pretty\"\nissuer = \"https://auth.example.com/\"\n";
+    let config = load(&[("AUTH_LISTEN", "127.0.0.1:5000")], Some(file)).unwrap();
+    assert_eq!(config.listen.to_string(), "127.0.0.1:5000");
+    assert_eq!(config.log_format, LogFormat::Pretty);
+    assert_eq!(config.issuer, "https://auth.example.com");
+}
+
+#[test]
+fn bad_values_name_the_variable_and_the_problem() {
+    for (vars, expected) in [
+        (vec![("AUTH_LISTEN", "localhost")], "AUTH_LISTEN: invalid listen address \"localhost\""),
+        (vec![("AUTH_STORE", "postgres://db/auth")], "AUTH_STORE: unknown store scheme \"postgres\""),
+        (vec![("AUTH_STORE", "redis://[::1")], "AUTH_STORE: invalid Redis URL"),
+        (vec![("AUTH_MASTER_KEY", "not base64!")], "AUTH_MASTER_KEY: not valid base64"),
+        (vec![("AUTH_MASTER_KEY", "c2hvcnQ=")], "AUTH_MASTER_KEY: must be 32 bytes of base64, got 5 bytes"),
+        (vec![("AUTH_LOG_FORMAT", "xml")], "AUTH_LOG_FORMAT: unknown log format \"xml\""),
+        (vec![("AUTH_STORE_TIMEOUT", "soon")], "AUTH_STORE_TIMEOUT: invalid duration \"soon\""),
+        (vec![("AUTH_ISSUER", "auth.example.com")], "AUTH_ISSUER: issuer \"auth.example.com\" must be"),
+        (vec![("AUTH_ISSUER", "https://a.example/?x=1")], "AUTH_ISSUER: issuer"),
+    ] {
+        let message = error(&vars);
+        assert!(message.starts_with(expected), "{message:?} should start with {expected:?}");
+        assert!(!message.contains('\n'), "one line: {message:?}");
+    }
+}
+
+#[test]
+fn a_malformed_master_key_is_not_echoed() {
+    let message = error(&[("AUTH_MASTER_KEY", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=")]);
+    assert!(!message.contains("c2VjcmV0"), "{message}");
+}
+
+#[test]
+fn file_errors_name_the_key_and_unknown_keys_are_refused() {
+    let err = load(&[], Some("listen = \"nope\"\n")).unwrap_err();
+    assert!(err.setting.starts_with("listen (in "), "{err}");
+    let err = load(&[], Some("lisen = \"127.0.0.1:1\"\n")).unwrap_err();
+    assert!(err.problem.contains("unknown setting `lisen`"), "{err}");
+    let err = load(&[], Some("listen = [1]\n")).unwrap_err();
+    assert!(err.problem.contains("expected a string"), "{err}");
+    let err = load(&[], Some("listen = \n")).unwrap_err();
+    assert!(err.problem.starts_with("invalid TOML"), "{err}");
+}
+
+#[test]
+fn redacted_view_hides_secrets() {
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let config = load(&[("AUTH_MASTER_KEY", key), ("AUTH_STORE", "redis://app:s3cret-pw@127.0.0.1:6379/0")], None).unwrap();
+    let shown = config.redacted().to_string();
+    assert!(!shown.contains(key) && !shown.contains("s3cret-pw"), "{shown}");
+    assert_eq!(config.redacted()["store"], "redis://app:[REDACTED]@127.0.0.1:6379/0");
+    assert_eq!(config.redacted()["master_key"], "[REDACTED]");
+    assert!(!format!("{config:?}").contains("s3cret-pw"));
+}

@@ -1,0 +1,75 @@
+//! Prometheus metrics, named as OPERATIONS.md lists them: base units,
+//! `_total` counters, `_seconds` histograms, bounded labels only.
+//!
+//! The `metrics` facade keeps one recorder per process (like the log
+//! subscriber); [`Metrics::install`] creates it once and hands out the
+//! handle that renders `/metrics`. Histograms, not summaries, so percentiles
+//! aggregate across replicas.
+
+use std::sync::OnceLock;
+
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets from 1 ms to 10 s: token issuance sits at the low end,
+/// password hashing and slow stores at the high end.
+const LATENCY_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The handle that renders the exposition text.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+    process: std::sync::Arc<metrics_process::Collector>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// Installs the process-wide recorder on first call; later calls (tests
+    /// starting several apps in one process) share it.
+    pub fn install() -> Result<Self, String> {
+        static INSTALLED: OnceLock<Result<Metrics, String>> = OnceLock::new();
+        INSTALLED.get_or_init(Self::build).clone()
+    }
+
+    fn build() -> Result<Self, String> {
+        let handle = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            .map_err(|e| e.to_string())?
+            .install_recorder()
+            .map_err(|e| e.to_string())?;
+        describe();
+        let process = metrics_process::Collector::default();
+        process.describe();
+        metrics::gauge!("auth_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        Ok(Self { handle, process: std::sync::Arc::new(process) })
+    }
+
+    /// The exposition text, with fresh process figures.
+    pub fn render(&self) -> String {
+        self.process.collect();
+        self.handle.render()
+    }
+}
+
+fn describe() {
+    describe_gauge!("auth_build_info", "Build information; the value is always 1.");
+    describe_counter!("http_requests_total", "HTTP requests served, by method, route template and status.");
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "HTTP request latency, by method, route template and status class."
+    );
+    describe_histogram!(
+        "auth_store_operation_duration_seconds",
+        Unit::Seconds,
+        "Store operation latency, by backend and operation."
+    );
+    describe_counter!("auth_store_errors_total", "Store operations that failed (unavailable or corrupt), by backend.");
+    describe_gauge!("auth_store_up", "1 when the last store health check succeeded, else 0.");
+}
