@@ -71,7 +71,11 @@ pub struct Error {
 
 impl Error {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into(), detail: None }
+        Self {
+            code,
+            description: description.into(),
+            detail: None,
+        }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {

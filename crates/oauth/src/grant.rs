@@ -21,9 +21,14 @@ impl GrantType {
             "client_credentials" => Ok(Self::ClientCredentials),
             "implicit" | "password" => Err(Error::new(
                 ErrorCode::UnsupportedGrantType,
-                format!("the {value} grant is not supported (RFC 9700 forbids it); use authorization_code with PKCE"),
+                format!(
+                    "the {value} grant is not supported (RFC 9700 forbids it); use authorization_code with PKCE"
+                ),
             )),
-            other => Err(Error::new(ErrorCode::UnsupportedGrantType, format!("unknown grant type {other:?}"))),
+            other => Err(Error::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("unknown grant type {other:?}"),
+            )),
         }
     }
 
@@ -48,7 +53,11 @@ mod tests {
 
     #[test]
     fn parses_supported_and_names_forbidden() {
-        for grant in [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials] {
+        for grant in [
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+        ] {
             assert_eq!(GrantType::parse(grant.as_str()), Ok(grant));
         }
         for forbidden in ["implicit", "password"] {

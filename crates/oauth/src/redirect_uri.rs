@@ -17,11 +17,15 @@ pub enum RedirectUriError {
     NotAbsolute,
     #[error("redirect URI must not contain a fragment (RFC 6749 §3.1.2)")]
     Fragment,
-    #[error("http redirect URIs are allowed only on loopback (127.0.0.1, [::1], localhost); use https")]
+    #[error(
+        "http redirect URIs are allowed only on loopback (127.0.0.1, [::1], localhost); use https"
+    )]
     InsecureHttp,
     #[error("redirect URI has no host")]
     NoHost,
-    #[error("scheme {0:?} is not allowed; use https, loopback http, or a reverse-domain private-use scheme")]
+    #[error(
+        "scheme {0:?} is not allowed; use https, loopback http, or a reverse-domain private-use scheme"
+    )]
     Scheme(String),
     #[error("redirect URI contains whitespace or control characters")]
     Characters,
@@ -36,8 +40,13 @@ impl RedirectUri {
             return Err(RedirectUriError::Fragment);
         }
         let (scheme, rest) = value.split_once(':').ok_or(RedirectUriError::NotAbsolute)?;
-        let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        let scheme_ok = scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         if !scheme_ok {
             return Err(RedirectUriError::NotAbsolute);
         }
@@ -69,7 +78,9 @@ impl RedirectUri {
 
 /// The authority (host and port) of `//authority/path…`.
 fn host_of(rest: &str) -> Result<&str, RedirectUriError> {
-    let authority = rest.strip_prefix("//").ok_or(RedirectUriError::NotAbsolute)?;
+    let authority = rest
+        .strip_prefix("//")
+        .ok_or(RedirectUriError::NotAbsolute)?;
     let end = authority.find(['/', '?']).unwrap_or(authority.len());
     let host = &authority[..end];
     if host.is_empty() || host.contains('@') {
@@ -100,13 +111,31 @@ mod tests {
         check("http://[::1]/cb", Ok(()));
         check("http://localhost:3000/cb", Ok(()));
         check("com.example.app:/oauth2redirect", Ok(()));
-        check("http://client.example.com/cb", Err(RedirectUriError::InsecureHttp));
-        check("http://127.0.0.1.evil.com/cb", Err(RedirectUriError::InsecureHttp));
-        check("https://client.example.com/cb#frag", Err(RedirectUriError::Fragment));
+        check(
+            "http://client.example.com/cb",
+            Err(RedirectUriError::InsecureHttp),
+        );
+        check(
+            "http://127.0.0.1.evil.com/cb",
+            Err(RedirectUriError::InsecureHttp),
+        );
+        check(
+            "https://client.example.com/cb#frag",
+            Err(RedirectUriError::Fragment),
+        );
         check("/relative/cb", Err(RedirectUriError::NotAbsolute));
-        check("javascript:alert(1)", Err(RedirectUriError::Scheme("javascript".into())));
+        check(
+            "javascript:alert(1)",
+            Err(RedirectUriError::Scheme("javascript".into())),
+        );
         check("https:///nohost", Err(RedirectUriError::NoHost));
-        check("https://user@evil.example/cb", Err(RedirectUriError::NoHost));
-        check("https://client.example.com/c b", Err(RedirectUriError::Characters));
+        check(
+            "https://user@evil.example/cb",
+            Err(RedirectUriError::NoHost),
+        );
+        check(
+            "https://client.example.com/c b",
+            Err(RedirectUriError::Characters),
+        );
     }
 }

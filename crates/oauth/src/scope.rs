@@ -8,13 +8,18 @@ use std::fmt;
 pub struct Scope(BTreeSet<String>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid scope token {token:?}: RFC 6749 §3.3 allows printable ASCII except space, '\"' and '\\\\'")]
+#[error(
+    "invalid scope token {token:?}: RFC 6749 §3.3 allows printable ASCII except space, '\"' and '\\\\'"
+)]
 pub struct ScopeError {
     pub token: String,
 }
 
 fn valid_token(token: &str) -> bool {
-    !token.is_empty() && token.bytes().all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+    !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E))
 }
 
 impl Scope {
@@ -23,7 +28,9 @@ impl Scope {
         let mut set = BTreeSet::new();
         for token in value.split(' ').filter(|t| !t.is_empty()) {
             if !valid_token(token) {
-                return Err(ScopeError { token: token.to_owned() });
+                return Err(ScopeError {
+                    token: token.to_owned(),
+                });
             }
             set.insert(token.to_owned());
         }
@@ -71,7 +78,10 @@ mod tests {
         check("openid profile email", Ok("email openid profile"));
         check("  read   write read ", Ok("read write"));
         check("", Ok(""));
-        check("scim:read https://api.example.com/x", Ok("https://api.example.com/x scim:read"));
+        check(
+            "scim:read https://api.example.com/x",
+            Ok("https://api.example.com/x scim:read"),
+        );
         check("a\"b", Err("a\"b"));
         check("a\\b", Err("a\\b"));
         check("caf\u{e9}", Err("caf\u{e9}"));
@@ -81,7 +91,15 @@ mod tests {
     #[test]
     fn subset() {
         let granted = Scope::parse("openid email").unwrap_or_default();
-        assert!(Scope::parse("email").unwrap_or_default().is_subset(&granted));
-        assert!(!Scope::parse("email admin").unwrap_or_default().is_subset(&granted));
+        assert!(
+            Scope::parse("email")
+                .unwrap_or_default()
+                .is_subset(&granted)
+        );
+        assert!(
+            !Scope::parse("email admin")
+                .unwrap_or_default()
+                .is_subset(&granted)
+        );
     }
 }

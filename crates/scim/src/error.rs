@@ -54,12 +54,20 @@ pub struct Error {
 
 impl Error {
     pub fn new(scim_type: ScimType, detail: impl Into<String>) -> Self {
-        Self { status: scim_type.status(), scim_type: Some(scim_type), detail: detail.into() }
+        Self {
+            status: scim_type.status(),
+            scim_type: Some(scim_type),
+            detail: detail.into(),
+        }
     }
 
     /// An error with a status and no `scimType` (404, 412, 401…).
     pub fn status(status: u16, detail: impl Into<String>) -> Self {
-        Self { status, scim_type: None, detail: detail.into() }
+        Self {
+            status,
+            scim_type: None,
+            detail: detail.into(),
+        }
     }
 
     /// The response body (RFC 7644 §3.12): `status` is a string there.
@@ -92,6 +100,9 @@ mod tests {
                 "detail": "userName is already taken",
             })
         );
-        assert_eq!(Error::status(404, "no such user").to_json().get("scimType"), None);
+        assert_eq!(
+            Error::status(404, "no such user").to_json().get("scimType"),
+            None
+        );
     }
 }

@@ -105,7 +105,14 @@ mod tests {
             "password": "t1meMa$heen",
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984"},
         });
-        let user = user_resource("2819c223", "bjensen@example.com", Some("bjensen"), true, &attributes, &meta);
+        let user = user_resource(
+            "2819c223",
+            "bjensen@example.com",
+            Some("bjensen"),
+            true,
+            &attributes,
+            &meta,
+        );
         assert_eq!(user.get("password"), None);
         assert_eq!(user["meta"]["version"], "W/\"3\"");
         assert_eq!(user["userName"], "bjensen@example.com");

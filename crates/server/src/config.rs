@@ -90,7 +90,10 @@ struct Raw {
 
 impl Raw {
     fn fail(&self, problem: impl Into<String>) -> ConfigError {
-        ConfigError { setting: self.origin.clone(), problem: problem.into() }
+        ConfigError {
+            setting: self.origin.clone(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -101,7 +104,10 @@ impl Config {
     }
 
     /// Loads with an explicit environment lookup (tests pass a map).
-    pub fn load_from(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let from_file = match file {
             Some(path) => read_file(path)?,
             None => BTreeMap::new(),
@@ -110,15 +116,32 @@ impl Config {
         for (name, default) in SETTINGS {
             let variable = format!("AUTH_{}", name.to_uppercase());
             let value = if let Some(value) = env(&variable) {
-                Raw { value, origin: variable }
+                Raw {
+                    value,
+                    origin: variable,
+                }
             } else if let Some(value) = from_file.get(*name) {
-                Raw { value: value.clone(), origin: format!("{name} (in {})", file.map_or_else(String::new, |p| p.display().to_string())) }
+                Raw {
+                    value: value.clone(),
+                    origin: format!(
+                        "{name} (in {})",
+                        file.map_or_else(String::new, |p| p.display().to_string())
+                    ),
+                }
             } else {
-                Raw { value: (*default).to_owned(), origin: variable }
+                Raw {
+                    value: (*default).to_owned(),
+                    origin: variable,
+                }
             };
             raw.insert(name, value);
         }
-        let get = |name: &str| raw.get(name).ok_or_else(|| ConfigError { setting: name.into(), problem: "missing".into() });
+        let get = |name: &str| {
+            raw.get(name).ok_or_else(|| ConfigError {
+                setting: name.into(),
+                problem: "missing".into(),
+            })
+        };
         Ok(Self {
             listen: parse_listen(get("listen")?)?,
             issuer: parse_issuer(get("issuer")?)?,
@@ -161,10 +184,14 @@ impl Config {
 
 fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     let setting = || path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError { setting: setting(), problem: format!("cannot read the config file: {e}") })?;
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| ConfigError { setting: setting(), problem: format!("invalid TOML: {}", e.message()) })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        setting: setting(),
+        problem: format!("cannot read the config file: {e}"),
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError {
+        setting: setting(),
+        problem: format!("invalid TOML: {}", e.message()),
+    })?;
     let mut values = BTreeMap::new();
     for (key, value) in table {
         if !SETTINGS.iter().any(|(name, _)| *name == key) {
@@ -191,9 +218,12 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
 }
 
 fn parse_listen(raw: &Raw) -> Result<SocketAddr, ConfigError> {
-    raw.value
-        .parse()
-        .map_err(|_| raw.fail(format!("invalid listen address {:?} (expected host:port, e.g. 0.0.0.0:3001)", raw.value)))
+    raw.value.parse().map_err(|_| {
+        raw.fail(format!(
+            "invalid listen address {:?} (expected host:port, e.g. 0.0.0.0:3001)",
+            raw.value
+        ))
+    })
 }
 
 fn parse_issuer(raw: &Raw) -> Result<String, ConfigError> {
@@ -201,10 +231,18 @@ fn parse_issuer(raw: &Raw) -> Result<String, ConfigError> {
     let rest = value
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"))
-        .ok_or_else(|| raw.fail(format!("issuer {:?} must be an http:// or https:// URL", raw.value)))?;
+        .ok_or_else(|| {
+            raw.fail(format!(
+                "issuer {:?} must be an http:// or https:// URL",
+                raw.value
+            ))
+        })?;
     // OpenID Connect Discovery §3: the issuer has no query or fragment.
     if rest.is_empty() || rest.contains(['?', '#', ' ']) {
-        return Err(raw.fail(format!("issuer {:?} must be a URL with a host and no query or fragment", raw.value)));
+        return Err(raw.fail(format!(
+            "issuer {:?} must be a URL with a host and no query or fragment",
+            raw.value
+        )));
     }
     Ok(value.to_owned())
 }
@@ -218,11 +256,14 @@ fn parse_store(raw: &Raw) -> Result<StoreUrl, ConfigError> {
         return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
     }
     if value.starts_with("redis://") || value.starts_with("rediss://") {
-        store_redis::validate_url(value).map_err(|e| raw.fail(format!("invalid Redis URL: {e}")))?;
+        store_redis::validate_url(value)
+            .map_err(|e| raw.fail(format!("invalid Redis URL: {e}")))?;
         return Ok(StoreUrl::Redis(Secret::new(value.to_owned())));
     }
     let scheme = value.split("://").next().unwrap_or(value);
-    Err(raw.fail(format!("unknown store scheme {scheme:?} (expected sqlite://, redis:// or rediss://)")))
+    Err(raw.fail(format!(
+        "unknown store scheme {scheme:?} (expected sqlite://, redis:// or rediss://)"
+    )))
 }
 
 fn parse_master_key(raw: &Raw) -> Result<Option<MasterKey>, ConfigError> {
@@ -233,7 +274,9 @@ fn parse_master_key(raw: &Raw) -> Result<Option<MasterKey>, ConfigError> {
     let bytes = Secret::new(
         base64::engine::general_purpose::STANDARD
             .decode(raw.value.trim())
-            .map_err(|_| raw.fail("not valid base64 (generate a key with: openssl rand -base64 32)"))?,
+            .map_err(|_| {
+                raw.fail("not valid base64 (generate a key with: openssl rand -base64 32)")
+            })?,
     );
     MasterKey::from_bytes(bytes.expose()).map(Some).map_err(|len| {
         raw.fail(format!("must be 32 bytes of base64, got {len} bytes (generate one with: openssl rand -base64 32)"))
@@ -244,7 +287,9 @@ fn parse_log_format(raw: &Raw) -> Result<LogFormat, ConfigError> {
     match raw.value.as_str() {
         "json" => Ok(LogFormat::Json),
         "pretty" => Ok(LogFormat::Pretty),
-        other => Err(raw.fail(format!("unknown log format {other:?} (expected json or pretty)"))),
+        other => Err(raw.fail(format!(
+            "unknown log format {other:?} (expected json or pretty)"
+        ))),
     }
 }
 
@@ -255,13 +300,19 @@ fn parse_log_level(raw: &Raw) -> Result<String, ConfigError> {
 }
 
 fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(&raw.value)
-        .map_err(|e| raw.fail(format!("invalid duration {:?} ({e}; e.g. 500ms, 5s, 30d)", raw.value)))
+    humantime::parse_duration(&raw.value).map_err(|e| {
+        raw.fail(format!(
+            "invalid duration {:?} ({e}; e.g. 500ms, 5s, 30d)",
+            raw.value
+        ))
+    })
 }
 
 /// Hides the password of a URL like `redis://user:pass@host`.
 fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "[REDACTED]".into() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "[REDACTED]".into();
+    };
     match rest.split_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or_default();

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `auth-service` binary; everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    auth_service::cli::main()
+}

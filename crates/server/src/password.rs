@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{
+    Algorithm, Argon2, Params, PasswordHash, PasswordHasher as _, PasswordVerifier as _, Version,
+};
 use tokio::sync::Semaphore;
 
 use crate::secret::Secret;
@@ -51,42 +53,64 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     /// OWASP's Argon2id parameters, with as many hashes in flight as cores.
     pub fn owasp() -> Result<Self, PasswordError> {
-        let params = Params::new(19_456, 2, 1, None).map_err(|e| PasswordError::Hash(e.to_string()))?;
+        let params =
+            Params::new(19_456, 2, 1, None).map_err(|e| PasswordError::Hash(e.to_string()))?;
         Self::with_params(params)
     }
 
     pub fn with_params(params: Params) -> Result<Self, PasswordError> {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let dummy = hash_blocking(&params, "dummy password for unknown users")?;
-        Ok(Self { params, permits: Arc::new(Semaphore::new(cores)), dummy: Arc::new(dummy) })
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(cores)),
+            dummy: Arc::new(dummy),
+        })
     }
 
     /// The PHC string of a new hash of `password`.
     pub async fn hash(&self, password: Secret<String>) -> Result<String, PasswordError> {
         check_policy(password.expose())?;
         let params = self.params.clone();
-        self.run(move || hash_blocking(&params, password.expose())).await?
+        self.run(move || hash_blocking(&params, password.expose()))
+            .await?
     }
 
     /// True if `password` matches `phc`. With `phc = None` (unknown user) it
     /// verifies against a dummy hash and returns false, taking the same time.
-    pub async fn verify(&self, password: Secret<String>, phc: Option<String>) -> Result<bool, PasswordError> {
+    pub async fn verify(
+        &self,
+        password: Secret<String>,
+        phc: Option<String>,
+    ) -> Result<bool, PasswordError> {
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy.as_ref().clone());
         let matches = self
             .run(move || {
-                let parsed = PasswordHash::new(&phc).map_err(|e| PasswordError::Hash(e.to_string()))?;
+                let parsed =
+                    PasswordHash::new(&phc).map_err(|e| PasswordError::Hash(e.to_string()))?;
                 Ok::<_, PasswordError>(
-                    Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok(),
+                    Argon2::default()
+                        .verify_password(password.expose().as_bytes(), &parsed)
+                        .is_ok(),
                 )
             })
             .await??;
         Ok(known && matches)
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|e| PasswordError::Hash(e.to_string()))?;
-        tokio::task::spawn_blocking(f).await.map_err(|e| PasswordError::Hash(e.to_string()))
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))
     }
 }
 

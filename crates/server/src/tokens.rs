@@ -5,20 +5,19 @@
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
-use zeroize::Zeroize;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use zeroize::Zeroize;
 
 use crate::keys::hex;
 use crate::secret::Secret;
 
 /// A fresh 256-bit random token.
 pub fn random_token() -> Result<Secret<String>, aws_lc_rs::error::Unspecified> {
-    let mut bytes = Secret::new([0u8; 32]);
-    let mut raw = [0u8; 32];
-    SystemRandom::new().fill(&mut raw)?;
-    bytes = Secret::new(raw);
-    raw.zeroize();
-    Ok(Secret::new(URL_SAFE_NO_PAD.encode(bytes.expose())))
+    let mut bytes = [0u8; 32];
+    SystemRandom::new().fill(&mut bytes)?;
+    let token = Secret::new(URL_SAFE_NO_PAD.encode(bytes));
+    bytes.zeroize();
+    Ok(token)
 }
 
 /// The name under which a token is stored: SHA-256, hex. A fast hash is right
@@ -43,6 +42,9 @@ mod tests {
     #[test]
     fn hash_is_sha256_hex() {
         // FIPS 180-2 example: SHA-256("abc").
-        assert_eq!(hash_token("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash_token("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

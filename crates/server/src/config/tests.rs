@@ -6,7 +6,10 @@ use std::io::Write;
 use super::*;
 
 fn load(vars: &[(&str, &str)], file: Option<&str>) -> Result<Config, ConfigError> {
-    let env: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let env: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
     let mut tmp = tempfile::NamedTempFile::new().unwrap();
     if let Some(text) = file {
         tmp.write_all(text.as_bytes()).unwrap();
@@ -41,18 +44,48 @@ fn environment_wins_over_file_which_wins_over_defaults() {
 #[test]
 fn bad_values_name_the_variable_and_the_problem() {
     for (vars, expected) in [
-        (vec![("AUTH_LISTEN", "localhost")], "AUTH_LISTEN: invalid listen address \"localhost\""),
-        (vec![("AUTH_STORE", "postgres://db/auth")], "AUTH_STORE: unknown store scheme \"postgres\""),
-        (vec![("AUTH_STORE", "redis://[::1")], "AUTH_STORE: invalid Redis URL"),
-        (vec![("AUTH_MASTER_KEY", "not base64!")], "AUTH_MASTER_KEY: not valid base64"),
-        (vec![("AUTH_MASTER_KEY", "c2hvcnQ=")], "AUTH_MASTER_KEY: must be 32 bytes of base64, got 5 bytes"),
-        (vec![("AUTH_LOG_FORMAT", "xml")], "AUTH_LOG_FORMAT: unknown log format \"xml\""),
-        (vec![("AUTH_STORE_TIMEOUT", "soon")], "AUTH_STORE_TIMEOUT: invalid duration \"soon\""),
-        (vec![("AUTH_ISSUER", "auth.example.com")], "AUTH_ISSUER: issuer \"auth.example.com\" must be"),
-        (vec![("AUTH_ISSUER", "https://a.example/?x=1")], "AUTH_ISSUER: issuer"),
+        (
+            vec![("AUTH_LISTEN", "localhost")],
+            "AUTH_LISTEN: invalid listen address \"localhost\"",
+        ),
+        (
+            vec![("AUTH_STORE", "postgres://db/auth")],
+            "AUTH_STORE: unknown store scheme \"postgres\"",
+        ),
+        (
+            vec![("AUTH_STORE", "redis://[::1")],
+            "AUTH_STORE: invalid Redis URL",
+        ),
+        (
+            vec![("AUTH_MASTER_KEY", "not base64!")],
+            "AUTH_MASTER_KEY: not valid base64",
+        ),
+        (
+            vec![("AUTH_MASTER_KEY", "c2hvcnQ=")],
+            "AUTH_MASTER_KEY: must be 32 bytes of base64, got 5 bytes",
+        ),
+        (
+            vec![("AUTH_LOG_FORMAT", "xml")],
+            "AUTH_LOG_FORMAT: unknown log format \"xml\"",
+        ),
+        (
+            vec![("AUTH_STORE_TIMEOUT", "soon")],
+            "AUTH_STORE_TIMEOUT: invalid duration \"soon\"",
+        ),
+        (
+            vec![("AUTH_ISSUER", "auth.example.com")],
+            "AUTH_ISSUER: issuer \"auth.example.com\" must be",
+        ),
+        (
+            vec![("AUTH_ISSUER", "https://a.example/?x=1")],
+            "AUTH_ISSUER: issuer",
+        ),
     ] {
         let message = error(&vars);
-        assert!(message.starts_with(expected), "{message:?} should start with {expected:?}");
+        assert!(
+            message.starts_with(expected),
+            "{message:?} should start with {expected:?}"
+        );
         assert!(!message.contains('\n'), "one line: {message:?}");
     }
 }
@@ -78,10 +111,23 @@ fn file_errors_name_the_key_and_unknown_keys_are_refused() {
 #[test]
 fn redacted_view_hides_secrets() {
     let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-    let config = load(&[("AUTH_MASTER_KEY", key), ("AUTH_STORE", "redis://app:s3cret-pw@127.0.0.1:6379/0")], None).unwrap();
+    let config = load(
+        &[
+            ("AUTH_MASTER_KEY", key),
+            ("AUTH_STORE", "redis://app:s3cret-pw@127.0.0.1:6379/0"),
+        ],
+        None,
+    )
+    .unwrap();
     let shown = config.redacted().to_string();
-    assert!(!shown.contains(key) && !shown.contains("s3cret-pw"), "{shown}");
-    assert_eq!(config.redacted()["store"], "redis://app:[REDACTED]@127.0.0.1:6379/0");
+    assert!(
+        !shown.contains(key) && !shown.contains("s3cret-pw"),
+        "{shown}"
+    );
+    assert_eq!(
+        config.redacted()["store"],
+        "redis://app:[REDACTED]@127.0.0.1:6379/0"
+    );
     assert_eq!(config.redacted()["master_key"], "[REDACTED]");
     assert!(!format!("{config:?}").contains("s3cret-pw"));
 }

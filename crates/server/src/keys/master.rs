@@ -50,18 +50,25 @@ impl MasterKey {
     /// Accepts exactly 32 bytes; otherwise returns the length it got.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, usize> {
         let array: [u8; KEY_LEN] = bytes.try_into().map_err(|_| bytes.len())?;
-        Ok(Self { bytes: Secret::new(array) })
+        Ok(Self {
+            bytes: Secret::new(array),
+        })
     }
 
     /// A fresh random key.
     pub fn generate() -> Result<Self, SealError> {
         let mut bytes = [0u8; KEY_LEN];
-        SystemRandom::new().fill(&mut bytes).map_err(|_| SealError)?;
-        Ok(Self { bytes: Secret::new(bytes) })
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .map_err(|_| SealError)?;
+        Ok(Self {
+            bytes: Secret::new(bytes),
+        })
     }
 
     fn derive(&self, purpose: &[u8]) -> Secret<[u8; KEY_LEN]> {
-        let prk = Salt::new(HKDF_SHA256, b"auth-service master key v1").extract(self.bytes.expose());
+        let prk =
+            Salt::new(HKDF_SHA256, b"auth-service master key v1").extract(self.bytes.expose());
         let mut out = [0u8; KEY_LEN];
         let info = [purpose];
         // HKDF-Expand fails only for an output longer than 255 hash lengths.
@@ -73,16 +80,24 @@ impl MasterKey {
 
     fn aead(&self) -> Result<LessSafeKey, SealError> {
         let key = self.derive(b"seal");
-        Ok(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key.expose()).map_err(|_| SealError)?))
+        Ok(LessSafeKey::new(
+            UnboundKey::new(&AES_256_GCM, key.expose()).map_err(|_| SealError)?,
+        ))
     }
 
     /// Encrypts `plaintext`, bound to `context` (e.g. `"signing-key:<kid>"`).
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new().fill(&mut nonce).map_err(|_| SealError)?;
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| SealError)?;
         let mut buffer = plaintext.to_vec();
         self.aead()?
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context.as_bytes()), &mut buffer)
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context.as_bytes()),
+                &mut buffer,
+            )
             .map_err(|_| SealError)?;
         let mut sealed = nonce.to_vec();
         sealed.extend_from_slice(&buffer);
@@ -112,14 +127,20 @@ impl MasterKey {
     /// anyway, so a fast hash suffices (ARCHITECTURE.md "Tokens and keys").
     pub fn hash_client_secret(&self, secret: &str) -> String {
         let key = self.derive(b"client-secret");
-        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key.expose()), secret.as_bytes());
+        let tag = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, key.expose()),
+            secret.as_bytes(),
+        );
         hex(tag.as_ref())
     }
 
     /// Constant-time check of a presented client secret against its stored hash.
     pub fn verify_client_secret(&self, secret: &str, stored_hash: &str) -> bool {
         use subtle::ConstantTimeEq;
-        self.hash_client_secret(secret).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+        self.hash_client_secret(secret)
+            .as_bytes()
+            .ct_eq(stored_hash.as_bytes())
+            .into()
     }
 
     fn to_base64(&self) -> Secret<String> {
@@ -129,15 +150,21 @@ impl MasterKey {
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }
 
 /// Where a generated key is kept for the embedded store: beside the database.
 pub fn key_file_for(database: &Path) -> PathBuf {
-    database.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("master.key")
+    database
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("master.key")
 }
 
 /// The master key to use: the configured one; or, for the embedded store
@@ -145,14 +172,19 @@ pub fn key_file_for(database: &Path) -> PathBuf {
 /// with a warning the first time. A Redis store without a configured key is
 /// refused: replicas must share the key, and a per-replica key would make
 /// each unable to read the others' signing keys.
-pub fn resolve_master_key(configured: Option<&MasterKey>, sqlite: Option<&Path>) -> Result<MasterKey, String> {
+pub fn resolve_master_key(
+    configured: Option<&MasterKey>,
+    sqlite: Option<&Path>,
+) -> Result<MasterKey, String> {
     if let Some(key) = configured {
         return Ok(key.clone());
     }
     let Some(database) = sqlite else {
-        return Err("AUTH_MASTER_KEY: required with a Redis store (every replica must share it); \
+        return Err(
+            "AUTH_MASTER_KEY: required with a Redis store (every replica must share it); \
                     generate one with: openssl rand -base64 32"
-            .into());
+                .into(),
+        );
     };
     let path = key_file_for(database);
     match std::fs::read_to_string(&path) {
@@ -160,12 +192,17 @@ pub fn resolve_master_key(configured: Option<&MasterKey>, sqlite: Option<&Path>)
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(text.trim())
                 .map_err(|_| format!("{}: not valid base64", path.display()))?;
-            MasterKey::from_bytes(&bytes).map_err(|len| format!("{}: expected 32 bytes, got {len}", path.display()))
+            MasterKey::from_bytes(&bytes)
+                .map_err(|len| format!("{}: expected 32 bytes, got {len}", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = MasterKey::generate().map_err(|e| e.to_string())?;
-            write_private(&path, key.to_base64().expose())
-                .map_err(|e| format!("{}: cannot write a generated master key: {e}", path.display()))?;
+            write_private(&path, key.to_base64().expose()).map_err(|e| {
+                format!(
+                    "{}: cannot write a generated master key: {e}",
+                    path.display()
+                )
+            })?;
             tracing::warn!(
                 event = "master_key_generated",
                 path = %path.display(),
@@ -174,7 +211,10 @@ pub fn resolve_master_key(configured: Option<&MasterKey>, sqlite: Option<&Path>)
             );
             Ok(key)
         }
-        Err(e) => Err(format!("{}: cannot read the master key: {e}", path.display())),
+        Err(e) => Err(format!(
+            "{}: cannot read the master key: {e}",
+            path.display()
+        )),
     }
 }
 
@@ -205,14 +245,26 @@ mod tests {
         let key = MasterKey::generate().unwrap();
         let sealed = key.seal("signing-key:k1", b"private bytes").unwrap();
         assert!(!sealed.windows(13).any(|w| w == b"private bytes"));
-        assert_eq!(key.open("signing-key:k1", &sealed).unwrap().expose(), b"private bytes");
+        assert_eq!(
+            key.open("signing-key:k1", &sealed).unwrap().expose(),
+            b"private bytes"
+        );
         assert!(key.open("signing-key:k2", &sealed).is_err());
-        assert!(MasterKey::generate().unwrap().open("signing-key:k1", &sealed).is_err());
+        assert!(
+            MasterKey::generate()
+                .unwrap()
+                .open("signing-key:k1", &sealed)
+                .is_err()
+        );
         let mut tampered = sealed.clone();
         tampered[NONCE_LEN] ^= 1;
         assert!(key.open("signing-key:k1", &tampered).is_err());
         assert!(key.open("signing-key:k1", &sealed[..5]).is_err());
-        assert_ne!(sealed, key.seal("signing-key:k1", b"private bytes").unwrap(), "fresh nonce per seal");
+        assert_ne!(
+            sealed,
+            key.seal("signing-key:k1", b"private bytes").unwrap(),
+            "fresh nonce per seal"
+        );
     }
 
     #[test]
@@ -222,7 +274,12 @@ mod tests {
         assert_eq!(hash.len(), 64);
         assert!(key.verify_client_secret("s3cret", &hash));
         assert!(!key.verify_client_secret("s3cret!", &hash));
-        assert_ne!(hash, MasterKey::from_bytes(&[8; 32]).unwrap().hash_client_secret("s3cret"));
+        assert_ne!(
+            hash,
+            MasterKey::from_bytes(&[8; 32])
+                .unwrap()
+                .hash_client_secret("s3cret")
+        );
     }
 
     #[test]
@@ -234,7 +291,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let again = resolve_master_key(None, Some(&db)).unwrap();
         assert_eq!(first.hash_client_secret("x"), again.hash_client_secret("x"));
@@ -243,6 +303,9 @@ mod tests {
     #[test]
     fn redis_without_a_key_is_refused() {
         let err = resolve_master_key(None, None).unwrap_err();
-        assert!(err.starts_with("AUTH_MASTER_KEY: required with a Redis store"), "{err}");
+        assert!(
+            err.starts_with("AUTH_MASTER_KEY: required with a Redis store"),
+            "{err}"
+        );
     }
 }

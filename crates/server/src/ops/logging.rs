@@ -39,7 +39,10 @@ where
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = subscriber_fmt().with_env_filter(filter).with_writer(writer);
     let _ = match format {
-        LogFormat::Json => builder.fmt_fields(JsonFields::new()).event_format(FlatJson).try_init(),
+        LogFormat::Json => builder
+            .fmt_fields(JsonFields::new())
+            .event_format(FlatJson)
+            .try_init(),
         LogFormat::Pretty => builder.with_target(false).try_init(),
     };
 }
@@ -52,10 +55,17 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let meta = event.metadata();
         let mut line = Map::new();
-        let timestamp = OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default();
+        let timestamp = OffsetDateTime::now_utc()
+            .format(&Rfc3339)
+            .unwrap_or_default();
         line.insert("timestamp".into(), Value::String(timestamp));
         line.insert("level".into(), Value::String(meta.level().as_str().into()));
         line.insert("target".into(), Value::String(meta.target().into()));
@@ -80,7 +90,8 @@ struct FieldVisitor<'a>(&'a mut Map<String, Value>);
 
 impl Visit for FieldVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), Value::String(value.into()));
+        self.0
+            .insert(field.name().into(), Value::String(value.into()));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.0.insert(field.name().into(), value.into());
@@ -106,6 +117,7 @@ impl Visit for FieldVisitor<'_> {
         self.0.insert(field.name().into(), Value::String(text));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), Value::String(format!("{value:?}")));
+        self.0
+            .insert(field.name().into(), Value::String(format!("{value:?}")));
     }
 }

@@ -13,8 +13,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets from 1 ms to 10 s: token issuance sits at the low end,
 /// password hashing and slow stores at the high end.
-const LATENCY_BUCKETS: &[f64] =
-    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// The handle that renders the exposition text.
 #[derive(Clone)]
@@ -47,7 +48,10 @@ impl Metrics {
         let process = metrics_process::Collector::default();
         process.describe();
         metrics::gauge!("auth_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-        Ok(Self { handle, process: std::sync::Arc::new(process) })
+        Ok(Self {
+            handle,
+            process: std::sync::Arc::new(process),
+        })
     }
 
     /// The exposition text, with fresh process figures.
@@ -58,8 +62,14 @@ impl Metrics {
 }
 
 fn describe() {
-    describe_gauge!("auth_build_info", "Build information; the value is always 1.");
-    describe_counter!("http_requests_total", "HTTP requests served, by method, route template and status.");
+    describe_gauge!(
+        "auth_build_info",
+        "Build information; the value is always 1."
+    );
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests served, by method, route template and status."
+    );
     describe_histogram!(
         "http_request_duration_seconds",
         Unit::Seconds,
@@ -70,6 +80,12 @@ fn describe() {
         Unit::Seconds,
         "Store operation latency, by backend and operation."
     );
-    describe_counter!("auth_store_errors_total", "Store operations that failed (unavailable or corrupt), by backend.");
-    describe_gauge!("auth_store_up", "1 when the last store health check succeeded, else 0.");
+    describe_counter!(
+        "auth_store_errors_total",
+        "Store operations that failed (unavailable or corrupt), by backend."
+    );
+    describe_gauge!(
+        "auth_store_up",
+        "1 when the last store health check succeeded, else 0."
+    );
 }

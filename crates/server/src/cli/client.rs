@@ -1,0 +1,85 @@
+//! `auth-service client create | list | get | delete`.
+
+use clap::Subcommand;
+use serde_json::json;
+use store::SystemClock;
+
+use super::{Context, Failure, print_json};
+use crate::services::clients::{self, ClientError, NewClient};
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its id and (unless --public) its secret, once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// authorization_code, refresh_token or client_credentials (repeatable).
+        #[arg(long = "grant-type", value_name = "G")]
+        grant_types: Vec<String>,
+        /// An exact redirect URI (repeatable).
+        #[arg(long = "redirect-uri", value_name = "U")]
+        redirect_uris: Vec<String>,
+        /// Space-separated scopes the client may request.
+        #[arg(long)]
+        scope: Option<String>,
+        /// A public client (no secret; PKCE only).
+        #[arg(long)]
+        public: bool,
+    },
+    /// List every client.
+    List,
+    /// Show one client.
+    Get { id: String },
+    /// Delete a client.
+    Delete { id: String },
+}
+
+pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
+    let store = ctx.store.as_ref();
+    match command {
+        ClientCommand::Create {
+            name,
+            grant_types,
+            redirect_uris,
+            scope,
+            public,
+        } => {
+            let new = NewClient {
+                name,
+                grant_types,
+                redirect_uris,
+                scope,
+                public,
+            };
+            let now = store::Clock::now(&SystemClock);
+            let created = clients::create(store, &ctx.master_key, now, new)
+                .await
+                .map_err(|e| match e {
+                    ClientError::Invalid(message) => Failure::usage(message),
+                    ClientError::Store(e) => e.into(),
+                })?;
+            let mut out = json!({"client_id": created.record.client_id});
+            if let Some(secret) = &created.secret {
+                out["client_secret"] = json!(secret.expose());
+            }
+            print_json(&out)
+        }
+        ClientCommand::List => {
+            let clients = store.list_clients().await?;
+            print_json(&clients.iter().map(clients::view).collect())
+        }
+        ClientCommand::Get { id } => match store.get_client(&id).await {
+            Ok(client) => print_json(&clients::view(&client)),
+            Err(store::Error::NotFound) => Err(Failure::runtime(format!("client {id} not found"))),
+            Err(e) => Err(e.into()),
+        },
+        ClientCommand::Delete { id } => match store.delete_client(&id).await {
+            Ok(()) => {
+                tracing::info!(category = "security", event = "client_deleted", client_id = %id, outcome = "success", "client deleted");
+                print_json(&json!({"client_id": id, "deleted": true}))
+            }
+            Err(store::Error::NotFound) => Err(Failure::runtime(format!("client {id} not found"))),
+            Err(e) => Err(e.into()),
+        },
+    }
+}

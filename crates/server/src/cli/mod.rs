@@ -1,0 +1,176 @@
+//! The command line (ARCHITECTURE.md "CLI"): JSON on stdout for anything a
+//! script reads; exit 0 when it worked, 1 for a runtime error, 2 for bad
+//! usage or bad configuration, always with one clear line on stderr.
+//!
+//! Every command works through the configured store, so it works whether or
+//! not a server is running.
+
+mod client;
+mod user;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use store::Store;
+
+use crate::config::Config;
+use crate::keys::MasterKey;
+use crate::startup::{Application, master_key, open_store, shutdown_signal};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "auth-service",
+    version,
+    about = "OAuth 2.0 / OpenID Connect provider and SCIM 2.0 service"
+)]
+struct Cli {
+    /// TOML configuration file (the environment overrides it).
+    #[arg(long, global = true, env = "AUTH_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Print the effective configuration as JSON, secrets redacted.
+    CheckConfig,
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(user::UserCommand),
+}
+
+/// A failed command: its exit code and its one line.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Self {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<store::Error> for Failure {
+    fn from(e: store::Error) -> Self {
+        Failure::runtime(format!("{:#}", anyhow::Error::new(e)))
+    }
+}
+
+/// What a command needs to work on data.
+#[derive(Debug)]
+pub struct Context {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub master_key: MasterKey,
+}
+
+/// The process entry point.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version are successes; anything else is bad usage (2).
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("auth-service: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("auth-service: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("auth-service: {}", failure.message);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), Failure> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::CheckConfig => print_json(&config.redacted()),
+        Command::Client(command) => client::run(command, context(config).await?).await,
+        Command::User(command) => user::run(command, context(config).await?).await,
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Failure> {
+    crate::ops::logging::init(config.log_format, &config.log_level);
+    let app = Application::build(config).await.map_err(|e| {
+        tracing::error!(
+            event = "startup_failed",
+            error = format!("{e:#}"),
+            "cannot start"
+        );
+        startup_failure(&e)
+    })?;
+    app.run_until_stopped(shutdown_signal())
+        .await
+        .map_err(|e| Failure::runtime(format!("{e:#}")))
+}
+
+/// A missing master key for Redis is a configuration problem (2); anything
+/// else at startup is a runtime one (1).
+fn startup_failure(e: &anyhow::Error) -> Failure {
+    let message = format!("{e:#}");
+    if message.starts_with("AUTH_") {
+        Failure::usage(message)
+    } else {
+        Failure::runtime(message)
+    }
+}
+
+async fn context(config: Config) -> Result<Context, Failure> {
+    // CLI commands log only warnings, and to stderr: stdout is for JSON.
+    crate::ops::logging::init_with_writer(config.log_format, "warn", std::io::stderr);
+    let master_key = master_key(&config).map_err(Failure::usage)?;
+    let store = open_store(&config)
+        .await
+        .map_err(|e| Failure::runtime(format!("{e:#}")))?;
+    Ok(Context {
+        config,
+        store,
+        master_key,
+    })
+}
+
+pub fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::runtime(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! `auth-service user create | list | get | delete`.
+
+use std::io::BufRead;
+
+use clap::Subcommand;
+use serde_json::json;
+use store::{Page, SystemClock};
+
+use super::{Context, Failure, print_json};
+use crate::password::PasswordHasher;
+use crate::secret::Secret;
+use crate::services::users::{self, NewUser, UserError};
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints the SCIM User resource.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        given_name: Option<String>,
+        #[arg(long)]
+        family_name: Option<String>,
+    },
+    /// List every user, as a SCIM ListResponse.
+    List,
+    /// Show one user.
+    Get { id: String },
+    /// Delete a user and remove it from its groups.
+    Delete { id: String },
+}
+
+/// One line of stdin, without its line ending and nothing else trimmed:
+/// spaces are part of a password.
+fn read_password() -> Result<Secret<String>, Failure> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Failure::runtime(format!("cannot read the password from stdin: {e}")))?;
+    let password = line
+        .strip_suffix('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .unwrap_or(&line)
+        .to_owned();
+    zeroize::Zeroize::zeroize(&mut line);
+    Ok(Secret::new(password))
+}
+
+pub async fn run(command: UserCommand, ctx: Context) -> Result<(), Failure> {
+    let store = ctx.store.as_ref();
+    let issuer = &ctx.config.issuer;
+    match command {
+        UserCommand::Create {
+            username,
+            password_stdin,
+            email,
+            given_name,
+            family_name,
+        } => {
+            let password = if password_stdin {
+                Some(read_password()?)
+            } else {
+                None
+            };
+            let hasher = PasswordHasher::owasp().map_err(|e| Failure::runtime(e.to_string()))?;
+            let new = NewUser {
+                user_name: username,
+                password,
+                email,
+                given_name,
+                family_name,
+            };
+            let now = store::Clock::now(&SystemClock);
+            let user = users::create(store, &hasher, now, new)
+                .await
+                .map_err(|e| match e {
+                    UserError::Invalid(message) => Failure::usage(message),
+                    UserError::Password(e) => Failure::usage(e.to_string()),
+                    UserError::Store(store::Error::Conflict(_)) => {
+                        Failure::runtime("that userName is already taken")
+                    }
+                    UserError::Store(e) => e.into(),
+                })?;
+            print_json(&users::resource(&user, issuer))
+        }
+        UserCommand::List => {
+            let mut resources = Vec::new();
+            let mut offset = 0;
+            let total = loop {
+                let page = store.list_users(Page { offset, limit: 100 }).await?;
+                resources.extend(page.items.iter().map(|u| users::resource(u, issuer)));
+                offset += 100;
+                if page.items.is_empty() || offset >= page.total {
+                    break page.total;
+                }
+            };
+            print_json(
+                &scim::ListResponse {
+                    total_results: total,
+                    start_index: 1,
+                    resources,
+                }
+                .to_json(),
+            )
+        }
+        UserCommand::Get { id } => match store.get_user(&id).await {
+            Ok(user) => print_json(&users::resource(&user, issuer)),
+            Err(store::Error::NotFound) => Err(Failure::runtime(format!("user {id} not found"))),
+            Err(e) => Err(e.into()),
+        },
+        UserCommand::Delete { id } => match store.delete_user(&id).await {
+            Ok(()) => {
+                store.remove_member_everywhere(&id).await?;
+                tracing::info!(category = "security", event = "user_deleted", user_id = %id, outcome = "success", "user deleted");
+                print_json(&json!({"id": id, "deleted": true}))
+            }
+            Err(store::Error::NotFound) => Err(Failure::runtime(format!("user {id} not found"))),
+            Err(e) => Err(e.into()),
+        },
+    }
+}

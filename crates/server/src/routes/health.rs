@@ -1,0 +1,49 @@
+//! `/health`, `/health/live`, `/health/ready` (OPERATIONS.md "Health").
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+/// The process answers. Checks nothing external.
+pub async fn live() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// 200 when the store answers within the health timeout and the process is
+/// not draining; 503 otherwise, with the failing checks.
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let checks = state.health.checks().await;
+    let ready = checks.iter().all(|c| c.ok());
+    let failing: Vec<_> = checks.iter().filter(|c| !c.ok()).collect();
+    if ready {
+        (StatusCode::OK, Json(json!({"status": "ready"})))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "checks": failing})),
+        )
+    }
+}
+
+/// The runbook's view: overall status and every check with its latency.
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let checks = state.health.checks().await;
+    let ready = checks.iter().all(|c| c.ok());
+    let body = json!({
+        "status": if ready { "ok" } else { "unavailable" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "store": state.store.backend(),
+        "checks": checks,
+    });
+    (
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
+}

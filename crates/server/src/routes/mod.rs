@@ -1,0 +1,37 @@
+//! The HTTP surface: one module per endpoint family, assembled here with the
+//! middleware every route shares.
+
+mod health;
+mod metrics;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+
+use crate::ops::request::{RequestSettings, observe, record_route};
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let settings = Arc::new(RequestSettings {
+        slow_request_threshold: state.config.slow_request_threshold,
+    });
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(metrics::metrics))
+        .route_layer(from_fn(record_route))
+        .with_state(state)
+        // A panic is a bug, but it answers 500 rather than dropping the connection.
+        .layer(CatchPanicLayer::new())
+        .layer(from_fn_with_state(settings, observe))
+        // Marks credentials so no layer ever logs them (SECURITY.md 18).
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
+        ]))
+}

@@ -1,0 +1,16 @@
+//! Services: the orchestration between a caller (HTTP route or CLI) and the
+//! store: validate with the protocol crates, persist, emit security events.
+
+pub mod clients;
+pub mod users;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Unix seconds as an RFC 3339 UTC timestamp.
+pub fn rfc3339(seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}

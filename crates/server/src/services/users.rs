@@ -1,0 +1,112 @@
+//! Creating users and showing them as SCIM resources. The SCIM endpoints of
+//! a later issue build on the same record and rendering.
+
+use serde_json::{Map, Value, json};
+use store::{Store, UserRecord};
+
+use crate::password::{PasswordError, PasswordHasher};
+use crate::secret::Secret;
+
+#[derive(Debug, Default)]
+pub struct NewUser {
+    pub user_name: String,
+    pub password: Option<Secret<String>>,
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// Validates, hashes the password (Argon2id) and stores a new user.
+pub async fn create(
+    store: &dyn Store,
+    passwords: &PasswordHasher,
+    now: i64,
+    new: NewUser,
+) -> Result<UserRecord, UserError> {
+    let user_name = new.user_name.trim();
+    if user_name.is_empty()
+        || user_name.chars().count() > 256
+        || user_name.chars().any(char::is_control)
+    {
+        return Err(UserError::Invalid(
+            "--username must be 1 to 256 printable characters".into(),
+        ));
+    }
+    if let Some(email) = &new.email
+        && (!email.contains('@') || email.chars().any(char::is_whitespace))
+    {
+        return Err(UserError::Invalid(format!(
+            "--email {email:?} is not an email address"
+        )));
+    }
+    let password_hash = match new.password {
+        Some(password) => Some(passwords.hash(password).await?),
+        None => None,
+    };
+    let mut attributes = Map::new();
+    let mut name = Map::new();
+    if let Some(given) = &new.given_name {
+        name.insert("givenName".into(), json!(given));
+    }
+    if let Some(family) = &new.family_name {
+        name.insert("familyName".into(), json!(family));
+    }
+    if !name.is_empty() {
+        let formatted: Vec<&str> = [&new.given_name, &new.family_name]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        name.insert("formatted".into(), json!(formatted.join(" ")));
+        attributes.insert("name".into(), Value::Object(name));
+    }
+    if let Some(email) = &new.email {
+        attributes.insert(
+            "emails".into(),
+            json!([{"value": email, "type": "work", "primary": true}]),
+        );
+    }
+    let record = UserRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_name: user_name.to_owned(),
+        external_id: None,
+        active: true,
+        password_hash,
+        attributes: Value::Object(attributes),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_user(&record).await?;
+    tracing::info!(category = "security", event = "user_created", user_id = %record.id, outcome = "success", "user created");
+    Ok(record)
+}
+
+/// The SCIM User resource (RFC 7643 §4.1) of a stored user.
+pub fn resource(user: &UserRecord, issuer: &str) -> Value {
+    let meta = scim::Meta {
+        resource_type: "User",
+        created: super::rfc3339(user.created_at),
+        last_modified: super::rfc3339(user.updated_at),
+        version: user.version,
+        location: format!("{issuer}/scim/v2/Users/{}", user.id),
+    };
+    scim::user_resource(
+        &user.id,
+        &user.user_name,
+        user.external_id.as_deref(),
+        user.active,
+        &user.attributes,
+        &meta,
+    )
+}
