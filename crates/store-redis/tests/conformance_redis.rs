@@ -2,7 +2,7 @@
 //! `redis-server` (or uses `AUTH_TEST_REDIS_URL` with a fresh key prefix);
 //! a missing Redis fails the test, it never skips.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The store conformance suite on the embedded SQLite backend.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 

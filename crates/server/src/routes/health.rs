@@ -15,6 +15,13 @@ pub async fn live() -> Json<Value> {
 /// 200 when the store answers within the health timeout and the process is
 /// not draining; 503 otherwise, with the failing checks.
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    // Once draining, answer at once: the load balancer must stop sending now,
+    // whatever the store is doing.
+    if state.health.is_draining() {
+        let body =
+            json!({"status": "unavailable", "checks": [{"name": "shutdown", "status": "fail"}]});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
     let checks = state.health.checks().await;
     let ready = checks.iter().all(|c| c.ok());
     let failing: Vec<_> = checks.iter().filter(|c| !c.ok()).collect();

@@ -1,0 +1,15 @@
+//! The integration tests of auth-service: one binary, a module per surface.
+//! Most tests run the real `auth-service` binary as a child process on a
+//! free loopback port (so signals, exit codes and log lines are the real
+//! ones); `helpers` starts it and reads its output.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod health;
+mod helpers;
+mod logs;
+mod metrics;
+mod redis_faults;
+mod shutdown;
+mod startup;
