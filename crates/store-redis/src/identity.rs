@@ -235,13 +235,19 @@ impl UserStore for RedisStore {
     }
 
     async fn get_user_by_name(&self, user_name: &str) -> Result<UserRecord> {
-        let index = self.key(&format!("idx:username:{}", user_name_key(user_name)));
-        let id: Option<String> = self
+        let script = &self.scripts().user_by_name;
+        let (prefix, key) = (self.prefix().to_owned(), user_name_key(user_name));
+        let data: Option<String> = self
             .call("get_user_by_name", |mut conn| async move {
-                conn.get(index).await.map_err(redis_err)
+                script
+                    .arg(prefix)
+                    .arg(key)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
             })
             .await?;
-        self.get_user(&id.ok_or(Error::NotFound)?).await
+        from_json(&data.ok_or(Error::NotFound)?)
     }
 
     async fn find_users_by_external_id(&self, external_id: &str) -> Result<Vec<UserRecord>> {

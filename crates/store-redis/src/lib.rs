@@ -33,7 +33,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, RedisError, Script};
 use store::{Clock, Error, Result, Store, observe};
-use tokio::sync::Mutex;
+use tokio::sync::OnceCell;
 
 /// How to reach Redis.
 #[derive(Debug, Clone)]
@@ -54,7 +54,9 @@ pub struct RedisStore {
 
 struct Inner {
     client: Client,
-    manager: Mutex<Option<ConnectionManager>>,
+    /// Empty until the first successful connection; a failed attempt leaves
+    /// it empty, so the next call tries again.
+    manager: OnceCell<ConnectionManager>,
     prefix: String,
     timeout: Duration,
     clock: Arc<dyn Clock>,
@@ -87,6 +89,7 @@ pub(crate) struct Scripts {
     pub lease: Script,
     pub revoke_jti: Script,
     pub hset_if_exists: Script,
+    pub user_by_name: Script,
 }
 
 impl Scripts {
@@ -109,6 +112,7 @@ impl Scripts {
             lease: Script::new(include_str!("lua/lease.lua")),
             revoke_jti: Script::new(include_str!("lua/revoke_jti.lua")),
             hset_if_exists: Script::new(include_str!("lua/hset_if_exists.lua")),
+            user_by_name: Script::new(include_str!("lua/user_by_name.lua")),
         }
     }
 }
@@ -128,7 +132,7 @@ impl RedisStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
-                manager: Mutex::new(None),
+                manager: OnceCell::new(),
                 prefix: config.prefix.clone(),
                 timeout: config.timeout,
                 clock,
@@ -155,20 +159,20 @@ impl RedisStore {
 
     /// The shared connection, created on first use.
     async fn connection(&self) -> Result<ConnectionManager> {
-        let mut slot = self.inner.manager.lock().await;
-        if let Some(manager) = slot.as_ref() {
-            return Ok(manager.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.inner.timeout))
-            .set_response_timeout(Some(self.inner.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_with_config(self.inner.client.clone(), config)
+        self.inner
+            .manager
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.inner.timeout))
+                    .set_response_timeout(Some(self.inner.timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_millis(500));
+                ConnectionManager::new_with_config(self.inner.client.clone(), config)
+                    .await
+                    .map_err(|e| Error::unavailable("cannot connect to Redis", e))
+            })
             .await
-            .map_err(|e| Error::unavailable("cannot connect to Redis", e))?;
-        *slot = Some(manager.clone());
-        Ok(manager)
+            .cloned()
     }
 
     /// Runs one Redis interaction under the store timeout, with metrics.

@@ -44,7 +44,8 @@ impl TestRedis {
     }
 
     /// Starts the server process (again) on the same port and directory,
-    /// with append-only persistence, and waits until it answers.
+    /// with append-only persistence as OPERATIONS.md recommends
+    /// (`appendfsync everysec`), and waits until it answers.
     pub fn spawn(&mut self) -> Result<(), String> {
         let dir = self
             .dir
@@ -59,7 +60,7 @@ impl TestRedis {
                 "--save",
                 "",
             ])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--appendonly", "yes", "--appendfsync", "everysec"])
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
