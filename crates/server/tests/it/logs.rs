@@ -88,3 +88,26 @@ async fn pretty_format_is_for_humans() {
     );
     assert!(started.contains("INFO"));
 }
+
+/// SECURITY.md 18: credentials in headers never reach the logs.
+#[tokio::test]
+async fn credentials_in_headers_are_never_logged() {
+    let mut server = Server::start(&[]);
+    server.wait_live().await;
+    client()
+        .get(server.url("/health?access_token=query-secret-789"))
+        .header("authorization", "Bearer header-secret-123")
+        .header("cookie", "__Host-sid=cookie-secret-456")
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let logs = server.logs().join("\n");
+    assert!(
+        logs.contains("\"path\":\"/health\""),
+        "the request was logged"
+    );
+    for secret in ["header-secret-123", "cookie-secret-456", "query-secret-789"] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+}

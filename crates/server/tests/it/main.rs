@@ -11,5 +11,6 @@ mod helpers;
 mod logs;
 mod metrics;
 mod redis_faults;
+mod redis_tls;
 mod shutdown;
 mod startup;
