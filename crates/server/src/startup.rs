@@ -77,9 +77,10 @@ pub struct Application {
 }
 
 impl Application {
-    /// Opens the store and binds the listener.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let master_key = master_key(&config).map_err(|e| anyhow::anyhow!(e))?;
+    /// Opens the store and binds the listener. The master key comes from
+    /// [`master_key`], resolved by the caller so that a missing key is told
+    /// apart from a failure to start.
+    pub async fn build(config: Config, master_key: MasterKey) -> anyhow::Result<Self> {
         let store = open_store(&config).await?;
         let metrics = Metrics::install()
             .map_err(|e| anyhow::anyhow!(e))

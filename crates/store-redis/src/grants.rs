@@ -8,11 +8,7 @@ use store::{
     RefreshTokenStore, Result, RevocationStore, Rotation, Session, SessionStore,
 };
 
-use crate::{RedisStore, parse_i64, redis_err, status};
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    Ok(serde_json::from_str(text)?)
-}
+use crate::{RedisStore, from_json, parse_i64, redis_err, status, to_json};
 
 /// Rebuilds a family from a script's `{outcome, data, rotated_at, idle_exp, revoked}`.
 fn family_from(reply: &[String]) -> Result<RefreshFamily> {
@@ -37,7 +33,7 @@ impl CodeStore for RedisStore {
         let script = &self.scripts().code_insert;
         let (key, data, exp, now) = (
             self.key(&format!("code:{}", code.code_hash)),
-            serde_json::to_string(code)?,
+            to_json(code)?,
             code.expires_at,
             self.now(),
         );
@@ -87,7 +83,7 @@ impl RefreshTokenStore for RedisStore {
             .arg(&family.id)
             .arg(token_hash)
             .arg(family.user_id.as_deref().unwrap_or_default())
-            .arg(serde_json::to_string(family)?)
+            .arg(to_json(family)?)
             .arg(family.rotated_at)
             .arg(family.idle_expires_at)
             .arg(family.expires_at)
@@ -200,7 +196,7 @@ impl SessionStore for RedisStore {
     async fn put_session(&self, session: &Session) -> Result<()> {
         let key = self.key(&format!("session:{}", session.id_hash));
         let index = self.key(&format!("idx:user-sessions:{}", session.user_id));
-        let data = serde_json::to_string(session)?;
+        let data = to_json(session)?;
         let (hash, user, idle, exp) = (
             session.id_hash.clone(),
             session.user_id.clone(),
@@ -295,7 +291,7 @@ impl ConsentStore for RedisStore {
             consent.user_id, consent.client_id
         ));
         let index = self.key(&format!("idx:consents:{}", consent.user_id));
-        let (data, client) = (serde_json::to_string(consent)?, consent.client_id.clone());
+        let (data, client) = (to_json(consent)?, consent.client_id.clone());
         self.call("put_consent", |mut conn| async move {
             redis::pipe()
                 .atomic()

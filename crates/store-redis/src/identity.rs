@@ -7,19 +7,11 @@ use store::{
     UserRecord, UserStore, user_name_key,
 };
 
-use crate::{RedisStore, redis_err, status};
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    Ok(serde_json::to_string(value)?)
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    Ok(serde_json::from_str(text)?)
-}
+use crate::{RedisStore, from_json, redis_err, status, to_json};
 
 impl RedisStore {
     /// Reads the `data` field of each hash, in order, skipping vanished ones.
-    async fn load_many<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn load_many<T: serde::de::DeserializeOwned>(
         &self,
         op: &'static str,
         keys: Vec<String>,
@@ -42,7 +34,7 @@ impl RedisStore {
             .collect()
     }
 
-    async fn load_one<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn load_one<T: serde::de::DeserializeOwned>(
         &self,
         op: &'static str,
         key: String,

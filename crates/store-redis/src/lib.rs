@@ -230,6 +230,14 @@ pub(crate) fn status(reply: &[String]) -> Result<()> {
     }
 }
 
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    Ok(serde_json::to_string(value)?)
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    Ok(serde_json::from_str(text)?)
+}
+
 pub(crate) fn parse_i64(text: Option<&String>) -> Result<i64> {
     text.and_then(|t| t.parse().ok())
         .ok_or_else(|| Error::Corrupt {

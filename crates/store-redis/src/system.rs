@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use redis::AsyncCommands;
 use store::{CounterStore, Error, KeyStore, Result, SigningKey};
 
-use crate::{RedisStore, parse_i64, redis_err, status};
+use crate::{RedisStore, parse_i64, redis_err, status, to_json};
 
 impl RedisStore {
     async fn write_key(
@@ -20,7 +20,7 @@ impl RedisStore {
             .key(self.key("idx:keys"))
             .arg(expected.map(|v| v.to_string()).unwrap_or_default())
             .arg(key.version)
-            .arg(serde_json::to_string(key)?)
+            .arg(to_json(key)?)
             .arg(key.created_at)
             .arg(&key.kid);
         let reply: Vec<String> = self
@@ -39,13 +39,8 @@ impl KeyStore for RedisStore {
     }
 
     async fn get_key(&self, kid: &str) -> Result<SigningKey> {
-        let key = self.key(&format!("key:{kid}"));
-        let data: Option<String> = self
-            .call("get_key", |mut conn| async move {
-                conn.hget(key, "data").await.map_err(redis_err)
-            })
-            .await?;
-        Ok(serde_json::from_str(&data.ok_or(Error::NotFound)?)?)
+        self.load_one("get_key", self.key(&format!("key:{kid}")))
+            .await
     }
 
     async fn list_keys(&self) -> Result<Vec<SigningKey>> {
@@ -55,15 +50,11 @@ impl KeyStore for RedisStore {
                 conn.zrange(index, 0, -1).await.map_err(redis_err)
             })
             .await?;
-        let mut keys = Vec::with_capacity(kids.len());
-        for kid in kids {
-            match self.get_key(&kid).await {
-                Ok(key) => keys.push(key),
-                Err(Error::NotFound) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(keys)
+        let keys = kids
+            .iter()
+            .map(|kid| self.key(&format!("key:{kid}")))
+            .collect();
+        self.load_many("list_keys", keys).await
     }
 
     async fn update_key(&self, key: &SigningKey) -> Result<SigningKey> {

@@ -131,28 +131,18 @@ async fn run(command: Command, config: Config) -> Result<(), Failure> {
 
 async fn serve(config: Config) -> Result<(), Failure> {
     crate::ops::logging::init(config.log_format, &config.log_level);
-    let app = Application::build(config).await.map_err(|e| {
+    let master_key = master_key(&config).map_err(Failure::usage)?;
+    let app = Application::build(config, master_key).await.map_err(|e| {
         tracing::error!(
             event = "startup_failed",
             error = format!("{e:#}"),
             "cannot start"
         );
-        startup_failure(&e)
+        Failure::runtime(format!("{e:#}"))
     })?;
     app.run_until_stopped(shutdown_signal())
         .await
         .map_err(|e| Failure::runtime(format!("{e:#}")))
-}
-
-/// A missing master key for Redis is a configuration problem (2); anything
-/// else at startup is a runtime one (1).
-fn startup_failure(e: &anyhow::Error) -> Failure {
-    let message = format!("{e:#}");
-    if message.starts_with("AUTH_") {
-        Failure::usage(message)
-    } else {
-        Failure::runtime(message)
-    }
 }
 
 async fn context(config: Config) -> Result<Context, Failure> {

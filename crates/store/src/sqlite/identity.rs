@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{SqliteStore, db, found, from_json, offset, to_json};
+use super::{SqliteStore, db, found, from_json, int, to_json};
 use crate::error::Conflict;
 use crate::{
     ClientRecord, ClientStore, Error, GroupRecord, GroupStore, Page, Paged, Result, UserRecord,
@@ -106,10 +106,6 @@ fn user_name_owner(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
     .map_err(db)
 }
 
-fn version_param(version: u64) -> i64 {
-    i64::try_from(version).unwrap_or(i64::MAX)
-}
-
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: &UserRecord) -> Result<()> {
@@ -124,13 +120,7 @@ impl UserStore for SqliteStore {
                 .execute(
                     "INSERT INTO users (id, user_name_key, external_id, version, data) \
                      VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                    params![
-                        user.id,
-                        key,
-                        user.external_id,
-                        version_param(user.version),
-                        data
-                    ],
+                    params![user.id, key, user.external_id, int(user.version), data],
                 )
                 .map_err(db)?;
             if inserted == 0 {
@@ -200,7 +190,7 @@ impl UserStore for SqliteStore {
             user.version += 1;
             tx.execute(
                 "UPDATE users SET user_name_key = ?2, external_id = ?3, version = ?4, data = ?5 WHERE id = ?1",
-                params![user.id, key, user.external_id, version_param(user.version), to_json(&user)?],
+                params![user.id, key, user.external_id, int(user.version), to_json(&user)?],
             )
             .map_err(db)?;
             Ok(user)
@@ -240,7 +230,7 @@ fn list_page<T: serde::de::DeserializeOwned>(
         ))
         .map_err(db)?;
     let rows = stmt
-        .query_map([offset(page.limit), offset(page.offset)], |row| {
+        .query_map([int(page.limit), int(page.offset)], |row| {
             row.get::<_, String>(0)
         })
         .map_err(db)?;
@@ -287,7 +277,7 @@ impl GroupStore for SqliteStore {
             let inserted = tx
                 .execute(
                     "INSERT INTO groups (id, version, data) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                    params![group.id, version_param(group.version), data],
+                    params![group.id, int(group.version), data],
                 )
                 .map_err(db)?;
             if inserted == 0 {
@@ -327,7 +317,7 @@ impl GroupStore for SqliteStore {
             group.version += 1;
             tx.execute(
                 "UPDATE groups SET version = ?2, data = ?3 WHERE id = ?1",
-                params![group.id, version_param(group.version), to_json(&group)?],
+                params![group.id, int(group.version), to_json(&group)?],
             )
             .map_err(db)?;
             write_members(tx, &group)?;
@@ -369,7 +359,7 @@ impl GroupStore for SqliteStore {
                 group.updated_at = now;
                 tx.execute(
                     "UPDATE groups SET version = ?2, data = ?3 WHERE id = ?1",
-                    params![group.id, version_param(group.version), to_json(&group)?],
+                    params![group.id, int(group.version), to_json(&group)?],
                 )
                 .map_err(db)?;
             }

@@ -181,7 +181,8 @@ pub(crate) fn found<T>(result: rusqlite::Result<T>) -> Result<T> {
     }
 }
 
-fn offset(value: u64) -> i64 {
+/// A count or version as SQLite's integer (saturating; no real value gets near).
+pub(crate) fn int(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 

@@ -3,13 +3,9 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{SqliteStore, db, found, from_json, to_json};
+use super::{SqliteStore, db, found, from_json, int, to_json};
 use crate::error::Conflict;
 use crate::{CounterStore, Error, KeyStore, Result, SigningKey};
-
-fn version_param(version: u64) -> i64 {
-    i64::try_from(version).unwrap_or(i64::MAX)
-}
 
 #[async_trait]
 impl KeyStore for SqliteStore {
@@ -20,7 +16,7 @@ impl KeyStore for SqliteStore {
                 .execute(
                     "INSERT INTO signing_keys (kid, created_at, version, data) VALUES (?1, ?2, ?3, ?4) \
                      ON CONFLICT DO NOTHING",
-                    params![key.kid, key.created_at, version_param(key.version), to_json(&key)?],
+                    params![key.kid, key.created_at, int(key.version), to_json(&key)?],
                 )
                 .map_err(db)?;
             if inserted == 0 { Err(Error::Conflict(Conflict::Exists)) } else { Ok(()) }
@@ -62,13 +58,13 @@ impl KeyStore for SqliteStore {
                 [&key.kid],
                 |row| row.get(0),
             ))?;
-            if stored != version_param(key.version) {
+            if stored != int(key.version) {
                 return Err(Error::Conflict(Conflict::Version));
             }
             key.version += 1;
             tx.execute(
                 "UPDATE signing_keys SET version = ?2, data = ?3 WHERE kid = ?1",
-                params![key.kid, version_param(key.version), to_json(&key)?],
+                params![key.kid, int(key.version), to_json(&key)?],
             )
             .map_err(db)?;
             Ok(key)
