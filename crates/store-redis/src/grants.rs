@@ -27,44 +27,29 @@ fn ttl(expires_at: i64, now: i64) -> u64 {
     u64::try_from(expires_at - now).unwrap_or(0).max(1)
 }
 
+/// A script reply `{count}` as a number.
+fn count(reply: &[String]) -> Result<u64> {
+    Ok(u64::try_from(parse_i64(reply.first())?).unwrap_or(0))
+}
+
 #[async_trait]
 impl CodeStore for RedisStore {
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<()> {
-        let script = &self.scripts().code_insert;
-        let (key, data, exp, now) = (
-            self.key(&format!("code:{}", code.code_hash)),
-            to_json(code)?,
-            code.expires_at,
-            self.now(),
-        );
-        let reply: Vec<String> = self
-            .call("insert_code", |mut conn| async move {
-                script
-                    .key(key)
-                    .arg(data)
-                    .arg(exp)
-                    .arg(now)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        let mut invocation = self.scripts().code_insert.prepare_invoke();
+        invocation
+            .key(self.key(&format!("code:{}", code.code_hash)))
+            .arg(to_json(code)?)
+            .arg(code.expires_at)
+            .arg(self.now());
+        self.invoke_status("insert_code", invocation).await
     }
 
     async fn take_code(&self, code_hash: &str) -> Result<CodeTake> {
-        let script = &self.scripts().code_take;
-        let (key, now) = (self.key(&format!("code:{code_hash}")), self.now());
-        let reply: Vec<String> = self
-            .call("take_code", |mut conn| async move {
-                script
-                    .key(key)
-                    .arg(now)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
+        let mut invocation = self.scripts().code_take.prepare_invoke();
+        invocation
+            .key(self.key(&format!("code:{code_hash}")))
+            .arg(self.now());
+        let reply: Vec<String> = self.invoke("take_code", invocation).await?;
         match (reply.first().map(String::as_str), reply.get(1)) {
             (Some("fresh"), Some(data)) => Ok(CodeTake::Fresh(from_json(data)?)),
             (Some("used"), Some(data)) => Ok(CodeTake::AlreadyUsed(from_json(data)?)),
@@ -76,8 +61,7 @@ impl CodeStore for RedisStore {
 #[async_trait]
 impl RefreshTokenStore for RedisStore {
     async fn create_family(&self, family: &RefreshFamily, token_hash: &str) -> Result<()> {
-        let script = &self.scripts().family_create;
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = self.scripts().family_create.prepare_invoke();
         invocation
             .arg(self.prefix())
             .arg(&family.id)
@@ -88,12 +72,7 @@ impl RefreshTokenStore for RedisStore {
             .arg(family.idle_expires_at)
             .arg(family.expires_at)
             .arg(self.now());
-        let reply: Vec<String> = self
-            .call("create_family", |mut conn| async move {
-                invocation.invoke_async(&mut conn).await.map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        self.invoke_status("create_family", invocation).await
     }
 
     async fn rotate_refresh_token(
@@ -103,8 +82,7 @@ impl RefreshTokenStore for RedisStore {
         idle_expires_at: i64,
         grace_seconds: i64,
     ) -> Result<Rotation> {
-        let script = &self.scripts().family_rotate;
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = self.scripts().family_rotate.prepare_invoke();
         invocation
             .arg(self.prefix())
             .arg(presented_hash)
@@ -112,11 +90,7 @@ impl RefreshTokenStore for RedisStore {
             .arg(self.now())
             .arg(idle_expires_at)
             .arg(grace_seconds);
-        let reply: Vec<String> = self
-            .call("rotate_refresh_token", |mut conn| async move {
-                invocation.invoke_async(&mut conn).await.map_err(redis_err)
-            })
-            .await?;
+        let reply: Vec<String> = self.invoke("rotate_refresh_token", invocation).await?;
         match reply.first().map(String::as_str) {
             Some("rotated") => Ok(Rotation::Rotated(family_from(&reply)?)),
             Some("grace") => Ok(Rotation::WithinGrace(family_from(&reply)?)),
@@ -126,19 +100,12 @@ impl RefreshTokenStore for RedisStore {
     }
 
     async fn get_current_family(&self, token_hash: &str) -> Result<RefreshFamily> {
-        let script = &self.scripts().family_current;
-        let (prefix, hash, now) = (self.prefix().to_owned(), token_hash.to_owned(), self.now());
-        let reply: Vec<String> = self
-            .call("get_current_family", |mut conn| async move {
-                script
-                    .arg(prefix)
-                    .arg(hash)
-                    .arg(now)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
+        let mut invocation = self.scripts().family_current.prepare_invoke();
+        invocation
+            .arg(self.prefix())
+            .arg(token_hash)
+            .arg(self.now());
+        let reply: Vec<String> = self.invoke("get_current_family", invocation).await?;
         status(&reply)?;
         family_from(&reply)
     }
@@ -163,31 +130,19 @@ impl RedisStore {
         family_id: &str,
         user_id: &str,
     ) -> Result<u64> {
-        let script = &self.scripts().family_revoke;
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = self.scripts().family_revoke.prepare_invoke();
         invocation
             .arg(self.prefix())
             .arg(self.now())
             .arg(family_id)
             .arg(user_id);
-        let reply: Vec<String> = self
-            .call(op, |mut conn| async move {
-                invocation.invoke_async(&mut conn).await.map_err(redis_err)
-            })
-            .await?;
-        Ok(u64::try_from(parse_i64(reply.first())?).unwrap_or(0))
+        count(&self.invoke::<Vec<String>>(op, invocation).await?)
     }
 
     async fn delete_sessions(&self, op: &'static str, id_hash: &str, user_id: &str) -> Result<u64> {
-        let script = &self.scripts().sessions_delete;
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = self.scripts().sessions_delete.prepare_invoke();
         invocation.arg(self.prefix()).arg(id_hash).arg(user_id);
-        let reply: Vec<String> = self
-            .call(op, |mut conn| async move {
-                invocation.invoke_async(&mut conn).await.map_err(redis_err)
-            })
-            .await?;
-        Ok(u64::try_from(parse_i64(reply.first())?).unwrap_or(0))
+        count(&self.invoke::<Vec<String>>(op, invocation).await?)
     }
 }
 
@@ -196,27 +151,18 @@ impl SessionStore for RedisStore {
     async fn put_session(&self, session: &Session) -> Result<()> {
         let key = self.key(&format!("session:{}", session.id_hash));
         let index = self.key(&format!("idx:user-sessions:{}", session.user_id));
-        let data = to_json(session)?;
-        let (hash, user, idle, exp) = (
-            session.id_hash.clone(),
-            session.user_id.clone(),
-            session.idle_expires_at,
-            session.expires_at,
-        );
-        let ttl = ttl(exp, self.now());
+        let fields = [
+            ("data", to_json(session)?),
+            ("user", session.user_id.clone()),
+            ("idle_exp", session.idle_expires_at.to_string()),
+            ("exp", session.expires_at.to_string()),
+        ];
+        let (hash, ttl) = (session.id_hash.clone(), ttl(session.expires_at, self.now()));
         self.call("put_session", |mut conn| async move {
             redis::pipe()
                 .atomic()
                 .del(&key)
-                .hset_multiple(
-                    &key,
-                    &[
-                        ("data", data),
-                        ("user", user),
-                        ("idle_exp", idle.to_string()),
-                        ("exp", exp.to_string()),
-                    ],
-                )
+                .hset_multiple(&key, &fields)
                 .expire(&key, ttl as i64)
                 .sadd(&index, hash)
                 // The index lives as long as the longest session in it.
@@ -255,20 +201,12 @@ impl SessionStore for RedisStore {
     }
 
     async fn touch_session(&self, id_hash: &str, idle_expires_at: i64) -> Result<()> {
-        let script = &self.scripts().session_touch;
-        let (key, now) = (self.key(&format!("session:{id_hash}")), self.now());
-        let reply: Vec<String> = self
-            .call("touch_session", |mut conn| async move {
-                script
-                    .key(key)
-                    .arg(now)
-                    .arg(idle_expires_at)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        let mut invocation = self.scripts().session_touch.prepare_invoke();
+        invocation
+            .key(self.key(&format!("session:{id_hash}")))
+            .arg(self.now())
+            .arg(idle_expires_at);
+        self.invoke_status("touch_session", invocation).await
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
@@ -315,11 +253,8 @@ impl ConsentStore for RedisStore {
     }
 
     async fn list_consents(&self, user_id: &str) -> Result<Vec<Consent>> {
-        let index = self.key(&format!("idx:consents:{user_id}"));
-        let clients: Vec<String> = self
-            .call("list_consents", |mut conn| async move {
-                conn.zrange(index, 0, -1).await.map_err(redis_err)
-            })
+        let clients = self
+            .index_members("list_consents", &format!("idx:consents:{user_id}"))
             .await?;
         if clients.is_empty() {
             return Ok(Vec::new());
@@ -359,20 +294,12 @@ impl ConsentStore for RedisStore {
 #[async_trait]
 impl RevocationStore for RedisStore {
     async fn revoke_token_id(&self, jti: &str, expires_at: i64) -> Result<()> {
-        let script = &self.scripts().revoke_jti;
-        let (key, now) = (self.key(&format!("revoked:{jti}")), self.now());
-        let reply: Vec<String> = self
-            .call("revoke_token_id", |mut conn| async move {
-                script
-                    .key(key)
-                    .arg(expires_at)
-                    .arg(now)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        let mut invocation = self.scripts().revoke_jti.prepare_invoke();
+        invocation
+            .key(self.key(&format!("revoked:{jti}")))
+            .arg(expires_at)
+            .arg(self.now());
+        self.invoke_status("revoke_token_id", invocation).await
     }
 
     async fn is_token_id_revoked(&self, jti: &str) -> Result<bool> {

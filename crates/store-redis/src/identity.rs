@@ -7,7 +7,7 @@ use store::{
     UserRecord, UserStore, user_name_key,
 };
 
-use crate::{RedisStore, from_json, redis_err, status, to_json};
+use crate::{RedisStore, from_json, redis_err, to_json};
 
 impl RedisStore {
     /// Reads the `data` field of each hash, in order, skipping vanished ones.
@@ -34,6 +34,7 @@ impl RedisStore {
             .collect()
     }
 
+    /// Reads the `data` field of one hash; `NotFound` if absent.
     pub(crate) async fn load_one<T: serde::de::DeserializeOwned>(
         &self,
         op: &'static str,
@@ -45,6 +46,41 @@ impl RedisStore {
             })
             .await?;
         from_json(&data.ok_or(Error::NotFound)?)
+    }
+
+    /// The records listed in an index, loaded in the order given.
+    async fn load_ids<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &'static str,
+        record: &str,
+        ids: &[String],
+    ) -> Result<Vec<T>> {
+        let keys = ids
+            .iter()
+            .map(|id| self.key(&format!("{record}:{id}")))
+            .collect();
+        self.load_many(op, keys).await
+    }
+
+    /// The sorted members of a set index.
+    async fn set_members(&self, op: &'static str, index: &str) -> Result<Vec<String>> {
+        let index = self.key(index);
+        let mut ids: Vec<String> = self
+            .call(op, |mut conn| async move {
+                conn.smembers(index).await.map_err(redis_err)
+            })
+            .await?;
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Every member of a sorted-set index, in index order.
+    pub(crate) async fn index_members(&self, op: &'static str, index: &str) -> Result<Vec<String>> {
+        let index = self.key(index);
+        self.call(op, |mut conn| async move {
+            conn.zrange(index, 0, -1).await.map_err(redis_err)
+        })
+        .await
     }
 
     /// One page of an id-ordered index (a sorted set whose scores are all 0,
@@ -79,13 +115,9 @@ impl RedisStore {
             })
             .await?
         };
-        let keys = ids
-            .iter()
-            .map(|id| self.key(&format!("{record}:{id}")))
-            .collect();
         Ok(Paged {
             total,
-            items: self.load_many(op, keys).await?,
+            items: self.load_ids(op, record, &ids).await?,
         })
     }
 }
@@ -93,28 +125,16 @@ impl RedisStore {
 #[async_trait]
 impl ClientStore for RedisStore {
     async fn create_client(&self, client: &ClientRecord) -> Result<()> {
-        let (key, index) = (
-            self.key(&format!("client:{}", client.client_id)),
-            self.key("idx:clients"),
-        );
-        let (data, id) = (to_json(client)?, client.client_id.clone());
-        let script = &self.scripts().versioned_write;
-        let reply: Vec<String> = self
-            .call("create_client", |mut conn| async move {
-                script
-                    .key(key)
-                    .key(index)
-                    .arg("")
-                    .arg(1)
-                    .arg(data)
-                    .arg(0)
-                    .arg(id)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        let mut invocation = self.scripts().versioned_write.prepare_invoke();
+        invocation
+            .key(self.key(&format!("client:{}", client.client_id)))
+            .key(self.key("idx:clients"))
+            .arg("")
+            .arg(1)
+            .arg(to_json(client)?)
+            .arg(0)
+            .arg(&client.client_id);
+        self.invoke_status("create_client", invocation).await
     }
 
     async fn get_client(&self, client_id: &str) -> Result<ClientRecord> {
@@ -123,59 +143,28 @@ impl ClientStore for RedisStore {
     }
 
     async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
-        let index = self.key("idx:clients");
-        let ids: Vec<String> = self
-            .call("list_clients", |mut conn| async move {
-                conn.zrange(index, 0, -1).await.map_err(redis_err)
-            })
-            .await?;
-        let keys = ids
-            .iter()
-            .map(|id| self.key(&format!("client:{id}")))
-            .collect();
-        self.load_many("list_clients", keys).await
+        let ids = self.index_members("list_clients", "idx:clients").await?;
+        self.load_ids("list_clients", "client", &ids).await
     }
 
     async fn update_client(&self, client: &ClientRecord) -> Result<()> {
-        let key = self.key(&format!("client:{}", client.client_id));
-        let data = to_json(client)?;
-        let script = &self.scripts().hset_if_exists;
-        let reply: Vec<String> = self
-            .call("update_client", |mut conn| async move {
-                script
-                    .key(key)
-                    .arg("data")
-                    .arg(data)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        let mut invocation = self.scripts().hset_if_exists.prepare_invoke();
+        invocation
+            .key(self.key(&format!("client:{}", client.client_id)))
+            .arg("data")
+            .arg(to_json(client)?);
+        self.invoke_status("update_client", invocation).await
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<()> {
-        let (key, index, id) = (
-            self.key(&format!("client:{client_id}")),
+        let key = self.key(&format!("client:{client_id}"));
+        self.delete_indexed(
+            "delete_client",
+            key,
             self.key("idx:clients"),
             client_id.to_owned(),
-        );
-        let (deleted, _): (u64, u64) = self
-            .call("delete_client", |mut conn| async move {
-                redis::pipe()
-                    .atomic()
-                    .del(key)
-                    .zrem(index, id)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
-        if deleted == 0 {
-            Err(Error::NotFound)
-        } else {
-            Ok(())
-        }
+        )
+        .await
     }
 }
 
@@ -186,32 +175,16 @@ impl RedisStore {
         user: &UserRecord,
         expected: Option<u64>,
     ) -> Result<()> {
-        let script = &self.scripts().user_write;
-        let args = (
-            self.prefix().to_owned(),
-            expected.map(|v| v.to_string()).unwrap_or_default(),
-            user.id.clone(),
-            user_name_key(&user.user_name),
-            user.external_id.clone().unwrap_or_default(),
-            user.version,
-            to_json(user)?,
-        );
-        let reply: Vec<String> = self
-            .call(op, |mut conn| async move {
-                script
-                    .arg(args.0)
-                    .arg(args.1)
-                    .arg(args.2)
-                    .arg(args.3)
-                    .arg(args.4)
-                    .arg(args.5)
-                    .arg(args.6)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        let mut invocation = self.scripts().user_write.prepare_invoke();
+        invocation
+            .arg(self.prefix())
+            .arg(expected.map(|v| v.to_string()).unwrap_or_default())
+            .arg(&user.id)
+            .arg(user_name_key(&user.user_name))
+            .arg(user.external_id.as_deref().unwrap_or_default())
+            .arg(user.version)
+            .arg(to_json(user)?);
+        self.invoke_status(op, invocation).await
     }
 }
 
@@ -227,34 +200,18 @@ impl UserStore for RedisStore {
     }
 
     async fn get_user_by_name(&self, user_name: &str) -> Result<UserRecord> {
-        let script = &self.scripts().user_by_name;
-        let (prefix, key) = (self.prefix().to_owned(), user_name_key(user_name));
-        let data: Option<String> = self
-            .call("get_user_by_name", |mut conn| async move {
-                script
-                    .arg(prefix)
-                    .arg(key)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
+        let mut invocation = self.scripts().user_by_name.prepare_invoke();
+        invocation.arg(self.prefix()).arg(user_name_key(user_name));
+        let data: Option<String> = self.invoke("get_user_by_name", invocation).await?;
         from_json(&data.ok_or(Error::NotFound)?)
     }
 
     async fn find_users_by_external_id(&self, external_id: &str) -> Result<Vec<UserRecord>> {
-        let index = self.key(&format!("idx:user-external:{external_id}"));
-        let mut ids: Vec<String> = self
-            .call("find_users_by_external_id", |mut conn| async move {
-                conn.smembers(index).await.map_err(redis_err)
-            })
+        let op = "find_users_by_external_id";
+        let ids = self
+            .set_members(op, &format!("idx:user-external:{external_id}"))
             .await?;
-        ids.sort();
-        let keys = ids
-            .iter()
-            .map(|id| self.key(&format!("user:{id}")))
-            .collect();
-        self.load_many("find_users_by_external_id", keys).await
+        self.load_ids(op, "user", &ids).await
     }
 
     async fn list_users(&self, page: Page) -> Result<Paged<UserRecord>> {
@@ -270,19 +227,9 @@ impl UserStore for RedisStore {
     }
 
     async fn delete_user(&self, id: &str) -> Result<()> {
-        let script = &self.scripts().user_delete;
-        let (prefix, id) = (self.prefix().to_owned(), id.to_owned());
-        let reply: Vec<String> = self
-            .call("delete_user", |mut conn| async move {
-                script
-                    .arg(prefix)
-                    .arg(id)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        let mut invocation = self.scripts().user_delete.prepare_invoke();
+        invocation.arg(self.prefix()).arg(id);
+        self.invoke_status("delete_user", invocation).await
     }
 }
 
@@ -293,8 +240,7 @@ impl RedisStore {
         group: &GroupRecord,
         expected: Option<u64>,
     ) -> Result<()> {
-        let script = &self.scripts().group_write;
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = self.scripts().group_write.prepare_invoke();
         invocation
             .arg(self.prefix())
             .arg(expected.map(|v| v.to_string()).unwrap_or_default())
@@ -304,12 +250,7 @@ impl RedisStore {
         for member in &group.members {
             invocation.arg(&member.value);
         }
-        let reply: Vec<String> = self
-            .call(op, |mut conn| async move {
-                invocation.invoke_async(&mut conn).await.map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        self.invoke_status(op, invocation).await
     }
 }
 
@@ -337,42 +278,24 @@ impl GroupStore for RedisStore {
     }
 
     async fn delete_group(&self, id: &str) -> Result<()> {
-        let script = &self.scripts().group_delete;
-        let (prefix, id) = (self.prefix().to_owned(), id.to_owned());
-        let reply: Vec<String> = self
-            .call("delete_group", |mut conn| async move {
-                script
-                    .arg(prefix)
-                    .arg(id)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        let mut invocation = self.scripts().group_delete.prepare_invoke();
+        invocation.arg(self.prefix()).arg(id);
+        self.invoke_status("delete_group", invocation).await
     }
 
     async fn groups_with_member(&self, member_id: &str) -> Result<Vec<GroupRecord>> {
-        let index = self.key(&format!("idx:member-groups:{member_id}"));
-        let mut ids: Vec<String> = self
-            .call("groups_with_member", |mut conn| async move {
-                conn.smembers(index).await.map_err(redis_err)
-            })
+        let op = "groups_with_member";
+        let ids = self
+            .set_members(op, &format!("idx:member-groups:{member_id}"))
             .await?;
-        ids.sort();
-        let keys = ids
-            .iter()
-            .map(|id| self.key(&format!("group:{id}")))
-            .collect();
-        self.load_many("groups_with_member", keys).await
+        self.load_ids(op, "group", &ids).await
     }
 
     /// Each group changes by its own compare-and-swap, retried on a version
     /// conflict, so a concurrent group update is never lost.
     async fn remove_member_everywhere(&self, member_id: &str) -> Result<u64> {
         let mut changed = 0;
-        for group in self.groups_with_member(member_id).await? {
-            let mut group = group;
+        for mut group in self.groups_with_member(member_id).await? {
             loop {
                 let mut next = group.clone();
                 next.members.retain(|m| m.value != member_id);

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisError, Script};
+use redis::{Client, FromRedisValue, RedisError, Script, ScriptInvocation};
 use store::{Clock, Error, Result, Store, observe};
 use tokio::sync::OnceCell;
 
@@ -201,6 +201,56 @@ impl RedisStore {
             }
         })
         .await
+    }
+}
+
+impl RedisStore {
+    /// Runs a prepared Lua script invocation as one store call.
+    pub(crate) async fn invoke<T: FromRedisValue>(
+        &self,
+        op: &'static str,
+        invocation: ScriptInvocation<'_>,
+    ) -> Result<T> {
+        self.call(op, |mut conn| async move {
+            invocation.invoke_async(&mut conn).await.map_err(redis_err)
+        })
+        .await
+    }
+
+    /// Runs a script that answers with a status word (see [`status`]).
+    pub(crate) async fn invoke_status(
+        &self,
+        op: &'static str,
+        invocation: ScriptInvocation<'_>,
+    ) -> Result<()> {
+        status(&self.invoke::<Vec<String>>(op, invocation).await?)
+    }
+
+    /// Deletes a record and its entry in a sorted-set index, atomically.
+    /// `NotFound` if the record was absent.
+    pub(crate) async fn delete_indexed(
+        &self,
+        op: &'static str,
+        key: String,
+        index: String,
+        member: String,
+    ) -> Result<()> {
+        let (deleted, _): (u64, u64) = self
+            .call(op, |mut conn| async move {
+                redis::pipe()
+                    .atomic()
+                    .del(key)
+                    .zrem(index, member)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        if deleted == 0 {
+            Err(Error::NotFound)
+        } else {
+            Ok(())
+        }
     }
 }
 

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use redis::AsyncCommands;
-use store::{CounterStore, Error, KeyStore, Result, SigningKey};
+use store::{CounterStore, KeyStore, Result, SigningKey};
 
-use crate::{RedisStore, parse_i64, redis_err, status, to_json};
+use crate::{RedisStore, parse_i64, redis_err, to_json};
 
 impl RedisStore {
     async fn write_key(
@@ -13,8 +13,7 @@ impl RedisStore {
         key: &SigningKey,
         expected: Option<u64>,
     ) -> Result<()> {
-        let script = &self.scripts().versioned_write;
-        let mut invocation = script.prepare_invoke();
+        let mut invocation = self.scripts().versioned_write.prepare_invoke();
         invocation
             .key(self.key(&format!("key:{}", key.kid)))
             .key(self.key("idx:keys"))
@@ -23,12 +22,7 @@ impl RedisStore {
             .arg(to_json(key)?)
             .arg(key.created_at)
             .arg(&key.kid);
-        let reply: Vec<String> = self
-            .call(op, |mut conn| async move {
-                invocation.invoke_async(&mut conn).await.map_err(redis_err)
-            })
-            .await?;
-        status(&reply)
+        self.invoke_status(op, invocation).await
     }
 }
 
@@ -44,12 +38,7 @@ impl KeyStore for RedisStore {
     }
 
     async fn list_keys(&self) -> Result<Vec<SigningKey>> {
-        let index = self.key("idx:keys");
-        let kids: Vec<String> = self
-            .call("list_keys", |mut conn| async move {
-                conn.zrange(index, 0, -1).await.map_err(redis_err)
-            })
-            .await?;
+        let kids = self.index_members("list_keys", "idx:keys").await?;
         let keys = kids
             .iter()
             .map(|kid| self.key(&format!("key:{kid}")))
@@ -66,47 +55,22 @@ impl KeyStore for RedisStore {
     }
 
     async fn delete_key(&self, kid: &str) -> Result<()> {
-        let (key, index, member) = (
-            self.key(&format!("key:{kid}")),
-            self.key("idx:keys"),
-            kid.to_owned(),
-        );
-        let (deleted, _): (u64, u64) = self
-            .call("delete_key", |mut conn| async move {
-                redis::pipe()
-                    .atomic()
-                    .del(key)
-                    .zrem(index, member)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
-        if deleted == 0 {
-            Err(Error::NotFound)
-        } else {
-            Ok(())
-        }
+        let key = self.key(&format!("key:{kid}"));
+        self.delete_indexed("delete_key", key, self.key("idx:keys"), kid.to_owned())
+            .await
     }
 }
 
 #[async_trait]
 impl CounterStore for RedisStore {
     async fn increment(&self, key: &str, by: i64, ttl_seconds: i64) -> Result<i64> {
-        let script = &self.scripts().counter_incr;
-        let (key, now) = (self.key(&format!("rl:{key}")), self.now());
-        let reply: Vec<String> = self
-            .call("increment", |mut conn| async move {
-                script
-                    .key(key)
-                    .arg(by)
-                    .arg(ttl_seconds)
-                    .arg(now)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
+        let mut invocation = self.scripts().counter_incr.prepare_invoke();
+        invocation
+            .key(self.key(&format!("rl:{key}")))
+            .arg(by)
+            .arg(ttl_seconds)
+            .arg(self.now());
+        let reply: Vec<String> = self.invoke("increment", invocation).await?;
         parse_i64(reply.first())
     }
 
@@ -132,24 +96,13 @@ impl CounterStore for RedisStore {
     }
 
     async fn acquire_lease(&self, name: &str, holder: &str, ttl_seconds: i64) -> Result<bool> {
-        let script = &self.scripts().lease;
-        let (key, holder, now) = (
-            self.key(&format!("lease:{name}")),
-            holder.to_owned(),
-            self.now(),
-        );
-        let reply: Vec<String> = self
-            .call("acquire_lease", |mut conn| async move {
-                script
-                    .key(key)
-                    .arg(holder)
-                    .arg(ttl_seconds)
-                    .arg(now)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
+        let mut invocation = self.scripts().lease.prepare_invoke();
+        invocation
+            .key(self.key(&format!("lease:{name}")))
+            .arg(holder)
+            .arg(ttl_seconds)
+            .arg(self.now());
+        let reply: Vec<String> = self.invoke("acquire_lease", invocation).await?;
         Ok(reply.first().is_some_and(|r| r == "1"))
     }
 }
