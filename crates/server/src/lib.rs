@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod jwt;
 pub mod keys;
 pub mod ops;
 pub mod password;
