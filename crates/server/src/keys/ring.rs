@@ -332,7 +332,7 @@ fn due(
 
 enum Transition {
     Keep,
-    Update(SigningKey),
+    Update(Box<SigningKey>),
     Remove,
 }
 
@@ -369,5 +369,5 @@ fn transition(
         }
         _ => return Transition::Keep,
     }
-    Transition::Update(next)
+    Transition::Update(Box::new(next))
 }
