@@ -56,6 +56,15 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Requests slower than this log `slow_request`.
     pub slow_request_threshold: Duration,
+    /// Age at which an active signing key is replaced.
+    pub key_rotation_interval: Duration,
+    /// How long a new key is in the JWKS before it signs; longer than the
+    /// JWKS `Cache-Control: max-age`, so no relying party meets an unknown kid.
+    pub key_publish_lead: Duration,
+    /// Lifetime of access tokens.
+    pub access_token_ttl: Duration,
+    /// `ES256` (default, fast) or `RS256`.
+    pub access_token_alg: crate::keys::Alg,
 }
 
 /// One bad setting: which, and what is wrong with it.
@@ -80,6 +89,10 @@ const SETTINGS: &[(&str, &str)] = &[
     ("shutdown_drain", "5s"),
     ("shutdown_grace", "20s"),
     ("slow_request_threshold", "1s"),
+    ("key_rotation_interval", "30days"),
+    ("key_publish_lead", "1h"),
+    ("access_token_ttl", "15m"),
+    ("access_token_alg", "ES256"),
 ];
 
 /// A raw value and where it came from, for error messages.
@@ -155,6 +168,10 @@ impl Config {
             shutdown_drain: parse_duration(get("shutdown_drain")?)?,
             shutdown_grace: parse_duration(get("shutdown_grace")?)?,
             slow_request_threshold: parse_duration(get("slow_request_threshold")?)?,
+            key_rotation_interval: parse_duration(get("key_rotation_interval")?)?,
+            key_publish_lead: parse_publish_lead(get("key_publish_lead")?)?,
+            access_token_ttl: parse_duration(get("access_token_ttl")?)?,
+            access_token_alg: parse_alg(get("access_token_alg")?)?,
         })
     }
 
@@ -178,6 +195,10 @@ impl Config {
             "shutdown_drain": duration(self.shutdown_drain),
             "shutdown_grace": duration(self.shutdown_grace),
             "slow_request_threshold": duration(self.slow_request_threshold),
+            "key_rotation_interval": duration(self.key_rotation_interval),
+            "key_publish_lead": duration(self.key_publish_lead),
+            "access_token_ttl": duration(self.access_token_ttl),
+            "access_token_alg": self.access_token_alg.as_str(),
         })
     }
 }
@@ -303,6 +324,28 @@ fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
     humantime::parse_duration(&raw.value).map_err(|e| {
         raw.fail(format!(
             "invalid duration {:?} ({e}; e.g. 500ms, 5s, 30d)",
+            raw.value
+        ))
+    })
+}
+
+/// The JWKS `Cache-Control: max-age`, in seconds.
+pub const JWKS_MAX_AGE: u64 = 300;
+
+fn parse_publish_lead(raw: &Raw) -> Result<Duration, ConfigError> {
+    let lead = parse_duration(raw)?;
+    if lead.as_secs() <= JWKS_MAX_AGE {
+        return Err(raw.fail(format!(
+            "must be longer than the JWKS cache lifetime ({JWKS_MAX_AGE}s), or relying parties could meet a key they have not fetched"
+        )));
+    }
+    Ok(lead)
+}
+
+fn parse_alg(raw: &Raw) -> Result<crate::keys::Alg, ConfigError> {
+    crate::keys::Alg::parse(&raw.value).ok_or_else(|| {
+        raw.fail(format!(
+            "unsupported algorithm {:?} (ES256 or RS256)",
             raw.value
         ))
     })

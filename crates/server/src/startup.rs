@@ -22,11 +22,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{Config, StoreUrl};
-use crate::keys::{MasterKey, resolve_master_key};
+use crate::keys::{Keys, MasterKey, resolve_master_key};
 use crate::ops::health::Health;
 use crate::ops::metrics::Metrics;
 use crate::routes::router;
-use crate::state::AppState;
+use crate::state::{AppState, key_settings};
 
 /// How often the embedded store deletes expired records.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -88,11 +88,30 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let health = Health::new(Arc::clone(&store), config.health_timeout);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let keys = Keys::new(
+            Arc::clone(&store),
+            master_key.clone(),
+            Arc::clone(&clock),
+            key_settings(&config),
+        );
+        // Load (or create, on first start) the signing keys now if the store
+        // answers; if not, the refresher keeps trying and readiness says why.
+        if let Err(e) = keys.refresh().await {
+            tracing::warn!(event = "signing_keys_refresh_failed", error = %e, "signing keys not loaded yet");
+        }
+        let health = Health::new(
+            Arc::clone(&store),
+            config.health_timeout,
+            keys.clone(),
+            config.access_token_alg,
+        );
         let state = AppState {
             config: Arc::new(config),
             store,
             master_key,
+            keys,
+            clock,
             health,
             metrics,
         };
@@ -125,6 +144,7 @@ impl Application {
         );
 
         let purge = tokio::spawn(purge_expired(Arc::clone(&state.store)));
+        let refresher = state.keys.spawn_refresher();
         let (closing_tx, mut closing_rx) = watch::channel(false);
         let health = state.health.clone();
         let drain = config.shutdown_drain;
@@ -161,6 +181,7 @@ impl Application {
             }
         };
         purge.abort();
+        refresher.abort();
         tracing::info!(event = "server_stopped", "auth-service stopped");
         result
     }

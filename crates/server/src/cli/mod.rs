@@ -6,6 +6,7 @@
 //! not a server is running.
 
 mod client;
+mod keys;
 mod user;
 
 use std::path::PathBuf;
@@ -45,6 +46,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
 }
 
 /// A failed command: its exit code and its one line.
@@ -126,6 +130,7 @@ async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::CheckConfig => print_json(&config.redacted()),
         Command::Client(command) => client::run(command, context(config).await?).await,
         Command::User(command) => user::run(command, context(config).await?).await,
+        Command::Keys(command) => keys::run(command, context(config).await?).await,
     }
 }
 

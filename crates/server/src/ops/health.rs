@@ -2,7 +2,8 @@
 //! Redis outage never makes Kubernetes restart every pod), `/health/ready`
 //! (store reachable within a short timeout and not shutting down), and
 //! `/health` (the runbook's view: overall status and each check with its
-//! latency). Later issues add "active signing key loaded" to readiness.
+//! latency). Readiness also requires an active signing key for the
+//! configured access-token algorithm.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use store::Store;
+
+use crate::keys::{Alg, Keys};
 
 /// One check's outcome.
 #[derive(Debug, Clone, Serialize)]
@@ -33,14 +36,18 @@ pub struct Health {
     store: Arc<dyn Store>,
     timeout: Duration,
     draining: Arc<AtomicBool>,
+    keys: Keys,
+    alg: Alg,
 }
 
 impl Health {
-    pub fn new(store: Arc<dyn Store>, timeout: Duration) -> Self {
+    pub fn new(store: Arc<dyn Store>, timeout: Duration, keys: Keys, alg: Alg) -> Self {
         Self {
             store,
             timeout,
             draining: Arc::new(AtomicBool::new(false)),
+            keys,
+            alg,
         }
     }
 
@@ -63,7 +70,16 @@ impl Health {
                 .is_draining()
                 .then(|| "the process is shutting down".to_owned()),
         };
-        vec![self.check_store().await, shutdown]
+        let signing = self.keys.signer(self.alg);
+        let signing_key = Check {
+            name: "signing_key",
+            status: if signing.is_some() { "ok" } else { "fail" },
+            latency_ms: 0.0,
+            error: signing
+                .is_none()
+                .then(|| format!("no active {} signing key loaded", self.alg)),
+        };
+        vec![self.check_store().await, signing_key, shutdown]
     }
 
     async fn check_store(&self) -> Check {

@@ -1,14 +1,20 @@
 //! The HTTP surface: one module per endpoint family, assembled here with the
 //! middleware every route shares.
 
+mod discovery;
 mod health;
+mod introspect;
+mod jwks;
 mod metrics;
+mod oauth_support;
+mod revoke;
+mod token;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
@@ -24,6 +30,14 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
+        .route("/jwks.json", get(jwks::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::metadata),
+        )
+        .route("/token", post(token::token))
+        .route("/introspect", post(introspect::introspect))
+        .route("/revoke", post(revoke::revoke))
         .route_layer(from_fn(record_route))
         .with_state(state)
         // A panic is a bug, but it answers 500 rather than dropping the connection.

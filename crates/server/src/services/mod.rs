@@ -2,6 +2,7 @@
 //! store: validate with the protocol crates, persist, emit security events.
 
 pub mod clients;
+pub mod tokens;
 pub mod users;
 
 use time::OffsetDateTime;

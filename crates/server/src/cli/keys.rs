@@ -1,0 +1,58 @@
+//! `auth-service keys list | rotate`.
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+use store::{Clock, SigningKey, SystemClock};
+
+use super::{Context, Failure, print_json};
+use crate::keys::Keys;
+use crate::services::rfc3339;
+use crate::state::key_settings;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys with their state and dates.
+    List,
+    /// Create new keys now; they are published at once and sign after the
+    /// publish lead (AUTH_KEY_PUBLISH_LEAD).
+    Rotate,
+}
+
+fn view(key: &SigningKey) -> Value {
+    let at = |t: Option<i64>| t.map(rfc3339);
+    json!({
+        "kid": key.kid,
+        "alg": key.alg,
+        "state": key.state,
+        "created_at": rfc3339(key.created_at),
+        "activates_at": rfc3339(key.activates_at),
+        "retired_at": at(key.retired_at),
+        "remove_at": at(key.remove_at),
+    })
+}
+
+pub async fn run(command: KeysCommand, ctx: Context) -> Result<(), Failure> {
+    let clock = std::sync::Arc::new(SystemClock);
+    let keys = Keys::new(
+        ctx.store.clone(),
+        ctx.master_key.clone(),
+        clock.clone(),
+        key_settings(&ctx.config),
+    );
+    let failure =
+        |e: crate::keys::KeysError| Failure::runtime(format!("{:#}", anyhow::Error::new(e)));
+    match command {
+        KeysCommand::List => {
+            // Bring the lifecycle up to date first, as a server would.
+            keys.refresh().await.map_err(failure)?;
+            let now = clock.now();
+            let records: Vec<Value> = keys.records().iter().map(view).collect();
+            print_json(&json!({"now": rfc3339(now), "keys": records}))
+        }
+        KeysCommand::Rotate => {
+            keys.refresh().await.map_err(failure)?;
+            let created = keys.rotate_now().await.map_err(failure)?;
+            print_json(&json!({"created": created.iter().map(view).collect::<Vec<_>>()}))
+        }
+    }
+}

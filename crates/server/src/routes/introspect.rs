@@ -1,0 +1,98 @@
+//! Token introspection (RFC 7662) for access tokens (our JWTs) and refresh
+//! tokens (opaque). The caller must be an authenticated confidential client.
+//! Revoked, expired, foreign or malformed tokens are simply inactive (§2.2).
+
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use oauth::ErrorCode;
+use serde_json::{Value, json};
+
+use super::oauth_support::{OAuthError, authenticate_client, error, no_store};
+use super::token::form;
+use crate::jwt::{self, ACCESS_TOKEN_TYP};
+use crate::state::AppState;
+use crate::tokens::hash_token;
+
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let params = form(body)?;
+    let client = authenticate_client(&state, &headers, &params).await?;
+    if client.public {
+        return Err(error(
+            ErrorCode::UnauthorizedClient,
+            "public clients may not introspect tokens",
+        ));
+    }
+    let token = params.require("token")?;
+    let answer = match access_token_claims(&state, token).await? {
+        Some(claims) => active_access_token(claims),
+        None => refresh_token_answer(&state, token).await?,
+    };
+    let active = answer["active"] == json!(true);
+    metrics::counter!("auth_token_introspections_total", "active" => if active { "true" } else { "false" }).increment(1);
+    let mut response = Json(answer).into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+/// The claims of a valid, unrevoked access token we issued, if `token` is one.
+pub async fn access_token_claims(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<Value>, OAuthError> {
+    let Ok(claims) = jwt::verify(&state.keys, token, ACCESS_TOKEN_TYP, &state.config.issuer) else {
+        return Ok(None);
+    };
+    let jti = claims["jti"].as_str().unwrap_or_default();
+    if jti.is_empty() || state.store.is_token_id_revoked(jti).await? {
+        return Ok(None);
+    }
+    Ok(Some(claims))
+}
+
+fn active_access_token(claims: Value) -> Value {
+    let mut answer = json!({"active": true, "token_type": "Bearer"});
+    for name in [
+        "scope",
+        "client_id",
+        "sub",
+        "aud",
+        "iss",
+        "exp",
+        "iat",
+        "jti",
+    ] {
+        if let Some(value) = claims.get(name) {
+            answer[name] = value.clone();
+        }
+    }
+    answer
+}
+
+async fn refresh_token_answer(state: &AppState, token: &str) -> Result<Value, OAuthError> {
+    match state.store.get_current_family(&hash_token(token)).await {
+        Ok(family) => {
+            let mut answer = json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "client_id": family.client_id,
+                "scope": family.scope,
+                "iss": state.config.issuer,
+                "iat": family.rotated_at,
+                "exp": family.idle_expires_at.min(family.expires_at),
+            });
+            if let Some(user) = family.user_id {
+                answer["sub"] = json!(user);
+            }
+            Ok(answer)
+        }
+        Err(store::Error::NotFound) => Ok(json!({"active": false})),
+        Err(e) => Err(e.into()),
+    }
+}

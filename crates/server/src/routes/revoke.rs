@@ -1,0 +1,68 @@
+//! Token revocation (RFC 7009) for access tokens (recorded by `jti` until
+//! they would expire) and refresh tokens (the whole family). A token the
+//! server does not know is not an error (§2.2); a token issued to another
+//! client is refused.
+
+use axum::Form;
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use oauth::ErrorCode;
+
+use super::introspect::access_token_claims;
+use super::oauth_support::{OAuthError, authenticate_client, error, no_store};
+use super::token::form;
+use crate::state::AppState;
+use crate::tokens::hash_token;
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let params = form(body)?;
+    let client = authenticate_client(&state, &headers, &params).await?;
+    let token = params.require("token")?;
+    // token_type_hint only orders the search (§2.1); we look in both places.
+    let _hint = params.get("token_type_hint")?;
+
+    if let Some(claims) = access_token_claims(&state, token).await? {
+        if claims["client_id"].as_str() != Some(client.client_id.as_str()) {
+            return Err(error(
+                ErrorCode::UnauthorizedClient,
+                "the token was not issued to this client",
+            ));
+        }
+        let jti = claims["jti"].as_str().unwrap_or_default();
+        let exp = claims["exp"].as_i64().unwrap_or_else(|| state.clock.now());
+        state.store.revoke_token_id(jti, exp).await?;
+        revoked(&client.client_id, "access_token");
+    } else {
+        match state.store.get_current_family(&hash_token(token)).await {
+            Ok(family) if family.client_id != client.client_id => {
+                return Err(error(
+                    ErrorCode::UnauthorizedClient,
+                    "the token was not issued to this client",
+                ));
+            }
+            Ok(family) => {
+                match state.store.revoke_family(&family.id).await {
+                    Ok(()) | Err(store::Error::NotFound) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                revoked(&client.client_id, "refresh_token");
+            }
+            Err(store::Error::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut response = ().into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+fn revoked(client_id: &str, token_type: &'static str) {
+    metrics::counter!("auth_tokens_revoked_total", "token_type" => token_type).increment(1);
+    tracing::info!(category = "security", event = "token_revoked", client_id = %client_id, token_type, outcome = "success", "token revoked");
+}

@@ -1,0 +1,120 @@
+//! The token endpoint (RFC 6749 §3.2). Grants: `client_credentials`
+//! (§4.4). The authorization code and refresh grants arrive with the
+//! authorization endpoint; until then they answer `unsupported_grant_type`
+//! and discovery does not list them.
+
+use axum::Form;
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use oauth::{ErrorCode, GrantType, Scope};
+use serde_json::json;
+use store::ClientRecord;
+
+use super::oauth_support::{OAuthError, Params, authenticate_client, error, no_store};
+use crate::services::tokens::{IssueError, issue_access_token};
+use crate::state::AppState;
+
+/// Reads an `application/x-www-form-urlencoded` body, or says why not.
+pub fn form(
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Params, OAuthError> {
+    body.map(|Form(pairs)| Params::new(pairs)).map_err(|e| {
+        error(
+            ErrorCode::InvalidRequest,
+            format!("the body must be application/x-www-form-urlencoded ({e})"),
+        )
+    })
+}
+
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, OAuthError> {
+    let params = form(body)?;
+    let client = authenticate_client(&state, &headers, &params).await?;
+    let grant = GrantType::parse(params.require("grant_type")?)?;
+    if !client.grant_types.iter().any(|g| g == grant.as_str()) {
+        return Err(error(
+            ErrorCode::UnauthorizedClient,
+            format!("this client may not use the {grant} grant"),
+        ));
+    }
+    match grant {
+        GrantType::ClientCredentials => client_credentials(&state, &client, &params),
+        GrantType::AuthorizationCode | GrantType::RefreshToken => Err(error(
+            ErrorCode::UnsupportedGrantType,
+            format!("the {grant} grant is not available yet"),
+        )),
+    }
+}
+
+/// The scope to grant: the requested one if the client may have all of it,
+/// or all the client's scopes when none is requested (RFC 6749 §3.3).
+pub fn granted_scope(client: &ClientRecord, requested: Option<&str>) -> Result<Scope, OAuthError> {
+    let allowed = Scope::parse(&client.scopes.join(" ")).unwrap_or_default();
+    let Some(requested) = requested else {
+        return Ok(allowed);
+    };
+    let requested =
+        Scope::parse(requested).map_err(|e| error(ErrorCode::InvalidScope, e.to_string()))?;
+    if !requested.is_subset(&allowed) {
+        return Err(error(
+            ErrorCode::InvalidScope,
+            "the requested scope exceeds what this client may request",
+        ));
+    }
+    Ok(requested)
+}
+
+fn client_credentials(
+    state: &AppState,
+    client: &ClientRecord,
+    params: &Params,
+) -> Result<Response, OAuthError> {
+    if client.public {
+        return Err(error(
+            ErrorCode::UnauthorizedClient,
+            "public clients cannot use client_credentials",
+        ));
+    }
+    let scope = granted_scope(client, params.get("scope")?)?;
+    let issued = issue_access_token(
+        state,
+        &client.client_id,
+        &client.client_id,
+        &scope,
+        Default::default(),
+    )
+    .map_err(issue_failure)?;
+    metrics::counter!("auth_tokens_issued_total", "grant_type" => "client_credentials", "token_type" => "access_token")
+        .increment(1);
+    tracing::debug!(event = "token_issued", client_id = %client.client_id, grant_type = "client_credentials", "access token issued");
+    let mut response = Json(json!({
+        "access_token": issued.token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": scope.to_string(),
+    }))
+    .into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+pub fn issue_failure(e: IssueError) -> OAuthError {
+    match e {
+        IssueError::NoSigningKey(_) => OAuthError(
+            oauth::Error::new(
+                ErrorCode::TemporarilyUnavailable,
+                "no signing key is available",
+            )
+            .with_detail(e.to_string()),
+        ),
+        IssueError::Key(e) => OAuthError(
+            oauth::Error::new(ErrorCode::ServerError, "signing failed").with_detail(e.to_string()),
+        ),
+    }
+}
