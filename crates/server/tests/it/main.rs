@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod logs;
 mod metrics;
+mod oauth;
 mod redis_faults;
 mod redis_tls;
 mod shutdown;

@@ -123,3 +123,76 @@ async fn a_paused_redis_does_not_hang_requests() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     ready_within(&server, Duration::from_secs(3)).await;
 }
+
+/// SECURITY.md 20: with the store gone, the token endpoint fails closed with
+/// 503 while the JWKS and metadata keep serving from memory.
+#[tokio::test]
+async fn token_endpoint_fails_closed_while_jwks_keeps_serving() {
+    let mut redis = TestRedis::start().unwrap_or_else(|e| panic!("{e}"));
+    let mut server = start_server(&redis);
+    server.wait_live().await;
+    ready_within(&server, Duration::from_secs(5)).await;
+    let vars = [
+        ("AUTH_STORE", redis.url.as_str()),
+        ("AUTH_MASTER_KEY", MASTER_KEY),
+    ];
+    let created = crate::helpers::stdout_json(&crate::helpers::cli(
+        &vars,
+        &["client", "create", "--name", "svc", "--scope", "read"],
+        None,
+    ));
+    let (id, secret) = (
+        created["client_id"].as_str().unwrap(),
+        created["client_secret"].as_str().unwrap(),
+    );
+    let http = client();
+    let token = |http: reqwest::Client| {
+        let url = server.url("/token");
+        async move {
+            http.post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(token(http.clone()).await.status(), 200);
+
+    redis.kill();
+    let started = Instant::now();
+    let refused = token(http.clone()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "no hang past the store timeout: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(refused.status(), 503);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let jwks = http.get(server.url("/jwks.json")).send().await.unwrap();
+    assert_eq!(jwks.status(), 200);
+    assert_eq!(
+        jwks.json::<Value>().await.unwrap()["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        http.get(server.url("/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    redis.spawn().unwrap();
+    ready_within(&server, Duration::from_secs(2)).await;
+    assert_eq!(
+        token(http).await.status(),
+        200,
+        "Redis persisted the client (AOF) and service resumed"
+    );
+}

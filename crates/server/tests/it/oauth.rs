@@ -1,0 +1,538 @@
+//! The OAuth endpoints available so far: JWKS, RFC 8414 metadata, the token
+//! endpoint with client_credentials, introspection and revocation.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{MASTER_KEY, Server, cli, client, stdout_json};
+
+struct Provider {
+    server: Server,
+    store: String,
+}
+
+struct Client {
+    id: String,
+    secret: String,
+}
+
+impl Provider {
+    async fn start() -> Self {
+        let mut server = Server::start(&[
+            ("AUTH_MASTER_KEY", MASTER_KEY),
+            ("AUTH_ISSUER", "https://auth.example.test"),
+        ]);
+        server.wait_live().await;
+        let store = format!("sqlite://{}", server.database().display());
+        Self { server, store }
+    }
+
+    fn cli(&self, args: &[&str]) -> Value {
+        stdout_json(&cli(
+            &[("AUTH_STORE", &self.store), ("AUTH_MASTER_KEY", MASTER_KEY)],
+            args,
+            None,
+        ))
+    }
+
+    fn client(&self, scope: &str) -> Client {
+        let created = self.cli(&[
+            "client",
+            "create",
+            "--name",
+            "svc",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            scope,
+        ]);
+        Client {
+            id: created["client_id"].as_str().unwrap().into(),
+            secret: created["client_secret"].as_str().unwrap().into(),
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        auth: Option<&Client>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = client().post(self.server.url(path)).form(form);
+        if let Some(c) = auth {
+            request = request.basic_auth(&c.id, Some(&c.secret));
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn token(&self, c: &Client, scope: Option<&str>) -> Value {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let response = self.post("/token", Some(c), &form).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    async fn introspect(&self, caller: &Client, token: &str) -> Value {
+        let response = self
+            .post("/introspect", Some(caller), &[("token", token)])
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        response.json().await.unwrap()
+    }
+}
+
+async fn oauth_error(
+    response: reqwest::Response,
+    status: StatusCode,
+    code: &str,
+) -> reqwest::header::HeaderMap {
+    assert_eq!(response.status(), status);
+    let headers = response.headers().clone();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["error_description"].is_string());
+    headers
+}
+
+fn segment(token: &str, index: usize) -> Value {
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(index).unwrap())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn client_credentials_issues_an_rfc_9068_token_that_verifies_through_the_jwks() {
+    let p = Provider::start().await;
+    let c = p.client("invoices:read invoices:write");
+    let response = p
+        .post(
+            "/token",
+            Some(&c),
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "invoices:read"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "invoices:read");
+    assert_eq!(body["expires_in"], 900);
+    let token = body["access_token"].as_str().unwrap();
+
+    let header = segment(token, 0);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "ES256");
+    let claims = segment(token, 1);
+    for (name, value) in [
+        ("iss", json!("https://auth.example.test")),
+        ("sub", json!(c.id)),
+        ("client_id", json!(c.id)),
+        ("scope", json!("invoices:read")),
+    ] {
+        assert_eq!(claims[name], value, "{name}");
+    }
+    for name in ["aud", "exp", "iat", "jti"] {
+        assert!(claims.get(name).is_some(), "{name} missing");
+    }
+
+    // A relying party verifies it with nothing but the JWKS.
+    let jwks: jsonwebtoken::jwk::JwkSet = client()
+        .get(p.server.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let jwk = jwks
+        .find(header["kid"].as_str().unwrap())
+        .expect("the kid is published");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_issuer(&["https://auth.example.test"]);
+    validation.set_audience(&["https://auth.example.test"]);
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(),
+        &validation,
+    )
+    .unwrap();
+
+    // client_secret_post works too, and no scope means every allowed scope.
+    let response = p
+        .post(
+            "/token",
+            None,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &c.id),
+                ("client_secret", &c.secret),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["scope"], "invoices:read invoices:write");
+}
+
+#[tokio::test]
+async fn token_endpoint_errors_speak_rfc_6749() {
+    let p = Provider::start().await;
+    let c = p.client("read");
+    let wrong = Client {
+        id: c.id.clone(),
+        secret: "not-the-secret".into(),
+    };
+    let unknown = Client {
+        id: "no-such-client".into(),
+        secret: "x".into(),
+    };
+    for who in [&wrong, &unknown] {
+        let headers = oauth_error(
+            p.post("/token", Some(who), &[("grant_type", "client_credentials")])
+                .await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        )
+        .await;
+        assert!(
+            headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        assert_eq!(headers["cache-control"], "no-store");
+    }
+    oauth_error(
+        p.post("/token", None, &[("grant_type", "client_credentials")])
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+    oauth_error(
+        p.post("/token", Some(&c), &[]).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+    .await;
+    oauth_error(
+        p.post(
+            "/token",
+            Some(&c),
+            &[
+                ("grant_type", "client_credentials"),
+                ("grant_type", "client_credentials"),
+            ],
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+    .await;
+    oauth_error(
+        p.post(
+            "/token",
+            Some(&c),
+            &[
+                ("grant_type", "password"),
+                ("username", "u"),
+                ("password", "p"),
+            ],
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "unsupported_grant_type",
+    )
+    .await;
+    oauth_error(
+        p.post(
+            "/token",
+            Some(&c),
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "read admin"),
+            ],
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+    )
+    .await;
+    oauth_error(
+        p.post(
+            "/token",
+            Some(&c),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_secret", &c.secret),
+            ],
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    )
+    .await;
+    let json_body = client()
+        .post(p.server.url("/token"))
+        .basic_auth(&c.id, Some(&c.secret))
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    oauth_error(json_body, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    // A client registered for the code flow may not use client_credentials.
+    let web = p.cli(&[
+        "client",
+        "create",
+        "--name",
+        "web",
+        "--redirect-uri",
+        "https://app.example/cb",
+    ]);
+    let web = Client {
+        id: web["client_id"].as_str().unwrap().into(),
+        secret: web["client_secret"].as_str().unwrap().into(),
+    };
+    oauth_error(
+        p.post(
+            "/token",
+            Some(&web),
+            &[("grant_type", "client_credentials")],
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+    )
+    .await;
+
+    // Failed client authentication is a security event.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = p.server.json_logs();
+    let failure = logs
+        .iter()
+        .find(|l| l["event"] == "authentication_failure")
+        .expect("logged");
+    assert_eq!(failure["category"], "security");
+    assert!(
+        !p.server.logs().join("\n").contains(&c.secret),
+        "the secret never reaches the logs"
+    );
+}
+
+#[tokio::test]
+async fn introspection_and_revocation() {
+    let p = Provider::start().await;
+    let a = p.client("read");
+    let b = p.client("read");
+    let token = p.token(&a, None).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let active = p.introspect(&b, &token).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["client_id"], a.id.as_str());
+    assert_eq!(active["scope"], "read");
+    assert_eq!(active["token_type"], "Bearer");
+    assert_eq!(
+        p.introspect(&b, "not-a-token").await,
+        json!({"active": false})
+    );
+    oauth_error(
+        p.post("/introspect", None, &[("token", &token)]).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+
+    // A forged token with alg "none" is simply inactive.
+    let header = segment(&token, 0);
+    let forged = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD
+            .encode(json!({"alg": "none", "typ": "at+jwt", "kid": header["kid"]}).to_string()),
+        token.split('.').nth(1).unwrap()
+    );
+    assert_eq!(p.introspect(&b, &forged).await["active"], false);
+
+    // Only the client the token was issued to may revoke it.
+    oauth_error(
+        p.post("/revoke", Some(&b), &[("token", &token)]).await,
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+    )
+    .await;
+    assert_eq!(p.introspect(&b, &token).await["active"], true);
+    let revoked = p
+        .post(
+            "/revoke",
+            Some(&a),
+            &[("token", &token), ("token_type_hint", "access_token")],
+        )
+        .await;
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(p.introspect(&b, &token).await, json!({"active": false}));
+    // Revoking twice, or revoking nonsense, is not an error (RFC 7009 §2.2).
+    assert_eq!(
+        p.post("/revoke", Some(&a), &[("token", &token)])
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        p.post("/revoke", Some(&a), &[("token", "garbage")])
+            .await
+            .status(),
+        200
+    );
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        p.server
+            .json_logs()
+            .iter()
+            .any(|l| l["event"] == "token_revoked" && l["category"] == "security")
+    );
+    let metrics = client()
+        .get(p.server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "auth_tokens_issued_total{grant_type=\"client_credentials\",token_type=\"access_token\"}",
+        "auth_token_introspections_total{active=\"true\"}",
+        "auth_token_introspections_total{active=\"false\"}",
+        "auth_tokens_revoked_total{token_type=\"access_token\"}",
+        "auth_signing_key_age_seconds{alg=\"ES256\"}",
+        "auth_jwks_keys 2",
+    ] {
+        assert!(metrics.contains(series), "missing {series}");
+    }
+}
+
+#[tokio::test]
+async fn jwks_and_metadata() {
+    let p = Provider::start().await;
+    let response = client()
+        .get(p.server.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=300");
+    let jwks: Value = response.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    for key in keys {
+        assert!(key["kid"].is_string() && key["use"] == "sig" && key["alg"].is_string());
+        assert!(key.get("d").is_none() && key.get("p").is_none());
+    }
+    let metadata: Value = client()
+        .get(p.server.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["issuer"], "https://auth.example.test");
+    assert_eq!(
+        metadata["token_endpoint"],
+        "https://auth.example.test/token"
+    );
+    assert_eq!(metadata["jwks_uri"], "https://auth.example.test/jwks.json");
+    assert_eq!(
+        metadata["grant_types_supported"],
+        json!(["client_credentials"])
+    );
+    assert!(
+        metadata["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g != "implicit" && g != "password")
+    );
+}
+
+#[tokio::test]
+async fn keys_cli_lists_and_rotates_and_the_server_publishes_the_new_keys() {
+    let p = Provider::start().await;
+    let listed = p.cli(&["keys", "list"]);
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 2);
+    assert!(
+        listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["state"] == "active")
+    );
+    let rotated = p.cli(&["keys", "rotate"]);
+    let new_kids: Vec<String> = rotated["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        rotated["created"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["state"] == "pending")
+    );
+
+    // The running server picks them up within its refresh interval and
+    // publishes them, while the old keys keep signing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let jwks: Value = client()
+            .get(p.server.url("/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        if new_kids.iter().all(|k| kids.contains(&k.as_str())) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new keys not published: {kids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let c = p.client("read");
+    let token = p.token(&c, None).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        !new_kids.contains(&segment(&token, 0)["kid"].as_str().unwrap().to_owned()),
+        "pending keys do not sign"
+    );
+}
