@@ -7,10 +7,12 @@
 
 mod error;
 mod grant;
+mod pkce;
 mod redirect_uri;
 mod scope;
 
 pub use error::{Error, ErrorCode};
 pub use grant::GrantType;
+pub use pkce::CodeChallenge;
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError};

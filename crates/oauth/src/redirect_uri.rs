@@ -74,6 +74,43 @@ impl RedirectUri {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether a redirect URI from an authorization request matches this
+    /// registered one: character for character (RFC 9700 §2.1, no prefix or
+    /// wildcard matching), except that for a loopback IP redirect the port
+    /// may differ (RFC 8252 §7.3: native apps get an ephemeral port).
+    pub fn matches(&self, requested: &str) -> bool {
+        if self.0 == requested {
+            return true;
+        }
+        match (loopback_without_port(&self.0), loopback_without_port(requested)) {
+            (Some(registered), Some(requested)) => registered == requested,
+            _ => false,
+        }
+    }
+}
+
+/// `http://127.0.0.1:PORT/path` → `http://127.0.0.1/path` (also `[::1]`),
+/// for loopback IP literals only; anything else is `None`.
+fn loopback_without_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let host = match authority.find(']') {
+        Some(close) => {
+            let (host, port) = authority.split_at(close + 1);
+            if !(port.is_empty() || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))) {
+                return None;
+            }
+            host
+        }
+        None => match authority.split_once(':') {
+            Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+            Some(_) => return None,
+            None => authority,
+        },
+    };
+    matches!(host, "127.0.0.1" | "[::1]").then(|| format!("http://{host}{path}"))
 }
 
 /// The authority (host and port) of `//authority/path…`.
@@ -137,5 +174,35 @@ mod tests {
             "https://client.example.com/c b",
             Err(RedirectUriError::Characters),
         );
+    }
+
+    #[test]
+    fn matching_is_exact_but_for_loopback_ports() {
+        let registered = |uri: &str| RedirectUri::parse(uri).unwrap();
+        let https = registered("https://client.example.com/cb");
+        assert!(https.matches("https://client.example.com/cb"));
+        for other in [
+            "https://client.example.com/cb/",
+            "https://client.example.com/cb?x=1",
+            "https://client.example.com/cbx",
+            "https://client.example.com:443/cb",
+            "https://CLIENT.example.com/cb",
+            "https://client.example.com.evil.com/cb",
+            "http://client.example.com/cb",
+        ] {
+            assert!(!https.matches(other), "{other}");
+        }
+        let native = registered("http://127.0.0.1/callback");
+        assert!(native.matches("http://127.0.0.1:51004/callback"));
+        assert!(native.matches("http://127.0.0.1/callback"));
+        assert!(!native.matches("http://127.0.0.1:51004/other"));
+        assert!(!native.matches("http://127.0.0.1:51004/callback?x"));
+        assert!(!native.matches("http://127.0.0.1:/callback"));
+        assert!(!native.matches("http://127.0.0.2:51004/callback"));
+        assert!(registered("http://[::1]:8080/cb").matches("http://[::1]:9999/cb"));
+        // "localhost" is not an IP literal; only its exact registration matches.
+        let localhost = registered("http://localhost:3000/cb");
+        assert!(localhost.matches("http://localhost:3000/cb"));
+        assert!(!localhost.matches("http://localhost:3001/cb"));
     }
 }
