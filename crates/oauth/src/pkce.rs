@@ -15,27 +15,41 @@ pub struct CodeChallenge(String);
 /// RFC 7636 §4.1: 43 to 128 characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
 fn unreserved(value: &str) -> bool {
     (43..=128).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 impl CodeChallenge {
     /// Validates the challenge and its method from an authorization request.
     pub fn parse(challenge: Option<&str>, method: Option<&str>) -> Result<Self, Error> {
         let challenge = challenge.ok_or_else(|| {
-            Error::new(ErrorCode::InvalidRequest, "code_challenge is required (PKCE with S256)")
+            Error::new(
+                ErrorCode::InvalidRequest,
+                "code_challenge is required (PKCE with S256)",
+            )
         })?;
         match method {
             Some("S256") => {}
             None | Some("plain") => {
-                return Err(Error::new(ErrorCode::InvalidRequest, "code_challenge_method must be S256"));
+                return Err(Error::new(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge_method must be S256",
+                ));
             }
             Some(other) => {
-                return Err(Error::new(ErrorCode::InvalidRequest, format!("unsupported code_challenge_method {other:?}")));
+                return Err(Error::new(
+                    ErrorCode::InvalidRequest,
+                    format!("unsupported code_challenge_method {other:?}"),
+                ));
             }
         }
         // The S256 challenge is base64url(SHA-256), exactly 43 characters.
         if challenge.len() != 43 || URL_SAFE_NO_PAD.decode(challenge).map(|d| d.len()) != Ok(32) {
-            return Err(Error::new(ErrorCode::InvalidRequest, "code_challenge is not a base64url SHA-256 value"));
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                "code_challenge is not a base64url SHA-256 value",
+            ));
         }
         Ok(Self(challenge.to_owned()))
     }
@@ -52,15 +66,22 @@ impl CodeChallenge {
     /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge, compared in
     /// constant time.
     pub fn verify(&self, verifier: Option<&str>) -> Result<(), Error> {
-        let verifier = verifier.ok_or_else(|| Error::new(ErrorCode::InvalidGrant, "code_verifier is required"))?;
+        let verifier = verifier
+            .ok_or_else(|| Error::new(ErrorCode::InvalidGrant, "code_verifier is required"))?;
         if !unreserved(verifier) {
-            return Err(Error::new(ErrorCode::InvalidGrant, "code_verifier is malformed (RFC 7636 §4.1)"));
+            return Err(Error::new(
+                ErrorCode::InvalidGrant,
+                "code_verifier is malformed (RFC 7636 §4.1)",
+            ));
         }
         let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         if computed.as_bytes().ct_eq(self.0.as_bytes()).into() {
             Ok(())
         } else {
-            Err(Error::new(ErrorCode::InvalidGrant, "code_verifier does not match the code_challenge"))
+            Err(Error::new(
+                ErrorCode::InvalidGrant,
+                "code_verifier does not match the code_challenge",
+            ))
         }
     }
 }
@@ -81,17 +102,34 @@ mod tests {
 
     #[test]
     fn refusals() {
-        let check = |challenge: Option<&str>, method: Option<&str>| CodeChallenge::parse(challenge, method).map(drop);
-        assert_eq!(check(None, Some("S256")).unwrap_err().code, ErrorCode::InvalidRequest);
+        let check = |challenge: Option<&str>, method: Option<&str>| {
+            CodeChallenge::parse(challenge, method).map(drop)
+        };
+        assert_eq!(
+            check(None, Some("S256")).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
         assert!(check(Some(CHALLENGE), Some("plain")).is_err());
-        assert!(check(Some(CHALLENGE), None).is_err(), "the default method is plain, which is refused");
+        assert!(
+            check(Some(CHALLENGE), None).is_err(),
+            "the default method is plain, which is refused"
+        );
         assert!(check(Some("short"), Some("S256")).is_err());
         assert!(check(Some(&"A".repeat(43)), Some("S256")).is_ok());
         assert!(check(Some(&"+".repeat(43)), Some("S256")).is_err());
 
         let challenge = CodeChallenge::parse(Some(CHALLENGE), Some("S256")).unwrap();
-        for verifier in [None, Some("too-short"), Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX"), Some(CHALLENGE)] {
-            assert_eq!(challenge.verify(verifier).unwrap_err().code, ErrorCode::InvalidGrant, "{verifier:?}");
+        for verifier in [
+            None,
+            Some("too-short"),
+            Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXX"),
+            Some(CHALLENGE),
+        ] {
+            assert_eq!(
+                challenge.verify(verifier).unwrap_err().code,
+                ErrorCode::InvalidGrant,
+                "{verifier:?}"
+            );
         }
     }
 }

@@ -83,7 +83,10 @@ impl RedirectUri {
         if self.0 == requested {
             return true;
         }
-        match (loopback_without_port(&self.0), loopback_without_port(requested)) {
+        match (
+            loopback_without_port(&self.0),
+            loopback_without_port(requested),
+        ) {
             (Some(registered), Some(requested)) => registered == requested,
             _ => false,
         }
@@ -99,13 +102,19 @@ fn loopback_without_port(uri: &str) -> Option<String> {
     let host = match authority.find(']') {
         Some(close) => {
             let (host, port) = authority.split_at(close + 1);
-            if !(port.is_empty() || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))) {
+            if !(port.is_empty()
+                || port
+                    .strip_prefix(':')
+                    .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+            {
                 return None;
             }
             host
         }
         None => match authority.split_once(':') {
-            Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+            Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                host
+            }
             Some(_) => return None,
             None => authority,
         },
