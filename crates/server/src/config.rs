@@ -65,6 +65,17 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// `ES256` (default, fast) or `RS256`.
     pub access_token_alg: crate::keys::Alg,
+    /// A browser session ends after this long without use…
+    pub session_idle_timeout: Duration,
+    /// …and after this long in any case.
+    pub session_max_age: Duration,
+    /// Lifetime of a refresh-token family without use…
+    pub refresh_token_idle_ttl: Duration,
+    /// …and in any case.
+    pub refresh_token_max_ttl: Duration,
+    /// A rotated refresh token presented again within this window is taken
+    /// for a concurrent refresh, not a theft (SECURITY.md 5).
+    pub refresh_token_grace: Duration,
 }
 
 /// One bad setting: which, and what is wrong with it.
@@ -93,6 +104,11 @@ const SETTINGS: &[(&str, &str)] = &[
     ("key_publish_lead", "1h"),
     ("access_token_ttl", "15m"),
     ("access_token_alg", "ES256"),
+    ("session_idle_timeout", "30m"),
+    ("session_max_age", "12h"),
+    ("refresh_token_idle_ttl", "14days"),
+    ("refresh_token_max_ttl", "90days"),
+    ("refresh_token_grace", "10s"),
 ];
 
 /// A raw value and where it came from, for error messages.
@@ -172,6 +188,11 @@ impl Config {
             key_publish_lead: parse_publish_lead(get("key_publish_lead")?)?,
             access_token_ttl: parse_duration(get("access_token_ttl")?)?,
             access_token_alg: parse_alg(get("access_token_alg")?)?,
+            session_idle_timeout: parse_duration(get("session_idle_timeout")?)?,
+            session_max_age: parse_duration(get("session_max_age")?)?,
+            refresh_token_idle_ttl: parse_duration(get("refresh_token_idle_ttl")?)?,
+            refresh_token_max_ttl: parse_duration(get("refresh_token_max_ttl")?)?,
+            refresh_token_grace: parse_duration(get("refresh_token_grace")?)?,
         })
     }
 
@@ -199,6 +220,11 @@ impl Config {
             "key_publish_lead": duration(self.key_publish_lead),
             "access_token_ttl": duration(self.access_token_ttl),
             "access_token_alg": self.access_token_alg.as_str(),
+            "session_idle_timeout": duration(self.session_idle_timeout),
+            "session_max_age": duration(self.session_max_age),
+            "refresh_token_idle_ttl": duration(self.refresh_token_idle_ttl),
+            "refresh_token_max_ttl": duration(self.refresh_token_max_ttl),
+            "refresh_token_grace": duration(self.refresh_token_grace),
         })
     }
 }
@@ -327,6 +353,18 @@ fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
             raw.value
         ))
     })
+}
+
+/// A duration in whole seconds, for arithmetic on Unix times.
+pub fn seconds(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+impl Config {
+    /// Cookies get `Secure` (and the `__Host-` prefix) when the issuer is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
 }
 
 /// The JWKS `Cache-Control: max-age`, in seconds.

@@ -17,3 +17,4 @@ pub mod services;
 pub mod startup;
 pub mod state;
 pub mod tokens;
+pub mod web;

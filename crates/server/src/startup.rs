@@ -106,12 +106,16 @@ impl Application {
             keys.clone(),
             config.access_token_alg,
         );
+        // Argon2id with OWASP parameters; verification runs off the async threads.
+        let passwords =
+            crate::password::PasswordHasher::owasp().context("cannot set up password hashing")?;
         let state = AppState {
             config: Arc::new(config),
             store,
             master_key,
             keys,
             clock,
+            passwords,
             health,
             metrics,
         };

@@ -17,6 +17,7 @@ pub struct AppState {
     pub master_key: MasterKey,
     pub keys: Keys,
     pub clock: Arc<dyn Clock>,
+    pub passwords: crate::password::PasswordHasher,
     pub health: Health,
     pub metrics: Metrics,
 }

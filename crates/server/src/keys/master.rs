@@ -143,6 +143,26 @@ impl MasterKey {
             .into()
     }
 
+    /// An HMAC-SHA-256 tag (base64url) over `data`, with a key derived for
+    /// `purpose` alone, for values the service hands out and must get back
+    /// unaltered (the authorization transaction of the login pages).
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let key = self.derive(format!("mac:{purpose}").as_bytes());
+        URL_SAFE_NO_PAD
+            .encode(hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key.expose()), data).as_ref())
+    }
+
+    /// Checks a tag from [`mac`](Self::mac) in constant time.
+    pub fn verify_mac(&self, purpose: &str, data: &[u8], tag: &str) -> bool {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        let key = self.derive(format!("mac:{purpose}").as_bytes());
+        hmac::verify(&hmac::Key::new(hmac::HMAC_SHA256, key.expose()), data, &tag).is_ok()
+    }
+
     fn to_base64(&self) -> Secret<String> {
         Secret::new(base64::engine::general_purpose::STANDARD.encode(self.bytes.expose()))
     }

@@ -1,14 +1,17 @@
 //! The HTTP surface: one module per endpoint family, assembled here with the
 //! middleware every route shares.
 
+mod authorize;
 mod discovery;
 mod health;
 mod introspect;
 mod jwks;
+mod login;
 mod metrics;
 mod oauth_support;
 mod revoke;
 mod token;
+mod userinfo;
 
 use std::sync::Arc;
 
@@ -35,6 +38,17 @@ pub fn router(state: AppState) -> Router {
             "/.well-known/oauth-authorization-server",
             get(discovery::metadata),
         )
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::metadata),
+        )
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route("/authorize", get(authorize::get).post(authorize::post))
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/consent", get(login::consent_form).post(login::consent))
         .route("/token", post(token::token))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))

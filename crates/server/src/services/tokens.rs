@@ -26,12 +26,14 @@ pub enum IssueError {
 }
 
 /// Signs an access token for `subject` (the client itself for
-/// client_credentials, RFC 9068 §2.2) with `scope`.
+/// client_credentials, RFC 9068 §2.2) with `scope` and id `jti` (chosen by
+/// the caller, so that a replayed code can revoke what it issued).
 pub fn issue_access_token(
     state: &AppState,
     client_id: &str,
     subject: &str,
     scope: &Scope,
+    jti: String,
     extra: Map<String, Value>,
 ) -> Result<AccessToken, IssueError> {
     let config = &state.config;
@@ -42,7 +44,6 @@ pub fn issue_access_token(
         .ok_or(IssueError::NoSigningKey(alg))?;
     let now = state.clock.now();
     let ttl = config.access_token_ttl.as_secs();
-    let jti = uuid::Uuid::new_v4().to_string();
     let mut claims = json!({
         "iss": config.issuer,
         "sub": subject,
@@ -64,4 +65,62 @@ pub fn issue_access_token(
         jti,
         expires_in: ttl,
     })
+}
+
+/// What an ID token says about the authentication (OpenID Connect Core §2).
+#[derive(Debug)]
+pub struct Authentication<'a> {
+    pub user_id: &'a str,
+    pub auth_time: i64,
+    pub nonce: Option<&'a str>,
+    pub sid: Option<&'a str>,
+    pub amr: &'a Value,
+}
+
+/// `at_hash`: base64url of the left half of SHA-256 of the access token
+/// (OpenID Connect Core §3.1.3.6; ES256 and RS256 both use SHA-256).
+pub fn at_hash(access_token: &str) -> String {
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
+}
+
+/// Signs an ID token for `client_id`, with the client's registered
+/// algorithm (RS256 unless it asked for ES256).
+pub fn issue_id_token(
+    state: &AppState,
+    client: &store::ClientRecord,
+    auth: &Authentication<'_>,
+    access_token: &str,
+) -> Result<String, IssueError> {
+    let alg = client
+        .metadata
+        .get("id_token_signed_response_alg")
+        .and_then(Value::as_str)
+        .and_then(crate::keys::Alg::parse)
+        .unwrap_or(crate::keys::Alg::Rs256);
+    let signer = state
+        .keys
+        .signer(alg)
+        .ok_or(IssueError::NoSigningKey(alg))?;
+    let now = state.clock.now();
+    let ttl = i64::try_from(state.config.access_token_ttl.as_secs()).unwrap_or(3_600);
+    let mut claims = json!({
+        "iss": state.config.issuer,
+        "sub": auth.user_id,
+        "aud": client.client_id,
+        "azp": client.client_id,
+        "iat": now,
+        "exp": now + ttl,
+        "auth_time": auth.auth_time,
+        "at_hash": at_hash(access_token),
+        "amr": auth.amr,
+    });
+    if let Some(nonce) = auth.nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    if let Some(sid) = auth.sid {
+        claims["sid"] = json!(sid);
+    }
+    Ok(jwt::sign(&signer, "JWT", &claims)?)
 }

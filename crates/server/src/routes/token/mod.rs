@@ -1,7 +1,5 @@
-//! The token endpoint (RFC 6749 §3.2). Grants: `client_credentials`
-//! (§4.4). The authorization code and refresh grants arrive with the
-//! authorization endpoint; until then they answer `unsupported_grant_type`
-//! and discovery does not list them.
+//! The token endpoint (RFC 6749 §3.2): client authentication, then one
+//! module per grant type. Every response carries `Cache-Control: no-store`.
 
 use axum::Form;
 use axum::Json;
@@ -12,6 +10,9 @@ use axum::response::{IntoResponse, Response};
 use oauth::{ErrorCode, GrantType, Scope};
 use serde_json::json;
 use store::ClientRecord;
+
+mod authorization_code;
+mod refresh_token;
 
 use super::oauth_support::{OAuthError, Params, authenticate_client, error, no_store};
 use crate::services::tokens::{IssueError, issue_access_token};
@@ -45,10 +46,10 @@ pub async fn token(
     }
     match grant {
         GrantType::ClientCredentials => client_credentials(&state, &client, &params),
-        GrantType::AuthorizationCode | GrantType::RefreshToken => Err(error(
-            ErrorCode::UnsupportedGrantType,
-            format!("the {grant} grant is not available yet"),
-        )),
+        GrantType::AuthorizationCode => {
+            authorization_code::exchange(&state, &client, &params).await
+        }
+        GrantType::RefreshToken => refresh_token::refresh(&state, &client, &params).await,
     }
 }
 
@@ -82,26 +83,25 @@ fn client_credentials(
         ));
     }
     let scope = granted_scope(client, params.get("scope")?)?;
+    let jti = uuid::Uuid::new_v4().to_string();
     let issued = issue_access_token(
         state,
         &client.client_id,
         &client.client_id,
         &scope,
+        jti,
         Default::default(),
     )
     .map_err(issue_failure)?;
     metrics::counter!("auth_tokens_issued_total", "grant_type" => "client_credentials", "token_type" => "access_token")
         .increment(1);
     tracing::debug!(event = "token_issued", client_id = %client.client_id, grant_type = "client_credentials", "access token issued");
-    let mut response = Json(json!({
+    Ok(token_response(json!({
         "access_token": issued.token,
         "token_type": "Bearer",
         "expires_in": issued.expires_in,
         "scope": scope.to_string(),
-    }))
-    .into_response();
-    no_store(response.headers_mut());
-    Ok(response)
+    })))
 }
 
 pub fn issue_failure(e: IssueError) -> OAuthError {
@@ -117,4 +117,11 @@ pub fn issue_failure(e: IssueError) -> OAuthError {
             oauth::Error::new(ErrorCode::ServerError, "signing failed").with_detail(e.to_string()),
         ),
     }
+}
+
+/// A successful token response (RFC 6749 §5.1).
+pub fn token_response(body: serde_json::Value) -> Response {
+    let mut response = Json(body).into_response();
+    no_store(response.headers_mut());
+    response
 }

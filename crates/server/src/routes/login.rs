@@ -1,0 +1,307 @@
+//! `/login` and `/consent`: the pages of an authorization transaction.
+//!
+//! Login: unknown user, wrong password and disabled account get the same
+//! message and status, and take the same time (a dummy Argon2 verification
+//! runs for unknown users; SECURITY.md 13). A success starts a new session.
+//! Both forms carry a CSRF token and change state only by POST
+//! (SECURITY.md 15).
+
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use oauth::ErrorCode;
+use oauth::authorize::Params;
+use store::Consent;
+
+use super::authorize::{Done, error_page, load, redirect_error, resume};
+use crate::secret::Secret;
+use crate::state::AppState;
+use crate::web::pages::{self, Login};
+use crate::web::{session, transaction};
+
+const FAILED: &str = "Incorrect username or password.";
+
+/// The form fields of both pages.
+type Fields = Vec<(String, String)>;
+
+fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
+    Params(fields).get(name).ok().flatten()
+}
+
+fn expired() -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidRequest,
+        "This sign-in request has expired or is not valid. Return to the application and start again.",
+    )
+}
+
+fn open(state: &AppState, sealed: Option<&str>) -> Option<Vec<(String, String)>> {
+    transaction::open(&state.master_key, sealed?, state.clock.now())
+}
+
+async fn login_page(
+    state: &AppState,
+    jar: CookieJar,
+    sealed: &str,
+    params: &[(String, String)],
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    let (client, _) = match load(state, params).await {
+        Ok(loaded) => loaded,
+        Err(response) => return response,
+    };
+    let (jar, csrf) = session::csrf_token(state, jar);
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let page = Login {
+        client_name: &client.name,
+        authz: sealed,
+        csrf: &csrf,
+        username,
+        error,
+    };
+    (jar, pages::render(status, &page, None)).into_response()
+}
+
+pub async fn login_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<Fields>,
+) -> Response {
+    let sealed = field(&query, "authz").unwrap_or_default().to_owned();
+    let Some(params) = open(&state, Some(&sealed)) else {
+        return expired();
+    };
+    let hint = Params(&params)
+        .get("login_hint")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_owned();
+    login_page(&state, jar, &sealed, &params, &hint, None).await
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    body: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    let Ok(Form(fields)) = body else {
+        return expired();
+    };
+    let sealed = field(&fields, "authz").unwrap_or_default().to_owned();
+    let Some(params) = open(&state, Some(&sealed)) else {
+        return expired();
+    };
+    if !session::csrf_ok(&state, &jar, field(&fields, "csrf_token")) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            ErrorCode::InvalidRequest,
+            "The form expired. Go back and try again.",
+        );
+    }
+    let username = field(&fields, "username").unwrap_or_default().to_owned();
+    let password = Secret::new(field(&fields, "password").unwrap_or_default().to_owned());
+
+    let user = match state.store.get_user_by_name(&username).await {
+        Ok(user) => Some(user),
+        Err(store::Error::NotFound) => None,
+        Err(e) => {
+            tracing::warn!(event = "login_failed", error = %e, "store unavailable during login");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::TemporarilyUnavailable,
+                "The service is temporarily unavailable. Please try again.",
+            );
+        }
+    };
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    let matches = match state.passwords.verify(password, hash).await {
+        Ok(matches) => matches,
+        Err(e) => {
+            tracing::error!(event = "login_failed", error = %e, "password verification failed");
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::TemporarilyUnavailable,
+                "The service is temporarily unavailable. Please try again.",
+            );
+        }
+    };
+    let outcome = match &user {
+        None => Err("unknown_user"),
+        Some(_) if !matches => Err("bad_password"),
+        Some(user) if !user.active => Err("inactive"),
+        Some(user) => Ok(user.clone()),
+    };
+    let client_id = Params(&params)
+        .get("client_id")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_owned();
+    match outcome {
+        Err(reason) => {
+            metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => reason).increment(1);
+            tracing::info!(
+                category = "security",
+                event = "authentication_failure",
+                user_id = user.as_ref().map(|u| u.id.as_str()).unwrap_or_default(),
+                client_id = %client_id,
+                reason,
+                outcome = "failure",
+                "login failed"
+            );
+            login_page(&state, jar, &sealed, &params, &username, Some(FAILED)).await
+        }
+        Ok(user) => {
+            metrics::counter!("auth_login_attempts_total", "outcome" => "success", "reason" => "password").increment(1);
+            tracing::info!(category = "security", event = "authentication_success", user_id = %user.id, client_id = %client_id, outcome = "success", "login succeeded");
+            match session::start(&state, jar, user).await {
+                Ok((jar, _)) => {
+                    resume(
+                        &state,
+                        jar,
+                        params,
+                        Done {
+                            logged_in: true,
+                            consented: false,
+                        },
+                    )
+                    .await
+                }
+                Err(e) => {
+                    tracing::warn!(event = "login_failed", error = %e, "could not start a session");
+                    error_page(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorCode::TemporarilyUnavailable,
+                        "The service is temporarily unavailable. Please try again.",
+                    )
+                }
+            }
+        }
+    }
+}
+
+pub async fn consent_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<Fields>,
+) -> Response {
+    let sealed = field(&query, "authz").unwrap_or_default().to_owned();
+    let Some(params) = open(&state, Some(&sealed)) else {
+        return expired();
+    };
+    let (client, request) = match load(&state, &params).await {
+        Ok(loaded) => loaded,
+        Err(response) => return response,
+    };
+    let current = match session::current(&state, &jar).await {
+        Ok(Some(current)) => current,
+        // Signed out meanwhile: start again from the authorization request.
+        Ok(None) => return resume(&state, jar, params, Done::default()).await,
+        Err(_) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::TemporarilyUnavailable,
+                "The service is temporarily unavailable. Please try again.",
+            );
+        }
+    };
+    let (jar, csrf) = session::csrf_token(&state, jar);
+    let page = pages::Consent {
+        client_name: &client.name,
+        user_name: &current.user.user_name,
+        scopes: request.scope.iter().collect(),
+        authz: &sealed,
+        csrf: &csrf,
+    };
+    (jar, pages::render(StatusCode::OK, &page, None)).into_response()
+}
+
+pub async fn consent(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    body: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    let Ok(Form(fields)) = body else {
+        return expired();
+    };
+    let Some(params) = open(&state, field(&fields, "authz")) else {
+        return expired();
+    };
+    if !session::csrf_ok(&state, &jar, field(&fields, "csrf_token")) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            ErrorCode::InvalidRequest,
+            "The form expired. Go back and try again.",
+        );
+    }
+    let (client, request) = match load(&state, &params).await {
+        Ok(loaded) => loaded,
+        Err(response) => return response,
+    };
+    let current = match session::current(&state, &jar).await {
+        Ok(Some(current)) => current,
+        Ok(None) => return resume(&state, jar, params, Done::default()).await,
+        Err(_) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::TemporarilyUnavailable,
+                "The service is temporarily unavailable. Please try again.",
+            );
+        }
+    };
+    if field(&fields, "decision") != Some("allow") {
+        tracing::info!(category = "security", event = "consent_denied", user_id = %current.user.id, client_id = %client.client_id, outcome = "failure", "consent denied");
+        return redirect_error(
+            &state,
+            &request.redirect,
+            ErrorCode::AccessDenied,
+            "the user denied the request",
+        );
+    }
+    let mut scopes: Vec<String> = match state
+        .store
+        .get_consent(&current.user.id, &client.client_id)
+        .await
+    {
+        Ok(previous) => previous.scopes,
+        Err(_) => Vec::new(),
+    };
+    scopes.extend(request.scope.iter().map(str::to_owned));
+    scopes.sort();
+    scopes.dedup();
+    let consent = Consent {
+        user_id: current.user.id.clone(),
+        client_id: client.client_id.clone(),
+        scopes,
+        granted_at: state.clock.now(),
+    };
+    if let Err(e) = state.store.put_consent(&consent).await {
+        tracing::warn!(event = "consent_failed", error = %e, "could not store consent");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::TemporarilyUnavailable,
+            "The service is temporarily unavailable. Please try again.",
+        );
+    }
+    tracing::info!(category = "security", event = "consent_granted", user_id = %current.user.id, client_id = %client.client_id, outcome = "success", "consent granted");
+    resume(
+        &state,
+        jar,
+        params,
+        Done {
+            logged_in: false,
+            consented: true,
+        },
+    )
+    .await
+}

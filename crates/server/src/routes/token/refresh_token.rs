@@ -1,0 +1,129 @@
+//! The refresh token grant (RFC 6749 §6) with rotation: every use returns a
+//! new refresh token; presenting a replaced one revokes the family
+//! (RFC 9700 §4.14.2), except within a short grace window for concurrent
+//! refreshes of the same token, which are refused without revoking.
+
+use oauth::{ErrorCode, Scope};
+use serde_json::{Map, json};
+use store::{ClientRecord, Rotation};
+
+use super::{Params, issue_failure, token_response};
+use crate::config::seconds;
+use crate::routes::oauth_support::{OAuthError, error};
+use crate::services::tokens::{Authentication, issue_access_token, issue_id_token};
+use crate::state::AppState;
+use crate::tokens::{hash_token, random_token};
+
+fn invalid_grant(description: &str) -> OAuthError {
+    error(ErrorCode::InvalidGrant, description)
+}
+
+pub async fn refresh(
+    state: &AppState,
+    client: &ClientRecord,
+    params: &Params,
+) -> Result<axum::response::Response, OAuthError> {
+    let presented = hash_token(params.require("refresh_token")?);
+    // A token of another client is refused before it can rotate anything.
+    match state.store.get_current_family(&presented).await {
+        Ok(family) if family.client_id != client.client_id => {
+            return Err(invalid_grant(
+                "the refresh token was issued to another client",
+            ));
+        }
+        Ok(_) | Err(store::Error::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let new_token = random_token().map_err(|_| error(ErrorCode::ServerError, "no randomness"))?;
+    let now = state.clock.now();
+    let idle = now + seconds(state.config.refresh_token_idle_ttl);
+    let grace = seconds(state.config.refresh_token_grace);
+    let family = match state
+        .store
+        .rotate_refresh_token(&presented, &hash_token(new_token.expose()), idle, grace)
+        .await
+    {
+        Ok(Rotation::Rotated(family)) => family,
+        Ok(Rotation::WithinGrace(_)) => {
+            return Err(invalid_grant(
+                "this refresh token was just used; use the one issued with it",
+            ));
+        }
+        Ok(Rotation::ReuseDetected(family)) => {
+            metrics::counter!("auth_refresh_token_reuse_detected_total").increment(1);
+            tracing::warn!(
+                category = "security",
+                event = "refresh_token_reuse_detected",
+                client_id = %family.client_id,
+                user_id = family.user_id.as_deref().unwrap_or_default(),
+                outcome = "failure",
+                "a rotated refresh token was presented again; its family is revoked"
+            );
+            return Err(invalid_grant("the refresh token was already used"));
+        }
+        Err(store::Error::NotFound) => {
+            return Err(invalid_grant(
+                "the refresh token is invalid, expired or revoked",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let granted = Scope::parse(&family.scope).unwrap_or_default();
+    let scope = match params.get("scope")? {
+        None => granted,
+        Some(requested) => {
+            let requested = Scope::parse(requested)
+                .map_err(|e| error(ErrorCode::InvalidScope, e.to_string()))?;
+            if !requested.is_subset(&granted) {
+                return Err(error(
+                    ErrorCode::InvalidScope,
+                    "a refresh cannot widen the scope",
+                ));
+            }
+            requested
+        }
+    };
+    let user_id = family.user_id.clone().unwrap_or_default();
+    match state.store.get_user(&user_id).await {
+        Ok(user) if user.active => {}
+        Ok(_) | Err(store::Error::NotFound) => {
+            state.store.revoke_family(&family.id).await.ok();
+            return Err(invalid_grant("the user is no longer active"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let auth_time = family.grant["auth_time"]
+        .as_i64()
+        .unwrap_or(family.created_at);
+    let mut extra = Map::new();
+    extra.insert("auth_time".into(), json!(auth_time));
+    let access = issue_access_token(
+        state,
+        &client.client_id,
+        &user_id,
+        &scope,
+        uuid::Uuid::new_v4().to_string(),
+        extra,
+    )
+    .map_err(issue_failure)?;
+    let mut body = json!({
+        "access_token": access.token,
+        "token_type": "Bearer",
+        "expires_in": access.expires_in,
+        "scope": scope.to_string(),
+        "refresh_token": new_token.expose(),
+    });
+    if scope.contains("openid") {
+        let auth = Authentication {
+            user_id: &user_id,
+            auth_time,
+            nonce: None,
+            sid: family.grant["sid"].as_str(),
+            amr: &family.grant["amr"],
+        };
+        body["id_token"] =
+            json!(issue_id_token(state, client, &auth, &access.token).map_err(issue_failure)?);
+    }
+    metrics::counter!("auth_tokens_issued_total", "grant_type" => "refresh_token", "token_type" => "access_token").increment(1);
+    Ok(token_response(body))
+}

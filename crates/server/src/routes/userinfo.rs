@@ -1,0 +1,90 @@
+//! The UserInfo endpoint (OpenID Connect Core §5.3), GET and POST, with a
+//! Bearer access token in the Authorization header (RFC 6750 §2.1). A
+//! revoked or expired token is refused on every replica, because
+//! revocations live in the shared store.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::introspect::access_token_claims;
+use super::oauth_support::{OAuthError, no_store};
+use crate::services::claims;
+use crate::state::AppState;
+
+/// RFC 6750 §3: the challenge, with an error code once a token was presented.
+fn challenge(status: StatusCode, error: Option<&str>, description: &str) -> Response {
+    let value = match error {
+        Some(error) => format!(
+            "Bearer realm=\"auth-service\", error=\"{error}\", error_description=\"{description}\""
+        ),
+        None => "Bearer realm=\"auth-service\"".to_owned(),
+    };
+    let mut response = status.into_response();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+pub async fn userinfo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, OAuthError> {
+    let Some(token) = bearer(&headers) else {
+        return Ok(challenge(StatusCode::UNAUTHORIZED, None, ""));
+    };
+    let Some(token_claims) = access_token_claims(&state, token).await? else {
+        return Ok(challenge(
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            "the access token is invalid, expired or revoked",
+        ));
+    };
+    let scope = token_claims["scope"].as_str().unwrap_or_default();
+    let scopes: Vec<&str> = scope.split(' ').collect();
+    if !scopes.contains(&"openid") {
+        return Ok(challenge(
+            StatusCode::FORBIDDEN,
+            Some("insufficient_scope"),
+            "the openid scope is required",
+        ));
+    }
+    let user_id = token_claims["sub"].as_str().unwrap_or_default();
+    let user = match state.store.get_user(user_id).await {
+        Ok(user) if user.active => user,
+        Ok(_) | Err(store::Error::NotFound) => {
+            return Ok(challenge(
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_token"),
+                "the user is no longer active",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let groups = if scopes.contains(&"groups") {
+        state
+            .store
+            .groups_with_member(&user.id)
+            .await?
+            .into_iter()
+            .map(|g| g.display_name)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut response = Json(claims::for_scope(&user, &scopes, &groups)).into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}

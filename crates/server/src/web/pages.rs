@@ -1,0 +1,65 @@
+//! The pages, as askama templates (auto-escaped: every value here is HTML
+//! escaped where it is inserted).
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::page_headers;
+
+#[derive(Template, Debug)]
+#[template(path = "login.html")]
+pub struct Login<'a> {
+    pub client_name: &'a str,
+    pub authz: &'a str,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "consent.html")]
+pub struct Consent<'a> {
+    pub client_name: &'a str,
+    pub user_name: &'a str,
+    pub scopes: Vec<&'a str>,
+    pub authz: &'a str,
+    pub csrf: &'a str,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub code: &'a str,
+    pub description: &'a str,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "form_post.html")]
+pub struct FormPost<'a> {
+    pub action: &'a str,
+    pub fields: Vec<(&'a str, &'a str)>,
+    pub nonce: &'a str,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "message.html")]
+pub struct Message<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+/// Renders a page with the security headers.
+pub fn render(status: StatusCode, page: &impl Template, script_nonce: Option<&str>) -> Response {
+    match page.render() {
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            page_headers(response.headers_mut(), script_nonce);
+            response
+        }
+        Err(e) => {
+            tracing::error!(event = "page_render_failed", error = %e, "a page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}

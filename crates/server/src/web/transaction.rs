@@ -1,0 +1,69 @@
+//! The authorization transaction: the parameters of an authorization
+//! request, carried through the login and consent pages as a sealed string
+//! instead of server-side state. It is the raw request (re-validated at each
+//! step, so a client changed meanwhile is seen), the time it started, and an
+//! HMAC under a key derived from the master key, so it cannot be altered,
+//! and it expires.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::MasterKey;
+
+/// How long a user may take between `/authorize` and finishing the pages.
+pub const LIFETIME_SECONDS: i64 = 15 * 60;
+const PURPOSE: &str = "authorization-transaction";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Transaction {
+    params: Vec<(String, String)>,
+    started: i64,
+}
+
+/// Seals `params` as one opaque, URL-safe string.
+pub fn seal(master: &MasterKey, params: &[(String, String)], now: i64) -> String {
+    let json = serde_json::to_vec(&Transaction {
+        params: params.to_vec(),
+        started: now,
+    })
+    .unwrap_or_default();
+    let body = URL_SAFE_NO_PAD.encode(&json);
+    let tag = master.mac(PURPOSE, body.as_bytes());
+    format!("{body}.{tag}")
+}
+
+/// The parameters of a sealed transaction, if it is authentic and unexpired.
+pub fn open(master: &MasterKey, sealed: &str, now: i64) -> Option<Vec<(String, String)>> {
+    let (body, tag) = sealed.split_once('.')?;
+    if !master.verify_mac(PURPOSE, body.as_bytes(), tag) {
+        return None;
+    }
+    let transaction: Transaction =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+    (now - transaction.started < LIFETIME_SECONDS && transaction.started <= now)
+        .then_some(transaction.params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_transactions_resist_tampering_and_expire() {
+        let master = MasterKey::from_bytes(&[3; 32]).unwrap();
+        let params = vec![("client_id".to_owned(), "web".to_owned())];
+        let sealed = seal(&master, &params, 1_000);
+        assert_eq!(open(&master, &sealed, 1_010), Some(params));
+        assert_eq!(open(&master, &sealed, 1_000 + LIFETIME_SECONDS), None);
+        let (body, tag) = sealed.split_once('.').unwrap();
+        let forged_body =
+            URL_SAFE_NO_PAD.encode(br#"{"params":[["client_id","evil"]],"started":1000}"#);
+        assert_eq!(open(&master, &format!("{forged_body}.{tag}"), 1_010), None);
+        assert_eq!(
+            open(&MasterKey::from_bytes(&[4; 32]).unwrap(), &sealed, 1_010),
+            None
+        );
+        assert_eq!(open(&master, body, 1_010), None);
+    }
+}
