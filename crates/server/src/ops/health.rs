@@ -70,7 +70,17 @@ impl Health {
                 .is_draining()
                 .then(|| "the process is shutting down".to_owned()),
         };
-        let signing = self.keys.signer(self.alg);
+        let store = self.check_store().await;
+        let mut signing = self.keys.signer(self.alg);
+        if signing.is_none() && store.ok() {
+            // The store is back (or was never gone) but no key is loaded yet:
+            // load now rather than wait for the next scheduled refresh, so
+            // readiness returns as soon as the store does.
+            if let Ok(Err(e)) = tokio::time::timeout(self.timeout, self.keys.refresh()).await {
+                tracing::warn!(event = "signing_keys_refresh_failed", error = %e, "could not load signing keys");
+            }
+            signing = self.keys.signer(self.alg);
+        }
         let signing_key = Check {
             name: "signing_key",
             status: if signing.is_some() { "ok" } else { "fail" },
@@ -79,7 +89,7 @@ impl Health {
                 .is_none()
                 .then(|| format!("no active {} signing key loaded", self.alg)),
         };
-        vec![self.check_store().await, signing_key, shutdown]
+        vec![store, signing_key, shutdown]
     }
 
     async fn check_store(&self) -> Check {

@@ -88,4 +88,34 @@ fn describe() {
         "auth_store_up",
         "1 when the last store health check succeeded, else 0."
     );
+    describe_gauge!(
+        "auth_signing_key_age_seconds",
+        Unit::Seconds,
+        "Age of the active signing key, by algorithm."
+    );
+    describe_gauge!("auth_jwks_keys", "Keys published in the JWKS.");
+    describe_counter!(
+        "auth_tokens_issued_total",
+        "Tokens issued, by grant type and token type."
+    );
+    describe_counter!(
+        "auth_tokens_revoked_total",
+        "Tokens revoked, by token type."
+    );
+    describe_counter!(
+        "auth_token_introspections_total",
+        "Introspection requests, by whether the token was active."
+    );
+    describe_counter!(
+        "auth_refresh_token_reuse_detected_total",
+        "Rotated refresh tokens presented again (the family was revoked)."
+    );
+    describe_counter!(
+        "auth_authorization_code_reuse_total",
+        "Authorization codes presented twice (what they issued was revoked)."
+    );
+    describe_counter!(
+        "auth_login_attempts_total",
+        "Password logins, by outcome and reason."
+    );
 }

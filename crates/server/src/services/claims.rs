@@ -71,12 +71,12 @@ pub fn for_scope(user: &UserRecord, scopes: &[&str], groups: &[String]) -> Map<S
         put("zoneinfo", a.get("timezone"));
         put("updated_at", Some(&json!(user.updated_at)));
     }
-    if scopes.contains(&"email") {
-        if let Some(email) = primary(a, "emails").and_then(|e| e.get("value")) {
-            put("email", Some(email));
-            // SCIM carries no verification state; nothing here proves the address.
-            put("email_verified", Some(&json!(false)));
-        }
+    if scopes.contains(&"email")
+        && let Some(email) = primary(a, "emails").and_then(|e| e.get("value"))
+    {
+        put("email", Some(email));
+        // SCIM carries no verification state; nothing here proves the address.
+        put("email_verified", Some(&json!(false)));
     }
     if scopes.contains(&"phone") {
         put(
@@ -84,23 +84,23 @@ pub fn for_scope(user: &UserRecord, scopes: &[&str], groups: &[String]) -> Map<S
             primary(a, "phoneNumbers").and_then(|p| p.get("value")),
         );
     }
-    if scopes.contains(&"address") {
-        if let Some(address) = primary(a, "addresses") {
-            let mut claim = Map::new();
-            for (oidc, scim) in [
-                ("formatted", "formatted"),
-                ("street_address", "streetAddress"),
-                ("locality", "locality"),
-                ("region", "region"),
-                ("postal_code", "postalCode"),
-                ("country", "country"),
-            ] {
-                if let Some(value) = address.get(scim) {
-                    claim.insert(oidc.into(), value.clone());
-                }
+    if scopes.contains(&"address")
+        && let Some(address) = primary(a, "addresses")
+    {
+        let mut claim = Map::new();
+        for (oidc, scim) in [
+            ("formatted", "formatted"),
+            ("street_address", "streetAddress"),
+            ("locality", "locality"),
+            ("region", "region"),
+            ("postal_code", "postalCode"),
+            ("country", "country"),
+        ] {
+            if let Some(value) = address.get(scim) {
+                claim.insert(oidc.into(), value.clone());
             }
-            put("address", Some(&Value::Object(claim)));
         }
+        put("address", Some(&Value::Object(claim)));
     }
     if scopes.contains(&"groups") {
         put("groups", Some(&json!(groups)));

@@ -11,6 +11,7 @@ mod helpers;
 mod logs;
 mod metrics;
 mod oauth;
+mod oidc;
 mod redis_faults;
 mod redis_tls;
 mod shutdown;

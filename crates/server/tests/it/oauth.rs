@@ -461,7 +461,7 @@ async fn jwks_and_metadata() {
     assert_eq!(metadata["jwks_uri"], "https://auth.example.test/jwks.json");
     assert_eq!(
         metadata["grant_types_supported"],
-        json!(["client_credentials"])
+        json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert!(
         metadata["grant_types_supported"]

@@ -1,0 +1,732 @@
+//! The authorization code flow end to end, as a browser and a relying party
+//! would drive it: discovery, /authorize, the login and consent pages,
+//! the code exchange with PKCE, ID token validation through the JWKS,
+//! userinfo, refresh rotation, and the SECURITY.md promises around them.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use serde_json::{Value, json};
+
+use crate::helpers::{MASTER_KEY, Server, cli, stdout_json};
+
+const ISSUER_ENV: &str = "https://auth.example.test";
+const REDIRECT: &str = "https://app.example.test/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser: no automatic redirects, a cookie jar.
+struct Browser {
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    fn new() -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            http,
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn remember(&mut self, response: &reqwest::Response) {
+        for value in response.headers().get_all(SET_COOKIE) {
+            let text = value.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || text.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> reqwest::Response {
+        let response = self
+            .http
+            .get(url)
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.remember(&response);
+        response
+    }
+
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let response = self
+            .http
+            .post(url)
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.remember(&response);
+        response
+    }
+}
+
+fn location(response: &reqwest::Response) -> String {
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "expected a redirect"
+    );
+    response.headers()[LOCATION].to_str().unwrap().to_owned()
+}
+
+fn query(url: &str) -> HashMap<String, String> {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in {html}"))
+        + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&#x2b;", "+")
+}
+
+struct Provider {
+    server: Server,
+    base: String,
+    client_id: String,
+    client_secret: String,
+    user_id: String,
+}
+
+impl Provider {
+    async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    async fn start_with(env: &[(&str, &str)]) -> Self {
+        let mut vars = vec![("AUTH_MASTER_KEY", MASTER_KEY), ("AUTH_ISSUER", ISSUER_ENV)];
+        vars.extend_from_slice(env);
+        let mut server = Server::start(&vars);
+        server.wait_live().await;
+        let store = format!("sqlite://{}", server.database().display());
+        let vars = [
+            ("AUTH_STORE", store.as_str()),
+            ("AUTH_MASTER_KEY", MASTER_KEY),
+        ];
+        let created = stdout_json(&cli(
+            &vars,
+            &[
+                "client",
+                "create",
+                "--name",
+                "Example App",
+                "--redirect-uri",
+                REDIRECT,
+                "--scope",
+                "openid profile email groups",
+            ],
+            None,
+        ));
+        let user = stdout_json(&cli(
+            &vars,
+            &[
+                "user",
+                "create",
+                "--username",
+                "bjensen",
+                "--password-stdin",
+                "--email",
+                "bjensen@example.com",
+                "--given-name",
+                "Barbara",
+                "--family-name",
+                "Jensen",
+            ],
+            Some(&format!("{PASSWORD}\n")),
+        ));
+        let base = server.base.clone();
+        Self {
+            server,
+            base,
+            client_id: created["client_id"].as_str().unwrap().into(),
+            client_secret: created["client_secret"].as_str().unwrap().into(),
+            user_id: user["id"].as_str().unwrap().into(),
+        }
+    }
+
+    fn authorize_url(&self, extra: &[(&str, &str)]) -> String {
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", self.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid profile email"),
+            ("state", "xyz-state"),
+            ("nonce", "n-0S6_WzA2Mj"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ];
+        for (name, value) in extra {
+            params.retain(|(n, _)| n != name);
+            if !value.is_empty() {
+                params.push((name, value));
+            }
+        }
+        format!(
+            "{}/authorize?{}",
+            self.base,
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params)
+                .finish()
+        )
+    }
+
+    /// Drives the browser through login and consent; returns the callback URL.
+    async fn sign_in(&self, browser: &mut Browser, extra: &[(&str, &str)]) -> String {
+        let to_login = location(&browser.get(&self.authorize_url(extra)).await);
+        assert!(to_login.starts_with("/login?authz="), "{to_login}");
+        let page = browser.get(&format!("{}{to_login}", self.base)).await;
+        assert_eq!(page.status(), 200);
+        assert_security_headers(&page);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Example App"));
+        let form = [
+            ("authz", hidden(&html, "authz")),
+            ("csrf_token", hidden(&html, "csrf_token")),
+            ("username", "BJensen".to_owned()),
+            ("password", PASSWORD.to_owned()),
+        ];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let to_consent = location(&browser.post(&format!("{}/login", self.base), &form).await);
+        assert!(to_consent.starts_with("/consent?authz="), "{to_consent}");
+        let html = browser
+            .get(&format!("{}{to_consent}", self.base))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("email") && html.contains("bjensen"));
+        let form = [
+            ("authz", hidden(&html, "authz")),
+            ("csrf_token", hidden(&html, "csrf_token")),
+            ("decision", "allow".to_owned()),
+        ];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        location(&browser.post(&format!("{}/consent", self.base), &form).await)
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}/token", self.base))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn exchange(&self, code: &str) -> reqwest::Response {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .await
+    }
+
+    async fn introspect(&self, token: &str) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}/introspect", self.base))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+fn assert_security_headers(response: &reqwest::Response) {
+    let h = response.headers();
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["cache-control"], "no-store");
+}
+
+async fn error_of(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["error"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_code_flow_end_to_end() {
+    let p = Provider::start().await;
+    let http = reqwest::Client::new();
+    let discovery: Value = http
+        .get(format!("{}/.well-known/openid-configuration", p.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], ISSUER_ENV);
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    assert_eq!(discovery["response_types_supported"], json!(["code"]));
+
+    let mut browser = Browser::new();
+    let callback = p.sign_in(&mut browser, &[]).await;
+    assert!(callback.starts_with(REDIRECT), "{callback}");
+    let params = query(&callback);
+    assert_eq!(params["state"], "xyz-state");
+    assert_eq!(params["iss"], ISSUER_ENV, "RFC 9207");
+    let code = params["code"].clone();
+
+    // The session cookie is HttpOnly and SameSite=Lax (the issuer is https: Secure, __Host-).
+    assert!(
+        browser.cookies.contains_key("__Host-session"),
+        "{:?}",
+        browser.cookies.keys()
+    );
+
+    let response = p.exchange(&code).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let tokens: Value = response.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+
+    // The ID token verifies through the JWKS, RS256 by default.
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "RS256");
+    let jwks: jsonwebtoken::jwk::JwkSet = http
+        .get(format!("{}/jwks.json", p.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key =
+        jsonwebtoken::DecodingKey::from_jwk(jwks.find(header["kid"].as_str().unwrap()).unwrap())
+            .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_issuer(&[ISSUER_ENV]);
+    validation.set_audience(&[p.client_id.as_str()]);
+    let claims = jsonwebtoken::decode::<Value>(id_token, &key, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], p.user_id.as_str());
+    assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
+    assert!(claims["auth_time"].is_i64() && claims["sid"].is_string());
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access.as_bytes());
+    assert_eq!(
+        claims["at_hash"],
+        URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
+    );
+
+    // Userinfo: claims by scope.
+    let userinfo: Value = http
+        .get(format!("{}/userinfo", p.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(userinfo["sub"], p.user_id.as_str());
+    assert_eq!(userinfo["email"], "bjensen@example.com");
+    assert_eq!(userinfo["given_name"], "Barbara");
+    assert_eq!(userinfo["preferred_username"], "bjensen");
+    let anonymous = http
+        .get(format!("{}/userinfo", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert!(
+        anonymous.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+
+    // Refresh rotates; the old token replayed revokes the family.
+    let rotated = p
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        .await;
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    let refresh2 = rotated["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(refresh2, refresh);
+    assert!(rotated["id_token"].is_string());
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    // Past the grace window (10 s by default) a replay is theft; within it, a refusal without revocation.
+    let replay = p
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        .await;
+    assert_eq!(error_of(replay).await, "invalid_grant");
+    assert_eq!(
+        p.introspect(&refresh2).await["active"],
+        true,
+        "within the grace window the family survives"
+    );
+
+    // The next authorization needs neither login nor consent.
+    let callback = location(&browser.get(&p.authorize_url(&[("state", "second")])).await);
+    assert!(
+        callback.starts_with(REDIRECT) && query(&callback)["state"] == "second",
+        "{callback}"
+    );
+}
+
+#[tokio::test]
+async fn codes_are_single_use_and_replay_revokes_what_they_issued() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    let code = query(&p.sign_in(&mut browser, &[]).await)["code"].clone();
+    let tokens: Value = p.exchange(&code).await.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(p.introspect(access).await["active"], true);
+
+    assert_eq!(error_of(p.exchange(&code).await).await, "invalid_grant");
+    assert_eq!(
+        p.introspect(access).await["active"],
+        false,
+        "the first use's access token is revoked"
+    );
+    assert_eq!(
+        p.introspect(refresh).await["active"],
+        false,
+        "and its refresh tokens"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        p.server
+            .json_logs()
+            .iter()
+            .any(|l| l["event"] == "authorization_code_reuse" && l["category"] == "security")
+    );
+}
+
+#[tokio::test]
+async fn pkce_is_required_and_checked() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    let code = query(&p.sign_in(&mut browser, &[]).await)["code"].clone();
+    let wrong = p
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &"x".repeat(43)),
+        ])
+        .await;
+    assert_eq!(error_of(wrong).await, "invalid_grant");
+
+    let code = query(&location(&browser.get(&p.authorize_url(&[])).await))["code"].clone();
+    let missing = p
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ])
+        .await;
+    assert_eq!(error_of(missing).await, "invalid_grant");
+
+    // Without a challenge, or with "plain", the authorization request fails.
+    for extra in [
+        [("code_challenge", "")],
+        [("code_challenge_method", "plain")],
+    ] {
+        let callback = location(&browser.get(&p.authorize_url(&extra)).await);
+        assert_eq!(query(&callback)["error"], "invalid_request", "{extra:?}");
+    }
+    // A code for one redirect URI cannot be redeemed with another.
+    let code = query(&location(&browser.get(&p.authorize_url(&[])).await))["code"].clone();
+    let other = p
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "https://app.example.test/other"),
+            ("code_verifier", VERIFIER),
+        ])
+        .await;
+    assert_eq!(error_of(other).await, "invalid_grant");
+}
+
+#[tokio::test]
+async fn untrusted_redirects_get_a_page_and_never_a_redirect() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    for extra in [
+        vec![("redirect_uri", "https://evil.example/callback")],
+        vec![("redirect_uri", "https://app.example.test/callback/../evil")],
+        vec![("client_id", "no-such-client")],
+    ] {
+        let response = browser.get(&p.authorize_url(&extra)).await;
+        assert_eq!(response.status(), 400, "{extra:?}");
+        assert!(response.headers().get(LOCATION).is_none());
+        assert_security_headers(&response);
+        assert!(response.text().await.unwrap().contains("cannot continue"));
+    }
+    // Redirected errors carry state and iss.
+    let callback = location(
+        &browser
+            .get(&p.authorize_url(&[("response_type", "token")]))
+            .await,
+    );
+    let params = query(&callback);
+    assert_eq!(params["error"], "unsupported_response_type");
+    assert_eq!(params["state"], "xyz-state");
+    assert_eq!(params["iss"], ISSUER_ENV);
+    // prompt=none without a session.
+    let callback = location(&browser.get(&p.authorize_url(&[("prompt", "none")])).await);
+    assert_eq!(query(&callback)["error"], "login_required");
+}
+
+#[tokio::test]
+async fn login_failures_look_the_same_and_csrf_is_enforced() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
+    let html = browser
+        .get(&format!("{}{to_login}", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (authz, csrf) = (hidden(&html, "authz"), hidden(&html, "csrf_token"));
+    let mut answers = Vec::new();
+    for (username, password) in [
+        ("bjensen", "wrong password"),
+        ("nobody-here", "wrong password"),
+    ] {
+        let response = browser
+            .post(
+                &format!("{}/login", p.base),
+                &[
+                    ("authz", &authz),
+                    ("csrf_token", &csrf),
+                    ("username", username),
+                    ("password", password),
+                ],
+            )
+            .await;
+        let status = response.status();
+        let html = response.text().await.unwrap();
+        let message = html
+            .split("role=\"alert\"")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_owned();
+        answers.push((status, message));
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "unknown user and wrong password answer alike"
+    );
+    assert_eq!(answers[0].0, StatusCode::UNAUTHORIZED);
+
+    let forged = browser
+        .post(
+            &format!("{}/login", p.base),
+            &[
+                ("authz", &authz),
+                ("csrf_token", "forged"),
+                ("username", "bjensen"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    let tampered = browser
+        .post(
+            &format!("{}/login", p.base),
+            &[
+                ("authz", &format!("{authz}x")),
+                ("csrf_token", &csrf),
+                ("username", "bjensen"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(tampered.status(), 400);
+
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let logs = p.server.json_logs();
+    let failures: Vec<_> = logs
+        .iter()
+        .filter(|l| l["event"] == "authentication_failure")
+        .collect();
+    assert_eq!(failures.len(), 2);
+    assert!(
+        failures
+            .iter()
+            .all(|l| l["category"] == "security" && l["outcome"] == "failure")
+    );
+    assert!(
+        !p.server.logs().join("\n").contains("wrong password"),
+        "passwords never reach the logs"
+    );
+}
+
+#[tokio::test]
+async fn consent_can_be_denied() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
+    let html = browser
+        .get(&format!("{}{to_login}", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("authz", hidden(&html, "authz")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("username", "bjensen".into()),
+        ("password", PASSWORD.into()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let to_consent = location(&browser.post(&format!("{}/login", p.base), &form).await);
+    let html = browser
+        .get(&format!("{}{to_consent}", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("authz", hidden(&html, "authz")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("decision", "deny".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let callback = location(&browser.post(&format!("{}/consent", p.base), &form).await);
+    assert_eq!(query(&callback)["error"], "access_denied");
+    // No consent was stored: prompt=none now says so.
+    let callback = location(&browser.get(&p.authorize_url(&[("prompt", "none")])).await);
+    assert_eq!(query(&callback)["error"], "consent_required");
+}
+
+#[tokio::test]
+async fn form_post_response_mode() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    p.sign_in(&mut browser, &[]).await;
+    let response = browser
+        .get(&p.authorize_url(&[("response_mode", "form_post")]))
+        .await;
+    assert_eq!(response.status(), 200);
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = response.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{REDIRECT}\"")), "{html}");
+    assert!(html.contains("name=\"code\""));
+    assert!(html.contains("name=\"iss\""));
+    let nonce = html
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(csp.contains(&format!("'nonce-{nonce}'")));
+}
+
+/// SECURITY.md 5: outside the grace window, a rotated refresh token
+/// presented again revokes the whole family.
+#[tokio::test]
+async fn reused_refresh_token_revokes_the_family() {
+    let p = Provider::start_with(&[("AUTH_REFRESH_TOKEN_GRACE", "0s")]).await;
+    let mut browser = Browser::new();
+    let code = query(&p.sign_in(&mut browser, &[]).await)["code"].clone();
+    let tokens: Value = p.exchange(&code).await.json().await.unwrap();
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let second: Value = p
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &first)])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(p.introspect(&second).await["active"], true);
+
+    let replay = p
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &first)])
+        .await;
+    assert_eq!(error_of(replay).await, "invalid_grant");
+    assert_eq!(
+        p.introspect(&second).await["active"],
+        false,
+        "the family is revoked"
+    );
+    let after = p
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &second)])
+        .await;
+    assert_eq!(error_of(after).await, "invalid_grant");
+
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        p.server
+            .json_logs()
+            .iter()
+            .any(|l| l["event"] == "refresh_token_reuse_detected" && l["category"] == "security")
+    );
+    let metrics = reqwest::get(format!("{}/metrics", p.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("auth_refresh_token_reuse_detected_total 1"));
+}
