@@ -71,7 +71,8 @@ impl RefreshTokenStore for RedisStore {
             .arg(family.rotated_at)
             .arg(family.idle_expires_at)
             .arg(family.expires_at)
-            .arg(self.now());
+            .arg(self.now())
+            .arg(family.session_id.as_deref().unwrap_or_default());
         self.invoke_status("create_family", invocation).await
     }
 
@@ -111,15 +112,28 @@ impl RefreshTokenStore for RedisStore {
     }
 
     async fn revoke_family(&self, family_id: &str) -> Result<()> {
-        if self.revoke_families("revoke_family", family_id, "").await? == 0 {
+        if self
+            .revoke_families("revoke_family", family_id, "", "")
+            .await?
+            == 0
+        {
             return Err(Error::NotFound);
         }
         Ok(())
     }
 
-    async fn revoke_families_for_user(&self, user_id: &str) -> Result<u64> {
-        self.revoke_families("revoke_families_for_user", "", user_id)
-            .await
+    async fn revoke_families_for_user(
+        &self,
+        user_id: &str,
+        session_id: Option<&str>,
+    ) -> Result<u64> {
+        self.revoke_families(
+            "revoke_families_for_user",
+            "",
+            user_id,
+            session_id.unwrap_or_default(),
+        )
+        .await
     }
 }
 
@@ -129,13 +143,15 @@ impl RedisStore {
         op: &'static str,
         family_id: &str,
         user_id: &str,
+        session_id: &str,
     ) -> Result<u64> {
         let mut invocation = self.scripts().family_revoke.prepare_invoke();
         invocation
             .arg(self.prefix())
             .arg(self.now())
             .arg(family_id)
-            .arg(user_id);
+            .arg(user_id)
+            .arg(session_id);
         count(&self.invoke::<Vec<String>>(op, invocation).await?)
     }
 

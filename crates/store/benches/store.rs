@@ -81,6 +81,7 @@ async fn setup(store: &dyn Store, chains: usize) -> Chains {
             idle_expires_at: FAR - 1,
             rotated_at: 0,
             revoked: false,
+            session_id: None,
         };
         store
             .create_family(&family, &format!("rt-{chain}-0"))

@@ -131,6 +131,7 @@ fn family(id: &str, now: i64) -> RefreshFamily {
         idle_expires_at: now + 3_600,
         rotated_at: now,
         revoked: false,
+        session_id: None,
     }
 }
 
@@ -615,11 +616,26 @@ pub async fn revoke_families_for_user(h: Harness) {
     let mut other_user = family("f3", T0);
     other_user.user_id = Some("u2".into());
     s.create_family(&other_user, "c0").await.unwrap();
-    assert_eq!(s.revoke_families_for_user("u1").await.unwrap(), 2);
+    let mut other_session = family("f4", T0);
+    other_session.session_id = Some("sid-2".into());
+    s.create_family(&other_session, "d0").await.unwrap();
+    let mut this_session = family("f5", T0);
+    this_session.session_id = Some("sid-1".into());
+    s.create_family(&this_session, "e0").await.unwrap();
+    // Logging out of one session ends only that session's families.
+    assert_eq!(
+        s.revoke_families_for_user("u1", Some("sid-1"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_not_found(s.get_current_family("e0").await);
+    assert_eq!(s.get_current_family("d0").await.unwrap().id, "f4");
+    assert_eq!(s.revoke_families_for_user("u1", None).await.unwrap(), 3);
     assert_not_found(s.get_current_family("a0").await);
     assert_not_found(s.get_current_family("b0").await);
     assert_eq!(s.get_current_family("c0").await.unwrap().id, "f3");
-    assert_eq!(s.revoke_families_for_user("u1").await.unwrap(), 0);
+    assert_eq!(s.revoke_families_for_user("u1", None).await.unwrap(), 0);
     s.revoke_family("f3").await.unwrap();
     assert_not_found(s.get_current_family("c0").await);
 }

@@ -122,6 +122,10 @@ pub struct RefreshFamily {
     /// When the current token replaced the previous one.
     pub rotated_at: i64,
     pub revoked: bool,
+    /// The browser session the grant came from, so that logging out of it
+    /// can end the family (RP-Initiated Logout).
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 /// The outcome of [`RefreshTokenStore::rotate`](crate::RefreshTokenStore::rotate).

@@ -115,8 +115,13 @@ pub trait RefreshTokenStore: Send + Sync {
     /// Marks the family revoked; its tokens are absent from then on.
     /// `NotFound` if absent.
     async fn revoke_family(&self, family_id: &str) -> Result<()>;
-    /// Revokes every live family of a user; returns how many.
-    async fn revoke_families_for_user(&self, user_id: &str) -> Result<u64>;
+    /// Revokes every live family of a user, or only those that came from
+    /// `session_id` when given; returns how many.
+    async fn revoke_families_for_user(
+        &self,
+        user_id: &str,
+        session_id: Option<&str>,
+    ) -> Result<u64>;
 }
 
 /// Browser sessions.

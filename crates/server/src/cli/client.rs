@@ -25,6 +25,18 @@ pub enum ClientCommand {
         /// A public client (no secret; PKCE only).
         #[arg(long)]
         public: bool,
+        /// Where logout may return the browser (repeatable, exact match).
+        #[arg(long = "post-logout-redirect-uri", value_name = "U")]
+        post_logout_redirect_uris: Vec<String>,
+        /// ID token signing algorithm: RS256 (default) or ES256.
+        #[arg(long, value_name = "ALG")]
+        id_token_alg: Option<String>,
+        /// A first-party client: users are not asked for consent.
+        #[arg(long)]
+        first_party: bool,
+        /// A shorter access-token lifetime for this client (e.g. 5m); capped at AUTH_ACCESS_TOKEN_TTL.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        access_token_ttl: Option<std::time::Duration>,
     },
     /// List every client.
     List,
@@ -43,6 +55,10 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
             redirect_uris,
             scope,
             public,
+            post_logout_redirect_uris,
+            id_token_alg,
+            first_party,
+            access_token_ttl,
         } => {
             let new = NewClient {
                 name,
@@ -50,6 +66,10 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
                 redirect_uris,
                 scope,
                 public,
+                post_logout_redirect_uris,
+                id_token_alg,
+                first_party,
+                access_token_ttl,
             };
             let now = store::Clock::now(&SystemClock);
             let created = clients::create(store, &ctx.master_key, now, new)

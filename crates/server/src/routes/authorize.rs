@@ -227,7 +227,9 @@ pub async fn resume(
         }
         _ => return (jar, see_other("/login", &sealed())).into_response(),
     };
-    if !done.consented {
+    // A first-party client is trusted by configuration: no consent page.
+    let first_party = client.metadata.get("first_party") == Some(&json!(true));
+    if !done.consented && !first_party {
         let granted = match state
             .store
             .get_consent(&current.user.id, &client.client_id)

@@ -2,7 +2,7 @@
 //! `/.well-known/openid-configuration` and RFC 8414 at
 //! `/.well-known/oauth-authorization-server` (the same document). It lists
 //! only what works: no implicit or hybrid response types, no password
-//! grant, PKCE with S256 only, no request objects, no logout endpoint yet.
+//! grant, PKCE with S256 only, no request objects.
 
 use axum::Json;
 use axum::extract::State;
@@ -22,6 +22,7 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "jwks_uri": format!("{issuer}/jwks.json"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
+        "end_session_endpoint": format!("{issuer}/logout"),
         "scopes_supported": ["openid", "profile", "email", "phone", "address", "groups"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],

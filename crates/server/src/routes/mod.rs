@@ -7,6 +7,7 @@ mod health;
 mod introspect;
 mod jwks;
 mod login;
+mod logout;
 mod metrics;
 mod oauth_support;
 mod revoke;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/login", get(login::login_form).post(login::login))
         .route("/consent", get(login::consent_form).post(login::consent))
+        .route("/logout", get(logout::get).post(logout::post))
         .route("/token", post(token::token))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))

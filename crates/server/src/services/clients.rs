@@ -17,6 +17,14 @@ pub struct NewClient {
     pub redirect_uris: Vec<String>,
     pub scope: Option<String>,
     pub public: bool,
+    /// Where RP-initiated logout may send the browser (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `RS256` (default) or `ES256`.
+    pub id_token_alg: Option<String>,
+    /// A first-party client skips the consent page.
+    pub first_party: bool,
+    /// A shorter access-token lifetime for this client than the service's.
+    pub access_token_ttl: Option<std::time::Duration>,
 }
 
 /// The stored client, and its secret, which exists only here and now.
@@ -86,6 +94,44 @@ pub async fn create(
     let scope = Scope::parse(new.scope.as_deref().unwrap_or_default())
         .map_err(|e| invalid(format!("--scope: {e}")))?;
 
+    let post_logout = new
+        .post_logout_redirect_uris
+        .iter()
+        .map(|uri| {
+            RedirectUri::parse(uri)
+                .map_err(|e| invalid(format!("--post-logout-redirect-uri {uri}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut metadata = serde_json::Map::new();
+    if !post_logout.is_empty() {
+        metadata.insert(
+            "post_logout_redirect_uris".into(),
+            json!(
+                post_logout
+                    .iter()
+                    .map(RedirectUri::as_str)
+                    .collect::<Vec<_>>()
+            ),
+        );
+    }
+    if let Some(alg) = &new.id_token_alg {
+        if crate::keys::Alg::parse(alg).is_none() {
+            return Err(invalid(format!(
+                "--id-token-alg {alg:?}: use RS256 or ES256"
+            )));
+        }
+        metadata.insert("id_token_signed_response_alg".into(), json!(alg));
+    }
+    if new.first_party {
+        metadata.insert("first_party".into(), json!(true));
+    }
+    if let Some(ttl) = new.access_token_ttl {
+        if ttl.as_secs() == 0 {
+            return Err(invalid("--access-token-ttl must be at least one second"));
+        }
+        metadata.insert("access_token_ttl".into(), json!(ttl.as_secs()));
+    }
+
     let secret = if new.public {
         None
     } else {
@@ -109,7 +155,7 @@ pub async fn create(
         }
         .to_owned(),
         created_at: now,
-        metadata: Default::default(),
+        metadata,
     };
     store.create_client(&record).await?;
     tracing::info!(
@@ -135,5 +181,9 @@ pub fn view(client: &ClientRecord) -> Value {
         "scope": client.scopes.join(" "),
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "created_at": super::rfc3339(client.created_at),
+        "post_logout_redirect_uris": client.metadata.get("post_logout_redirect_uris").cloned().unwrap_or(json!([])),
+        "id_token_signed_response_alg": client.metadata.get("id_token_signed_response_alg").cloned().unwrap_or(json!("RS256")),
+        "first_party": client.metadata.get("first_party").cloned().unwrap_or(json!(false)),
+        "access_token_ttl": client.metadata.get("access_token_ttl").cloned(),
     })
 }

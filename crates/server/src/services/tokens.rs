@@ -34,6 +34,7 @@ pub fn issue_access_token(
     subject: &str,
     scope: &Scope,
     jti: String,
+    ttl: Option<std::time::Duration>,
     extra: Map<String, Value>,
 ) -> Result<AccessToken, IssueError> {
     let config = &state.config;
@@ -43,7 +44,11 @@ pub fn issue_access_token(
         .signer(alg)
         .ok_or(IssueError::NoSigningKey(alg))?;
     let now = state.clock.now();
-    let ttl = config.access_token_ttl.as_secs();
+    // A client may have shorter-lived tokens, never longer ones: retired keys
+    // stay published for the service's lifetime, no longer.
+    let ttl = ttl
+        .map_or(config.access_token_ttl, |t| t.min(config.access_token_ttl))
+        .as_secs();
     let mut claims = json!({
         "iss": config.issuer,
         "sub": subject,
@@ -123,4 +128,14 @@ pub fn issue_id_token(
         claims["sid"] = json!(sid);
     }
     Ok(jwt::sign(&signer, "JWT", &claims)?)
+}
+
+/// The access-token lifetime a client registered, if any (capped at the
+/// service's when used).
+pub fn client_access_ttl(client: &store::ClientRecord) -> Option<std::time::Duration> {
+    client
+        .metadata
+        .get("access_token_ttl")
+        .and_then(Value::as_u64)
+        .map(std::time::Duration::from_secs)
 }

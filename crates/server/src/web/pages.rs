@@ -49,6 +49,14 @@ pub struct Message<'a> {
     pub message: &'a str,
 }
 
+#[derive(Template, Debug)]
+#[template(path = "logout.html")]
+pub struct LogoutConfirm<'a> {
+    pub client_name: Option<&'a str>,
+    pub sealed: &'a str,
+    pub csrf: &'a str,
+}
+
 /// Renders a page with the security headers.
 pub fn render(status: StatusCode, page: &impl Template, script_nonce: Option<&str>) -> Response {
     match page.render() {

@@ -18,6 +18,7 @@ const REDIRECT: &str = "https://app.example.test/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const PASSWORD: &str = "correct horse battery staple";
+const LOGGED_OUT: &str = "https://app.example.test/logged-out";
 
 /// A browser: no automatic redirects, a cookie jar.
 struct Browser {
@@ -114,6 +115,7 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 struct Provider {
+    store: String,
     server: Server,
     base: String,
     client_id: String,
@@ -147,6 +149,8 @@ impl Provider {
                 REDIRECT,
                 "--scope",
                 "openid profile email groups",
+                "--post-logout-redirect-uri",
+                LOGGED_OUT,
             ],
             None,
         ));
@@ -169,12 +173,24 @@ impl Provider {
         ));
         let base = server.base.clone();
         Self {
+            store,
             server,
             base,
             client_id: created["client_id"].as_str().unwrap().into(),
             client_secret: created["client_secret"].as_str().unwrap().into(),
             user_id: user["id"].as_str().unwrap().into(),
         }
+    }
+
+    fn cli(&self, args: &[&str]) -> Value {
+        stdout_json(&cli(
+            &[
+                ("AUTH_STORE", self.store.as_str()),
+                ("AUTH_MASTER_KEY", MASTER_KEY),
+            ],
+            args,
+            None,
+        ))
     }
 
     fn authorize_url(&self, extra: &[(&str, &str)]) -> String {
@@ -729,4 +745,141 @@ async fn reused_refresh_token_revokes_the_family() {
         .await
         .unwrap();
     assert!(metrics.contains("auth_refresh_token_reuse_detected_total 1"));
+}
+
+#[tokio::test]
+async fn logout_with_an_id_token_hint_ends_the_session_and_its_refresh_tokens() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    let code = query(&p.sign_in(&mut browser, &[]).await)["code"].clone();
+    let tokens: Value = p.exchange(&code).await.json().await.unwrap();
+    let (id_token, refresh) = (
+        tokens["id_token"].as_str().unwrap(),
+        tokens["refresh_token"].as_str().unwrap(),
+    );
+
+    // An unregistered post_logout_redirect_uri is a page, never a redirect.
+    let url = |target: &str| {
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("id_token_hint", id_token),
+                ("post_logout_redirect_uri", target),
+                ("state", "bye"),
+            ])
+            .finish();
+        format!("{}/logout?{q}", p.base)
+    };
+    let refused = browser.get(&url("https://evil.example/")).await;
+    assert_eq!(refused.status(), 400);
+    assert!(refused.headers().get(LOCATION).is_none());
+
+    let back = location(&browser.get(&url(LOGGED_OUT)).await);
+    assert_eq!(back, format!("{LOGGED_OUT}?state=bye"));
+    assert_eq!(
+        p.introspect(refresh).await["active"],
+        false,
+        "the session's refresh tokens are revoked"
+    );
+    // Signed out: the next authorization goes to the login page.
+    assert!(location(&browser.get(&p.authorize_url(&[])).await).starts_with("/login"));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        p.server
+            .json_logs()
+            .iter()
+            .any(|l| l["event"] == "logout" && l["category"] == "security")
+    );
+}
+
+#[tokio::test]
+async fn logout_without_a_hint_asks_for_confirmation() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    p.sign_in(&mut browser, &[]).await;
+    let page = browser.get(&format!("{}/logout", p.base)).await;
+    assert_eq!(page.status(), 200);
+    assert_security_headers(&page);
+    let html = page.text().await.unwrap();
+    // Still signed in until the user confirms.
+    assert!(location(&browser.get(&p.authorize_url(&[])).await).starts_with(REDIRECT));
+    let form = [
+        ("logout", hidden(&html, "logout")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("confirm", "yes".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = browser.post(&format!("{}/logout", p.base), &form).await;
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("signed out"));
+    assert!(location(&browser.get(&p.authorize_url(&[])).await).starts_with("/login"));
+}
+
+#[tokio::test]
+async fn first_party_clients_skip_consent_and_may_choose_es256_id_tokens() {
+    let p = Provider::start().await;
+    let created = p.cli(&[
+        "client",
+        "create",
+        "--name",
+        "Portal",
+        "--redirect-uri",
+        REDIRECT,
+        "--scope",
+        "openid email",
+        "--first-party",
+        "--id-token-alg",
+        "ES256",
+        "--access-token-ttl",
+        "5m",
+    ]);
+    let portal = Provider {
+        client_id: created["client_id"].as_str().unwrap().into(),
+        client_secret: created["client_secret"].as_str().unwrap().into(),
+        ..p
+    };
+    let mut browser = Browser::new();
+    let to_login = location(
+        &browser
+            .get(&portal.authorize_url(&[("scope", "openid email")]))
+            .await,
+    );
+    let html = browser
+        .get(&format!("{}{to_login}", portal.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("authz", hidden(&html, "authz")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("username", "bjensen".into()),
+        ("password", PASSWORD.into()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let callback = location(&browser.post(&format!("{}/login", portal.base), &form).await);
+    assert!(
+        callback.starts_with(REDIRECT),
+        "no consent page: {callback}"
+    );
+    let tokens: Value = portal
+        .exchange(&query(&callback)["code"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["expires_in"], 300);
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(
+                tokens["id_token"]
+                    .as_str()
+                    .unwrap()
+                    .split('.')
+                    .next()
+                    .unwrap(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "ES256");
 }

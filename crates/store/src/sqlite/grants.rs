@@ -180,8 +180,13 @@ impl RefreshTokenStore for SqliteStore {
         .await
     }
 
-    async fn revoke_families_for_user(&self, user_id: &str) -> Result<u64> {
+    async fn revoke_families_for_user(
+        &self,
+        user_id: &str,
+        session_id: Option<&str>,
+    ) -> Result<u64> {
         let user_id = user_id.to_owned();
+        let session_id = session_id.map(str::to_owned);
         self.write("revoke_families_for_user", move |tx, now| {
             let families = {
                 let mut stmt = tx
@@ -194,7 +199,11 @@ impl RefreshTokenStore for SqliteStore {
                     .collect::<Result<Vec<_>>>()?
             };
             let mut revoked = 0;
-            for mut family in families.into_iter().filter(|f| is_live(f, now)) {
+            let wanted = |f: &RefreshFamily| session_id.is_none() || f.session_id == session_id;
+            for mut family in families
+                .into_iter()
+                .filter(|f| is_live(f, now) && wanted(f))
+            {
                 family.revoked = true;
                 save_family(tx, &family)?;
                 revoked += 1;

@@ -11,7 +11,9 @@ use store::{ClientRecord, CodeTake, RefreshFamily};
 use super::{Params, issue_failure, token_response};
 use crate::config::seconds;
 use crate::routes::oauth_support::{OAuthError, error};
-use crate::services::tokens::{Authentication, issue_access_token, issue_id_token};
+use crate::services::tokens::{
+    Authentication, client_access_ttl, issue_access_token, issue_id_token,
+};
 use crate::state::AppState;
 use crate::tokens::{hash_token, random_token};
 
@@ -88,6 +90,7 @@ pub async fn exchange(
         &user.id,
         &scope,
         derived(&code_hash, "at"),
+        client_access_ttl(client),
         extra,
     )
     .map_err(issue_failure)?;
@@ -138,6 +141,7 @@ async fn start_family(
         idle_expires_at: now + seconds(state.config.refresh_token_idle_ttl),
         rotated_at: now,
         revoked: false,
+        session_id: grant["sid"].as_str().map(str::to_owned),
     };
     state
         .store

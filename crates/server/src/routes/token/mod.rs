@@ -15,7 +15,7 @@ mod authorization_code;
 mod refresh_token;
 
 use super::oauth_support::{OAuthError, Params, authenticate_client, error, no_store};
-use crate::services::tokens::{IssueError, issue_access_token};
+use crate::services::tokens::{IssueError, client_access_ttl, issue_access_token};
 use crate::state::AppState;
 
 /// Reads an `application/x-www-form-urlencoded` body, or says why not.
@@ -90,6 +90,7 @@ fn client_credentials(
         &client.client_id,
         &scope,
         jti,
+        client_access_ttl(client),
         Default::default(),
     )
     .map_err(issue_failure)?;

@@ -10,7 +10,9 @@ use store::{ClientRecord, Rotation};
 use super::{Params, issue_failure, token_response};
 use crate::config::seconds;
 use crate::routes::oauth_support::{OAuthError, error};
-use crate::services::tokens::{Authentication, issue_access_token, issue_id_token};
+use crate::services::tokens::{
+    Authentication, client_access_ttl, issue_access_token, issue_id_token,
+};
 use crate::state::AppState;
 use crate::tokens::{hash_token, random_token};
 
@@ -103,6 +105,7 @@ pub async fn refresh(
         &user_id,
         &scope,
         uuid::Uuid::new_v4().to_string(),
+        client_access_ttl(client),
         extra,
     )
     .map_err(issue_failure)?;

@@ -1,0 +1,218 @@
+//! RP-Initiated Logout 1.0 at `/logout` (GET and POST): ends the browser
+//! session and revokes the refresh tokens issued in it. With a valid
+//! `id_token_hint` for the signed-in user it proceeds at once; otherwise it
+//! asks the user to confirm (a POST with a CSRF token). A
+//! `post_logout_redirect_uri` must match one the client registered exactly
+//! (SECURITY.md 3), or the user gets a page, never a redirect.
+
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use oauth::ErrorCode;
+use oauth::authorize::Params;
+use serde_json::Value;
+use store::ClientRecord;
+
+use super::authorize::error_page;
+use crate::jwt;
+use crate::state::AppState;
+use crate::web::pages::{self, LogoutConfirm, Message};
+use crate::web::{session, transaction};
+
+type Fields = Vec<(String, String)>;
+
+pub async fn get(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(params): Query<Fields>,
+) -> Response {
+    logout(&state, jar, params, false).await
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    body: Result<Form<Fields>, FormRejection>,
+) -> Response {
+    let Ok(Form(fields)) = body else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            "The logout request is not readable.",
+        );
+    };
+    let get = |name: &str| Params(&fields).get(name).ok().flatten();
+    // The confirmation form: sealed original parameters plus the user's yes.
+    if let Some(sealed) = get("logout") {
+        let Some(params) = transaction::open(&state.master_key, sealed, state.clock.now()) else {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                "This sign-out request has expired. Try again.",
+            );
+        };
+        if !session::csrf_ok(&state, &jar, get("csrf_token")) {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                ErrorCode::InvalidRequest,
+                "The form expired. Go back and try again.",
+            );
+        }
+        let confirmed = get("confirm") == Some("yes");
+        return logout(&state, jar, params, confirmed).await;
+    }
+    logout(&state, jar, fields, false).await
+}
+
+async fn logout(state: &AppState, jar: CookieJar, params: Fields, confirmed: bool) -> Response {
+    let p = Params(&params);
+    let get = |name: &str| p.get(name).ok().flatten();
+    let hint = match get("id_token_hint") {
+        None => None,
+        Some(token) => match jwt::verify_id_token_hint(&state.keys, token, &state.config.issuer) {
+            Ok(claims) => Some(claims),
+            Err(e) => {
+                tracing::info!(event = "logout_refused", reason = %e, "invalid id_token_hint");
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidRequest,
+                    "The logout request carries an invalid id_token_hint.",
+                );
+            }
+        },
+    };
+    let hinted_client = hint
+        .as_ref()
+        .and_then(|c| c["aud"].as_str().map(str::to_owned));
+    let client_id = match (get("client_id"), hinted_client) {
+        (Some(a), Some(b)) if a != b => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                "client_id does not match the id_token_hint.",
+            );
+        }
+        (Some(id), _) => Some(id.to_owned()),
+        (None, hinted) => hinted,
+    };
+    let client = match &client_id {
+        None => None,
+        Some(id) => match state.store.get_client(id).await {
+            Ok(client) => Some(client),
+            Err(store::Error::NotFound) => {
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidClient,
+                    "Unknown client.",
+                );
+            }
+            Err(_) => {
+                return error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::TemporarilyUnavailable,
+                    "The service is temporarily unavailable.",
+                );
+            }
+        },
+    };
+    let redirect = match get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => match &client {
+            Some(client) if registered_post_logout(client).any(|r| r == uri) => {
+                Some(uri.to_owned())
+            }
+            _ => {
+                return error_page(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidRequest,
+                    "post_logout_redirect_uri is not registered for this client.",
+                );
+            }
+        },
+    };
+
+    let current = session::current(state, &jar).await.ok().flatten();
+    // A valid hint for the signed-in user (or with nobody signed in) needs
+    // no confirmation; anything else asks the user.
+    let hint_matches = hint.as_ref().is_some_and(|claims| {
+        current
+            .as_ref()
+            .is_none_or(|c| claims["sub"].as_str() == Some(c.user.id.as_str()))
+    });
+    if !confirmed && !hint_matches && current.is_some() {
+        let sealed = transaction::seal(&state.master_key, &params, state.clock.now());
+        let (jar, csrf) = session::csrf_token(state, jar);
+        let page = LogoutConfirm {
+            client_name: client.as_ref().map(|c| c.name.as_str()),
+            sealed: &sealed,
+            csrf: &csrf,
+        };
+        return (jar, pages::render(StatusCode::OK, &page, None)).into_response();
+    }
+
+    let (jar, ended) = match session::end(state, jar).await {
+        Ok(result) => result,
+        Err(_) => {
+            return error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::TemporarilyUnavailable,
+                "The service is temporarily unavailable.",
+            );
+        }
+    };
+    if let Some(session) = ended {
+        let sid = session.data["sid"].as_str();
+        let revoked = state
+            .store
+            .revoke_families_for_user(&session.user_id, sid)
+            .await
+            .unwrap_or(0);
+        tracing::info!(
+            category = "security",
+            event = "logout",
+            user_id = %session.user_id,
+            client_id = client_id.as_deref().unwrap_or_default(),
+            refresh_families_revoked = revoked,
+            outcome = "success",
+            "signed out"
+        );
+    }
+    match redirect {
+        Some(uri) => {
+            let mut location = uri;
+            if let Some(s) = get("state") {
+                let query = form_urlencoded::Serializer::new(String::new())
+                    .append_pair("state", s)
+                    .finish();
+                location.push(if location.contains('?') { '&' } else { '?' });
+                location.push_str(&query);
+            }
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            if let Ok(value) = location.parse() {
+                response.headers_mut().insert(LOCATION, value);
+            }
+            (jar, response).into_response()
+        }
+        None => {
+            let page = Message {
+                title: "Signed out",
+                message: "You are signed out. You can close this window.",
+            };
+            (jar, pages::render(StatusCode::OK, &page, None)).into_response()
+        }
+    }
+}
+
+fn registered_post_logout(client: &ClientRecord) -> impl Iterator<Item = &str> {
+    client
+        .metadata
+        .get("post_logout_redirect_uris")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
