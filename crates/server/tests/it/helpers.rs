@@ -52,6 +52,13 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (name, value) in env {
+            // "self": the server's own address, for relying parties that
+            // check the issuer against the URL they discovered it at.
+            let value = if *value == "self" {
+                format!("http://127.0.0.1:{port}")
+            } else {
+                (*value).to_owned()
+            };
             command.env(name, value);
         }
         let mut child = command.spawn().unwrap();

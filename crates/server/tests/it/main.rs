@@ -14,5 +14,6 @@ mod oauth;
 mod oidc;
 mod redis_faults;
 mod redis_tls;
+mod relying_party;
 mod shutdown;
 mod startup;

@@ -17,17 +17,17 @@ const ISSUER_ENV: &str = "https://auth.example.test";
 const REDIRECT: &str = "https://app.example.test/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 const LOGGED_OUT: &str = "https://app.example.test/logged-out";
 
 /// A browser: no automatic redirects, a cookie jar.
-struct Browser {
+pub struct Browser {
     http: reqwest::Client,
     cookies: HashMap<String, String>,
 }
 
 impl Browser {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -59,7 +59,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, url: &str) -> reqwest::Response {
+    pub async fn get(&mut self, url: &str) -> reqwest::Response {
         let response = self
             .http
             .get(url)
@@ -71,7 +71,7 @@ impl Browser {
         response
     }
 
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let response = self
             .http
             .post(url)
@@ -85,7 +85,7 @@ impl Browser {
     }
 }
 
-fn location(response: &reqwest::Response) -> String {
+pub fn location(response: &reqwest::Response) -> String {
     assert_eq!(
         response.status(),
         StatusCode::SEE_OTHER,
@@ -94,14 +94,14 @@ fn location(response: &reqwest::Response) -> String {
     response.headers()[LOCATION].to_str().unwrap().to_owned()
 }
 
-fn query(url: &str) -> HashMap<String, String> {
+pub fn query(url: &str) -> HashMap<String, String> {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
     form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect()
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub fn hidden(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&marker)
