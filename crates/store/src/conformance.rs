@@ -732,6 +732,7 @@ pub async fn signing_keys(h: Harness) {
         activates_at: created_at + 3_600,
         retired_at: None,
         remove_at: None,
+        keep_until: None,
         version: 1,
     };
     s.insert_key(&key("k2", T0 + 1)).await.unwrap();

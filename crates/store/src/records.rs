@@ -191,6 +191,10 @@ pub struct SigningKey {
     pub retired_at: Option<i64>,
     /// When the key may be removed from the JWKS.
     pub remove_at: Option<i64>,
+    /// The latest expiry of a long-lived token this key signed (`token
+    /// mint`): the key stays published until then, even if retired.
+    #[serde(default)]
+    pub keep_until: Option<i64>,
     pub version: u64,
 }
 

@@ -7,6 +7,7 @@
 
 mod client;
 mod keys;
+mod token;
 mod user;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Mint or revoke long-lived access tokens.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 /// A failed command: its exit code and its one line.
@@ -131,6 +135,7 @@ async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::Client(command) => client::run(command, context(config).await?).await,
         Command::User(command) => user::run(command, context(config).await?).await,
         Command::Keys(command) => keys::run(command, context(config).await?).await,
+        Command::Token(command) => token::run(command, context(config).await?).await,
     }
 }
 

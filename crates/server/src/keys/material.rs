@@ -175,6 +175,7 @@ pub fn generate(
         activates_at,
         retired_at: None,
         remove_at: None,
+        keep_until: None,
         version: 1,
     })
 }

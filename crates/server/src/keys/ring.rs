@@ -158,6 +158,23 @@ impl Keys {
         Ok(created)
     }
 
+    /// Keeps the key `kid` published at least until `until`: a long-lived
+    /// token it signed must stay verifiable (compare-and-swap, retried).
+    pub async fn keep_until(&self, kid: &str, until: i64) -> Result<(), KeysError> {
+        loop {
+            let mut key = self.inner.store.get_key(kid).await?;
+            if key.keep_until.is_some_and(|at| at >= until) {
+                return Ok(());
+            }
+            key.keep_until = Some(until);
+            match self.inner.store.update_key(&key).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict(Conflict::Version)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Brings the store's keys through their lifecycle and reloads the ring.
     pub async fn refresh(&self) -> Result<(), KeysError> {
         let store = &self.inner.store;
@@ -364,7 +381,10 @@ fn transition(
             next.retired_at = Some(retired_at);
             next.remove_at = Some(retired_at + settings.retain_after_retirement);
         }
-        KeyState::Retired if record.remove_at.is_some_and(|at| at <= now) => {
+        KeyState::Retired
+            if record.remove_at.is_some_and(|at| at <= now)
+                && record.keep_until.is_none_or(|at| at <= now) =>
+        {
             return Transition::Remove;
         }
         _ => return Transition::Keep,

@@ -327,3 +327,29 @@ async fn private_keys_are_sealed_in_the_store() {
     );
     assert!(material::open(&f.master, &record).is_ok());
 }
+
+#[tokio::test]
+async fn a_key_that_signed_a_long_lived_token_stays_published_until_it_expires() {
+    let f = fixture();
+    let keys = f.replica();
+    keys.refresh().await.unwrap();
+    let first = keys.signer(Alg::Es256).unwrap().kid.clone();
+    let minted = token(&keys, Alg::Es256, T0 + 5_000);
+    keys.keep_until(&first, T0 + 5_000).await.unwrap();
+
+    // Rotated and retired; past its normal retention it is still published.
+    f.clock.advance(900);
+    keys.refresh().await.unwrap();
+    f.clock.advance(200);
+    keys.refresh().await.unwrap();
+    assert_ne!(keys.signer(Alg::Es256).unwrap().kid, first);
+    f.clock.advance(1_000);
+    keys.refresh().await.unwrap();
+    assert!(kids(&keys).contains(&first));
+    jwt::verify(&keys, &minted, ACCESS_TOKEN_TYP, ISSUER).unwrap();
+
+    // Once the minted token has expired, the key goes.
+    f.clock.advance(2_900);
+    keys.refresh().await.unwrap();
+    assert!(!kids(&keys).contains(&first));
+}

@@ -185,5 +185,6 @@ pub fn view(client: &ClientRecord) -> Value {
         "id_token_signed_response_alg": client.metadata.get("id_token_signed_response_alg").cloned().unwrap_or(json!("RS256")),
         "first_party": client.metadata.get("first_party").cloned().unwrap_or(json!(false)),
         "access_token_ttl": client.metadata.get("access_token_ttl").cloned(),
+        "minted_tokens": client.metadata.get("minted_tokens").cloned().unwrap_or(json!([])),
     })
 }

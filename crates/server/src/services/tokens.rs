@@ -49,18 +49,8 @@ pub fn issue_access_token(
     let ttl = ttl
         .map_or(config.access_token_ttl, |t| t.min(config.access_token_ttl))
         .as_secs();
-    let mut claims = json!({
-        "iss": config.issuer,
-        "sub": subject,
-        // Without resource indicators (RFC 8707) the audience is this issuer,
-        // whose own APIs (SCIM, userinfo) accept these tokens.
-        "aud": config.issuer,
-        "client_id": client_id,
-        "iat": now,
-        "exp": now + i64::try_from(ttl).unwrap_or(i64::MAX / 2),
-        "jti": jti,
-        "scope": scope.to_string(),
-    });
+    let exp = now + i64::try_from(ttl).unwrap_or(i64::MAX / 2);
+    let mut claims = access_token_claims(&config.issuer, client_id, subject, scope, &jti, now, exp);
     if let Some(object) = claims.as_object_mut() {
         object.extend(extra);
     }
@@ -69,6 +59,30 @@ pub fn issue_access_token(
         token,
         jti,
         expires_in: ttl,
+    })
+}
+
+/// The claims of an RFC 9068 access token (§2.2).
+pub fn access_token_claims(
+    issuer: &str,
+    client_id: &str,
+    subject: &str,
+    scope: &Scope,
+    jti: &str,
+    iat: i64,
+    exp: i64,
+) -> Value {
+    json!({
+        "iss": issuer,
+        "sub": subject,
+        // Without resource indicators (RFC 8707) the audience is this issuer,
+        // whose own APIs (SCIM, userinfo) accept these tokens.
+        "aud": issuer,
+        "client_id": client_id,
+        "iat": iat,
+        "exp": exp,
+        "jti": jti,
+        "scope": scope.to_string(),
     })
 }
 

@@ -33,7 +33,12 @@ impl Provider {
 
     fn cli(&self, args: &[&str]) -> Value {
         stdout_json(&cli(
-            &[("AUTH_STORE", &self.store), ("AUTH_MASTER_KEY", MASTER_KEY)],
+            &[
+                ("AUTH_STORE", &self.store),
+                ("AUTH_MASTER_KEY", MASTER_KEY),
+                // The CLI shares the server's configuration.
+                ("AUTH_ISSUER", "https://auth.example.test"),
+            ],
             args,
             None,
         ))
@@ -535,4 +540,62 @@ async fn keys_cli_lists_and_rotates_and_the_server_publishes_the_new_keys() {
         !new_kids.contains(&segment(&token, 0)["kid"].as_str().unwrap().to_owned()),
         "pending keys do not sign"
     );
+}
+
+#[tokio::test]
+async fn minted_tokens_are_recorded_and_revocable() {
+    let p = Provider::start().await;
+    let c = p.client("scim:read scim:write");
+    let minted = p.cli(&[
+        "token",
+        "mint",
+        "--client-id",
+        &c.id,
+        "--scope",
+        "scim:write",
+        "--ttl",
+        "365days",
+    ]);
+    let token = minted["access_token"].as_str().unwrap();
+    assert_eq!(minted["expires_in"], 365 * 86_400);
+    let jti = minted["jti"].as_str().unwrap();
+    let active = p.introspect(&c, token).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["scope"], "scim:write");
+    let shown = p.cli(&["client", "get", &c.id]);
+    assert_eq!(shown["minted_tokens"][0]["jti"], jti);
+    // The signing key is kept at least as long as the token.
+    let keys = p.cli(&["keys", "list"]);
+    let kid = segment(token, 0)["kid"].as_str().unwrap().to_owned();
+    assert!(
+        keys["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid.as_str())
+    );
+
+    for (args, expected) in [
+        (vec!["--scope", "admin"], "--scope must be within"),
+        (
+            vec!["--scope", "scim:read", "--ttl", "10s"],
+            "--ttl must be at least",
+        ),
+    ] {
+        let mut full = vec!["token", "mint", "--client-id", c.id.as_str()];
+        full.extend(args);
+        let output = cli(
+            &[("AUTH_STORE", &p.store), ("AUTH_MASTER_KEY", MASTER_KEY)],
+            &full,
+            None,
+        );
+        assert_eq!(output.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&output.stderr).contains(expected));
+    }
+
+    assert_eq!(
+        p.cli(&["token", "revoke", "--client-id", &c.id, "--jti", jti])["revoked"],
+        true
+    );
+    assert_eq!(p.introspect(&c, token).await["active"], false);
 }
