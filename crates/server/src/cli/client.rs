@@ -37,6 +37,9 @@ pub enum ClientCommand {
         /// A shorter access-token lifetime for this client (e.g. 5m); capped at AUTH_ACCESS_TOKEN_TTL.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         access_token_ttl: Option<std::time::Duration>,
+        /// Authenticate with private_key_jwt using the public keys in this JWKS file (no secret is issued).
+        #[arg(long, value_name = "FILE")]
+        jwks_file: Option<std::path::PathBuf>,
     },
     /// List every client.
     List,
@@ -59,7 +62,19 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
             id_token_alg,
             first_party,
             access_token_ttl,
+            jwks_file,
         } => {
+            let jwks = match jwks_file {
+                None => None,
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        Failure::usage(format!("--jwks-file {}: {e}", path.display()))
+                    })?;
+                    Some(serde_json::from_str(&text).map_err(|e| {
+                        Failure::usage(format!("--jwks-file {}: not JSON: {e}", path.display()))
+                    })?)
+                }
+            };
             let new = NewClient {
                 name,
                 grant_types,
@@ -70,6 +85,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
                 id_token_alg,
                 first_party,
                 access_token_ttl,
+                jwks,
             };
             let now = store::Clock::now(&SystemClock);
             let created = clients::create(store, &ctx.master_key, now, new)

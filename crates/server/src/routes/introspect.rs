@@ -10,7 +10,8 @@ use axum::{Form, Json};
 use oauth::ErrorCode;
 use serde_json::{Value, json};
 
-use super::oauth_support::{OAuthError, authenticate_client, error, no_store};
+use super::client_auth::authenticate_client;
+use super::oauth_support::{OAuthError, error, no_store};
 use super::token::form;
 use crate::jwt::{self, ACCESS_TOKEN_TYP};
 use crate::state::AppState;

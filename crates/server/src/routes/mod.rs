@@ -2,6 +2,7 @@
 //! middleware every route shares.
 
 mod authorize;
+mod client_auth;
 mod discovery;
 mod health;
 mod introspect;

@@ -1,19 +1,13 @@
-//! What the OAuth endpoints share: the RFC 6749 §5.2 error response, form
-//! parameters that may appear at most once (§3.2), and client
-//! authentication (§2.3.1: `client_secret_basic` and `client_secret_post`;
-//! `none` for public clients).
+//! What the OAuth endpoints share: the RFC 6749 §5.2 error response and form
+//! parameters that may appear at most once (§3.2). Client authentication
+//! lives in `client_auth`.
 
 use axum::Json;
 use axum::http::header::{CACHE_CONTROL, PRAGMA, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use oauth::{Error, ErrorCode};
 use serde_json::json;
-use store::ClientRecord;
-
-use crate::state::AppState;
 
 /// An OAuth error as an HTTP response.
 #[derive(Debug)]
@@ -119,113 +113,4 @@ impl Params {
             )
         })
     }
-}
-
-/// How the client presented itself.
-enum Presented {
-    Basic {
-        id: String,
-        secret: String,
-    },
-    Post {
-        id: String,
-        secret: String,
-    },
-    /// A public client naming itself.
-    None {
-        id: String,
-    },
-}
-
-fn invalid_client() -> OAuthError {
-    error(ErrorCode::InvalidClient, "client authentication failed")
-}
-
-/// RFC 6749 §2.3.1: id and secret are form-urlencoded, then joined by ':'
-/// and base64-encoded.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let text = value.to_str().map_err(|_| invalid_client())?;
-    let Some((scheme, encoded)) = text.split_once(' ') else {
-        return Err(invalid_client());
-    };
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(invalid_client());
-    }
-    let decoded = STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| invalid_client())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| invalid_client())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(invalid_client)?;
-    Ok(Some((
-        form_decode(id).ok_or_else(invalid_client)?,
-        form_decode(secret).ok_or_else(invalid_client)?,
-    )))
-}
-
-/// Undoes `application/x-www-form-urlencoded` encoding of one component.
-fn form_decode(input: &str) -> Option<String> {
-    let spaced = input.replace('+', " ");
-    percent_encoding::percent_decode_str(&spaced)
-        .decode_utf8()
-        .ok()
-        .map(|s| s.into_owned())
-}
-
-/// Authenticates the client of a token, introspection or revocation request.
-pub async fn authenticate_client(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &Params,
-) -> Result<ClientRecord, OAuthError> {
-    let body_id = params.get("client_id")?.map(str::to_owned);
-    let body_secret = params.get("client_secret")?.map(str::to_owned);
-    let presented = match (basic_credentials(headers)?, body_id, body_secret) {
-        (Some(_), _, Some(_)) => {
-            // RFC 6749 §2.3: one method per request.
-            return Err(error(
-                ErrorCode::InvalidRequest,
-                "use one client authentication method, not two",
-            ));
-        }
-        (Some((id, secret)), body_id, None) => {
-            if body_id.is_some_and(|b| b != id) {
-                return Err(error(
-                    ErrorCode::InvalidRequest,
-                    "client_id does not match the Authorization header",
-                ));
-            }
-            Presented::Basic { id, secret }
-        }
-        (None, Some(id), Some(secret)) => Presented::Post { id, secret },
-        (None, Some(id), None) => Presented::None { id },
-        (None, None, _) => return Err(invalid_client()),
-    };
-    let id = match &presented {
-        Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::None { id } => {
-            id.clone()
-        }
-    };
-    let client = match state.store.get_client(&id).await {
-        Ok(client) => client,
-        Err(store::Error::NotFound) => {
-            tracing::info!(category = "security", event = "authentication_failure", client_id = %id, reason = "unknown_client", outcome = "failure", "client authentication failed");
-            return Err(invalid_client());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let ok = match (&presented, &client.secret_hash) {
-        (Presented::Basic { secret, .. } | Presented::Post { secret, .. }, Some(hash)) => {
-            state.master_key.verify_client_secret(secret, hash)
-        }
-        (Presented::None { .. }, None) => client.public,
-        _ => false,
-    };
-    if !ok {
-        tracing::info!(category = "security", event = "authentication_failure", client_id = %client.client_id, reason = "bad_credentials", outcome = "failure", "client authentication failed");
-        return Err(invalid_client());
-    }
-    Ok(client)
 }

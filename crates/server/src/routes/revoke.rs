@@ -10,8 +10,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 
+use super::client_auth::authenticate_client;
 use super::introspect::access_token_claims;
-use super::oauth_support::{OAuthError, authenticate_client, error, no_store};
+use super::oauth_support::{OAuthError, error, no_store};
 use super::token::form;
 use crate::state::AppState;
 use crate::tokens::hash_token;

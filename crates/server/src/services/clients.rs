@@ -25,6 +25,8 @@ pub struct NewClient {
     pub first_party: bool,
     /// A shorter access-token lifetime for this client than the service's.
     pub access_token_ttl: Option<std::time::Duration>,
+    /// Public keys for `private_key_jwt` (RFC 7523); no secret is issued.
+    pub jwks: Option<serde_json::Value>,
 }
 
 /// The stored client, and its secret, which exists only here and now.
@@ -132,7 +134,18 @@ pub async fn create(
         metadata.insert("access_token_ttl".into(), json!(ttl.as_secs()));
     }
 
-    let secret = if new.public {
+    let uses_keys = new.jwks.is_some();
+    if let Some(jwks) = &new.jwks {
+        if new.public {
+            return Err(invalid(
+                "--jwks-file: a public client has no credentials; drop --public",
+            ));
+        }
+        check_jwks(jwks)?;
+        metadata.insert("jwks".into(), jwks.clone());
+    }
+
+    let secret = if new.public || uses_keys {
         None
     } else {
         Some(random_token().map_err(|_| invalid("the system random generator failed"))?)
@@ -150,6 +163,8 @@ pub async fn create(
         scopes: scope.iter().map(str::to_owned).collect(),
         token_endpoint_auth_method: if new.public {
             "none"
+        } else if uses_keys {
+            "private_key_jwt"
         } else {
             "client_secret_basic"
         }
@@ -167,6 +182,30 @@ pub async fn create(
         "client created"
     );
     Ok(CreatedClient { record, secret })
+}
+
+/// A registrable JWKS: public keys only, each one usable.
+fn check_jwks(jwks: &serde_json::Value) -> Result<(), ClientError> {
+    let keys = jwks
+        .get("keys")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(|| invalid("--jwks-file: expected a JWKS, {\"keys\": [...]}"))?;
+    if keys.is_empty() {
+        return Err(invalid("--jwks-file: the JWKS has no keys"));
+    }
+    for key in keys {
+        if ["d", "p", "q", "dp", "dq", "qi", "k"]
+            .iter()
+            .any(|private| key.get(private).is_some())
+        {
+            return Err(invalid(
+                "--jwks-file: contains private or symmetric key material; register public keys only",
+            ));
+        }
+        serde_json::from_value::<jsonwebtoken::jwk::Jwk>(key.clone())
+            .map_err(|e| invalid(format!("--jwks-file: a key is not a usable JWK: {e}")))?;
+    }
+    Ok(())
 }
 
 /// The client as shown to operators, in RFC 7591 metadata names. Never the

@@ -599,3 +599,134 @@ async fn minted_tokens_are_recorded_and_revocable() {
     );
     assert_eq!(p.introspect(&c, token).await["active"], false);
 }
+
+/// RFC 7523 client authentication with a registered public key.
+#[tokio::test]
+async fn private_key_jwt_authenticates_once_per_assertion() {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    let p = Provider::start().await;
+    let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+    let point = pair.public_key().as_ref().to_vec();
+    let jwks = json!({"keys": [{
+        "kty": "EC", "crv": "P-256", "kid": "rp-key-1", "use": "sig", "alg": "ES256",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
+    }]});
+    let file = p.server.dir.path().join("client-jwks.json");
+    std::fs::write(&file, jwks.to_string()).unwrap();
+    let created = p.cli(&[
+        "client",
+        "create",
+        "--name",
+        "keyed",
+        "--scope",
+        "read",
+        "--jwks-file",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        created.get("client_secret").is_none(),
+        "no secret for private_key_jwt"
+    );
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        p.cli(&["client", "get", &id])["token_endpoint_auth_method"],
+        "private_key_jwt"
+    );
+
+    let key = jsonwebtoken::EncodingKey::from_ec_der(pair.to_pkcs8v1().unwrap().as_ref());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let assertion = |aud: &str, jti: &str| {
+        let header = jsonwebtoken::Header {
+            kid: Some("rp-key-1".into()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256)
+        };
+        let claims =
+            json!({"iss": id, "sub": id, "aud": aud, "iat": now, "exp": now + 60, "jti": jti});
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    };
+    let token_with = |assertion: String| {
+        let url = p.server.url("/token");
+        async move {
+            client()
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let good = assertion("https://auth.example.test/token", "jti-1");
+    assert_eq!(token_with(good.clone()).await.status(), 200);
+    // The same assertion again is a replay.
+    oauth_error(
+        token_with(good).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+    // Another audience, or an HMAC "signature", is refused.
+    oauth_error(
+        token_with(assertion("https://other.example/token", "jti-2")).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+    let hmac = jsonwebtoken::encode(
+        &jsonwebtoken::Header { kid: Some("rp-key-1".into()), ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256) },
+        &json!({"iss": id, "sub": id, "aud": "https://auth.example.test/token", "exp": now + 60, "jti": "jti-3"}),
+        &jsonwebtoken::EncodingKey::from_secret(b"guess").unwrap(),
+    )
+    .unwrap();
+    oauth_error(
+        token_with(hmac).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+    // The client cannot fall back to a secret it never had.
+    let secretless = Client {
+        id: id.clone(),
+        secret: "anything".into(),
+    };
+    oauth_error(
+        p.post(
+            "/token",
+            Some(&secretless),
+            &[("grant_type", "client_credentials")],
+        )
+        .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+
+    // Registration refuses private keys.
+    std::fs::write(
+        &file,
+        json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}).to_string(),
+    )
+    .unwrap();
+    let output = cli(
+        &[("AUTH_STORE", &p.store), ("AUTH_MASTER_KEY", MASTER_KEY)],
+        &[
+            "client",
+            "create",
+            "--name",
+            "bad",
+            "--jwks-file",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -14,7 +14,8 @@ use store::ClientRecord;
 mod authorization_code;
 mod refresh_token;
 
-use super::oauth_support::{OAuthError, Params, authenticate_client, error, no_store};
+use super::client_auth::authenticate_client;
+use super::oauth_support::{OAuthError, Params, error, no_store};
 use crate::services::tokens::{IssueError, client_access_ttl, issue_access_token};
 use crate::state::AppState;
 
