@@ -4,8 +4,8 @@
 //! from a cached [`Signer`]. Verifying our own tokens (introspection,
 //! userinfo): the `kid` must name one of our keys, the header `alg` must be
 //! that key's algorithm (so `none`, HS256 with a public key, or RS/ES
-//! confusion cannot pass), `typ` must be the expected one, and `iss` and
-//! `exp` are checked (RFC 8725 §3.1, §3.11; SECURITY.md 11). Headers such as
+//! confusion cannot pass), `typ` must be the expected one, and `iss`, `aud`
+//! (this issuer, for access tokens) and `exp` are checked (RFC 8725 §3.1, §3.11; SECURITY.md 11). Headers such as
 //! `jku`, `x5u` and `jwk` are never consulted.
 
 use base64::Engine;
@@ -60,7 +60,8 @@ pub fn verify(
     typ: &'static str,
     issuer: &str,
 ) -> Result<Value, RejectedToken> {
-    verify_with(keys, token, typ, issuer, false)
+    // Our access tokens are for this issuer's own APIs (services::tokens).
+    verify_with(keys, token, typ, issuer, Some(issuer), false)
 }
 
 /// Verifies an ID token we issued that comes back as `id_token_hint`: an
@@ -70,7 +71,7 @@ pub fn verify_id_token_hint(
     token: &str,
     issuer: &str,
 ) -> Result<Value, RejectedToken> {
-    verify_with(keys, token, "jwt", issuer, true)
+    verify_with(keys, token, "jwt", issuer, None, true)
 }
 
 fn verify_with(
@@ -78,6 +79,7 @@ fn verify_with(
     token: &str,
     typ: &'static str,
     issuer: &str,
+    audience: Option<&str>,
     allow_expired: bool,
 ) -> Result<Value, RejectedToken> {
     let header =
@@ -101,7 +103,10 @@ fn verify_with(
     let mut validation = Validation::new(algorithm(alg));
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iss"]);
-    validation.validate_aud = false;
+    match audience {
+        Some(audience) => validation.set_audience(&[audience]),
+        None => validation.validate_aud = false,
+    }
     // Replicas' clocks may differ slightly; tokens live minutes, not seconds.
     validation.leeway = 5;
     validation.validate_exp = !allow_expired;

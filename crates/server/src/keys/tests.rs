@@ -63,7 +63,7 @@ fn kids(keys: &Keys) -> Vec<String> {
 }
 
 fn token(keys: &Keys, alg: Alg, exp: i64) -> String {
-    let claims = json!({"iss": ISSUER, "sub": "client-1", "exp": exp, "iat": T0, "jti": "j1"});
+    let claims = json!({"iss": ISSUER, "aud": ISSUER, "sub": "client-1", "exp": exp, "iat": T0, "jti": "j1"});
     jwt::sign(&keys.signer(alg).unwrap(), ACCESS_TOKEN_TYP, &claims).unwrap()
 }
 
@@ -221,7 +221,8 @@ async fn verification_refuses_forgeries_and_expired_tokens() {
     let keys = f.replica();
     keys.refresh().await.unwrap();
     let signer = keys.signer(Alg::Es256).unwrap();
-    let claims = json!({"iss": ISSUER, "sub": "admin", "exp": T0 + 3_600 * 1_000_000});
+    let claims =
+        json!({"iss": ISSUER, "aud": ISSUER, "sub": "admin", "exp": T0 + 3_600 * 1_000_000});
 
     // alg "none" with our kid.
     let none = forge(
@@ -297,6 +298,16 @@ async fn verification_refuses_forgeries_and_expired_tokens() {
         Err(RejectedToken::WrongType(..))
     ));
     assert!(jwt::verify(&keys, &good, ACCESS_TOKEN_TYP, "https://other.example").is_err());
+    let other_audience = jwt::sign(
+        &signer,
+        ACCESS_TOKEN_TYP,
+        &json!({"iss": ISSUER, "aud": "https://api.other.example", "exp": T0 * 2}),
+    )
+    .unwrap();
+    assert!(matches!(
+        jwt::verify(&keys, &other_audience, ACCESS_TOKEN_TYP, ISSUER),
+        Err(RejectedToken::Invalid(_))
+    ));
     let expired = jwt::sign(
         &signer,
         ACCESS_TOKEN_TYP,

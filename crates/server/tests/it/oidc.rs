@@ -227,7 +227,7 @@ impl Provider {
         assert_eq!(page.status(), 200);
         assert_security_headers(&page);
         let html = page.text().await.unwrap();
-        assert!(html.contains("Example App"));
+        assert!(html.contains("Sign in to continue to"));
         let form = [
             ("authz", hidden(&html, "authz")),
             ("csrf_token", hidden(&html, "csrf_token")),
@@ -243,7 +243,7 @@ impl Provider {
             .text()
             .await
             .unwrap();
-        assert!(html.contains("email") && html.contains("bjensen"));
+        assert!(html.contains("openid") && html.contains("bjensen"));
         let form = [
             ("authz", hidden(&html, "authz")),
             ("csrf_token", hidden(&html, "csrf_token")),
@@ -430,6 +430,25 @@ async fn the_code_flow_end_to_end() {
         true,
         "within the grace window the family survives"
     );
+
+    // SECURITY.md 9: the store holds hashes of bearer secrets, never the values.
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(p.server.database().parent().unwrap()).unwrap() {
+        stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let session_cookie = browser.cookies["__Host-session"].clone();
+    for secret in [
+        code.as_str(),
+        refresh,
+        refresh2.as_str(),
+        access,
+        session_cookie.as_str(),
+    ] {
+        assert!(
+            !stored.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a bearer secret is stored in clear"
+        );
+    }
 
     // The next authorization needs neither login nor consent.
     let callback = location(&browser.get(&p.authorize_url(&[("state", "second")])).await);
@@ -882,4 +901,74 @@ async fn first_party_clients_skip_consent_and_may_choose_es256_id_tokens() {
     )
     .unwrap();
     assert_eq!(header["alg"], "ES256");
+}
+
+/// SECURITY.md 8: a public client authenticates with `none` and must use PKCE.
+#[tokio::test]
+async fn public_clients_use_pkce_without_a_secret() {
+    let p = Provider::start().await;
+    let spa = p.cli(&[
+        "client",
+        "create",
+        "--name",
+        "SPA",
+        "--public",
+        "--redirect-uri",
+        REDIRECT,
+        "--scope",
+        "openid",
+    ]);
+    let spa_id = spa["client_id"].as_str().unwrap().to_owned();
+    let public = Provider {
+        client_id: spa_id.clone(),
+        client_secret: String::new(),
+        ..p
+    };
+    let mut browser = Browser::new();
+    let code = query(&public.sign_in(&mut browser, &[("scope", "openid")]).await)["code"].clone();
+    let http = reqwest::Client::new();
+    let exchange = |form: Vec<(&'static str, String)>| {
+        let (http, url) = (http.clone(), format!("{}/token", public.base));
+        async move { http.post(url).form(&form).send().await.unwrap() }
+    };
+    let base = |code: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", REDIRECT.to_owned()),
+            ("client_id", spa_id.clone()),
+        ]
+    };
+    assert_eq!(
+        error_of(exchange(base(&code)).await).await,
+        "invalid_grant",
+        "no code_verifier"
+    );
+
+    let code = query(&location(
+        &browser
+            .get(&public.authorize_url(&[("scope", "openid")]))
+            .await,
+    ))["code"]
+        .clone();
+    let mut with_secret = base(&code);
+    with_secret.push(("client_secret", "guess".into()));
+    with_secret.push(("code_verifier", VERIFIER.into()));
+    assert_eq!(
+        error_of(exchange(with_secret).await).await,
+        "invalid_client"
+    );
+
+    let code = query(&location(
+        &browser
+            .get(&public.authorize_url(&[("scope", "openid")]))
+            .await,
+    ))["code"]
+        .clone();
+    let mut good = base(&code);
+    good.push(("code_verifier", VERIFIER.into()));
+    let response = exchange(good).await;
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    assert!(tokens["id_token"].is_string() && tokens["access_token"].is_string());
 }
