@@ -81,6 +81,14 @@ impl Workers {
             jobs: Mutex::new(jobs),
         })
     }
+
+    fn submit(&self, job: Job) -> Result<(), PasswordError> {
+        self.jobs
+            .lock()
+            .map_err(|_| PasswordError::Hash("the hashing queue is poisoned".into()))?
+            .send(job)
+            .map_err(|_| PasswordError::Hash("the hashing threads are gone".into()))
+    }
 }
 
 /// Hashes and verifies passwords off the async threads.
@@ -103,10 +111,22 @@ impl PasswordHasher {
 
     pub fn with_params(params: Params) -> Result<Self, PasswordError> {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        let dummy = hash_blocking(&params, "dummy password for unknown users")?;
+        let workers = Workers::start(cores)?;
+        // Hashed on a worker, so the caller's thread keeps no Argon2 memory.
+        let (done, result) = channel();
+        let dummy_params = params.clone();
+        workers.submit(Box::new(move || {
+            let _ = done.send(hash_blocking(
+                &dummy_params,
+                "dummy password for unknown users",
+            ));
+        }))?;
+        let dummy = result
+            .recv()
+            .map_err(|_| PasswordError::Hash("a hashing job was dropped".into()))??;
         Ok(Self {
             params,
-            workers: Arc::new(Workers::start(cores)?),
+            workers: Arc::new(workers),
             dummy: Arc::new(dummy),
         })
     }
@@ -142,12 +162,7 @@ impl PasswordHasher {
         let job: Job = Box::new(move || {
             let _ = done.send(f());
         });
-        self.workers
-            .jobs
-            .lock()
-            .map_err(|_| PasswordError::Hash("the hashing queue is poisoned".into()))?
-            .send(job)
-            .map_err(|_| PasswordError::Hash("the hashing threads are gone".into()))?;
+        self.workers.submit(job)?;
         result
             .await
             .map_err(|_| PasswordError::Hash("a hashing job was dropped".into()))
