@@ -39,6 +39,7 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "revocation_endpoint_auth_methods_supported": client_auth,
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": ["1"],
         "claims_supported": CLAIMS_SUPPORTED,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

@@ -134,6 +134,9 @@ pub fn issue_id_token(
         "auth_time": auth.auth_time,
         "at_hash": at_hash(access_token),
         "amr": auth.amr,
+        // ISO/IEC 29115 level 1: one factor (a password). Raised when a
+        // second factor exists.
+        "acr": "1",
     });
     if let Some(nonce) = auth.nonce {
         claims["nonce"] = json!(nonce);

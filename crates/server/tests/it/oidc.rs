@@ -377,6 +377,7 @@ async fn the_code_flow_end_to_end() {
     assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
     assert!(claims["auth_time"].is_i64() && claims["sid"].is_string());
     assert_eq!(claims["amr"], json!(["pwd"]));
+    assert_eq!(claims["acr"], "1");
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access.as_bytes());
     assert_eq!(
         claims["at_hash"],
