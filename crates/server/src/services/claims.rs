@@ -15,6 +15,7 @@ pub const CLAIMS_SUPPORTED: &[&str] = &[
     "auth_time",
     "nonce",
     "sid",
+    "acr",
     "amr",
     "at_hash",
     "name",
