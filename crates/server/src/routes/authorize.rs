@@ -77,8 +77,10 @@ pub fn error_page(status: StatusCode, code: ErrorCode, description: &str) -> Res
     )
 }
 
-fn unavailable(e: store::Error) -> Response {
-    tracing::warn!(event = "authorization_failed", error = %format!("{:#}", anyhow::Error::new(e)), "store unavailable during authorization");
+/// The page for a failure that is ours (the store, password hashing): 503,
+/// the cause logged once, nothing of it shown.
+pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> Response {
+    tracing::warn!(event = "authorization_failed", error = %format!("{:#}", anyhow::Error::new(e)), "the service failed during authorization");
     error_page(
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::TemporarilyUnavailable,

@@ -16,7 +16,7 @@ use oauth::ErrorCode;
 use oauth::authorize::Params;
 use store::Consent;
 
-use super::authorize::{Done, error_page, load, redirect_error, resume};
+use super::authorize::{Done, error_page, load, redirect_error, resume, unavailable};
 use crate::secret::Secret;
 use crate::state::AppState;
 use crate::web::pages::{self, Login};
@@ -115,24 +115,14 @@ pub async fn login(
         Ok(user) => Some(user),
         Err(store::Error::NotFound) => None,
         Err(e) => {
-            tracing::warn!(event = "login_failed", error = %e, "store unavailable during login");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::TemporarilyUnavailable,
-                "The service is temporarily unavailable. Please try again.",
-            );
+            return unavailable(e);
         }
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = match state.passwords.verify(password, hash).await {
         Ok(matches) => matches,
         Err(e) => {
-            tracing::error!(event = "login_failed", error = %e, "password verification failed");
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::TemporarilyUnavailable,
-                "The service is temporarily unavailable. Please try again.",
-            );
+            return unavailable(e);
         }
     };
     let outcome = match &user {
@@ -177,14 +167,7 @@ pub async fn login(
                     )
                     .await
                 }
-                Err(e) => {
-                    tracing::warn!(event = "login_failed", error = %e, "could not start a session");
-                    error_page(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        ErrorCode::TemporarilyUnavailable,
-                        "The service is temporarily unavailable. Please try again.",
-                    )
-                }
+                Err(e) => unavailable(e),
             }
         }
     }
@@ -207,13 +190,7 @@ pub async fn consent_form(
         Ok(Some(current)) => current,
         // Signed out meanwhile: start again from the authorization request.
         Ok(None) => return resume(&state, jar, params, Done::default()).await,
-        Err(_) => {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::TemporarilyUnavailable,
-                "The service is temporarily unavailable. Please try again.",
-            );
-        }
+        Err(e) => return unavailable(e),
     };
     let (jar, csrf) = session::csrf_token(&state, jar);
     let page = pages::Consent {
@@ -251,13 +228,7 @@ pub async fn consent(
     let current = match session::current(&state, &jar).await {
         Ok(Some(current)) => current,
         Ok(None) => return resume(&state, jar, params, Done::default()).await,
-        Err(_) => {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::TemporarilyUnavailable,
-                "The service is temporarily unavailable. Please try again.",
-            );
-        }
+        Err(e) => return unavailable(e),
     };
     if field(&fields, "decision") != Some("allow") {
         tracing::info!(category = "security", event = "consent_denied", user_id = %current.user.id, client_id = %client.client_id, outcome = "failure", "consent denied");
@@ -286,12 +257,7 @@ pub async fn consent(
         granted_at: state.clock.now(),
     };
     if let Err(e) = state.store.put_consent(&consent).await {
-        tracing::warn!(event = "consent_failed", error = %e, "could not store consent");
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::TemporarilyUnavailable,
-            "The service is temporarily unavailable. Please try again.",
-        );
+        return unavailable(e);
     }
     tracing::info!(category = "security", event = "consent_granted", user_id = %current.user.id, client_id = %client.client_id, outcome = "success", "consent granted");
     resume(

@@ -17,7 +17,7 @@ use oauth::authorize::Params;
 use serde_json::Value;
 use store::ClientRecord;
 
-use super::authorize::error_page;
+use super::authorize::{error_page, unavailable};
 use crate::jwt;
 use crate::state::AppState;
 use crate::web::pages::{self, LogoutConfirm, Message};
@@ -110,13 +110,7 @@ async fn logout(state: &AppState, jar: CookieJar, params: Fields, confirmed: boo
                     "Unknown client.",
                 );
             }
-            Err(_) => {
-                return error_page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::TemporarilyUnavailable,
-                    "The service is temporarily unavailable.",
-                );
-            }
+            Err(e) => return unavailable(e),
         },
     };
     let redirect = match get("post_logout_redirect_uri") {
@@ -156,13 +150,7 @@ async fn logout(state: &AppState, jar: CookieJar, params: Fields, confirmed: boo
 
     let (jar, ended) = match session::end(state, jar).await {
         Ok(result) => result,
-        Err(_) => {
-            return error_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCode::TemporarilyUnavailable,
-                "The service is temporarily unavailable.",
-            );
-        }
+        Err(e) => return unavailable(e),
     };
     if let Some(session) = ended {
         let sid = session.data["sid"].as_str();

@@ -71,6 +71,33 @@ impl Browser {
         response
     }
 
+    /// Opens one of our pages (`path` from a redirect), and submits its form
+    /// to `action` with `fields` added to its hidden ones (authz, csrf_token).
+    pub async fn fill(
+        &mut self,
+        base: &str,
+        path: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let html = self
+            .get(&format!("{base}{path}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let hidden_fields = [
+            ("authz", hidden(&html, "authz")),
+            ("csrf_token", hidden(&html, "csrf_token")),
+        ];
+        let mut form: Vec<(&str, &str)> = hidden_fields
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        form.extend_from_slice(fields);
+        self.post(&format!("{base}{action}"), &form).await
+    }
+
     pub async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> reqwest::Response {
         let response = self
             .http
@@ -659,33 +686,10 @@ async fn consent_can_be_denied() {
     let p = Provider::start().await;
     let mut browser = Browser::new();
     let to_login = location(&browser.get(&p.authorize_url(&[])).await);
-    let html = browser
-        .get(&format!("{}{to_login}", p.base))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("authz", hidden(&html, "authz")),
-        ("csrf_token", hidden(&html, "csrf_token")),
-        ("username", "bjensen".into()),
-        ("password", PASSWORD.into()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let to_consent = location(&browser.post(&format!("{}/login", p.base), &form).await);
-    let html = browser
-        .get(&format!("{}{to_consent}", p.base))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("authz", hidden(&html, "authz")),
-        ("csrf_token", hidden(&html, "csrf_token")),
-        ("decision", "deny".to_owned()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let callback = location(&browser.post(&format!("{}/consent", p.base), &form).await);
+    let login = [("username", "bjensen"), ("password", PASSWORD)];
+    let to_consent = location(&browser.fill(&p.base, &to_login, "/login", &login).await);
+    let deny = [("decision", "deny")];
+    let callback = location(&browser.fill(&p.base, &to_consent, "/consent", &deny).await);
     assert_eq!(query(&callback)["error"], "access_denied");
     // No consent was stored: prompt=none now says so.
     let callback = location(&browser.get(&p.authorize_url(&[("prompt", "none")])).await);
@@ -863,20 +867,12 @@ async fn first_party_clients_skip_consent_and_may_choose_es256_id_tokens() {
             .get(&portal.authorize_url(&[("scope", "openid email")]))
             .await,
     );
-    let html = browser
-        .get(&format!("{}{to_login}", portal.base))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("authz", hidden(&html, "authz")),
-        ("csrf_token", hidden(&html, "csrf_token")),
-        ("username", "bjensen".into()),
-        ("password", PASSWORD.into()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let callback = location(&browser.post(&format!("{}/login", portal.base), &form).await);
+    let login = [("username", "bjensen"), ("password", PASSWORD)];
+    let callback = location(
+        &browser
+            .fill(&portal.base, &to_login, "/login", &login)
+            .await,
+    );
     assert!(
         callback.starts_with(REDIRECT),
         "no consent page: {callback}"

@@ -11,7 +11,7 @@ use openidconnect::{
 };
 
 use crate::helpers::{MASTER_KEY, Server, cli, stdout_json};
-use crate::oidc::{Browser, PASSWORD, hidden, location, query};
+use crate::oidc::{Browser, PASSWORD, location, query};
 
 const REDIRECT: &str = "http://127.0.0.1:8765/callback";
 
@@ -111,35 +111,16 @@ async fn an_openidconnect_relying_party_completes_every_flow() {
         .url();
     let mut browser = Browser::new();
     let to_login = location(&browser.get(url.as_str()).await);
-    let html = browser
-        .get(&format!("{}{to_login}", server.base))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("authz", hidden(&html, "authz")),
-        ("csrf_token", hidden(&html, "csrf_token")),
-        ("username", "rp-user".into()),
-        ("password", PASSWORD.into()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let to_consent = location(&browser.post(&format!("{}/login", server.base), &form).await);
-    let html = browser
-        .get(&format!("{}{to_consent}", server.base))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("authz", hidden(&html, "authz")),
-        ("csrf_token", hidden(&html, "csrf_token")),
-        ("decision", "allow".to_owned()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let login = [("username", "rp-user"), ("password", PASSWORD)];
+    let to_consent = location(
+        &browser
+            .fill(&server.base, &to_login, "/login", &login)
+            .await,
+    );
+    let allow = [("decision", "allow")];
     let callback = query(&location(
         &browser
-            .post(&format!("{}/consent", server.base), &form)
+            .fill(&server.base, &to_consent, "/consent", &allow)
             .await,
     ));
     assert_eq!(&callback["state"], csrf.secret());
