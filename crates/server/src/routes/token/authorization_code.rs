@@ -8,7 +8,7 @@ use oauth::{CodeChallenge, ErrorCode, Scope};
 use serde_json::{Map, Value, json};
 use store::{ClientRecord, CodeTake, RefreshFamily};
 
-use super::{Params, issue_failure, token_response};
+use super::{Params, invalid_grant, issue_failure, token_response};
 use crate::config::seconds;
 use crate::routes::oauth_support::{OAuthError, error};
 use crate::services::tokens::{
@@ -20,10 +20,6 @@ use crate::tokens::{hash_token, random_token};
 /// The id of something the code with `code_hash` issued.
 fn derived(code_hash: &str, what: &str) -> String {
     format!("{what}-{}", code_hash.get(..32).unwrap_or(code_hash))
-}
-
-fn invalid_grant(description: &str) -> OAuthError {
-    error(ErrorCode::InvalidGrant, description)
 }
 
 pub async fn exchange(

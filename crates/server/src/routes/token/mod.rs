@@ -127,3 +127,9 @@ pub fn token_response(body: serde_json::Value) -> Response {
     no_store(response.headers_mut());
     response
 }
+
+/// RFC 6749 §5.2: the grant (code, refresh token) is invalid, expired,
+/// revoked, or bound to another client or redirect URI.
+pub fn invalid_grant(description: &str) -> OAuthError {
+    error(ErrorCode::InvalidGrant, description)
+}

@@ -7,7 +7,7 @@ use oauth::{ErrorCode, Scope};
 use serde_json::{Map, json};
 use store::{ClientRecord, Rotation};
 
-use super::{Params, issue_failure, token_response};
+use super::{Params, invalid_grant, issue_failure, token_response};
 use crate::config::seconds;
 use crate::routes::oauth_support::{OAuthError, error};
 use crate::services::tokens::{
@@ -15,10 +15,6 @@ use crate::services::tokens::{
 };
 use crate::state::AppState;
 use crate::tokens::{hash_token, random_token};
-
-fn invalid_grant(description: &str) -> OAuthError {
-    error(ErrorCode::InvalidGrant, description)
-}
 
 pub async fn refresh(
     state: &AppState,
