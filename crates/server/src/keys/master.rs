@@ -25,6 +25,8 @@ const KEY_LEN: usize = 32;
 #[derive(Clone)]
 pub struct MasterKey {
     bytes: Secret<[u8; KEY_LEN]>,
+    /// Derived once: client secrets are checked on every token request.
+    client_secret_key: hmac::Key,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -38,6 +40,18 @@ impl std::fmt::Debug for MasterKey {
 #[error("sealed data could not be opened with this master key (wrong key, or data altered)")]
 pub struct SealError;
 
+/// A sub-key for one `purpose` (HKDF-SHA-256, RFC 5869).
+fn derive(master: &[u8; KEY_LEN], purpose: &[u8]) -> Secret<[u8; KEY_LEN]> {
+    let prk = Salt::new(HKDF_SHA256, b"auth-service master key v1").extract(master);
+    let mut out = [0u8; KEY_LEN];
+    let info = [purpose];
+    // HKDF-Expand fails only for an output longer than 255 hash lengths.
+    if let Ok(okm) = prk.expand(&info, Len(KEY_LEN)) {
+        let _ = okm.fill(&mut out);
+    }
+    Secret::new(out)
+}
+
 struct Len(usize);
 
 impl KeyType for Len {
@@ -50,9 +64,7 @@ impl MasterKey {
     /// Accepts exactly 32 bytes; otherwise returns the length it got.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, usize> {
         let array: [u8; KEY_LEN] = bytes.try_into().map_err(|_| bytes.len())?;
-        Ok(Self {
-            bytes: Secret::new(array),
-        })
+        Ok(Self::new(Secret::new(array)))
     }
 
     /// A fresh random key.
@@ -61,21 +73,22 @@ impl MasterKey {
         SystemRandom::new()
             .fill(&mut bytes)
             .map_err(|_| SealError)?;
-        Ok(Self {
-            bytes: Secret::new(bytes),
-        })
+        let key = Self::new(Secret::new(bytes));
+        bytes.fill(0);
+        Ok(key)
+    }
+
+    fn new(bytes: Secret<[u8; KEY_LEN]>) -> Self {
+        let derived = derive(bytes.expose(), b"client-secret");
+        let client_secret_key = hmac::Key::new(hmac::HMAC_SHA256, derived.expose());
+        Self {
+            bytes,
+            client_secret_key,
+        }
     }
 
     fn derive(&self, purpose: &[u8]) -> Secret<[u8; KEY_LEN]> {
-        let prk =
-            Salt::new(HKDF_SHA256, b"auth-service master key v1").extract(self.bytes.expose());
-        let mut out = [0u8; KEY_LEN];
-        let info = [purpose];
-        // HKDF-Expand fails only for an output longer than 255 hash lengths.
-        if let Ok(okm) = prk.expand(&info, Len(KEY_LEN)) {
-            let _ = okm.fill(&mut out);
-        }
-        Secret::new(out)
+        derive(self.bytes.expose(), purpose)
     }
 
     fn aead(&self) -> Result<LessSafeKey, SealError> {
@@ -126,12 +139,7 @@ impl MasterKey {
     /// alone does not allow offline guessing; the secrets are 256-bit random
     /// anyway, so a fast hash suffices (ARCHITECTURE.md "Tokens and keys").
     pub fn hash_client_secret(&self, secret: &str) -> String {
-        let key = self.derive(b"client-secret");
-        let tag = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, key.expose()),
-            secret.as_bytes(),
-        );
-        hex(tag.as_ref())
+        hex(hmac::sign(&self.client_secret_key, secret.as_bytes()).as_ref())
     }
 
     /// Constant-time check of a presented client secret against its stored hash.
