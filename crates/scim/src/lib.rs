@@ -3,9 +3,10 @@
 //! vocabulary.
 //!
 //! This crate does no IO and reads no clock: timestamps arrive formatted.
-//! Filters, PATCH and the full attribute model come with the SCIM issue.
+//! PATCH and the full attribute model come with the rest of the SCIM issue.
 
 mod error;
+pub mod filter;
 mod resource;
 
 pub use error::{Error, ScimType};

@@ -1,0 +1,119 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+fn user() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "id": "2819c223-7f76-453a-919d-413861904646",
+        "externalId": "bjensen",
+        "userName": "Bjensen@Example.com",
+        "name": {"familyName": "Jensen", "givenName": "Barbara"},
+        "title": "Tour Guide",
+        "userType": "Employee",
+        "active": true,
+        "emails": [
+            {"value": "bjensen@example.com", "type": "work", "primary": true},
+            {"value": "babs@jensen.org", "type": "home"}
+        ],
+        "meta": {"created": "2010-01-23T04:56:22Z", "lastModified": "2011-05-13T04:42:34Z"},
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984", "costCenter": "4130"},
+        "loginCount": 12
+    })
+}
+
+fn check(filter: &str, expected: bool) {
+    let parsed = parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+    assert_eq!(
+        matches(&parsed, &user(), &CoreSchema).unwrap(),
+        expected,
+        "{filter}"
+    );
+}
+
+#[test]
+fn rfc_7644_examples_and_operators() {
+    for (filter, expected) in [
+        // userName is caseExact false.
+        (r#"userName eq "bjensen@example.com""#, true),
+        (r#"USERNAME Eq "BJENSEN@EXAMPLE.COM""#, true),
+        (r#"name.familyName co "ens""#, true),
+        (r#"userName sw "BJ""#, true),
+        (r#"userName ew ".org""#, false),
+        ("title pr", true),
+        ("nickName pr", false),
+        // externalId and id are caseExact.
+        (r#"externalId eq "BJENSEN""#, false),
+        (r#"externalId eq "bjensen""#, true),
+        (r#"meta.lastModified gt "2011-05-13T04:42:34Z""#, false),
+        (r#"meta.lastModified ge "2011-05-13T04:42:34Z""#, true),
+        // dateTime compares as time, not text (+01:00 is earlier in UTC).
+        (r#"meta.created lt "2010-01-23T05:00:00+01:00""#, false),
+        (r#"meta.created gt "2010-01-23T05:00:00+01:00""#, true),
+        (r#"title pr and userType eq "Employee""#, true),
+        (r#"title pr or userType eq "Intern""#, true),
+        (
+            r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
+            true,
+        ),
+        (
+            r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
+            false,
+        ),
+        (
+            r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
+            true,
+        ),
+        (
+            r#"emails[type eq "home" and value co "@example.com"]"#,
+            false,
+        ),
+        (r#"emails[not (type eq "work")]"#, true),
+        ("emails[primary eq true]", true),
+        ("active eq true", true),
+        ("active ne true", false),
+        ("loginCount gt 10", true),
+        ("loginCount le 11", false),
+        (
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
+            true,
+        ),
+        (
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "bjensen""#,
+            true,
+        ),
+        (
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter eq "9999""#,
+            false,
+        ),
+        // Absent attributes: eq is false, ne is true, eq null is true.
+        (r#"nickName eq "x""#, false),
+        (r#"nickName ne "x""#, true),
+        ("nickName eq null", true),
+        ("title ne null", true),
+    ] {
+        check(filter, expected);
+    }
+}
+
+#[test]
+fn invalid_filters_are_invalid_filter_with_a_position() {
+    for filter in [
+        r#"userName eq"#,
+        r#"userName eqq "x""#,
+        r#"(userName eq "x""#,
+        r#"emails[type eq "work""#,
+        "",
+        r#"userName eq 'x'"#,
+    ] {
+        let err = parse(filter).unwrap_err();
+        assert_eq!(err.scim_type, Some(ScimType::InvalidFilter), "{filter}");
+        assert_eq!(err.status, 400);
+    }
+    let err = parse(r#"userName eqq "x""#).unwrap_err();
+    assert!(err.detail.contains("character"), "{}", err.detail);
+    // Ordering a boolean is meaningless: invalidFilter at evaluation.
+    let parsed = parse("active gt true").unwrap();
+    let err = matches(&parsed, &user(), &CoreSchema).unwrap_err();
+    assert_eq!(err.scim_type, Some(ScimType::InvalidFilter));
+}
