@@ -7,6 +7,7 @@
 
 mod error;
 pub mod filter;
+pub mod query;
 mod resource;
 
 pub use error::{Error, ScimType};
