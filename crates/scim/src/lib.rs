@@ -7,6 +7,7 @@
 
 mod error;
 pub mod filter;
+pub mod patch;
 pub mod query;
 mod resource;
 

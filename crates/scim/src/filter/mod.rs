@@ -24,27 +24,32 @@ use crate::{Error, ScimType};
 /// Parses a filter, or says where it goes wrong (`invalidFilter`).
 pub fn parse(text: &str) -> Result<Filter, Error> {
     Filter::from_str(text).map_err(|e| {
-        use scim_v2::filter::ParseError;
-        let detail = match &e {
-            ParseError::InvalidToken { location } => {
-                format!("invalid token at character {location}")
-            }
-            ParseError::UnrecognizedEof { location, .. } => {
-                format!("unexpected end of filter at character {location}")
-            }
-            ParseError::UnrecognizedToken {
-                token: (start, token, _),
-                ..
-            } => {
-                format!("unexpected {token:?} at character {start}")
-            }
-            ParseError::ExtraToken {
-                token: (start, token, _),
-            } => format!("unexpected {token:?} at character {start}"),
-            ParseError::User { error } => error.to_string(),
-        };
-        Error::new(ScimType::InvalidFilter, format!("invalid filter: {detail}"))
+        Error::new(
+            ScimType::InvalidFilter,
+            format!("invalid filter: {}", describe(&e)),
+        )
     })
+}
+
+/// Where and why the grammar refused a filter or path.
+pub(crate) fn describe(e: &scim_v2::filter::ParseError) -> String {
+    use scim_v2::filter::ParseError;
+    match e {
+        ParseError::InvalidToken { location } => format!("invalid token at character {location}"),
+        ParseError::UnrecognizedEof { location, .. } => {
+            format!("unexpected end at character {location}")
+        }
+        ParseError::UnrecognizedToken {
+            token: (start, token, _),
+            ..
+        }
+        | ParseError::ExtraToken {
+            token: (start, token, _),
+        } => {
+            format!("unexpected {token:?} at character {start}")
+        }
+        ParseError::User { error } => error.to_string(),
+    }
 }
 
 #[cfg(test)]
