@@ -10,6 +10,7 @@ pub mod filter;
 pub mod patch;
 pub mod query;
 mod resource;
+pub mod schema;
 
 pub use error::{Error, ScimType};
 pub use resource::{ListResponse, Meta, etag, user_resource};

@@ -1,37 +1,70 @@
-//! The attribute rules of the core User and Group schemas and the
-//! enterprise extension (RFC 7643 §4, §8.7.1) that filtering needs: the
-//! type and `caseExact` of each attribute. Unknown attributes are strings
-//! compared without regard to case.
+//! Attribute rules for filtering, taken from the schema definitions of
+//! [`crate::schema`] (core User and Group, enterprise User, the common
+//! attributes), so the rules and `/Schemas` cannot disagree. Unknown
+//! attributes are strings compared without regard to case.
 
 use super::eval::{AttrInfo, Kind, Schema};
+use crate::schema::{self, Attribute, SchemaDef};
+use crate::urn;
 
 /// RFC 7643's core User, Group and enterprise User attributes.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CoreSchema;
+#[derive(Debug, Clone)]
+pub struct CoreSchema {
+    common: Vec<Attribute>,
+    user: SchemaDef,
+    group: SchemaDef,
+    enterprise: SchemaDef,
+}
 
-const fn info(kind: Kind, case_exact: bool) -> AttrInfo {
-    AttrInfo { kind, case_exact }
+impl Default for CoreSchema {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CoreSchema {
+    pub fn new() -> Self {
+        Self {
+            common: schema::common_attributes(),
+            user: schema::user_schema(),
+            group: schema::group_schema(),
+            enterprise: schema::enterprise_user_schema(),
+        }
+    }
+
+    fn find(&self, urn: Option<&str>, name: &str) -> Option<&Attribute> {
+        if urn.is_some_and(|u| u.eq_ignore_ascii_case(urn::ENTERPRISE_USER)) {
+            return self.enterprise.attribute(name);
+        }
+        self.common
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+            .or_else(|| self.user.attribute(name))
+            .or_else(|| self.group.attribute(name))
+    }
 }
 
 impl Schema for CoreSchema {
-    fn attribute(&self, _urn: Option<&str>, name: &str, sub_attr: Option<&str>) -> AttrInfo {
-        let name = name.to_ascii_lowercase();
-        let sub = sub_attr.map(str::to_ascii_lowercase);
-        match (name.as_str(), sub.as_deref()) {
-            // §3.1: id and externalId are caseExact; meta dates are dateTime.
-            ("id" | "externalid", None) => info(Kind::String, true),
-            ("meta", Some("created" | "lastmodified")) => info(Kind::DateTime, false),
-            ("meta", Some("location")) => info(Kind::Reference, true),
-            ("meta", Some("version")) => info(Kind::String, true),
-            ("active", None) => info(Kind::Boolean, false),
-            // Multi-valued attributes: primary is boolean; $ref is a reference.
-            (_, Some("primary")) => info(Kind::Boolean, false),
-            (_, Some("$ref")) => info(Kind::Reference, true),
-            // §4.2: group members' values are ids.
-            ("members" | "groups", Some("value")) => info(Kind::String, true),
-            ("x509certificates", Some("value")) => info(Kind::Binary, true),
-            ("password", None) => info(Kind::String, true),
-            _ => info(Kind::String, false),
+    fn attribute(&self, urn: Option<&str>, name: &str, sub_attr: Option<&str>) -> AttrInfo {
+        let unknown = AttrInfo {
+            kind: Kind::String,
+            case_exact: false,
+        };
+        let Some(attribute) = self.find(urn, name) else {
+            return unknown;
+        };
+        // A multi-valued complex attribute named alone is compared by `value`.
+        let sub = sub_attr.or((attribute.kind == Kind::Complex).then_some("value"));
+        let target = match sub {
+            Some(sub) => match attribute.sub_attribute(sub) {
+                Some(target) => target,
+                None => return unknown,
+            },
+            None => attribute,
+        };
+        AttrInfo {
+            kind: target.kind,
+            case_exact: target.case_exact,
         }
     }
 }
