@@ -80,6 +80,7 @@ pub async fn observe(
         .extensions()
         .get::<RouteTemplate>()
         .map_or(Arc::from("unmatched"), |r| Arc::clone(&r.0));
+    let route_label = route.to_string();
     let status = response.status();
     let status_class = match status.as_u16() {
         100..=199 => "1xx",
@@ -90,12 +91,12 @@ pub async fn observe(
     };
     metrics::counter!(
         "http_requests_total",
-        "method" => method, "route" => route.to_string(), "status" => status.as_str().to_owned()
+        "method" => method, "route" => route_label.clone(), "status" => status.as_str().to_owned()
     )
     .increment(1);
     metrics::histogram!(
         "http_request_duration_seconds",
-        "method" => method, "route" => route.to_string(), "status_class" => status_class
+        "method" => method, "route" => route_label, "status_class" => status_class
     )
     .record(elapsed.as_secs_f64());
 

@@ -77,6 +77,16 @@ pub fn error_page(status: StatusCode, code: ErrorCode, description: &str) -> Res
     )
 }
 
+/// The page for a form whose CSRF token does not match the browser's
+/// (SECURITY.md 15): nothing changes.
+pub fn csrf_refused() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        ErrorCode::InvalidRequest,
+        "The form expired. Go back and try again.",
+    )
+}
+
 /// The page for a failure that is ours (the store, password hashing): 503,
 /// the cause logged once, nothing of it shown.
 pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> Response {

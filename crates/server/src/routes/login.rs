@@ -13,10 +13,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use oauth::ErrorCode;
-use oauth::authorize::Params;
-use store::Consent;
+use oauth::authorize::{AuthorizationRequest, Params};
+use store::{ClientRecord, Consent};
 
-use super::authorize::{Done, error_page, load, redirect_error, resume, unavailable};
+use super::authorize::{Done, csrf_refused, error_page, load, redirect_error, resume, unavailable};
 use crate::secret::Secret;
 use crate::state::AppState;
 use crate::web::pages::{self, Login};
@@ -102,11 +102,7 @@ pub async fn login(
         return expired();
     };
     if !session::csrf_ok(&state, &jar, field(&fields, "csrf_token")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            ErrorCode::InvalidRequest,
-            "The form expired. Go back and try again.",
-        );
+        return csrf_refused();
     }
     let username = field(&fields, "username").unwrap_or_default().to_owned();
     let password = Secret::new(field(&fields, "password").unwrap_or_default().to_owned());
@@ -173,6 +169,21 @@ pub async fn login(
     }
 }
 
+/// What both consent handlers need: the client, the validated request, and
+/// the signed-in user. Signed out meanwhile: start again from the request.
+async fn consent_context(
+    state: &AppState,
+    jar: &CookieJar,
+    params: &[(String, String)],
+) -> Result<(ClientRecord, AuthorizationRequest, session::Current), Response> {
+    let (client, request) = load(state, params).await?;
+    match session::current(state, jar).await {
+        Ok(Some(current)) => Ok((client, request, current)),
+        Ok(None) => Err(resume(state, jar.clone(), params.to_vec(), Done::default()).await),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 pub async fn consent_form(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -182,15 +193,9 @@ pub async fn consent_form(
     let Some(params) = open(&state, Some(&sealed)) else {
         return expired();
     };
-    let (client, request) = match load(&state, &params).await {
-        Ok(loaded) => loaded,
+    let (client, request, current) = match consent_context(&state, &jar, &params).await {
+        Ok(context) => context,
         Err(response) => return response,
-    };
-    let current = match session::current(&state, &jar).await {
-        Ok(Some(current)) => current,
-        // Signed out meanwhile: start again from the authorization request.
-        Ok(None) => return resume(&state, jar, params, Done::default()).await,
-        Err(e) => return unavailable(e),
     };
     let (jar, csrf) = session::csrf_token(&state, jar);
     let page = pages::Consent {
@@ -215,20 +220,11 @@ pub async fn consent(
         return expired();
     };
     if !session::csrf_ok(&state, &jar, field(&fields, "csrf_token")) {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            ErrorCode::InvalidRequest,
-            "The form expired. Go back and try again.",
-        );
+        return csrf_refused();
     }
-    let (client, request) = match load(&state, &params).await {
-        Ok(loaded) => loaded,
+    let (client, request, current) = match consent_context(&state, &jar, &params).await {
+        Ok(context) => context,
         Err(response) => return response,
-    };
-    let current = match session::current(&state, &jar).await {
-        Ok(Some(current)) => current,
-        Ok(None) => return resume(&state, jar, params, Done::default()).await,
-        Err(e) => return unavailable(e),
     };
     if field(&fields, "decision") != Some("allow") {
         tracing::info!(category = "security", event = "consent_denied", user_id = %current.user.id, client_id = %client.client_id, outcome = "failure", "consent denied");

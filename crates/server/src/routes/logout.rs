@@ -17,7 +17,7 @@ use oauth::authorize::Params;
 use serde_json::Value;
 use store::ClientRecord;
 
-use super::authorize::{error_page, unavailable};
+use super::authorize::{csrf_refused, error_page, unavailable};
 use crate::jwt;
 use crate::state::AppState;
 use crate::web::pages::{self, LogoutConfirm, Message};
@@ -56,11 +56,7 @@ pub async fn post(
             );
         };
         if !session::csrf_ok(&state, &jar, get("csrf_token")) {
-            return error_page(
-                StatusCode::FORBIDDEN,
-                ErrorCode::InvalidRequest,
-                "The form expired. Go back and try again.",
-            );
+            return csrf_refused();
         }
         let confirmed = get("confirm") == Some("yes");
         return logout(&state, jar, params, confirmed).await;
