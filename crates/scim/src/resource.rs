@@ -67,6 +67,40 @@ pub fn user_resource(
     Value::Object(resource)
 }
 
+/// A Group resource (RFC 7643 §4.2). `members` are rendered already
+/// (`value`, `type`, `$ref`); `attributes` holds any other stored attribute.
+pub fn group_resource(
+    id: &str,
+    display_name: &str,
+    external_id: Option<&str>,
+    members: Vec<Value>,
+    attributes: &Value,
+    meta: &Meta,
+) -> Value {
+    let mut resource = Map::new();
+    resource.insert(
+        "schemas".into(),
+        Value::Array(vec![Value::String(crate::urn::GROUP.into())]),
+    );
+    resource.insert("id".into(), Value::String(id.into()));
+    if let Some(extra) = attributes.as_object() {
+        for (name, value) in extra {
+            if !matches!(name.as_str(), "schemas" | "meta" | "id" | "members") {
+                resource.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    resource.insert("displayName".into(), Value::String(display_name.into()));
+    if let Some(external_id) = external_id {
+        resource.insert("externalId".into(), Value::String(external_id.into()));
+    }
+    if !members.is_empty() {
+        resource.insert("members".into(), Value::Array(members));
+    }
+    resource.insert("meta".into(), meta.to_json());
+    Value::Object(resource)
+}
+
 /// A list response (RFC 7644 §3.4.2): `startIndex` is 1-based.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListResponse {

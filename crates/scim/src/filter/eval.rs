@@ -81,6 +81,17 @@ pub fn matches(filter: &Filter, resource: &Value, schema: &dyn Schema) -> Result
     })
 }
 
+/// Whether one element of the multi-valued attribute `parent` satisfies the
+/// value filter of `parent[filter]` (PATCH paths use this).
+pub fn element_matches(
+    filter: &ValFilter,
+    element: &Value,
+    parent: &AttrPath,
+    schema: &dyn Schema,
+) -> Result<bool, Error> {
+    val_filter(filter, element, parent, schema)
+}
+
 /// A value filter inside `parent[...]`: paths are sub-attributes of each element.
 fn val_filter(
     filter: &ValFilter,

@@ -16,7 +16,7 @@ mod eval;
 use std::str::FromStr;
 
 pub use core::CoreSchema;
-pub use eval::{AttrInfo, Kind, Schema, matches};
+pub use eval::{AttrInfo, Kind, Schema, element_matches, matches};
 pub use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, ValFilter, ValuePath};
 
 use crate::{Error, ScimType};

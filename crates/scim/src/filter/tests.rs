@@ -117,3 +117,58 @@ fn invalid_filters_are_invalid_filter_with_a_position() {
     let err = matches(&parsed, &user(), &CoreSchema::new()).unwrap_err();
     assert_eq!(err.scim_type, Some(ScimType::InvalidFilter));
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Fragments of the grammar, so random input reaches deep into the parser.
+    const PIECES: &[&str] = &[
+        "userName",
+        "emails",
+        "name.familyName",
+        "meta.lastModified",
+        " eq ",
+        " ne ",
+        " co ",
+        " sw ",
+        " gt ",
+        " pr",
+        " and ",
+        " or ",
+        "not ",
+        "(",
+        ")",
+        "[",
+        "]",
+        "\"x\"",
+        "\"",
+        "true",
+        "null",
+        "12.5",
+        "urn:ietf:params:scim:schemas:core:2.0:User:userName",
+        ".",
+        "type eq \"work\"",
+        "\\",
+        " ",
+        "\u{0}",
+        "é",
+    ];
+
+    proptest! {
+        #[test]
+        fn filter_parser_and_evaluator(parts in proptest::collection::vec(0..PIECES.len(), 0..24)) {
+            let text: String = parts.iter().map(|&i| PIECES[i]).collect();
+            if let Ok(filter) = parse(&text) {
+                let _ = matches(&filter, &user(), &CoreSchema::new());
+            }
+        }
+
+        #[test]
+        fn arbitrary_text(text in "\\PC{0,64}") {
+            let _ = parse(&text);
+            let _ = crate::patch::parse_path(&text);
+        }
+    }
+}

@@ -1,12 +1,83 @@
-//! SCIM PATCH (RFC 7644 §3.5.2): the operation names and the `path`
-//! grammar. Parsing the path is delegated to `scim_v2`; its errors become
-//! `invalidPath`. Applying operations to a resource comes next.
+//! SCIM PATCH (RFC 7644 §3.5.2): the request body, the operation names, the
+//! `path` grammar, and applying operations to a resource's JSON.
+//!
+//! Parsing the path is delegated to `scim_v2`; its errors become
+//! `invalidPath`. The result of [`apply`] is checked and normalised by
+//! [`crate::input::prepare`] like any other write, so PATCH cannot store
+//! what PUT would refuse.
+
+mod apply;
 
 use std::str::FromStr;
 
+pub use apply::apply;
 pub use scim_v2::filter::{PatchPath, PatchValuePath};
+use serde_json::Value;
 
 use crate::{Error, ScimType};
+
+/// One operation of a PATCH request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    pub op: PatchOp,
+    pub path: Option<PatchPath>,
+    pub value: Option<Value>,
+}
+
+fn syntax(detail: impl Into<String>) -> Error {
+    Error::new(ScimType::InvalidSyntax, detail)
+}
+
+/// Parses a PATCH request body (RFC 7644 §3.5.2): the PatchOp schema and a
+/// non-empty `Operations` list.
+pub fn parse_request(body: &Value) -> Result<Vec<Operation>, Error> {
+    let object = body
+        .as_object()
+        .ok_or_else(|| syntax("the request body must be a JSON object"))?;
+    let schemas = object.get("schemas").and_then(Value::as_array);
+    if !schemas.is_some_and(|s| {
+        s.iter().any(|u| {
+            u.as_str()
+                .is_some_and(|u| u.eq_ignore_ascii_case(crate::urn::PATCH_OP))
+        })
+    }) {
+        return Err(syntax(format!(
+            "schemas must contain {}",
+            crate::urn::PATCH_OP
+        )));
+    }
+    let operations = object
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Operations"))
+        .and_then(|(_, v)| v.as_array())
+        .filter(|ops| !ops.is_empty())
+        .ok_or_else(|| syntax("Operations must be a non-empty array"))?;
+    operations
+        .iter()
+        .map(|operation| {
+            let get = |name: &str| {
+                operation
+                    .as_object()
+                    .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+                    .map(|(_, v)| v)
+            };
+            let op = get("op")
+                .and_then(Value::as_str)
+                .ok_or_else(|| syntax("each operation needs an op"))?;
+            let path = match get("path") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(p)) if p.trim().is_empty() => None,
+                Some(Value::String(p)) => Some(parse_path(p.trim())?),
+                Some(_) => return Err(Error::new(ScimType::InvalidPath, "path must be a string")),
+            };
+            Ok(Operation {
+                op: PatchOp::parse(op)?,
+                path,
+                value: get("value").cloned(),
+            })
+        })
+        .collect()
+}
 
 /// A PATCH operation (RFC 7644 §3.5.2.1–3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +114,10 @@ pub fn parse_path(text: &str) -> Result<PatchPath, Error> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod parse_tests {
     use super::*;
 
     #[test]
