@@ -254,9 +254,131 @@ pub fn project(resource: &Value, attributes: &[AttrName], excluded: &[AttrName])
     Value::Object(out)
 }
 
+/// Whether a resource response includes `name` (a core attribute with
+/// `returned: default`) under these parameters (RFC 7644 §3.9). Lets the
+/// server skip computing what will not be sent (e.g. `User.groups`).
+pub fn wants(name: &str, attributes: &[AttrName], excluded: &[AttrName]) -> bool {
+    let named = |list: &[AttrName]| {
+        list.iter()
+            .any(|a| a.name.eq_ignore_ascii_case(name) && a.urn.as_deref().is_none_or(is_core))
+    };
+    if attributes.is_empty() {
+        !excluded.iter().any(|a| {
+            a.sub_attr.is_none()
+                && a.name.eq_ignore_ascii_case(name)
+                && a.urn.as_deref().is_none_or(is_core)
+        })
+    } else {
+        named(attributes)
+    }
+}
+
+/// The value a resource sorts by (RFC 7644 §3.4.2.3): for a multi-valued
+/// attribute, the primary value if any, else the first.
+fn sort_value<'a>(resource: &'a Value, by: &AttrName) -> Option<&'a Value> {
+    let object = resource.as_object()?;
+    let source = match container_key(object, by)? {
+        Some(key) => object[key].as_object()?,
+        None => object,
+    };
+    let value = &source[key_ci(source, &by.name)?];
+    let value = match value {
+        Value::Array(items) => items
+            .iter()
+            .find(|v| v.get("primary") == Some(&Value::Bool(true)))
+            .or_else(|| items.first())?,
+        other => other,
+    };
+    let sub = by
+        .sub_attr
+        .as_deref()
+        .or(value.is_object().then_some("value"));
+    match sub {
+        Some(sub) => value
+            .as_object()
+            .and_then(|o| key_ci(o, sub).map(|k| &o[k])),
+        None => Some(value),
+    }
+    .filter(|v| !v.is_null())
+}
+
+/// Sorts resources by `by`; resources without a value come last in either
+/// order (RFC 7644 §3.4.2.3). Strings compare without regard to case unless
+/// `case_exact`. The sort is stable, so equal keys keep the store's order.
+pub fn sort(resources: &mut [Value], by: &AttrName, descending: bool, case_exact: bool) {
+    use std::cmp::Ordering;
+    let compare = |a: &Value, b: &Value| -> Ordering {
+        match (a, b) {
+            (Value::String(a), Value::String(b)) if !case_exact => {
+                a.to_lowercase().cmp(&b.to_lowercase())
+            }
+            (Value::String(a), Value::String(b)) => a.cmp(b),
+            (Value::Number(a), Value::Number(b)) => a
+                .as_f64()
+                .partial_cmp(&b.as_f64())
+                .unwrap_or(Ordering::Equal),
+            (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+            _ => Ordering::Equal,
+        }
+    };
+    resources.sort_by(|a, b| match (sort_value(a, by), sort_value(b, by)) {
+        (Some(a), Some(b)) if descending => compare(b, a),
+        (Some(a), Some(b)) => compare(a, b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
+
+    #[test]
+    fn sorting_puts_missing_values_last_and_picks_primary_values() {
+        let mut users = vec![
+            json!({"id": "1", "userName": "carol", "emails": [{"value": "z@x"}, {"value": "a@x", "primary": true}]}),
+            json!({"id": "2", "userName": "Alice"}),
+            json!({"id": "3", "userName": "bob", "emails": [{"value": "m@x"}]}),
+        ];
+        let ids = |users: &[Value]| {
+            users
+                .iter()
+                .map(|u| u["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        sort(
+            &mut users,
+            &AttrName::parse("userName").unwrap(),
+            false,
+            false,
+        );
+        assert_eq!(ids(&users), ["2", "3", "1"]);
+        sort(
+            &mut users,
+            &AttrName::parse("emails").unwrap(),
+            false,
+            false,
+        );
+        assert_eq!(ids(&users), ["1", "3", "2"]);
+        sort(
+            &mut users,
+            &AttrName::parse("emails.value").unwrap(),
+            true,
+            false,
+        );
+        assert_eq!(ids(&users), ["3", "1", "2"]);
+    }
+
+    #[test]
+    fn wants_follows_attributes_and_excluded() {
+        let list = |s| AttrName::parse_list(Some(s)).unwrap();
+        assert!(wants("groups", &[], &[]));
+        assert!(!wants("groups", &[], &list("groups")));
+        assert!(wants("groups", &[], &list("groups.display")));
+        assert!(!wants("groups", &list("userName"), &[]));
+        assert!(wants("groups", &list("GROUPS.value"), &[]));
+    }
 
     use super::*;
 

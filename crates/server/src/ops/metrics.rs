@@ -118,4 +118,8 @@ fn describe() {
         "auth_login_attempts_total",
         "Password logins, by outcome and reason."
     );
+    describe_counter!(
+        "scim_requests_total",
+        "SCIM requests, by resource type, operation and HTTP status."
+    );
 }

@@ -12,6 +12,7 @@ mod logout;
 mod metrics;
 mod oauth_support;
 mod revoke;
+mod scim;
 mod token;
 mod userinfo;
 
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/token", post(token::token))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))
+        .nest("/scim/v2", scim::router(state.clone()))
         .route_layer(from_fn(record_route))
         .with_state(state)
         // A panic is a bug, but it answers 500 rather than dropping the connection.

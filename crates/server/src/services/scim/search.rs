@@ -1,0 +1,379 @@
+//! Listing and searching (RFC 7644 §3.4.2, §3.4.3): GET with query
+//! parameters or POST `.search` with a SearchRequest, on a resource type or
+//! the root.
+//!
+//! Equality on `userName`, `externalId` and `id` (alone or inside `and`, or
+//! every branch of an `or`) is answered from store indexes; any other
+//! filter, and any `sortBy`, reads the resources in the store's stable id
+//! order and evaluates the filter with the `scim` crate. Without a filter
+//! or sort, a page is one store call. Paging is over that stable order, so
+//! Okta's `startIndex += 100` imports see every resource once.
+
+use std::collections::HashMap;
+
+use scim::filter::{AttrExp, CompValue, CompareOp, CoreSchema, Filter, Schema};
+use scim::query::{AttrName, Paging};
+use serde_json::Value;
+use store::{Page, UserRecord};
+
+use super::{Result, groups, users};
+use crate::state::AppState;
+
+/// A page when the client does not ask for a size; Okta asks for 100.
+pub const DEFAULT_COUNT: u64 = 100;
+/// The largest page (advertised as `filter.maxResults`).
+pub const MAX_COUNT: u64 = 1000;
+/// Records read per store call while scanning.
+const SCAN_BATCH: u64 = 500;
+
+/// What to search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Users,
+    Groups,
+    /// `POST /.search` at the root: every resource type.
+    All,
+}
+
+/// `attributes` / `excludedAttributes` (RFC 7644 §3.9), for every response
+/// that carries a resource.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    pub attributes: Vec<AttrName>,
+    pub excluded: Vec<AttrName>,
+}
+
+impl Projection {
+    pub fn from_params(params: &HashMap<String, String>) -> std::result::Result<Self, scim::Error> {
+        Ok(Self {
+            attributes: AttrName::parse_list(param(params, "attributes"))?,
+            excluded: AttrName::parse_list(param(params, "excludedAttributes"))?,
+        })
+    }
+
+    pub fn apply(&self, resource: &Value) -> Value {
+        scim::query::project(resource, &self.attributes, &self.excluded)
+    }
+
+    pub fn wants(&self, name: &str) -> bool {
+        scim::query::wants(name, &self.attributes, &self.excluded)
+    }
+}
+
+/// A parsed search.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub filter: Option<Filter>,
+    pub sort_by: Option<AttrName>,
+    pub descending: bool,
+    pub paging: Paging,
+    pub projection: Projection,
+}
+
+/// Query parameter names match without regard to case (Entra ID and Okta
+/// both use the RFC's spelling; others lower-case them).
+fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn sort_order(value: Option<&str>) -> std::result::Result<bool, scim::Error> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("ascending") => Ok(false),
+        Some("descending") => Ok(true),
+        Some(other) => Err(scim::Error::new(
+            scim::ScimType::InvalidValue,
+            format!("sortOrder must be ascending or descending, got {other:?}"),
+        )),
+    }
+}
+
+impl Query {
+    /// From GET query parameters (RFC 7644 §3.4.2).
+    pub fn from_params(params: &HashMap<String, String>) -> std::result::Result<Self, scim::Error> {
+        Ok(Self {
+            filter: param(params, "filter")
+                .filter(|f| !f.trim().is_empty())
+                .map(scim::filter::parse)
+                .transpose()?,
+            sort_by: param(params, "sortBy")
+                .filter(|s| !s.trim().is_empty())
+                .map(AttrName::parse)
+                .transpose()?,
+            descending: sort_order(param(params, "sortOrder"))?,
+            paging: Paging::parse(
+                param(params, "startIndex"),
+                param(params, "count"),
+                DEFAULT_COUNT,
+                MAX_COUNT,
+            )?,
+            projection: Projection::from_params(params)?,
+        })
+    }
+
+    /// From a SearchRequest body (RFC 7644 §3.4.3). Its members are JSON
+    /// values; they are read as the query parameters of the same names.
+    pub fn from_body(body: &Value) -> std::result::Result<Self, scim::Error> {
+        let object = body.as_object().ok_or_else(|| {
+            scim::Error::new(
+                scim::ScimType::InvalidSyntax,
+                "the request body must be a SearchRequest object",
+            )
+        })?;
+        let mut params = HashMap::new();
+        for (key, value) in object {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                Value::Null => continue,
+                _ => {
+                    return Err(scim::Error::new(
+                        scim::ScimType::InvalidValue,
+                        format!("{key} has the wrong type"),
+                    ));
+                }
+            };
+            params.insert(key.clone(), text);
+        }
+        Self::from_params(&params)
+    }
+}
+
+/// The records an indexed filter narrows a user search to, or `None` when
+/// the filter needs a scan.
+async fn indexed_users(state: &AppState, filter: &Filter) -> Result<Option<Vec<UserRecord>>> {
+    Ok(match filter {
+        Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value)))
+            if path.sub_attr.is_none()
+                && path
+                    .uri
+                    .as_deref()
+                    .is_none_or(|u| u.eq_ignore_ascii_case(scim::urn::USER)) =>
+        {
+            let found = |r: store::Result<UserRecord>| match r {
+                Ok(user) => Ok(vec![user]),
+                Err(store::Error::NotFound) => Ok(Vec::new()),
+                Err(e) => Err(e),
+            };
+            match path.name.to_ascii_lowercase().as_str() {
+                "username" => Some(found(state.store.get_user_by_name(value).await)?),
+                "id" => Some(found(state.store.get_user(value).await)?),
+                "externalid" => Some(state.store.find_users_by_external_id(value).await?),
+                _ => None,
+            }
+        }
+        Filter::And(operands) => {
+            for operand in operands.as_slice() {
+                if let Some(found) = Box::pin(indexed_users(state, operand)).await? {
+                    return Ok(Some(found));
+                }
+            }
+            None
+        }
+        Filter::Or(operands) => {
+            let mut all: Vec<UserRecord> = Vec::new();
+            for operand in operands.as_slice() {
+                match Box::pin(indexed_users(state, operand)).await? {
+                    Some(found) => all.extend(found),
+                    None => return Ok(None),
+                }
+            }
+            all.sort_by(|a, b| a.id.cmp(&b.id));
+            all.dedup_by(|a, b| a.id == b.id);
+            Some(all)
+        }
+        _ => None,
+    })
+}
+
+/// Whether the filter or sort reads `User.groups`, which costs a lookup
+/// per user and so is only computed when needed.
+fn mentions_groups(query: &Query, filter_text: &str) -> bool {
+    filter_text.to_ascii_lowercase().contains("groups")
+        || query
+            .sort_by
+            .as_ref()
+            .is_some_and(|s| s.name.eq_ignore_ascii_case("groups"))
+}
+
+async fn user_resources(
+    state: &AppState,
+    records: Vec<UserRecord>,
+    with_groups: bool,
+) -> Result<Vec<Value>> {
+    let mut out = Vec::with_capacity(records.len());
+    for user in records {
+        let groups = if with_groups {
+            Some(users::groups_of(state, &user.id).await?)
+        } else {
+            None
+        };
+        out.push(users::render(state, &user, groups));
+    }
+    Ok(out)
+}
+
+fn keep_matching(
+    resources: &mut Vec<Value>,
+    filter: Option<&Filter>,
+    rules: &CoreSchema,
+) -> std::result::Result<(), scim::Error> {
+    if let Some(filter) = filter {
+        let mut kept = Vec::with_capacity(resources.len());
+        for resource in resources.drain(..) {
+            if scim::filter::matches(filter, &resource, rules)? {
+                kept.push(resource);
+            }
+        }
+        *resources = kept;
+    }
+    Ok(())
+}
+
+/// Every user matching the query's filter, rendered, in id order.
+async fn matching_users(state: &AppState, query: &Query, filter_text: &str) -> Result<Vec<Value>> {
+    let rules = CoreSchema::new();
+    let with_groups = mentions_groups(query, filter_text);
+    if let Some(filter) = &query.filter
+        && let Some(records) = indexed_users(state, filter).await?
+    {
+        let mut resources = user_resources(state, records, with_groups).await?;
+        keep_matching(&mut resources, Some(filter), &rules)?;
+        return Ok(resources);
+    }
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = state
+            .store
+            .list_users(Page {
+                offset,
+                limit: SCAN_BATCH,
+            })
+            .await?;
+        let read = page.items.len() as u64;
+        let mut resources = user_resources(state, page.items, with_groups).await?;
+        keep_matching(&mut resources, query.filter.as_ref(), &rules)?;
+        out.extend(resources);
+        offset += read;
+        if read < SCAN_BATCH || offset >= page.total {
+            return Ok(out);
+        }
+    }
+}
+
+/// Every group matching the query's filter, rendered, in id order.
+async fn matching_groups(state: &AppState, query: &Query) -> Result<Vec<Value>> {
+    let rules = CoreSchema::new();
+    let mut out = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = state
+            .store
+            .list_groups(Page {
+                offset,
+                limit: SCAN_BATCH,
+            })
+            .await?;
+        let read = page.items.len() as u64;
+        let mut resources: Vec<Value> = page
+            .items
+            .iter()
+            .map(|g| groups::render(state, g))
+            .collect();
+        keep_matching(&mut resources, query.filter.as_ref(), &rules)?;
+        out.extend(resources);
+        offset += read;
+        if read < SCAN_BATCH || offset >= page.total {
+            return Ok(out);
+        }
+    }
+}
+
+/// Runs a search and renders the ListResponse.
+pub async fn search(
+    state: &AppState,
+    target: Target,
+    query: &Query,
+    filter_text: &str,
+) -> Result<Value> {
+    let paging = query.paging;
+    let wants_groups = query.projection.wants("groups");
+    // The fast path: one page straight from the store.
+    if query.filter.is_none() && query.sort_by.is_none() && target != Target::All {
+        let page = Page {
+            offset: paging.offset(),
+            limit: paging.count,
+        };
+        let (total, resources) = match target {
+            Target::Users => {
+                let found = state.store.list_users(page).await?;
+                let resources = user_resources(state, found.items, wants_groups).await?;
+                (found.total, resources)
+            }
+            _ => {
+                let found = state.store.list_groups(page).await?;
+                let resources = found
+                    .items
+                    .iter()
+                    .map(|g| groups::render(state, g))
+                    .collect();
+                (found.total, resources)
+            }
+        };
+        return Ok(list_response(total, paging, resources, &query.projection));
+    }
+    let mut resources = Vec::new();
+    if matches!(target, Target::Users | Target::All) {
+        resources.extend(matching_users(state, query, filter_text).await?);
+    }
+    if matches!(target, Target::Groups | Target::All) {
+        resources.extend(matching_groups(state, query).await?);
+    }
+    if let Some(by) = &query.sort_by {
+        let rules = CoreSchema::new();
+        let info = rules.attribute(by.urn.as_deref(), &by.name, by.sub_attr.as_deref());
+        scim::query::sort(&mut resources, by, query.descending, info.case_exact);
+    }
+    let total = resources.len() as u64;
+    let start = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
+    let count = usize::try_from(paging.count).unwrap_or(usize::MAX);
+    let mut page: Vec<Value> = resources.into_iter().skip(start).take(count).collect();
+    if wants_groups && !mentions_groups(query, filter_text) {
+        for resource in &mut page {
+            add_groups(state, resource).await?;
+        }
+    }
+    Ok(list_response(total, paging, page, &query.projection))
+}
+
+/// Adds `groups` to a rendered User (not to a Group).
+async fn add_groups(state: &AppState, resource: &mut Value) -> Result<()> {
+    let is_user = resource["meta"]["resourceType"] == "User";
+    let id = resource["id"].as_str().unwrap_or_default().to_owned();
+    if is_user {
+        let groups = users::groups_of(state, &id).await?;
+        if !groups.is_empty()
+            && let Some(object) = resource.as_object_mut()
+        {
+            object.insert("groups".into(), Value::Array(groups));
+        }
+    }
+    Ok(())
+}
+
+fn list_response(total: u64, paging: Paging, items: Vec<Value>, projection: &Projection) -> Value {
+    scim::ListResponse {
+        total_results: total,
+        start_index: paging.start_index,
+        resources: items.iter().map(|r| projection.apply(r)).collect(),
+    }
+    .to_json()
+}

@@ -1,0 +1,327 @@
+//! SCIM Users (RFC 7643 §4.1): create, replace, patch, delete, and the
+//! rendering with the derived, read-only `groups` (direct and indirect).
+//!
+//! Deactivating (`active: false`) or deleting a user ends their browser
+//! sessions and revokes their refresh tokens, so the change takes effect
+//! at once rather than when tokens expire.
+
+use std::collections::HashSet;
+
+use scim::ResourceSchema;
+use serde_json::{Map, Value, json};
+use store::UserRecord;
+
+use super::{
+    Actor, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, check_name, take_string,
+};
+use crate::secret::Secret;
+use crate::state::AppState;
+
+/// How deep nested groups are followed for `User.groups`.
+const MAX_NESTING: usize = 16;
+
+/// Passwords longer than this are refused: Argon2 would hash them, but
+/// nothing legitimate needs more, and it bounds the work per request.
+const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// The stored attributes as a resource, without `groups` and `meta`: the
+/// input of PATCH and of the immutability check.
+fn plain(user: &UserRecord) -> Value {
+    let mut resource = match &user.attributes {
+        Value::Object(a) => a.clone(),
+        _ => Map::new(),
+    };
+    resource.insert("id".into(), json!(user.id));
+    resource.insert("userName".into(), json!(user.user_name));
+    if let Some(external_id) = &user.external_id {
+        resource.insert("externalId".into(), json!(external_id));
+    }
+    resource.insert("active".into(), json!(user.active));
+    Value::Object(resource)
+}
+
+/// The User resource; `groups` as given (computed by [`groups_of`]).
+pub fn render(state: &AppState, user: &UserRecord, groups: Option<Vec<Value>>) -> Value {
+    let mut resource = crate::services::users::resource(user, &state.config.issuer);
+    if let (Some(groups), Some(object)) = (groups, resource.as_object_mut())
+        && !groups.is_empty()
+    {
+        object.insert("groups".into(), Value::Array(groups));
+    }
+    resource
+}
+
+/// `User.groups` (RFC 7643 §4.1.2): the groups the user is a member of,
+/// directly or through nested groups (`type` `direct` or `indirect`).
+pub async fn groups_of(state: &AppState, user_id: &str) -> Result<Vec<Value>> {
+    let base = base_url(state);
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut frontier = vec![user_id.to_owned()];
+    for depth in 0..MAX_NESTING {
+        let mut next = Vec::new();
+        for member in &frontier {
+            for group in state.store.groups_with_member(member).await? {
+                if !seen.insert(group.id.clone()) {
+                    continue;
+                }
+                out.push(json!({
+                    "value": group.id,
+                    "$ref": format!("{base}/Groups/{}", group.id),
+                    "display": group.display_name,
+                    "type": if depth == 0 { "direct" } else { "indirect" },
+                }));
+                next.push(group.id);
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    Ok(out)
+}
+
+/// The names of the groups of a user, for the OIDC `groups` claim.
+pub async fn group_names(state: &AppState, user_id: &str) -> Result<Vec<String>> {
+    Ok(groups_of(state, user_id)
+        .await?
+        .into_iter()
+        .filter_map(|g| g["display"].as_str().map(str::to_owned))
+        .collect())
+}
+
+fn check_password(password: &str) -> Result<()> {
+    if password.is_empty() || password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(Failure::Scim(scim::Error::new(
+            scim::ScimType::InvalidValue,
+            format!("password must be 1 to {MAX_PASSWORD_CHARS} characters"),
+        )));
+    }
+    Ok(())
+}
+
+async fn hash(state: &AppState, password: String) -> Result<String> {
+    check_password(&password)?;
+    state
+        .passwords
+        .hash(Secret::new(password))
+        .await
+        .map_err(|e| Failure::Internal(e.to_string()))
+}
+
+/// The record a prepared resource describes.
+fn record_from(
+    mut resource: Map<String, Value>,
+    id: String,
+    password_hash: Option<String>,
+    version: u64,
+    created_at: i64,
+    now: i64,
+) -> Result<UserRecord> {
+    let user_name = take_string(&mut resource, "userName").unwrap_or_default();
+    check_name(&user_name, "userName")?;
+    let external_id = take_string(&mut resource, "externalId");
+    let active = !matches!(resource.remove("active"), Some(Value::Bool(false)));
+    Ok(UserRecord {
+        id,
+        user_name,
+        external_id,
+        active,
+        password_hash,
+        attributes: Value::Object(resource),
+        version,
+        created_at,
+        updated_at: now,
+    })
+}
+
+/// POST /Users (RFC 7644 §3.3).
+pub async fn create(state: &AppState, actor: &Actor, body: &Value) -> Result<UserRecord> {
+    let prepared = scim::input::prepare(body, &ResourceSchema::user(), None)?;
+    let password_hash = match prepared.password {
+        Some(p) => Some(hash(state, p).await?),
+        None => None,
+    };
+    let now = state.clock.now();
+    let user = record_from(
+        prepared.resource,
+        uuid::Uuid::new_v4().to_string(),
+        password_hash,
+        1,
+        now,
+        now,
+    )?;
+    state.store.create_user(&user).await?;
+    tracing::info!(
+        category = "security",
+        event = "scim_user_created",
+        user_id = %user.id,
+        client_id = %actor.client_id,
+        outcome = "success",
+        "SCIM user created"
+    );
+    Ok(user)
+}
+
+/// A read-modify-write of one user: `change` turns the current resource
+/// into the prepared new one. Retried on a concurrent change unless the
+/// client pinned a version with `If-Match`.
+async fn modify(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    if_match: Option<&str>,
+    change: impl Fn(&Value) -> std::result::Result<scim::input::Prepared, scim::Error>,
+) -> Result<UserRecord> {
+    let mut hashed: Option<(Secret<String>, String)> = None;
+    for _ in 0..WRITE_ATTEMPTS {
+        let current = state.store.get_user(id).await?;
+        check_if_match(if_match, current.version)?;
+        let prepared = change(&plain(&current))?;
+        let password_hash = match prepared.password {
+            None => current.password_hash.clone(),
+            Some(p) => match &hashed {
+                Some((plain, hash)) if plain.expose() == &p => Some(hash.clone()),
+                _ => {
+                    let h = hash(state, p.clone()).await?;
+                    hashed = Some((Secret::new(p), h.clone()));
+                    Some(h)
+                }
+            },
+        };
+        let next = record_from(
+            prepared.resource,
+            current.id.clone(),
+            password_hash,
+            current.version,
+            current.created_at,
+            state.clock.now(),
+        )?;
+        if unchanged(&current, &next) {
+            return Ok(current);
+        }
+        match state.store.update_user(&next).await {
+            Ok(stored) => {
+                after_change(state, actor, &current, &stored).await?;
+                return Ok(stored);
+            }
+            Err(store::Error::Conflict(store::Conflict::Version)) if if_match.is_none() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Failure::Scim(scim::Error::status(
+        409,
+        "the resource kept changing concurrently; retry",
+    )))
+}
+
+fn unchanged(current: &UserRecord, next: &UserRecord) -> bool {
+    current.user_name == next.user_name
+        && current.external_id == next.external_id
+        && current.active == next.active
+        && current.password_hash == next.password_hash
+        && current.attributes == next.attributes
+}
+
+/// Security events, and the end of sessions for a deactivated user.
+async fn after_change(
+    state: &AppState,
+    actor: &Actor,
+    before: &UserRecord,
+    after: &UserRecord,
+) -> Result<()> {
+    tracing::info!(
+        category = "security",
+        event = "scim_user_updated",
+        user_id = %after.id,
+        client_id = %actor.client_id,
+        password_changed = before.password_hash != after.password_hash,
+        outcome = "success",
+        "SCIM user updated"
+    );
+    if before.active && !after.active {
+        end_sessions(state, &after.id).await?;
+        tracing::info!(
+            category = "security",
+            event = "scim_user_deactivated",
+            user_id = %after.id,
+            client_id = %actor.client_id,
+            outcome = "success",
+            "SCIM user deactivated: sessions ended, refresh tokens revoked"
+        );
+    } else if !before.active && after.active {
+        tracing::info!(
+            category = "security",
+            event = "scim_user_reactivated",
+            user_id = %after.id,
+            client_id = %actor.client_id,
+            outcome = "success",
+            "SCIM user reactivated"
+        );
+    }
+    Ok(())
+}
+
+async fn end_sessions(state: &AppState, user_id: &str) -> Result<()> {
+    state.store.delete_sessions_for_user(user_id).await?;
+    state.store.revoke_families_for_user(user_id, None).await?;
+    Ok(())
+}
+
+/// PUT /Users/{id} (RFC 7644 §3.5.1).
+pub async fn replace(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    if_match: Option<&str>,
+    body: &Value,
+) -> Result<UserRecord> {
+    let schema = ResourceSchema::user();
+    modify(state, actor, id, if_match, |current| {
+        scim::input::prepare(body, &schema, Some(current))
+    })
+    .await
+}
+
+/// PATCH /Users/{id} (RFC 7644 §3.5.2).
+pub async fn patch(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    if_match: Option<&str>,
+    body: &Value,
+) -> Result<UserRecord> {
+    let operations = scim::patch::parse_request(body)?;
+    let schema = ResourceSchema::user();
+    modify(state, actor, id, if_match, |current| {
+        let mut resource = current.as_object().cloned().unwrap_or_default();
+        scim::patch::apply(&mut resource, &operations, &schema)?;
+        scim::input::prepare(&Value::Object(resource), &schema, Some(current))
+    })
+    .await
+}
+
+/// DELETE /Users/{id} (RFC 7644 §3.6): memberships first, so a failure
+/// part-way leaves a user that a retried DELETE removes.
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    if_match: Option<&str>,
+) -> Result<()> {
+    let current = state.store.get_user(id).await?;
+    check_if_match(if_match, current.version)?;
+    state.store.remove_member_everywhere(id).await?;
+    end_sessions(state, id).await?;
+    state.store.delete_user(id).await?;
+    tracing::info!(
+        category = "security",
+        event = "scim_user_deleted",
+        user_id = %id,
+        client_id = %actor.client_id,
+        outcome = "success",
+        "SCIM user deleted"
+    );
+    Ok(())
+}
