@@ -118,6 +118,27 @@ fn invalid_filters_are_invalid_filter_with_a_position() {
     assert_eq!(err.scim_type, Some(ScimType::InvalidFilter));
 }
 
+#[test]
+fn entra_sub_attribute_after_a_value_filter() {
+    check(
+        r#"emails[type eq "work"].value eq "bjensen@example.com""#,
+        true,
+    );
+    check(
+        r#"emails[type eq "work"].value eq "babs@jensen.org""#,
+        false,
+    );
+    check(
+        r#"emails[type eq "home"].value eq "babs@jensen.org" and userName sw "b""#,
+        true,
+    );
+    check(r#"emails[type eq "work"].value pr"#, true);
+    check(r#"emails[type eq "work"].display pr"#, false);
+    check(r#"emails[type eq "x]."].value eq "a]""#, false);
+    assert!(parse(r#"emails[type eq "work"].value eq"#).is_err());
+    assert!(parse(r#"emails[type eq "work"]."#).is_err());
+}
+
 mod never_panics {
     use proptest::prelude::*;
 

@@ -73,18 +73,7 @@ pub async fn userinfo(
         }
         Err(e) => return Err(e.into()),
     };
-    let groups = if scopes.contains(&"groups") {
-        state
-            .store
-            .groups_with_member(&user.id)
-            .await?
-            .into_iter()
-            .map(|g| g.display_name)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut response = Json(claims::for_scope(&user, &scopes, &groups)).into_response();
+    let mut response = Json(claims::lookup(&state, &user, &scopes).await?).into_response();
     no_store(response.headers_mut());
     Ok(response)
 }

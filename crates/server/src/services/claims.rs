@@ -1,6 +1,7 @@
 //! Standard claims (OpenID Connect Core §5.1, §5.4) from a user record,
 //! by scope: `profile`, `email`, `phone`, `address`, and `groups` (the
-//! names of the groups the user is a direct member of). The same records
+//! names of the groups the user is a member of, directly or through nested
+//! groups). The same records
 //! SCIM manages, so provisioned attributes appear here unchanged.
 
 use serde_json::{Map, Value, json};
@@ -44,6 +45,22 @@ fn primary<'a>(attributes: &'a Value, name: &str) -> Option<&'a Value> {
         .iter()
         .find(|v| v["primary"] == json!(true))
         .or_else(|| values.first())
+}
+
+/// The claims for `scopes` with the user's groups (direct and nested)
+/// looked up when the `groups` scope asks for them: what userinfo answers
+/// and what ID tokens carry (OpenID Connect Core §5.4).
+pub async fn lookup(
+    state: &crate::state::AppState,
+    user: &UserRecord,
+    scopes: &[&str],
+) -> store::Result<Map<String, Value>> {
+    let groups = if scopes.contains(&"groups") {
+        crate::services::scim::users::group_names(state, &user.id).await?
+    } else {
+        Vec::new()
+    };
+    Ok(for_scope(user, scopes, &groups))
 }
 
 pub fn for_scope(user: &UserRecord, scopes: &[&str], groups: &[String]) -> Map<String, Value> {

@@ -94,6 +94,8 @@ pub struct Authentication<'a> {
     pub nonce: Option<&'a str>,
     pub sid: Option<&'a str>,
     pub amr: &'a Value,
+    /// The user's claims for the granted scopes ([`super::claims::lookup`]).
+    pub profile: Map<String, Value>,
 }
 
 /// `at_hash`: base64url of the left half of SHA-256 of the access token
@@ -138,6 +140,13 @@ pub fn issue_id_token(
         // second factor exists.
         "acr": "1",
     });
+    if let (Some(object), profile) = (claims.as_object_mut(), &auth.profile) {
+        for (name, value) in profile {
+            if name != "sub" {
+                object.insert(name.clone(), value.clone());
+            }
+        }
+    }
     if let Some(nonce) = auth.nonce {
         claims["nonce"] = json!(nonce);
     }

@@ -15,5 +15,6 @@ mod oidc;
 mod redis_faults;
 mod redis_tls;
 mod relying_party;
+mod scim;
 mod shutdown;
 mod startup;

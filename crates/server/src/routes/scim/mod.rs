@@ -120,6 +120,12 @@ impl From<Failure> for ScimError {
     }
 }
 
+impl From<store::Error> for ScimError {
+    fn from(e: store::Error) -> Self {
+        Self(Failure::from(e))
+    }
+}
+
 impl From<scim::Error> for ScimError {
     fn from(e: scim::Error) -> Self {
         Self(Failure::Scim(e))

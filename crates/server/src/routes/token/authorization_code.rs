@@ -103,6 +103,12 @@ pub async fn exchange(
             nonce: grant["nonce"].as_str(),
             sid: grant["sid"].as_str(),
             amr: &grant["amr"],
+            profile: crate::services::claims::lookup(
+                state,
+                &user,
+                &scope.iter().collect::<Vec<_>>(),
+            )
+            .await?,
         };
         body["id_token"] =
             json!(issue_id_token(state, client, &auth, &access.token).map_err(issue_failure)?);

@@ -82,14 +82,14 @@ pub async fn refresh(
         }
     };
     let user_id = family.user_id.clone().unwrap_or_default();
-    match state.store.get_user(&user_id).await {
-        Ok(user) if user.active => {}
+    let user = match state.store.get_user(&user_id).await {
+        Ok(user) if user.active => user,
         Ok(_) | Err(store::Error::NotFound) => {
             state.store.revoke_family(&family.id).await.ok();
             return Err(invalid_grant("the user is no longer active"));
         }
         Err(e) => return Err(e.into()),
-    }
+    };
     let auth_time = family.grant["auth_time"]
         .as_i64()
         .unwrap_or(family.created_at);
@@ -119,6 +119,12 @@ pub async fn refresh(
             nonce: None,
             sid: family.grant["sid"].as_str(),
             amr: &family.grant["amr"],
+            profile: crate::services::claims::lookup(
+                state,
+                &user,
+                &scope.iter().collect::<Vec<_>>(),
+            )
+            .await?,
         };
         body["id_token"] =
             json!(issue_id_token(state, client, &auth, &access.token).map_err(issue_failure)?);

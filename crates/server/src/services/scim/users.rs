@@ -53,7 +53,7 @@ pub fn render(state: &AppState, user: &UserRecord, groups: Option<Vec<Value>>) -
 
 /// `User.groups` (RFC 7643 §4.1.2): the groups the user is a member of,
 /// directly or through nested groups (`type` `direct` or `indirect`).
-pub async fn groups_of(state: &AppState, user_id: &str) -> Result<Vec<Value>> {
+pub async fn groups_of(state: &AppState, user_id: &str) -> store::Result<Vec<Value>> {
     let base = base_url(state);
     let mut out = Vec::new();
     let mut seen = HashSet::new();
@@ -83,7 +83,7 @@ pub async fn groups_of(state: &AppState, user_id: &str) -> Result<Vec<Value>> {
 }
 
 /// The names of the groups of a user, for the OIDC `groups` claim.
-pub async fn group_names(state: &AppState, user_id: &str) -> Result<Vec<String>> {
+pub async fn group_names(state: &AppState, user_id: &str) -> store::Result<Vec<String>> {
     Ok(groups_of(state, user_id)
         .await?
         .into_iter()
