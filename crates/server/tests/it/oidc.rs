@@ -251,6 +251,16 @@ impl Provider {
 
     /// Drives the browser through login and consent; returns the callback URL.
     async fn sign_in(&self, browser: &mut Browser, extra: &[(&str, &str)]) -> String {
+        self.sign_in_as(browser, extra, "BJensen", PASSWORD).await
+    }
+
+    async fn sign_in_as(
+        &self,
+        browser: &mut Browser,
+        extra: &[(&str, &str)],
+        username: &str,
+        password: &str,
+    ) -> String {
         let to_login = location(&browser.get(&self.authorize_url(extra)).await);
         assert!(to_login.starts_with("/login?authz="), "{to_login}");
         let page = browser.get(&format!("{}{to_login}", self.base)).await;
@@ -261,8 +271,8 @@ impl Provider {
         let form = [
             ("authz", hidden(&html, "authz")),
             ("csrf_token", hidden(&html, "csrf_token")),
-            ("username", "BJensen".to_owned()),
-            ("password", PASSWORD.to_owned()),
+            ("username", username.to_owned()),
+            ("password", password.to_owned()),
         ];
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let to_consent = location(&browser.post(&format!("{}/login", self.base), &form).await);
@@ -273,7 +283,7 @@ impl Provider {
             .text()
             .await
             .unwrap();
-        assert!(html.contains("openid") && html.contains("bjensen"));
+        assert!(html.contains("openid") && html.to_lowercase().contains(&username.to_lowercase()));
         let form = [
             ("authz", hidden(&html, "authz")),
             ("csrf_token", hidden(&html, "csrf_token")),
@@ -984,4 +994,172 @@ async fn public_clients_use_pkce_without_a_secret() {
     assert_eq!(response.status(), 200);
     let tokens: Value = response.json().await.unwrap();
     assert!(tokens["id_token"].is_string() && tokens["access_token"].is_string());
+}
+
+/// The identity glue of SCIM: a provisioned user with a password signs in,
+/// its ID token and userinfo claims come from the SCIM record (groups
+/// included), and `active: false` ends its session and refresh tokens and
+/// blocks the next login.
+#[tokio::test]
+async fn scim_provisioned_users_sign_in_and_deactivation_ends_their_sessions() {
+    let p = Provider::start().await;
+    let idp = p.cli(&[
+        "client",
+        "create",
+        "--name",
+        "Entra ID",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "scim:write",
+    ]);
+    let http = reqwest::Client::new();
+    let token: Value = http
+        .post(format!("{}/token", p.base))
+        .basic_auth(
+            idp["client_id"].as_str().unwrap(),
+            idp["client_secret"].as_str(),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+    let scim = |method: reqwest::Method, path: &str, body: Value| {
+        http.request(method, format!("{}/scim/v2{path}", p.base))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+    };
+    let password = "S3cret-pass-for-kim";
+    let user: Value = scim(
+        reqwest::Method::POST,
+        "/Users",
+        json!({
+            "userName": "kim@example.com",
+            "password": password,
+            "name": {"givenName": "Kim", "familyName": "Lee", "formatted": "Kim Lee"},
+            "emails": [{"value": "kim.lee@example.com", "type": "work", "primary": true}]
+        }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let group = scim(
+        reqwest::Method::POST,
+        "/Groups",
+        json!({"displayName": "Engineering", "members": [{"value": user_id}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(group.status(), StatusCode::CREATED);
+
+    let mut browser = Browser::new();
+    let callback = p
+        .sign_in_as(
+            &mut browser,
+            &[("scope", "openid profile email groups")],
+            "KIM@example.com",
+            password,
+        )
+        .await;
+    let tokens: Value = p
+        .exchange(&query(&callback)["code"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let payload = id_token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let expected = json!({
+        "sub": user_id,
+        "preferred_username": "kim@example.com",
+        "name": "Kim Lee",
+        "given_name": "Kim",
+        "family_name": "Lee",
+        "email": "kim.lee@example.com",
+        "email_verified": false,
+        "groups": ["Engineering"],
+    });
+    for (name, value) in expected.as_object().unwrap() {
+        assert_eq!(&claims[name], value, "ID token claim {name}");
+    }
+    let access = tokens["access_token"].as_str().unwrap();
+    let userinfo: Value = http
+        .get(format!("{}/userinfo", p.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (name, value) in expected.as_object().unwrap() {
+        assert_eq!(&userinfo[name], value, "userinfo claim {name}");
+    }
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(p.introspect(refresh).await["active"], true);
+
+    // Entra ID deactivates with a string boolean.
+    let off = scim(
+        reqwest::Method::PATCH,
+        &format!("/Users/{user_id}"),
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(off.status(), StatusCode::OK);
+    assert_eq!(
+        p.introspect(refresh).await["active"],
+        false,
+        "refresh tokens revoked"
+    );
+    let refused = p
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        .await;
+    assert_eq!(error_of(refused).await, "invalid_grant");
+    assert_eq!(
+        http.get(format!("{}/userinfo", p.base))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // The session is gone: the next authorization asks for a login, which fails.
+    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
+    assert!(to_login.starts_with("/login"), "{to_login}");
+    let html = browser
+        .get(&format!("{}{to_login}", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("authz", hidden(&html, "authz")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("username", "kim@example.com".to_owned()),
+        ("password", password.to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let login = browser.post(&format!("{}/login", p.base), &form).await;
+    assert!(
+        login
+            .headers()
+            .get(LOCATION)
+            .is_none_or(|l| !l.to_str().unwrap().starts_with("/consent")),
+        "a deactivated user cannot sign in"
+    );
 }
