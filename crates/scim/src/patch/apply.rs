@@ -101,6 +101,33 @@ fn apply_one(
             }
             Ok(())
         }
+        Some(PatchPath::Attr(path)) if whole_extension(schema, path).is_some() => {
+            // The path names an extension schema: its object as a whole.
+            let urn = whole_extension(schema, path).unwrap_or_default();
+            match (operation.op, &operation.value) {
+                (PatchOp::Remove, _) => {
+                    let key = key_of(resource, urn);
+                    resource.remove(&key);
+                    Ok(())
+                }
+                (PatchOp::Replace, Some(Value::Object(_))) => {
+                    let key = key_of(resource, urn);
+                    resource.remove(&key);
+                    no_path(
+                        resource,
+                        PatchOp::Add,
+                        urn,
+                        operation.value.as_ref().unwrap_or(&Value::Null),
+                        schema,
+                    )
+                }
+                (op, Some(value)) => no_path(resource, op, urn, value, schema),
+                (op, None) => Err(Error::new(
+                    ScimType::InvalidValue,
+                    format!("{op:?} needs a value"),
+                )),
+            }
+        }
         Some(PatchPath::Attr(path)) => {
             let target = resolve(schema, path)?;
             if is_read_only(&target) {
@@ -121,6 +148,17 @@ fn apply_one(
         }
         Some(PatchPath::Value(path)) => value_path(resource, path, operation, schema, rules),
     }
+}
+
+/// The extension URN a path names as a whole (`urn:…:enterprise:2.0:User`),
+/// which the path grammar reads as the attribute `User` of `urn:…:2.0`.
+fn whole_extension(schema: &ResourceSchema, path: &AttrPath) -> Option<&'static str> {
+    let uri = path.uri.as_deref()?;
+    if path.sub_attr.is_some() {
+        return None;
+    }
+    let full = format!("{uri}:{}", path.name);
+    schema.extension(&full).map(|e| e.id)
 }
 
 /// One key of a no-path `add`/`replace` value.

@@ -123,6 +123,21 @@ fn user_cases() {
             Ok(json!({"externalId": null})),
         ),
         (
+            "the extension as a whole, by its URN",
+            json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "value": {"department": "Tours"}}]),
+            Ok(json!({urn::ENTERPRISE_USER: {"department": "Tours"}})),
+        ),
+        (
+            "add into the extension by its URN",
+            json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "value": {"department": "Tours"}}]),
+            Ok(json!({urn::ENTERPRISE_USER: {"employeeNumber": "701984", "department": "Tours"}})),
+        ),
+        (
+            "remove the extension by its URN",
+            json!([{"op": "remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}]),
+            Ok(json!({urn::ENTERPRISE_USER: null})),
+        ),
+        (
             "remove without a path",
             json!([{"op": "remove"}]),
             Err(ScimType::NoTarget),
