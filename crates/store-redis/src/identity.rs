@@ -184,6 +184,9 @@ impl RedisStore {
             .arg(user.external_id.as_deref().unwrap_or_default())
             .arg(user.version)
             .arg(to_json(user)?);
+        for key in store::email_keys(user) {
+            invocation.arg(key);
+        }
         self.invoke_status(op, invocation).await
     }
 }
@@ -210,6 +213,15 @@ impl UserStore for RedisStore {
         let op = "find_users_by_external_id";
         let ids = self
             .set_members(op, &format!("idx:user-external:{external_id}"))
+            .await?;
+        self.load_ids(op, "user", &ids).await
+    }
+
+    async fn find_users_by_email(&self, email: &str) -> Result<Vec<UserRecord>> {
+        let op = "find_users_by_email";
+        let key = email.to_lowercase();
+        let ids = self
+            .set_members(op, &format!("idx:user-email:{key}"))
             .await?;
         self.load_ids(op, "user", &ids).await
     }

@@ -38,7 +38,7 @@ macro_rules! conformance_tests {
     ($factory:path) => {
         $crate::conformance_tests!(@cases $factory;
             ping, clients_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
-            users_by_external_id, user_pagination_is_stable, groups_and_members,
+            users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
             remove_member_everywhere, codes_single_use, codes_expire,
             concurrent_code_takes_have_one_winner, refresh_rotation_and_reuse,
             refresh_grace_window, concurrent_rotations_have_one_winner, refresh_expiry,
@@ -250,6 +250,60 @@ pub async fn user_version_cas(h: Harness) {
     assert_conflict(h.other.update_user(&stale).await, Conflict::Version);
     assert!(!s.get_user("u-1").await.unwrap().active);
     assert_not_found(s.update_user(&user("missing", "x")).await);
+}
+
+pub async fn users_by_email(h: Harness) {
+    let s = &h.store;
+    let mut a = user("u-1", "a");
+    a.attributes = json!({"emails": [
+        {"value": "Shared@Example.com", "type": "work"},
+        {"value": "a@home.example", "type": "home"},
+        {"value": "shared@example.com", "type": "other"}
+    ]});
+    let mut b = user("u-2", "b");
+    b.attributes = json!({"emails": [{"value": "shared@example.COM"}]});
+    s.create_user(&b).await.unwrap();
+    s.create_user(&a).await.unwrap();
+    s.create_user(&user("u-3", "c")).await.unwrap();
+    let ids = |users: Vec<UserRecord>| users.into_iter().map(|u| u.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.find_users_by_email("SHARED@example.com").await.unwrap()),
+        ["u-1", "u-2"]
+    );
+    assert_eq!(
+        ids(s.find_users_by_email("a@home.example").await.unwrap()),
+        ["u-1"]
+    );
+    // The index follows updates and deletes.
+    a.attributes = json!({"emails": [{"value": "new@example.com"}]});
+    s.update_user(&a).await.unwrap();
+    assert_eq!(
+        ids(s.find_users_by_email("shared@example.com").await.unwrap()),
+        ["u-2"]
+    );
+    assert!(
+        s.find_users_by_email("a@home.example")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        ids(s.find_users_by_email("NEW@example.com").await.unwrap()),
+        ["u-1"]
+    );
+    s.delete_user("u-2").await.unwrap();
+    assert!(
+        s.find_users_by_email("shared@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.find_users_by_email("nobody@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn users_by_external_id(h: Harness) {

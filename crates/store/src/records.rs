@@ -203,3 +203,24 @@ pub struct SigningKey {
 pub fn user_name_key(user_name: &str) -> String {
     user_name.to_lowercase()
 }
+
+/// The index keys of a user's email addresses: each `emails[].value`,
+/// lower-cased (RFC 7643 §4.1.2: `emails.value` is `caseExact: false`),
+/// sorted and without repeats.
+pub fn email_keys(user: &UserRecord) -> Vec<String> {
+    let mut keys: Vec<String> = user
+        .attributes
+        .get("emails")
+        .and_then(Value::as_array)
+        .map(|emails| {
+            emails
+                .iter()
+                .filter_map(|e| e.get("value").and_then(Value::as_str))
+                .map(str::to_lowercase)
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.sort();
+    keys.dedup();
+    keys
+}

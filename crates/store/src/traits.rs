@@ -39,6 +39,9 @@ pub trait UserStore: Send + Sync {
     async fn get_user_by_name(&self, user_name: &str) -> Result<UserRecord>;
     /// Users whose externalId equals `external_id` exactly, ordered by id.
     async fn find_users_by_external_id(&self, external_id: &str) -> Result<Vec<UserRecord>>;
+    /// Users with an `emails` value equal to `email` ignoring case, ordered
+    /// by id ([`crate::email_keys`]).
+    async fn find_users_by_email(&self, email: &str) -> Result<Vec<UserRecord>>;
     /// A stable, id-ordered page of users and the total count.
     async fn list_users(&self, page: Page) -> Result<Paged<UserRecord>>;
     /// Compare-and-swap: writes `user` only if the stored version still equals

@@ -106,6 +106,17 @@ fn user_name_owner(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
     .map_err(db)
 }
 
+/// Indexes the user's email addresses ([`crate::email_keys`]).
+fn write_email_keys(tx: &rusqlite::Transaction<'_>, user: &UserRecord) -> Result<()> {
+    let mut insert = tx
+        .prepare_cached("INSERT OR IGNORE INTO user_emails (user_id, email_key) VALUES (?1, ?2)")
+        .map_err(db)?;
+    for key in crate::email_keys(user) {
+        insert.execute(params![user.id, key]).map_err(db)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: &UserRecord) -> Result<()> {
@@ -124,10 +135,9 @@ impl UserStore for SqliteStore {
                 )
                 .map_err(db)?;
             if inserted == 0 {
-                Err(Error::Conflict(Conflict::Exists))
-            } else {
-                Ok(())
+                return Err(Error::Conflict(Conflict::Exists));
             }
+            write_email_keys(tx, &user)
         })
         .await
     }
@@ -172,6 +182,23 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    async fn find_users_by_email(&self, email: &str) -> Result<Vec<UserRecord>> {
+        let key = email.to_lowercase();
+        self.read("find_users_by_email", move |conn, _| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT data FROM users JOIN user_emails ON user_emails.user_id = users.id \
+                     WHERE user_emails.email_key = ?1 ORDER BY users.id",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map([key], |row| row.get::<_, String>(0))
+                .map_err(db)?;
+            rows.map(|data| from_json(&data.map_err(db)?)).collect()
+        })
+        .await
+    }
+
     async fn list_users(&self, page: Page) -> Result<Paged<UserRecord>> {
         self.read("list_users", move |conn, _| list_page(conn, "users", page))
             .await
@@ -193,6 +220,9 @@ impl UserStore for SqliteStore {
                 params![user.id, key, user.external_id, int(user.version), to_json(&user)?],
             )
             .map_err(db)?;
+            tx.execute("DELETE FROM user_emails WHERE user_id = ?1", [&user.id])
+                .map_err(db)?;
+            write_email_keys(tx, &user)?;
             Ok(user)
         })
         .await

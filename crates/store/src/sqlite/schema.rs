@@ -8,7 +8,8 @@ use rusqlite::Connection;
 use crate::{Error, Result};
 
 /// Migration `i` moves the schema from version `i` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE clients (
     client_id TEXT PRIMARY KEY,
     data TEXT NOT NULL
@@ -95,7 +96,22 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     expires_at INTEGER NOT NULL
 ) STRICT;
-"#];
+"#,
+    r#"
+CREATE TABLE user_emails (
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    email_key TEXT NOT NULL,
+    PRIMARY KEY (user_id, email_key)
+) STRICT;
+CREATE INDEX user_emails_key ON user_emails (email_key);
+-- Users written before this migration. SQLite's lower() folds ASCII only;
+-- later writes fold as Rust's to_lowercase does.
+INSERT OR IGNORE INTO user_emails (user_id, email_key)
+    SELECT users.id, lower(json_extract(e.value, '$.value'))
+    FROM users, json_each(users.data, '$.attributes.emails') AS e
+    WHERE json_type(e.value, '$.value') = 'text';
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -140,4 +156,40 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database written before the email index gets it filled in.
+    #[test]
+    fn migration_2_indexes_the_emails_of_existing_users() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let data = serde_json::json!({
+            "id": "u-1", "user_name": "a", "external_id": null, "active": true,
+            "password_hash": null, "version": 1, "created_at": 0, "updated_at": 0,
+            "attributes": {"emails": [{"value": "A@Example.com"}, {"type": "work"}, {"value": 7}]},
+        });
+        conn.execute(
+            "INSERT INTO users (id, user_name_key, external_id, version, data) VALUES ('u-1', 'a', NULL, 1, ?1)",
+            [data.to_string()],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let keys: Vec<String> = conn
+            .prepare("SELECT email_key FROM user_emails WHERE user_id = 'u-1'")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys, ["a@example.com"]);
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
 }

@@ -2,8 +2,9 @@
 //! parameters or POST `.search` with a SearchRequest, on a resource type or
 //! the root.
 //!
-//! Equality on `userName`, `externalId` and `id` (alone or inside `and`, or
-//! every branch of an `or`) is answered from store indexes; any other
+//! Equality on `userName`, `externalId`, `id` and `emails` (alone, as
+//! `emails[value eq …]`, inside `and`, or in every branch of an `or`) is
+//! answered from store indexes; any other
 //! filter, and any `sortBy`, reads the resources in the store's stable id
 //! order and evaluates the filter with the `scim` crate. Without a filter
 //! or sort, a page is one store call. Paging is over that stable order, so
@@ -11,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use scim::filter::{AttrExp, CompValue, CompareOp, CoreSchema, Filter, Schema};
+use scim::filter::{AttrExp, CompValue, CompareOp, CoreSchema, Filter, Schema, ValFilter};
 use scim::query::{AttrName, Paging};
 use serde_json::Value;
 use store::{Page, UserRecord};
@@ -146,16 +147,49 @@ impl Query {
     }
 }
 
+fn is_core(path: &scim::filter::AttrPath) -> bool {
+    path.uri
+        .as_deref()
+        .is_none_or(|u| u.eq_ignore_ascii_case(scim::urn::USER))
+}
+
+/// The `value eq "…"` inside `emails[…]`, alone or joined by `and`.
+fn email_in(filter: &ValFilter) -> Option<&str> {
+    match filter {
+        ValFilter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value)))
+            if path.name.eq_ignore_ascii_case("value") =>
+        {
+            Some(value)
+        }
+        ValFilter::And(operands) => operands.as_slice().iter().find_map(email_in),
+        _ => None,
+    }
+}
+
 /// The records an indexed filter narrows a user search to, or `None` when
 /// the filter needs a scan.
 async fn indexed_users(state: &AppState, filter: &Filter) -> Result<Option<Vec<UserRecord>>> {
     Ok(match filter {
         Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value)))
-            if path.sub_attr.is_none()
+            if path.name.eq_ignore_ascii_case("emails")
                 && path
-                    .uri
+                    .sub_attr
                     .as_deref()
-                    .is_none_or(|u| u.eq_ignore_ascii_case(scim::urn::USER)) =>
+                    .is_none_or(|s| s.eq_ignore_ascii_case("value"))
+                && is_core(path) =>
+        {
+            Some(state.store.find_users_by_email(value).await?)
+        }
+        Filter::ValuePath(path)
+            if path.attr.name.eq_ignore_ascii_case("emails") && is_core(&path.attr) =>
+        {
+            match email_in(&path.filter) {
+                Some(email) => Some(state.store.find_users_by_email(email).await?),
+                None => None,
+            }
+        }
+        Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value)))
+            if path.sub_attr.is_none() && is_core(path) =>
         {
             let found = |r: store::Result<UserRecord>| match r {
                 Ok(user) => Ok(vec![user]),
