@@ -124,3 +124,35 @@ fn group_members_keep_id_and_type_only() {
         json!([{"value": "u1"}, {"value": "g2", "type": "Group"}])
     );
 }
+
+#[test]
+fn immutable_attributes_are_set_once() {
+    // No core attribute is singular and immutable, so make one.
+    let mut schema = ResourceSchema::user();
+    for attribute in &mut schema.core.attributes {
+        if attribute.name == "nickName" {
+            attribute.mutability = Mutability::Immutable;
+        }
+    }
+    let existing = json!({"id": "1", "userName": "x", "nickName": "Babs"});
+    let same = prepare(
+        &json!({"userName": "x", "nickName": "Babs"}),
+        &schema,
+        Some(&existing),
+    );
+    assert!(same.is_ok());
+    let changed = prepare(
+        &json!({"userName": "x", "nickName": "B"}),
+        &schema,
+        Some(&existing),
+    );
+    assert_eq!(changed.unwrap_err().scim_type, Some(ScimType::Mutability));
+    let removed = prepare(&json!({"userName": "x"}), &schema, Some(&existing));
+    assert_eq!(removed.unwrap_err().scim_type, Some(ScimType::Mutability));
+    let first = prepare(
+        &json!({"userName": "x", "nickName": "B"}),
+        &schema,
+        Some(&json!({"userName": "x"})),
+    );
+    assert!(first.is_ok());
+}

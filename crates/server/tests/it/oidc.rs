@@ -1162,4 +1162,11 @@ async fn scim_provisioned_users_sign_in_and_deactivation_ends_their_sessions() {
             .is_none_or(|l| !l.to_str().unwrap().starts_with("/consent")),
         "a deactivated user cannot sign in"
     );
+    // SECURITY.md 18: neither the SCIM password nor any token reaches the logs.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for line in p.server.logs() {
+        for secret in [password, token.as_str(), access, refresh, id_token] {
+            assert!(!line.contains(secret), "a secret in the logs: {line}");
+        }
+    }
 }

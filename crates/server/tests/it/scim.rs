@@ -293,6 +293,9 @@ async fn bearer_tokens_and_scopes() {
         .await;
     assert_error(&write, 403, None);
 
+    // A client's token has no /Me: its subject is not a user.
+    assert_error(&s.get("/Me").await, 404, None);
+
     let other = s.token_with("openid").await;
     assert_error(
         &s.call_as(Some(&other), Method::GET, "/Users", None, &[])
