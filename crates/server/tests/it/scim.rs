@@ -516,6 +516,36 @@ async fn entra_id_and_okta_group_provisioning() {
             ("Company".to_owned(), "indirect".to_owned())
         ]
     );
+    // A list renders the same groups, whether memberships are read all at
+    // once (few groups) or per user (more than 500 groups).
+    let listed = |reply: Reply| {
+        reply.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["id"] == alice.as_str())
+            .unwrap()["groups"]
+            .clone()
+    };
+    assert_eq!(
+        listed(s.get("/Users?attributes=groups").await),
+        alice_groups
+    );
+    let many: Vec<Value> = (0..500)
+        .map(|n| json!({"method": "POST", "path": "/Groups", "bulkId": format!("g{n}"), "data": {"displayName": format!("filler {n}")}}))
+        .collect();
+    let filled = s
+        .post(
+            "/Bulk",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": many}),
+        )
+        .await;
+    assert_eq!(filled.status, StatusCode::OK);
+    assert_eq!(
+        listed(s.get("/Users?attributes=groups").await),
+        alice_groups
+    );
+
     // groups is read-only.
     assert_error(
         &s.patch(

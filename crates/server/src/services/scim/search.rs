@@ -243,9 +243,14 @@ async fn user_resources(
     with_groups: bool,
 ) -> Result<Vec<Value>> {
     let mut out = Vec::with_capacity(records.len());
+    let memberships = if with_groups && records.len() > 1 {
+        users::Memberships::for_many(state).await?
+    } else {
+        users::Memberships::Store
+    };
     for user in records {
         let groups = if with_groups {
-            Some(users::groups_of(state, &user.id).await?)
+            Some(users::groups_from(state, &memberships, &user.id).await?)
         } else {
             None
         };
@@ -381,19 +386,24 @@ pub async fn search(
     let count = usize::try_from(paging.count).unwrap_or(usize::MAX);
     let mut page: Vec<Value> = resources.into_iter().skip(start).take(count).collect();
     if wants_groups && !mentions_groups(query, filter_text) {
+        let memberships = users::Memberships::for_many(state).await?;
         for resource in &mut page {
-            add_groups(state, resource).await?;
+            add_groups(state, &memberships, resource).await?;
         }
     }
     Ok(list_response(total, paging, page, &query.projection))
 }
 
 /// Adds `groups` to a rendered User (not to a Group).
-async fn add_groups(state: &AppState, resource: &mut Value) -> Result<()> {
+async fn add_groups(
+    state: &AppState,
+    memberships: &users::Memberships,
+    resource: &mut Value,
+) -> Result<()> {
     let is_user = resource["meta"]["resourceType"] == "User";
     let id = resource["id"].as_str().unwrap_or_default().to_owned();
     if is_user {
-        let groups = users::groups_of(state, &id).await?;
+        let groups = users::groups_from(state, memberships, &id).await?;
         if !groups.is_empty()
             && let Some(object) = resource.as_object_mut()
         {
