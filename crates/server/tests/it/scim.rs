@@ -881,6 +881,7 @@ async fn searching_sorting_projecting_and_refusing_bad_input() {
         Some("invalidValue"),
     );
     assert_error(&s.get("/Nope").await, 404, None);
+    assert_error(&s.delete("/Users").await, 405, None);
 }
 
 #[tokio::test]

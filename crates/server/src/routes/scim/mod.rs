@@ -72,7 +72,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(from_fn_with_state(state, authenticate))
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(&scim::Error::status(
+        405,
+        "this method is not supported on this SCIM endpoint",
+    ))
 }
 
 async fn not_found() -> Response {
