@@ -9,6 +9,7 @@
 mod error;
 pub mod filter;
 pub mod input;
+mod json;
 pub mod patch;
 pub mod query;
 mod resource;

@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::json::key_ci;
 use crate::{Error, ScimType};
 
 /// The paging the client asked for, clamped to what the server allows.
@@ -132,10 +133,6 @@ fn container_key<'a>(
             .map(Some),
         _ => Some(None),
     }
-}
-
-fn key_ci<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a String> {
-    object.keys().find(|k| k.eq_ignore_ascii_case(name))
 }
 
 /// Keeps only `sub` in a complex value or in each element of a multi-valued one.

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{AttrExp, AttrPath, CompValue, CompareOp, Filter, ValFilter};
+use crate::json::get_ci;
 use crate::{Error, ScimType};
 
 /// The type of an attribute (RFC 7643 §2.3).
@@ -119,14 +120,6 @@ fn val_filter(
             false
         }
     })
-}
-
-fn get_ci<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
-    object
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 fn is_core_urn(urn: &str) -> bool {

@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::filter::Kind;
+use crate::json::get_ci;
 use crate::resource_type::ResourceSchema;
 use crate::schema::{Attribute, Mutability};
 use crate::{Error, ScimType};
@@ -294,14 +295,6 @@ fn simple(attribute: &Attribute, value: &Value) -> Result<Value, Error> {
         };
         Err(invalid(format!("{name} must be {expected}")))
     }
-}
-
-fn get_ci<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
-    object
-        .as_object()?
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v)
 }
 
 /// RFC 7643 §2.2: an immutable attribute, once set, keeps its value.

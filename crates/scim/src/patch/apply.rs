@@ -19,6 +19,7 @@ use super::{Operation, PatchOp, PatchPath, PatchValuePath, parse_path};
 use crate::filter::{
     AttrExp, AttrPath, CompValue, CompareOp, CoreSchema, ValFilter, element_matches,
 };
+use crate::json::key_ci;
 use crate::resource_type::ResourceSchema;
 use crate::schema::{Attribute, Mutability};
 use crate::{Error, ScimType};
@@ -225,11 +226,7 @@ fn set_lenient(
 }
 
 fn key_of(object: &Map<String, Value>, name: &str) -> String {
-    object
-        .keys()
-        .find(|k| k.eq_ignore_ascii_case(name))
-        .cloned()
-        .unwrap_or_else(|| name.to_owned())
+    key_ci(object, name).map_or_else(|| name.to_owned(), Clone::clone)
 }
 
 /// The object holding the target's attribute, created when `create`.

@@ -146,8 +146,8 @@ async fn an_openidconnect_relying_party_completes_every_flow() {
     assert_eq!(claims.access_token_hash(), Some(&expected_hash));
     assert_eq!(
         claims.preferred_username().map(|u| u.as_str()),
-        None,
-        "profile claims come from userinfo"
+        Some("rp-user"),
+        "the ID token carries the profile claims of the granted scopes"
     );
 
     // Userinfo.

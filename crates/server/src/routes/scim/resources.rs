@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Caller, ScimBody, ScimError, params, resource_response, scim_json};
 use crate::services::scim::search::{self, Projection, Query, Target};
-use crate::services::scim::{Failure, bulk as bulk_service, groups, if_match_holds, users};
+use crate::services::scim::{Change, Failure, bulk as bulk_service, groups, if_match_holds, users};
 use crate::state::AppState;
 
 type Answer = Result<Response, ScimError>;
@@ -154,6 +154,19 @@ pub async fn get_user(
     get_user_by_id(&state, &id, &headers, query.as_deref()).await
 }
 
+async fn update_user(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    change: Change,
+) -> Answer {
+    let if_match = header(headers, &IF_MATCH);
+    let user = users::update(state, &caller.actor, id, if_match, &change).await?;
+    user_answer(state, &user, StatusCode::OK, query).await
+}
+
 pub async fn replace_user(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -162,9 +175,8 @@ pub async fn replace_user(
     RawQuery(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> Answer {
-    let if_match = header(&headers, &IF_MATCH);
-    let user = users::replace(&state, &caller.actor, &id, if_match, &body).await?;
-    user_answer(&state, &user, StatusCode::OK, query.as_deref()).await
+    let change = Change::Replace(body);
+    update_user(&state, &caller, &id, &headers, query.as_deref(), change).await
 }
 
 pub async fn patch_user(
@@ -175,9 +187,8 @@ pub async fn patch_user(
     RawQuery(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> Answer {
-    let if_match = header(&headers, &IF_MATCH);
-    let user = users::patch(&state, &caller.actor, &id, if_match, &body).await?;
-    user_answer(&state, &user, StatusCode::OK, query.as_deref()).await
+    let change = Change::patch(&body)?;
+    update_user(&state, &caller, &id, &headers, query.as_deref(), change).await
 }
 
 pub async fn delete_user(
@@ -216,6 +227,19 @@ pub async fn get_group(
     group_answer(&state, &group, StatusCode::OK, query.as_deref())
 }
 
+async fn update_group(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    change: Change,
+) -> Answer {
+    let if_match = header(headers, &IF_MATCH);
+    let group = groups::update(state, &caller.actor, id, if_match, &change).await?;
+    group_answer(state, &group, StatusCode::OK, query)
+}
+
 pub async fn replace_group(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -224,9 +248,8 @@ pub async fn replace_group(
     RawQuery(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> Answer {
-    let if_match = header(&headers, &IF_MATCH);
-    let group = groups::replace(&state, &caller.actor, &id, if_match, &body).await?;
-    group_answer(&state, &group, StatusCode::OK, query.as_deref())
+    let change = Change::Replace(body);
+    update_group(&state, &caller, &id, &headers, query.as_deref(), change).await
 }
 
 pub async fn patch_group(
@@ -237,9 +260,8 @@ pub async fn patch_group(
     RawQuery(query): RawQuery,
     ScimBody(body): ScimBody,
 ) -> Answer {
-    let if_match = header(&headers, &IF_MATCH);
-    let group = groups::patch(&state, &caller.actor, &id, if_match, &body).await?;
-    group_answer(&state, &group, StatusCode::OK, query.as_deref())
+    let change = Change::patch(&body)?;
+    update_group(&state, &caller, &id, &headers, query.as_deref(), change).await
 }
 
 pub async fn delete_group(
@@ -283,9 +305,8 @@ pub async fn replace_me(
     ScimBody(body): ScimBody,
 ) -> Answer {
     let id = me(&state, &caller).await?;
-    let if_match = header(&headers, &IF_MATCH);
-    let user = users::replace(&state, &caller.actor, &id, if_match, &body).await?;
-    user_answer(&state, &user, StatusCode::OK, query.as_deref()).await
+    let change = Change::Replace(body);
+    update_user(&state, &caller, &id, &headers, query.as_deref(), change).await
 }
 
 pub async fn patch_me(
@@ -296,9 +317,8 @@ pub async fn patch_me(
     ScimBody(body): ScimBody,
 ) -> Answer {
     let id = me(&state, &caller).await?;
-    let if_match = header(&headers, &IF_MATCH);
-    let user = users::patch(&state, &caller.actor, &id, if_match, &body).await?;
-    user_answer(&state, &user, StatusCode::OK, query.as_deref()).await
+    let change = Change::patch(&body)?;
+    update_user(&state, &caller, &id, &headers, query.as_deref(), change).await
 }
 
 pub async fn delete_me(

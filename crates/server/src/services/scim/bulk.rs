@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{Actor, Failure, Result, base_url, groups, users};
+use super::{Actor, Change, Failure, Result, base_url, groups, users};
 use crate::state::AppState;
 
 /// At most this many operations per request (`bulk.maxOperations`).
@@ -164,19 +164,19 @@ async fn execute(state: &AppState, actor: &Actor, op: &Operation) -> Result<Outc
     Ok(match (op.method.as_str(), resource, id) {
         ("POST", "Users", None) => user_outcome(201, users::create(state, actor, &data).await?),
         ("POST", "Groups", None) => group_outcome(201, groups::create(state, actor, &data).await?),
-        ("PUT", "Users", Some(id)) => user_outcome(
-            200,
-            users::replace(state, actor, id, if_match, &data).await?,
-        ),
-        ("PUT", "Groups", Some(id)) => group_outcome(
-            200,
-            groups::replace(state, actor, id, if_match, &data).await?,
-        ),
-        ("PATCH", "Users", Some(id)) => {
-            user_outcome(200, users::patch(state, actor, id, if_match, &data).await?)
+        ("PUT" | "PATCH", "Users", Some(id)) => {
+            let change = change(&op.method, data)?;
+            user_outcome(
+                200,
+                users::update(state, actor, id, if_match, &change).await?,
+            )
         }
-        ("PATCH", "Groups", Some(id)) => {
-            group_outcome(200, groups::patch(state, actor, id, if_match, &data).await?)
+        ("PUT" | "PATCH", "Groups", Some(id)) => {
+            let change = change(&op.method, data)?;
+            group_outcome(
+                200,
+                groups::update(state, actor, id, if_match, &change).await?,
+            )
         }
         ("DELETE", "Users", Some(id)) => {
             users::delete(state, actor, id, if_match).await?;
@@ -187,6 +187,14 @@ async fn execute(state: &AppState, actor: &Actor, op: &Operation) -> Result<Outc
             deleted(format!("{base}/Groups/{id}"))
         }
         _ => return Err(not_found()),
+    })
+}
+
+fn change(method: &str, data: Value) -> Result<Change> {
+    Ok(if method == "PATCH" {
+        Change::patch(&data)?
+    } else {
+        Change::Replace(data)
     })
 }
 

@@ -9,7 +9,8 @@ use serde_json::{Map, Value, json};
 use store::{GroupMember, GroupRecord, MemberKind};
 
 use super::{
-    Actor, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, check_name, take_string,
+    Actor, Change, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, check_name,
+    take_string,
 };
 use crate::state::AppState;
 
@@ -189,17 +190,19 @@ pub async fn create(state: &AppState, actor: &Actor, body: &Value) -> Result<Gro
     Ok(group)
 }
 
-async fn modify(
+/// PUT or PATCH /Groups/{id}, as [`super::users::update`].
+pub async fn update(
     state: &AppState,
     actor: &Actor,
     id: &str,
     if_match: Option<&str>,
-    change: impl Fn(&Value) -> std::result::Result<scim::input::Prepared, scim::Error>,
+    change: &Change,
 ) -> Result<GroupRecord> {
+    let schema = ResourceSchema::group();
     for _ in 0..WRITE_ATTEMPTS {
         let current = state.store.get_group(id).await?;
         check_if_match(if_match, current.version)?;
-        let prepared = change(&plain(state, &current))?;
+        let prepared = change.prepare(&plain(state, &current), &schema)?;
         let next = record_from(
             state,
             prepared.resource,
@@ -237,39 +240,6 @@ async fn modify(
         409,
         "the resource kept changing concurrently; retry",
     )))
-}
-
-/// PUT /Groups/{id}.
-pub async fn replace(
-    state: &AppState,
-    actor: &Actor,
-    id: &str,
-    if_match: Option<&str>,
-    body: &Value,
-) -> Result<GroupRecord> {
-    let schema = ResourceSchema::group();
-    modify(state, actor, id, if_match, |current| {
-        scim::input::prepare(body, &schema, Some(current))
-    })
-    .await
-}
-
-/// PATCH /Groups/{id}.
-pub async fn patch(
-    state: &AppState,
-    actor: &Actor,
-    id: &str,
-    if_match: Option<&str>,
-    body: &Value,
-) -> Result<GroupRecord> {
-    let operations = scim::patch::parse_request(body)?;
-    let schema = ResourceSchema::group();
-    modify(state, actor, id, if_match, |current| {
-        let mut resource = current.as_object().cloned().unwrap_or_default();
-        scim::patch::apply(&mut resource, &operations, &schema)?;
-        scim::input::prepare(&Value::Object(resource), &schema, Some(current))
-    })
-    .await
 }
 
 /// DELETE /Groups/{id}: its membership in other groups goes too.

@@ -67,6 +67,38 @@ fn precondition_failed() -> scim::Error {
     )
 }
 
+/// A write to an existing resource: PUT's replacement (RFC 7644 §3.5.1)
+/// or PATCH's operations (§3.5.2). Either way the result is checked by
+/// [`scim::input::prepare`], so PATCH cannot store what PUT would refuse.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Replace(Value),
+    Patch(Vec<scim::patch::Operation>),
+}
+
+impl Change {
+    /// A PATCH request body, parsed.
+    pub fn patch(body: &Value) -> std::result::Result<Self, scim::Error> {
+        Ok(Self::Patch(scim::patch::parse_request(body)?))
+    }
+
+    /// What this change makes of `current` (the resource as stored).
+    fn prepare(
+        &self,
+        current: &Value,
+        schema: &scim::ResourceSchema,
+    ) -> std::result::Result<scim::input::Prepared, scim::Error> {
+        match self {
+            Self::Replace(body) => scim::input::prepare(body, schema, Some(current)),
+            Self::Patch(operations) => {
+                let mut resource = current.as_object().cloned().unwrap_or_default();
+                scim::patch::apply(&mut resource, operations, schema)?;
+                scim::input::prepare(&Value::Object(resource), schema, Some(current))
+            }
+        }
+    }
+}
+
 /// Who is making the change, for the security log.
 #[derive(Debug, Clone, Default)]
 pub struct Actor {

@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 use store::UserRecord;
 
 use super::{
-    Actor, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, check_name, take_string,
+    Actor, Change, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, check_name,
+    take_string,
 };
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -231,21 +232,21 @@ pub async fn create(state: &AppState, actor: &Actor, body: &Value) -> Result<Use
     Ok(user)
 }
 
-/// A read-modify-write of one user: `change` turns the current resource
-/// into the prepared new one. Retried on a concurrent change unless the
-/// client pinned a version with `If-Match`.
-async fn modify(
+/// PUT or PATCH /Users/{id}: a read-modify-write, retried on a concurrent
+/// change unless the client pinned a version with `If-Match`.
+pub async fn update(
     state: &AppState,
     actor: &Actor,
     id: &str,
     if_match: Option<&str>,
-    change: impl Fn(&Value) -> std::result::Result<scim::input::Prepared, scim::Error>,
+    change: &Change,
 ) -> Result<UserRecord> {
+    let schema = ResourceSchema::user();
     let mut hashed: Option<(Secret<String>, String)> = None;
     for _ in 0..WRITE_ATTEMPTS {
         let current = state.store.get_user(id).await?;
         check_if_match(if_match, current.version)?;
-        let prepared = change(&plain(&current))?;
+        let prepared = change.prepare(&plain(&current), &schema)?;
         let password_hash = match prepared.password {
             None => current.password_hash.clone(),
             Some(p) => match &hashed {
@@ -334,39 +335,6 @@ async fn end_sessions(state: &AppState, user_id: &str) -> Result<()> {
     state.store.delete_sessions_for_user(user_id).await?;
     state.store.revoke_families_for_user(user_id, None).await?;
     Ok(())
-}
-
-/// PUT /Users/{id} (RFC 7644 §3.5.1).
-pub async fn replace(
-    state: &AppState,
-    actor: &Actor,
-    id: &str,
-    if_match: Option<&str>,
-    body: &Value,
-) -> Result<UserRecord> {
-    let schema = ResourceSchema::user();
-    modify(state, actor, id, if_match, |current| {
-        scim::input::prepare(body, &schema, Some(current))
-    })
-    .await
-}
-
-/// PATCH /Users/{id} (RFC 7644 §3.5.2).
-pub async fn patch(
-    state: &AppState,
-    actor: &Actor,
-    id: &str,
-    if_match: Option<&str>,
-    body: &Value,
-) -> Result<UserRecord> {
-    let operations = scim::patch::parse_request(body)?;
-    let schema = ResourceSchema::user();
-    modify(state, actor, id, if_match, |current| {
-        let mut resource = current.as_object().cloned().unwrap_or_default();
-        scim::patch::apply(&mut resource, &operations, &schema)?;
-        scim::input::prepare(&Value::Object(resource), &schema, Some(current))
-    })
-    .await
 }
 
 /// DELETE /Users/{id} (RFC 7644 §3.6): memberships first, so a failure
