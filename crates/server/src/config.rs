@@ -16,6 +16,7 @@ use base64::Engine;
 use serde::Serialize;
 
 use crate::keys::MasterKey;
+use crate::ops::client_ip::IpBlock;
 use crate::secret::Secret;
 
 /// Where the data lives.
@@ -76,6 +77,51 @@ pub struct Config {
     /// A rotated refresh token presented again within this window is taken
     /// for a concurrent refresh, not a theft (SECURITY.md 5).
     pub refresh_token_grace: Duration,
+    /// Per-client-IP (and per-client on `/token`) request rates.
+    pub rate_limits: RateLimits,
+    /// Peers whose `X-Forwarded-For` names the client (load balancers).
+    pub trusted_proxies: Vec<IpBlock>,
+    /// How failed logins slow an account down.
+    pub lockout: store::BackoffPolicy,
+}
+
+/// A request rate: `burst` requests back to back, refilled evenly over
+/// `period` (written `burst/period`, e.g. `30/1m`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub burst: u32,
+    pub period: Duration,
+}
+
+impl Rate {
+    /// The GCRA emission interval: one request per this many milliseconds.
+    pub fn interval_ms(&self) -> i64 {
+        let ms = i64::try_from(self.period.as_millis()).unwrap_or(i64::MAX);
+        (ms / i64::from(self.burst.max(1))).max(1)
+    }
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}",
+            self.burst,
+            humantime::format_duration(self.period)
+        )
+    }
+}
+
+/// The rate limits per route group; `None` is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub login: Option<Rate>,
+    pub authorize: Option<Rate>,
+    pub token: Option<Rate>,
+    pub token_client: Option<Rate>,
+    pub introspect: Option<Rate>,
+    pub revoke: Option<Rate>,
+    pub scim: Option<Rate>,
 }
 
 /// One bad setting: which, and what is wrong with it.
@@ -109,6 +155,19 @@ const SETTINGS: &[(&str, &str)] = &[
     ("refresh_token_idle_ttl", "14days"),
     ("refresh_token_max_ttl", "90days"),
     ("refresh_token_grace", "10s"),
+    // Per client IP; `token_client` per client id. `off` disables one.
+    ("rate_limit_login", "30/1m"),
+    ("rate_limit_authorize", "300/1m"),
+    ("rate_limit_token", "6000/1m"),
+    ("rate_limit_token_client", "6000/1m"),
+    ("rate_limit_introspect", "6000/1m"),
+    ("rate_limit_revoke", "600/1m"),
+    ("rate_limit_scim", "6000/1m"),
+    ("trusted_proxies", ""),
+    ("lockout_threshold", "5"),
+    ("lockout_base_delay", "1m"),
+    ("lockout_max_delay", "15m"),
+    ("lockout_quiet_period", "1h"),
 ];
 
 /// A raw value and where it came from, for error messages.
@@ -193,6 +252,22 @@ impl Config {
             refresh_token_idle_ttl: parse_duration(get("refresh_token_idle_ttl")?)?,
             refresh_token_max_ttl: parse_duration(get("refresh_token_max_ttl")?)?,
             refresh_token_grace: parse_duration(get("refresh_token_grace")?)?,
+            rate_limits: RateLimits {
+                login: parse_rate(get("rate_limit_login")?)?,
+                authorize: parse_rate(get("rate_limit_authorize")?)?,
+                token: parse_rate(get("rate_limit_token")?)?,
+                token_client: parse_rate(get("rate_limit_token_client")?)?,
+                introspect: parse_rate(get("rate_limit_introspect")?)?,
+                revoke: parse_rate(get("rate_limit_revoke")?)?,
+                scim: parse_rate(get("rate_limit_scim")?)?,
+            },
+            trusted_proxies: parse_proxies(get("trusted_proxies")?)?,
+            lockout: parse_lockout(
+                get("lockout_threshold")?,
+                get("lockout_base_delay")?,
+                get("lockout_max_delay")?,
+                get("lockout_quiet_period")?,
+            )?,
         })
     }
 
@@ -203,6 +278,7 @@ impl Config {
             StoreUrl::Redis(url) => redact_url(url.expose()),
         };
         let duration = |d: Duration| humantime::format_duration(d).to_string();
+        let rate = |r: Option<Rate>| r.map_or_else(|| "off".to_owned(), |r| r.to_string());
         serde_json::json!({
             "listen": self.listen.to_string(),
             "issuer": self.issuer,
@@ -225,6 +301,18 @@ impl Config {
             "refresh_token_idle_ttl": duration(self.refresh_token_idle_ttl),
             "refresh_token_max_ttl": duration(self.refresh_token_max_ttl),
             "refresh_token_grace": duration(self.refresh_token_grace),
+            "rate_limit_login": rate(self.rate_limits.login),
+            "rate_limit_authorize": rate(self.rate_limits.authorize),
+            "rate_limit_token": rate(self.rate_limits.token),
+            "rate_limit_token_client": rate(self.rate_limits.token_client),
+            "rate_limit_introspect": rate(self.rate_limits.introspect),
+            "rate_limit_revoke": rate(self.rate_limits.revoke),
+            "rate_limit_scim": rate(self.rate_limits.scim),
+            "trusted_proxies": self.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "lockout_threshold": self.lockout.threshold,
+            "lockout_base_delay": duration(Duration::from_secs(self.lockout.base_delay.unsigned_abs())),
+            "lockout_max_delay": duration(Duration::from_secs(self.lockout.max_delay.unsigned_abs())),
+            "lockout_quiet_period": duration(Duration::from_secs(self.lockout.quiet_period.unsigned_abs())),
         })
     }
 }
@@ -353,6 +441,64 @@ fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
             raw.value
         ))
     })
+}
+
+fn parse_rate(raw: &Raw) -> Result<Option<Rate>, ConfigError> {
+    let value = raw.value.trim();
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let bad = || {
+        raw.fail(format!(
+            "invalid rate {value:?} (requests/period, e.g. 30/1m or 100/1s, or off)"
+        ))
+    };
+    let (burst, period) = value.split_once('/').ok_or_else(bad)?;
+    let burst: u32 = burst
+        .trim()
+        .parse()
+        .ok()
+        .filter(|b| *b > 0)
+        .ok_or_else(bad)?;
+    let period = humantime::parse_duration(period.trim()).map_err(|_| bad())?;
+    if period.is_zero() {
+        return Err(bad());
+    }
+    Ok(Some(Rate { burst, period }))
+}
+
+fn parse_proxies(raw: &Raw) -> Result<Vec<IpBlock>, ConfigError> {
+    raw.value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<IpBlock>().map_err(|e| raw.fail(e)))
+        .collect()
+}
+
+fn parse_lockout(
+    threshold: &Raw,
+    base: &Raw,
+    max: &Raw,
+    quiet: &Raw,
+) -> Result<store::BackoffPolicy, ConfigError> {
+    let threshold_value: i64 = threshold
+        .value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|t| *t >= 1)
+        .ok_or_else(|| threshold.fail("must be a whole number of failures, 1 or more"))?;
+    let policy = store::BackoffPolicy {
+        threshold: threshold_value,
+        base_delay: seconds(parse_duration(base)?),
+        max_delay: seconds(parse_duration(max)?),
+        quiet_period: seconds(parse_duration(quiet)?),
+    };
+    if policy.max_delay < policy.base_delay {
+        return Err(max.fail("must not be shorter than lockout_base_delay"));
+    }
+    Ok(policy)
 }
 
 /// A duration in whole seconds, for arithmetic on Unix times.

@@ -90,6 +90,8 @@ pub(crate) struct Scripts {
     pub revoke_jti: Script,
     pub hset_if_exists: Script,
     pub user_by_name: Script,
+    pub rate_limit: Script,
+    pub attempt: Script,
 }
 
 impl Scripts {
@@ -113,6 +115,8 @@ impl Scripts {
             revoke_jti: Script::new(include_str!("lua/revoke_jti.lua")),
             hset_if_exists: Script::new(include_str!("lua/hset_if_exists.lua")),
             user_by_name: Script::new(include_str!("lua/user_by_name.lua")),
+            rate_limit: Script::new(include_str!("lua/rate_limit.lua")),
+            attempt: Script::new(include_str!("lua/attempt.lua")),
         }
     }
 }

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use redis::AsyncCommands;
-use store::{CounterStore, KeyStore, Result, SigningKey};
+use store::{
+    Attempt, AttemptState, BackoffPolicy, CounterStore, KeyStore, RateDecision, Result, SigningKey,
+};
 
 use crate::{RedisStore, parse_i64, redis_err, to_json};
 
@@ -90,6 +92,63 @@ impl CounterStore for RedisStore {
     async fn reset_counter(&self, key: &str) -> Result<()> {
         let key = self.key(&format!("rl:{key}"));
         self.call("reset_counter", |mut conn| async move {
+            conn.del::<_, ()>(key).await.map_err(redis_err)
+        })
+        .await
+    }
+
+    async fn rate_limit(&self, key: &str, interval_ms: i64, burst: i64) -> Result<RateDecision> {
+        let mut invocation = self.scripts().rate_limit.prepare_invoke();
+        invocation
+            .key(self.key(&format!("rate:{key}")))
+            .arg(self.now().saturating_mul(1000))
+            .arg(interval_ms)
+            .arg(burst);
+        let reply: Vec<String> = self.invoke("rate_limit", invocation).await?;
+        Ok(RateDecision {
+            allowed: reply.first().is_some_and(|r| r == "1"),
+            retry_after_ms: parse_i64(reply.get(1))?,
+        })
+    }
+
+    async fn register_attempt(&self, key: &str, policy: &BackoffPolicy) -> Result<Attempt> {
+        let mut invocation = self.scripts().attempt.prepare_invoke();
+        invocation
+            .key(self.key(&format!("attempt:{key}")))
+            .arg(self.now())
+            .arg(policy.threshold)
+            .arg(policy.base_delay)
+            .arg(policy.max_delay)
+            .arg(policy.quiet_period);
+        let reply: Vec<String> = self.invoke("register_attempt", invocation).await?;
+        let value = parse_i64(reply.get(1))?;
+        Ok(match reply.first().map(String::as_str) {
+            Some("locked") => Attempt::Locked { until: value },
+            _ => Attempt::Allowed { failures: value },
+        })
+    }
+
+    async fn attempt_state(&self, key: &str) -> Result<AttemptState> {
+        let key = self.key(&format!("attempt:{key}"));
+        let (failures, until, exp): (Option<i64>, Option<i64>, Option<i64>) = self
+            .call("attempt_state", |mut conn| async move {
+                conn.hmget(key, &["failures", "until", "exp"])
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        Ok(match (failures, until, exp) {
+            (Some(failures), Some(locked_until), Some(exp)) if exp > self.now() => AttemptState {
+                failures,
+                locked_until,
+            },
+            _ => AttemptState::default(),
+        })
+    }
+
+    async fn clear_attempts(&self, key: &str) -> Result<()> {
+        let key = self.key(&format!("attempt:{key}"));
+        self.call("clear_attempts", |mut conn| async move {
             conn.del::<_, ()>(key).await.map_err(redis_err)
         })
         .await

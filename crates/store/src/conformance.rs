@@ -44,6 +44,8 @@ macro_rules! conformance_tests {
             refresh_grace_window, concurrent_rotations_have_one_winner, refresh_expiry,
             revoke_families_for_user, sessions, consents, revoked_token_ids, signing_keys,
             counters_and_leases, concurrent_increments_from_two_handles_sum_exactly,
+            rate_limits_are_shared, concurrent_rate_limited_requests_admit_the_burst,
+            attempts_back_off, concurrent_attempts_get_exactly_the_threshold,
             purge_keeps_live_records);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
@@ -840,6 +842,155 @@ pub async fn counters_and_leases(h: Harness) {
             .unwrap()
     );
     assert!(!s.acquire_lease("rotation", "replica-a", 30).await.unwrap());
+}
+
+pub async fn rate_limits_are_shared(h: Harness) {
+    // A burst of 3, then one a second, across both handles.
+    let mut admitted = 0;
+    for i in 0..6 {
+        let s = if i % 2 == 0 { &h.store } else { &h.other };
+        let decision = s.rate_limit("login:ip:10.0.0.1", 1000, 3).await.unwrap();
+        if decision.allowed {
+            admitted += 1;
+        } else {
+            assert_eq!(decision.retry_after_ms, 1000);
+        }
+    }
+    assert_eq!(admitted, 3);
+    // Another key is not affected.
+    assert!(
+        h.store
+            .rate_limit("login:ip:10.0.0.2", 1000, 3)
+            .await
+            .unwrap()
+            .allowed
+    );
+    h.clock.advance(1);
+    assert!(
+        h.other
+            .rate_limit("login:ip:10.0.0.1", 1000, 3)
+            .await
+            .unwrap()
+            .allowed
+    );
+    assert!(
+        !h.store
+            .rate_limit("login:ip:10.0.0.1", 1000, 3)
+            .await
+            .unwrap()
+            .allowed
+    );
+    // Quiet long enough, the whole burst is back.
+    h.clock.advance(60);
+    for _ in 0..3 {
+        assert!(
+            h.store
+                .rate_limit("login:ip:10.0.0.1", 1000, 3)
+                .await
+                .unwrap()
+                .allowed
+        );
+    }
+}
+
+pub async fn concurrent_rate_limited_requests_admit_the_burst(h: Harness) {
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(async move { s.rate_limit("token:client:c1", 60_000, 5).await })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap().allowed {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 5);
+}
+
+fn backoff() -> crate::BackoffPolicy {
+    crate::BackoffPolicy {
+        threshold: 3,
+        base_delay: 60,
+        max_delay: 300,
+        quiet_period: 600,
+    }
+}
+
+pub async fn attempts_back_off(h: Harness) {
+    use crate::{Attempt, AttemptState};
+    let (s, policy) = (&h.store, backoff());
+    for n in 1..=3 {
+        assert_eq!(
+            s.register_attempt("user:u-1", &policy).await.unwrap(),
+            Attempt::Allowed { failures: n }
+        );
+    }
+    let locked_until = T0 + 60;
+    assert_eq!(
+        h.other.register_attempt("user:u-1", &policy).await.unwrap(),
+        Attempt::Locked {
+            until: locked_until
+        }
+    );
+    assert_eq!(
+        s.attempt_state("user:u-1").await.unwrap(),
+        AttemptState {
+            failures: 3,
+            locked_until
+        }
+    );
+    h.clock.advance(60);
+    assert_eq!(
+        s.register_attempt("user:u-1", &policy).await.unwrap(),
+        Attempt::Allowed { failures: 4 }
+    );
+    assert_eq!(
+        s.attempt_state("user:u-1").await.unwrap().locked_until,
+        T0 + 60 + 120
+    );
+    // An administrator (or a success) clears it.
+    s.clear_attempts("user:u-1").await.unwrap();
+    assert_eq!(
+        s.attempt_state("user:u-1").await.unwrap(),
+        AttemptState::default()
+    );
+    // A quiet period forgets the failures.
+    s.register_attempt("user:u-2", &policy).await.unwrap();
+    h.clock.advance(601);
+    assert_eq!(
+        s.attempt_state("user:u-2").await.unwrap(),
+        AttemptState::default()
+    );
+    assert_eq!(
+        s.register_attempt("user:u-2", &policy).await.unwrap(),
+        Attempt::Allowed { failures: 1 }
+    );
+}
+
+pub async fn concurrent_attempts_get_exactly_the_threshold(h: Harness) {
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(async move { s.register_attempt("user:victim", &backoff()).await })
+        })
+        .collect();
+    let mut allowed = 0;
+    for task in tasks {
+        if matches!(task.await.unwrap().unwrap(), crate::Attempt::Allowed { .. }) {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 3, "exactly the threshold of password checks");
 }
 
 pub async fn concurrent_increments_from_two_handles_sum_exactly(h: Harness) {

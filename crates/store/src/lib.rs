@@ -16,6 +16,7 @@
 
 mod clock;
 mod error;
+pub mod limits;
 mod metrics;
 mod records;
 pub mod sqlite;
@@ -26,6 +27,7 @@ pub mod conformance;
 
 pub use clock::{Clock, SystemClock, TestClock};
 pub use error::{Conflict, Error, Result};
+pub use limits::{Attempt, AttemptState, BackoffPolicy, RateDecision};
 pub use metrics::observe;
 pub use records::*;
 pub use traits::*;

@@ -7,8 +7,9 @@
 use async_trait::async_trait;
 
 use crate::{
-    AuthorizationCode, ClientRecord, CodeTake, Consent, GroupRecord, Page, Paged, RefreshFamily,
-    Result, Rotation, Session, SigningKey, UserRecord,
+    Attempt, AttemptState, AuthorizationCode, BackoffPolicy, ClientRecord, CodeTake, Consent,
+    GroupRecord, Page, Paged, RateDecision, RefreshFamily, Result, Rotation, Session, SigningKey,
+    UserRecord,
 };
 
 /// Registered OAuth clients.
@@ -194,6 +195,20 @@ pub trait CounterStore: Send + Sync {
     /// Takes or renews a named lease for `ttl_seconds`: true if no live lease
     /// exists or `holder` already holds it; false if someone else does.
     async fn acquire_lease(&self, name: &str, holder: &str, ttl_seconds: i64) -> Result<bool>;
+    /// Admits or refuses one request under `key` by GCRA
+    /// ([`crate::limits::gcra`]): `burst` back to back, then one per
+    /// `interval_ms`. Atomic: N replicas sharing the store enforce one limit.
+    /// The key is kept only while it still limits anything.
+    async fn rate_limit(&self, key: &str, interval_ms: i64, burst: i64) -> Result<RateDecision>;
+    /// Counts one attempt under `key` unless the key is locked
+    /// ([`crate::limits::next_attempt`]). Atomic: of N concurrent attempts
+    /// on an unlocked key with `threshold - 1` failures, exactly one is
+    /// allowed.
+    async fn register_attempt(&self, key: &str, policy: &BackoffPolicy) -> Result<Attempt>;
+    /// The counted attempts and lock of `key`; zero when none or forgotten.
+    async fn attempt_state(&self, key: &str) -> Result<AttemptState>;
+    /// Forgets the attempts of `key`. Idempotent.
+    async fn clear_attempts(&self, key: &str) -> Result<()>;
 }
 
 /// A whole backend: every aggregate, plus what operations need.

@@ -1,4 +1,4 @@
-//! `auth-service user create | list | get | delete`.
+//! `auth-service user create | list | get | delete | unlock`.
 
 use std::io::BufRead;
 
@@ -9,6 +9,7 @@ use store::{Page, SystemClock};
 use super::{Context, Failure, print_json};
 use crate::password::PasswordHasher;
 use crate::secret::Secret;
+use crate::services::lockout;
 use crate::services::users::{self, NewUser, UserError};
 
 #[derive(Debug, Subcommand)]
@@ -33,6 +34,8 @@ pub enum UserCommand {
     Get { id: String },
     /// Delete a user and remove it from its groups.
     Delete { id: String },
+    /// Lift a login lock (failed-login back-off) now.
+    Unlock { id: String },
 }
 
 /// One line of stdin, without its line ending and nothing else trimmed:
@@ -110,7 +113,22 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), Failure> {
             )
         }
         UserCommand::Get { id } => match store.get_user(&id).await {
-            Ok(user) => print_json(&users::resource(&user, issuer)),
+            Ok(user) => {
+                let mut shown = users::resource(&user, issuer);
+                // Not a SCIM attribute: the operator's view of the lock.
+                let now = store::Clock::now(&SystemClock);
+                shown["login"] = lockout::describe(store, &user.user_name, now).await?;
+                print_json(&shown)
+            }
+            Err(store::Error::NotFound) => Err(Failure::runtime(format!("user {id} not found"))),
+            Err(e) => Err(e.into()),
+        },
+        UserCommand::Unlock { id } => match store.get_user(&id).await {
+            Ok(user) => {
+                store.clear_attempts(&lockout::key(&user.user_name)).await?;
+                tracing::info!(category = "security", event = "account_unlocked", user_id = %id, outcome = "success", "login lock lifted by an administrator");
+                print_json(&json!({"id": id, "unlocked": true}))
+            }
             Err(store::Error::NotFound) => Err(Failure::runtime(format!("user {id} not found"))),
             Err(e) => Err(e.into()),
         },

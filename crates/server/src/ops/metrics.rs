@@ -119,6 +119,14 @@ fn describe() {
         "Password logins, by outcome and reason."
     );
     describe_counter!(
+        "auth_lockouts_total",
+        "Failed logins that made an account wait before its next password check."
+    );
+    describe_counter!(
+        "auth_rate_limited_total",
+        "Requests refused by a rate limit, by scope (login, token, token_client, …)."
+    );
+    describe_counter!(
         "scim_requests_total",
         "SCIM requests, by resource type, operation and HTTP status."
     );

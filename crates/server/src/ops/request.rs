@@ -7,11 +7,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
+
+use super::client_ip::{ClientIp, IpBlock, client_ip};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -23,6 +27,8 @@ struct RouteTemplate(Arc<str>);
 #[derive(Debug, Clone)]
 pub struct RequestSettings {
     pub slow_request_threshold: Duration,
+    /// Peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpBlock>,
 }
 
 /// A request id we accept from a client: short, visible ASCII. Anything else
@@ -70,7 +76,17 @@ pub async fn observe(
     request.headers_mut().insert(REQUEST_ID, header.clone());
     let method = method_label(request.method());
     let path = request.uri().path().to_owned();
-    let span = tracing::info_span!("request", request_id = %id, method, path = %path);
+    // Every log line of the request carries the client address (OPERATIONS.md).
+    let ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| client_ip(*peer, request.headers(), &settings.trusted_proxies));
+    if let Some(ip) = ip {
+        request.extensions_mut().insert(ClientIp(ip));
+    }
+    let ip_field = ip.map(|ip| ip.to_string()).unwrap_or_default();
+    let span =
+        tracing::info_span!("request", request_id = %id, ip = %ip_field, method, path = %path);
 
     let start = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;

@@ -14,10 +14,11 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use oauth::ErrorCode;
 use oauth::authorize::{AuthorizationRequest, Params};
-use store::{ClientRecord, Consent};
+use store::{Attempt, ClientRecord, Consent};
 
 use super::authorize::{Done, csrf_refused, error_page, load, redirect_error, resume, unavailable};
 use crate::secret::Secret;
+use crate::services::lockout;
 use crate::state::AppState;
 use crate::web::pages::{self, Login};
 use crate::web::{session, transaction};
@@ -114,6 +115,38 @@ pub async fn login(
             return unavailable(e);
         }
     };
+    let client_id = Params(&params)
+        .get("client_id")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_owned();
+    let user_id = user.as_ref().map(|u| u.id.clone()).unwrap_or_default();
+    // Counted before the check, so parallel guesses share one budget.
+    let lock_key = lockout::key(&username);
+    let attempt = match state
+        .store
+        .register_attempt(&lock_key, &state.config.lockout)
+        .await
+    {
+        Ok(attempt) => attempt,
+        Err(e) => return unavailable(e),
+    };
+    if let Attempt::Locked { until } = attempt {
+        // SECURITY.md 13: the same work and the same answer as a wrong password.
+        let _ = state.passwords.verify(password, None).await;
+        metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => "locked").increment(1);
+        tracing::warn!(
+            category = "security",
+            event = "account_locked",
+            user_id = %user_id,
+            client_id = %client_id,
+            locked_until = %crate::services::rfc3339(until),
+            outcome = "failure",
+            "login refused: the account is locked after failed logins"
+        );
+        return login_page(&state, jar, &sealed, &params, &username, Some(FAILED)).await;
+    }
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = match state.passwords.verify(password, hash).await {
         Ok(matches) => matches,
@@ -127,12 +160,6 @@ pub async fn login(
         Some(user) if !user.active => Err("inactive"),
         Some(user) => Ok(user.clone()),
     };
-    let client_id = Params(&params)
-        .get("client_id")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_owned();
     match outcome {
         Err(reason) => {
             metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => reason).increment(1);
@@ -145,9 +172,27 @@ pub async fn login(
                 outcome = "failure",
                 "login failed"
             );
+            if let Attempt::Allowed { failures } = attempt
+                && state.config.lockout.delay(failures) > 0
+            {
+                metrics::counter!("auth_lockouts_total").increment(1);
+                tracing::warn!(
+                    category = "security",
+                    event = "account_locked",
+                    user_id = %user_id,
+                    client_id = %client_id,
+                    failures,
+                    lock_seconds = state.config.lockout.delay(failures),
+                    outcome = "failure",
+                    "too many failed logins: the account waits before the next check"
+                );
+            }
             login_page(&state, jar, &sealed, &params, &username, Some(FAILED)).await
         }
         Ok(user) => {
+            if let Err(e) = state.store.clear_attempts(&lock_key).await {
+                return unavailable(e);
+            }
             metrics::counter!("auth_login_attempts_total", "outcome" => "success", "reason" => "password").increment(1);
             tracing::info!(category = "security", event = "authentication_success", user_id = %user.id, client_id = %client_id, outcome = "success", "login succeeded");
             match session::start(&state, jar, user).await {

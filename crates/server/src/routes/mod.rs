@@ -11,6 +11,7 @@ mod login;
 mod logout;
 mod metrics;
 mod oauth_support;
+mod rate_limit;
 mod revoke;
 mod scim;
 mod token;
@@ -30,6 +31,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let settings = Arc::new(RequestSettings {
         slow_request_threshold: state.config.slow_request_threshold,
+        trusted_proxies: state.config.trusted_proxies.clone(),
     });
     Router::new()
         .route("/health", get(health::health))
@@ -58,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/revoke", post(revoke::revoke))
         .nest("/scim/v2", scim::router(state.clone()))
         .route_layer(from_fn(record_route))
+        .layer(from_fn_with_state(state.clone(), rate_limit::per_ip))
         .with_state(state)
         // A panic is a bug, but it answers 500 rather than dropping the connection.
         .layer(CatchPanicLayer::new())

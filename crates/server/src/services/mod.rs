@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod clients;
+pub mod lockout;
 pub mod scim;
 pub mod tokens;
 pub mod users;

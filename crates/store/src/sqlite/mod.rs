@@ -211,6 +211,7 @@ impl Store for SqliteStore {
                 "DELETE FROM revoked_token_ids WHERE expires_at <= ?1",
                 "DELETE FROM counters WHERE expires_at <= ?1",
                 "DELETE FROM leases WHERE expires_at <= ?1",
+                "DELETE FROM attempts WHERE expires_at <= ?1",
             ] {
                 removed += tx.execute(sql, [now]).map_err(db)? as u64;
             }

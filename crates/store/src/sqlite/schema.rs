@@ -111,6 +111,14 @@ INSERT OR IGNORE INTO user_emails (user_id, email_key)
     FROM users, json_each(users.data, '$.attributes.emails') AS e
     WHERE json_type(e.value, '$.value') = 'text';
 "#,
+    r#"
+CREATE TABLE attempts (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this build writes.

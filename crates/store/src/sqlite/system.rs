@@ -1,11 +1,14 @@
 //! Signing keys, counters and leases on SQLite.
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, db, found, from_json, int, to_json};
 use crate::error::Conflict;
-use crate::{CounterStore, Error, KeyStore, Result, SigningKey};
+use crate::{
+    Attempt, AttemptState, BackoffPolicy, CounterStore, Error, KeyStore, RateDecision, Result,
+    SigningKey,
+};
 
 #[async_trait]
 impl KeyStore for SqliteStore {
@@ -88,6 +91,23 @@ impl KeyStore for SqliteStore {
     }
 }
 
+fn read_attempts(conn: &rusqlite::Connection, key: &str, now: i64) -> Result<AttemptState> {
+    Ok(conn
+        .query_row(
+            "SELECT failures, locked_until FROM attempts WHERE key = ?1 AND expires_at > ?2",
+            params![key, now],
+            |row| {
+                Ok(AttemptState {
+                    failures: row.get(0)?,
+                    locked_until: row.get(1)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(db)?
+        .unwrap_or_default())
+}
+
 #[async_trait]
 impl CounterStore for SqliteStore {
     async fn increment(&self, key: &str, by: i64, ttl_seconds: i64) -> Result<i64> {
@@ -125,6 +145,71 @@ impl CounterStore for SqliteStore {
         let key = key.to_owned();
         self.write("reset_counter", move |tx, _| {
             tx.execute("DELETE FROM counters WHERE key = ?1", [key])
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn rate_limit(&self, key: &str, interval_ms: i64, burst: i64) -> Result<RateDecision> {
+        let key = key.to_owned();
+        self.write("rate_limit", move |tx, now| {
+            let now_ms = now.saturating_mul(1000);
+            let tat: Option<i64> = tx
+                .query_row(
+                    "SELECT value FROM counters WHERE key = ?1 AND expires_at > ?2",
+                    params![key, now],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            let (decision, new_tat) = crate::limits::gcra(tat, now_ms, interval_ms, burst);
+            if decision.allowed {
+                // Kept until the TAT has passed: then it limits nothing.
+                let expires_at = new_tat.div_euclid(1000) + 1;
+                tx.execute(
+                    "INSERT INTO counters (key, value, expires_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                    params![key, new_tat, expires_at],
+                )
+                .map_err(db)?;
+            }
+            Ok(decision)
+        })
+        .await
+    }
+
+    async fn register_attempt(&self, key: &str, policy: &BackoffPolicy) -> Result<Attempt> {
+        let (key, policy) = (key.to_owned(), *policy);
+        self.write("register_attempt", move |tx, now| {
+            let state = read_attempts(tx, &key, now)?;
+            let (attempt, stored) = crate::limits::next_attempt(state, now, &policy);
+            if let Some((next, expires_at)) = stored {
+                tx.execute(
+                    "INSERT INTO attempts (key, failures, locked_until, expires_at) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, \
+                       locked_until = excluded.locked_until, expires_at = excluded.expires_at",
+                    params![key, next.failures, next.locked_until, expires_at],
+                )
+                .map_err(db)?;
+            }
+            Ok(attempt)
+        })
+        .await
+    }
+
+    async fn attempt_state(&self, key: &str) -> Result<AttemptState> {
+        let key = key.to_owned();
+        self.read("attempt_state", move |conn, now| {
+            read_attempts(conn, &key, now)
+        })
+        .await
+    }
+
+    async fn clear_attempts(&self, key: &str) -> Result<()> {
+        let key = key.to_owned();
+        self.write("clear_attempts", move |tx, _| {
+            tx.execute("DELETE FROM attempts WHERE key = ?1", [key])
                 .map_err(db)?;
             Ok(())
         })

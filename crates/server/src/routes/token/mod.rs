@@ -38,6 +38,9 @@ pub async fn token(
 ) -> Result<Response, OAuthError> {
     let params = form(body)?;
     let client = authenticate_client(&state, &headers, &params).await?;
+    if let Some(refusal) = super::rate_limit::per_client(&state, &client.client_id).await {
+        return Ok(refusal);
+    }
     let grant = GrantType::parse(params.require("grant_type")?)?;
     if !client.grant_types.iter().any(|g| g == grant.as_str()) {
         return Err(error(

@@ -1,0 +1,140 @@
+//! Rate limits per client IP on the endpoints worth hammering (`/login`,
+//! `/authorize`, `/token`, `/introspect`, `/revoke`, `/scim/v2`), and per
+//! client id on `/token`. The counters live in the store (GCRA, atomic), so
+//! every replica enforces one shared limit, and they expire, so a flood of
+//! distinct addresses costs the store keys that vanish, not memory here.
+//!
+//! Over the limit: 429 with `Retry-After`, an answer in the route's own
+//! vocabulary (an OAuth error, a SCIM error, or a page), the `rate_limited`
+//! security event and `auth_rate_limited_total{scope}`.
+//!
+//! If the store cannot answer, the request goes on: the endpoints behind
+//! need the same store and fail closed themselves (SECURITY.md 20).
+
+use axum::extract::{Request, State};
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use oauth::ErrorCode;
+use serde_json::json;
+
+use super::authorize::error_page;
+use super::oauth_support::no_store;
+use crate::config::Rate;
+use crate::ops::client_ip::ClientIp;
+use crate::state::AppState;
+
+/// How a route group answers a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Voice {
+    OAuth,
+    Scim,
+    Page,
+}
+
+/// The route group of a path: its metric scope, its limit, its voice.
+fn group(state: &AppState, path: &str) -> Option<(&'static str, Option<Rate>, Voice)> {
+    let limits = &state.config.rate_limits;
+    Some(match path {
+        "/login" => ("login", limits.login, Voice::Page),
+        "/authorize" | "/consent" => ("authorize", limits.authorize, Voice::Page),
+        "/token" => ("token", limits.token, Voice::OAuth),
+        "/introspect" => ("introspect", limits.introspect, Voice::OAuth),
+        "/revoke" => ("revoke", limits.revoke, Voice::OAuth),
+        p if p.starts_with("/scim/v2") => ("scim", limits.scim, Voice::Scim),
+        _ => return None,
+    })
+}
+
+/// Middleware: the per-IP limit of the request's route group.
+pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let (Some((scope, Some(rate), voice)), Some(ClientIp(ip))) = (
+        group(&state, path),
+        request.extensions().get::<ClientIp>().copied(),
+    ) else {
+        return next.run(request).await;
+    };
+    match check(&state, scope, &format!("ip:{ip}"), rate).await {
+        Some(retry_after) => refusal(voice, retry_after),
+        None => next.run(request).await,
+    }
+}
+
+/// Takes one request from the limit `scope:subject`; `Some(seconds to wait)`
+/// when over it.
+pub async fn check(
+    state: &AppState,
+    scope: &'static str,
+    subject: &str,
+    rate: Rate,
+) -> Option<u64> {
+    let key = format!("{scope}:{subject}");
+    match state
+        .store
+        .rate_limit(&key, rate.interval_ms(), i64::from(rate.burst))
+        .await
+    {
+        Ok(decision) if decision.allowed => None,
+        Ok(decision) => {
+            let retry_after = u64::try_from(decision.retry_after_ms)
+                .unwrap_or(0)
+                .div_ceil(1000)
+                .max(1);
+            metrics::counter!("auth_rate_limited_total", "scope" => scope).increment(1);
+            tracing::warn!(
+                category = "security",
+                event = "rate_limited",
+                scope,
+                limited = %subject,
+                retry_after,
+                outcome = "failure",
+                "rate limit exceeded"
+            );
+            Some(retry_after)
+        }
+        Err(e) => {
+            tracing::warn!(event = "rate_limit_unavailable", scope, error = %e, "rate limit not checked: store error");
+            None
+        }
+    }
+}
+
+/// The per-client limit of the token endpoint, after client authentication.
+pub async fn per_client(state: &AppState, client_id: &str) -> Option<Response> {
+    let rate = state.config.rate_limits.token_client?;
+    check(state, "token_client", &format!("client:{client_id}"), rate)
+        .await
+        .map(|retry_after| refusal(Voice::OAuth, retry_after))
+}
+
+fn refusal(voice: Voice, retry_after: u64) -> Response {
+    let detail = format!("too many requests; retry in {retry_after} s");
+    let mut response = match voice {
+        Voice::OAuth => {
+            // RFC 6749 §5.2 has no code for this; temporarily_unavailable
+            // tells a client to come back later, and Retry-After says when.
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({
+                    "error": ErrorCode::TemporarilyUnavailable.as_str(),
+                    "error_description": detail,
+                })),
+            )
+                .into_response();
+            no_store(response.headers_mut());
+            response
+        }
+        Voice::Scim => super::scim::error_response(&scim::Error::status(429, detail)),
+        Voice::Page => error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TemporarilyUnavailable,
+            "Too many attempts from your network. Wait a little and try again.",
+        ),
+    };
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
+}

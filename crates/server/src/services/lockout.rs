@@ -1,0 +1,29 @@
+//! Per-account login back-off (SECURITY.md 14): every password check is
+//! counted before it runs, so concurrent guesses on every replica share one
+//! budget; from `AUTH_LOCKOUT_THRESHOLD` failures on, the account waits a
+//! doubling delay (capped), and a quiet period or a success forgets it.
+//!
+//! The key is the userName (without regard to case), whether or not such a
+//! user exists, so a lock on a name reveals nothing about the account.
+
+use serde_json::{Value, json};
+use store::{AttemptState, Store};
+
+/// The back-off key of a userName.
+pub fn key(user_name: &str) -> String {
+    format!("login:{}", store::user_name_key(user_name))
+}
+
+/// What `user get` shows about an account's failed logins.
+pub async fn describe(store: &dyn Store, user_name: &str, now: i64) -> store::Result<Value> {
+    let AttemptState {
+        failures,
+        locked_until,
+    } = store.attempt_state(&key(user_name)).await?;
+    let locked = now < locked_until;
+    Ok(json!({
+        "failed_logins": failures,
+        "locked": locked,
+        "locked_until": locked.then(|| super::rfc3339(locked_until)),
+    }))
+}
