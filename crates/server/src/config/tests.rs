@@ -131,3 +131,62 @@ fn redacted_view_hides_secrets() {
     assert_eq!(config.redacted()["master_key"], "[REDACTED]");
     assert!(!format!("{config:?}").contains("s3cret-pw"));
 }
+
+#[test]
+fn rate_limits_proxies_and_lockout() {
+    let config = load(&[], None).unwrap();
+    let login = config.rate_limits.login.unwrap();
+    assert_eq!((login.burst, login.interval_ms()), (30, 2_000));
+    assert_eq!(config.lockout.threshold, 5);
+    assert_eq!(
+        (config.lockout.base_delay, config.lockout.max_delay),
+        (60, 900)
+    );
+    assert!(config.trusted_proxies.is_empty());
+
+    let file = "rate_limit_scim = \"off\"\ntrusted_proxies = \"10.0.0.0/8, 192.0.2.7\"\n";
+    let config = load(
+        &[
+            ("AUTH_RATE_LIMIT_TOKEN", "100/1s"),
+            ("AUTH_LOCKOUT_THRESHOLD", "3"),
+        ],
+        Some(file),
+    )
+    .unwrap();
+    assert_eq!(config.rate_limits.scim, None);
+    assert_eq!(config.rate_limits.token.unwrap().interval_ms(), 10);
+    assert_eq!(config.trusted_proxies.len(), 2);
+    assert_eq!(config.lockout.threshold, 3);
+    assert_eq!(config.redacted()["rate_limit_scim"], "off");
+    assert_eq!(config.redacted()["rate_limit_token"], "100/1s");
+
+    for (vars, expected) in [
+        (
+            vec![("AUTH_RATE_LIMIT_LOGIN", "30")],
+            "AUTH_RATE_LIMIT_LOGIN: invalid rate",
+        ),
+        (
+            vec![("AUTH_RATE_LIMIT_LOGIN", "0/1m")],
+            "AUTH_RATE_LIMIT_LOGIN: invalid rate",
+        ),
+        (
+            vec![("AUTH_RATE_LIMIT_LOGIN", "5/0s")],
+            "AUTH_RATE_LIMIT_LOGIN: invalid rate",
+        ),
+        (
+            vec![("AUTH_TRUSTED_PROXIES", "lb.internal")],
+            "AUTH_TRUSTED_PROXIES: \"lb.internal\"",
+        ),
+        (
+            vec![("AUTH_LOCKOUT_THRESHOLD", "0")],
+            "AUTH_LOCKOUT_THRESHOLD: must be",
+        ),
+        (
+            vec![("AUTH_LOCKOUT_MAX_DELAY", "10s")],
+            "AUTH_LOCKOUT_MAX_DELAY: must not be shorter",
+        ),
+    ] {
+        let message = error(&vars);
+        assert!(message.starts_with(expected), "{message}");
+    }
+}

@@ -13,7 +13,7 @@
 
 use axum::extract::{Request, State};
 use axum::http::header::RETRY_AFTER;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
@@ -33,11 +33,16 @@ enum Voice {
     Page,
 }
 
-/// The route group of a path: its metric scope, its limit, its voice.
-fn group(state: &AppState, path: &str) -> Option<(&'static str, Option<Rate>, Voice)> {
+/// The route group of a request: its metric scope, its limit, its voice.
+/// On `/login` only the form post counts: it is the password check.
+fn group(
+    state: &AppState,
+    method: &Method,
+    path: &str,
+) -> Option<(&'static str, Option<Rate>, Voice)> {
     let limits = &state.config.rate_limits;
     Some(match path {
-        "/login" => ("login", limits.login, Voice::Page),
+        "/login" if *method == Method::POST => ("login", limits.login, Voice::Page),
         "/authorize" | "/consent" => ("authorize", limits.authorize, Voice::Page),
         "/token" => ("token", limits.token, Voice::OAuth),
         "/introspect" => ("introspect", limits.introspect, Voice::OAuth),
@@ -51,7 +56,7 @@ fn group(state: &AppState, path: &str) -> Option<(&'static str, Option<Rate>, Vo
 pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let (Some((scope, Some(rate), voice)), Some(ClientIp(ip))) = (
-        group(&state, path),
+        group(&state, request.method(), path),
         request.extensions().get::<ClientIp>().copied(),
     ) else {
         return next.run(request).await;

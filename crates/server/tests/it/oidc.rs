@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use crate::helpers::{MASTER_KEY, Server, cli, stdout_json};
 
 const ISSUER_ENV: &str = "https://auth.example.test";
-const REDIRECT: &str = "https://app.example.test/callback";
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const REDIRECT: &str = "https://app.example.test/callback";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 pub const PASSWORD: &str = "correct horse battery staple";
 const LOGGED_OUT: &str = "https://app.example.test/logged-out";
@@ -23,7 +23,7 @@ const LOGGED_OUT: &str = "https://app.example.test/logged-out";
 /// A browser: no automatic redirects, a cookie jar.
 pub struct Browser {
     http: reqwest::Client,
-    cookies: HashMap<String, String>,
+    pub cookies: HashMap<String, String>,
 }
 
 impl Browser {
@@ -38,7 +38,7 @@ impl Browser {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -141,21 +141,21 @@ pub fn hidden(html: &str, name: &str) -> String {
         .replace("&#x2b;", "+")
 }
 
-struct Provider {
-    store: String,
-    server: Server,
-    base: String,
-    client_id: String,
-    client_secret: String,
-    user_id: String,
+pub struct Provider {
+    pub store: String,
+    pub server: Server,
+    pub base: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub user_id: String,
 }
 
 impl Provider {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         Self::start_with(&[]).await
     }
 
-    async fn start_with(env: &[(&str, &str)]) -> Self {
+    pub async fn start_with(env: &[(&str, &str)]) -> Self {
         let mut vars = vec![("AUTH_MASTER_KEY", MASTER_KEY), ("AUTH_ISSUER", ISSUER_ENV)];
         vars.extend_from_slice(env);
         let mut server = Server::start(&vars);
@@ -212,7 +212,7 @@ impl Provider {
         }
     }
 
-    fn cli(&self, args: &[&str]) -> Value {
+    pub fn cli(&self, args: &[&str]) -> Value {
         stdout_json(&cli(
             &[
                 ("AUTH_STORE", self.store.as_str()),
@@ -223,7 +223,7 @@ impl Provider {
         ))
     }
 
-    fn authorize_url(&self, extra: &[(&str, &str)]) -> String {
+    pub fn authorize_url(&self, extra: &[(&str, &str)]) -> String {
         let mut params = vec![
             ("response_type", "code"),
             ("client_id", self.client_id.as_str()),
@@ -250,11 +250,11 @@ impl Provider {
     }
 
     /// Drives the browser through login and consent; returns the callback URL.
-    async fn sign_in(&self, browser: &mut Browser, extra: &[(&str, &str)]) -> String {
+    pub async fn sign_in(&self, browser: &mut Browser, extra: &[(&str, &str)]) -> String {
         self.sign_in_as(browser, extra, "BJensen", PASSWORD).await
     }
 
-    async fn sign_in_as(
+    pub async fn sign_in_as(
         &self,
         browser: &mut Browser,
         extra: &[(&str, &str)],
@@ -293,7 +293,7 @@ impl Provider {
         location(&browser.post(&format!("{}/consent", self.base), &form).await)
     }
 
-    async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
         reqwest::Client::new()
             .post(format!("{}/token", self.base))
             .basic_auth(&self.client_id, Some(&self.client_secret))
@@ -303,7 +303,7 @@ impl Provider {
             .unwrap()
     }
 
-    async fn exchange(&self, code: &str) -> reqwest::Response {
+    pub async fn exchange(&self, code: &str) -> reqwest::Response {
         self.token(&[
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -313,7 +313,7 @@ impl Provider {
         .await
     }
 
-    async fn introspect(&self, token: &str) -> Value {
+    pub async fn introspect(&self, token: &str) -> Value {
         reqwest::Client::new()
             .post(format!("{}/introspect", self.base))
             .basic_auth(&self.client_id, Some(&self.client_secret))
@@ -341,7 +341,7 @@ fn assert_security_headers(response: &reqwest::Response) {
     assert_eq!(h["cache-control"], "no-store");
 }
 
-async fn error_of(response: reqwest::Response) -> String {
+pub async fn error_of(response: reqwest::Response) -> String {
     let body: Value = response.json().await.unwrap();
     body["error"].as_str().unwrap().to_owned()
 }
