@@ -118,6 +118,7 @@ impl Application {
             passwords,
             health,
             metrics,
+            quota: Arc::default(),
         };
         Ok(Self { listener, state })
     }

@@ -20,6 +20,8 @@ pub struct AppState {
     pub passwords: crate::password::PasswordHasher,
     pub health: Health,
     pub metrics: Metrics,
+    /// Rate-limit quota this replica took from the store in batches.
+    pub quota: Arc<crate::routes::LocalQuota>,
 }
 
 /// Clock skew allowed between replicas and relying parties.

@@ -97,13 +97,20 @@ impl CounterStore for RedisStore {
         .await
     }
 
-    async fn rate_limit(&self, key: &str, interval_ms: i64, burst: i64) -> Result<RateDecision> {
+    async fn rate_limit(
+        &self,
+        key: &str,
+        interval_ms: i64,
+        burst: i64,
+        cost: i64,
+    ) -> Result<RateDecision> {
         let mut invocation = self.scripts().rate_limit.prepare_invoke();
         invocation
             .key(self.key(&format!("rate:{key}")))
             .arg(self.now().saturating_mul(1000))
             .arg(interval_ms)
-            .arg(burst);
+            .arg(burst)
+            .arg(cost);
         let reply: Vec<String> = self.invoke("rate_limit", invocation).await?;
         Ok(RateDecision {
             allowed: reply.first().is_some_and(|r| r == "1"),

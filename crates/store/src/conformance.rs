@@ -849,7 +849,7 @@ pub async fn rate_limits_are_shared(h: Harness) {
     let mut admitted = 0;
     for i in 0..6 {
         let s = if i % 2 == 0 { &h.store } else { &h.other };
-        let decision = s.rate_limit("login:ip:10.0.0.1", 1000, 3).await.unwrap();
+        let decision = s.rate_limit("login:ip:10.0.0.1", 1000, 3, 1).await.unwrap();
         if decision.allowed {
             admitted += 1;
         } else {
@@ -860,7 +860,7 @@ pub async fn rate_limits_are_shared(h: Harness) {
     // Another key is not affected.
     assert!(
         h.store
-            .rate_limit("login:ip:10.0.0.2", 1000, 3)
+            .rate_limit("login:ip:10.0.0.2", 1000, 3, 1)
             .await
             .unwrap()
             .allowed
@@ -868,14 +868,14 @@ pub async fn rate_limits_are_shared(h: Harness) {
     h.clock.advance(1);
     assert!(
         h.other
-            .rate_limit("login:ip:10.0.0.1", 1000, 3)
+            .rate_limit("login:ip:10.0.0.1", 1000, 3, 1)
             .await
             .unwrap()
             .allowed
     );
     assert!(
         !h.store
-            .rate_limit("login:ip:10.0.0.1", 1000, 3)
+            .rate_limit("login:ip:10.0.0.1", 1000, 3, 1)
             .await
             .unwrap()
             .allowed
@@ -885,7 +885,7 @@ pub async fn rate_limits_are_shared(h: Harness) {
     for _ in 0..3 {
         assert!(
             h.store
-                .rate_limit("login:ip:10.0.0.1", 1000, 3)
+                .rate_limit("login:ip:10.0.0.1", 1000, 3, 1)
                 .await
                 .unwrap()
                 .allowed
@@ -901,7 +901,7 @@ pub async fn concurrent_rate_limited_requests_admit_the_burst(h: Harness) {
             } else {
                 Arc::clone(&h.other)
             };
-            tokio::spawn(async move { s.rate_limit("token:client:c1", 60_000, 5).await })
+            tokio::spawn(async move { s.rate_limit("token:client:c1", 60_000, 5, 1).await })
         })
         .collect();
     let mut admitted = 0;

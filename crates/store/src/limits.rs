@@ -18,12 +18,18 @@ pub struct RateDecision {
     pub retry_after_ms: i64,
 }
 
-/// GCRA: the decision for a request at `now_ms`, and the TAT to store if
-/// it is admitted. `tat` is the stored TAT, if any.
-pub fn gcra(tat: Option<i64>, now_ms: i64, interval_ms: i64, burst: i64) -> (RateDecision, i64) {
+/// GCRA: the decision for `cost` requests at `now_ms` (all or none), and
+/// the TAT to store if they are admitted. `tat` is the stored TAT, if any.
+pub fn gcra(
+    tat: Option<i64>,
+    now_ms: i64,
+    interval_ms: i64,
+    burst: i64,
+    cost: i64,
+) -> (RateDecision, i64) {
     let interval = interval_ms.max(1);
     let tat = tat.unwrap_or(now_ms).max(now_ms);
-    let new_tat = tat.saturating_add(interval);
+    let new_tat = tat.saturating_add(interval.saturating_mul(cost.max(1)));
     let allow_at = new_tat.saturating_sub(interval.saturating_mul(burst.max(1)));
     if now_ms < allow_at {
         (
@@ -118,7 +124,7 @@ mod tests {
     fn gcra_admits_a_burst_then_one_per_interval() {
         let (mut tat, mut admitted) = (None, 0);
         for _ in 0..10 {
-            let (decision, next) = gcra(tat, 0, 1_000, 3);
+            let (decision, next) = gcra(tat, 0, 1_000, 3, 1);
             if decision.allowed {
                 admitted += 1;
                 tat = Some(next);
@@ -127,12 +133,19 @@ mod tests {
             }
         }
         assert_eq!(admitted, 3, "the burst");
-        assert!(!gcra(tat, 999, 1_000, 3).0.allowed);
-        let (decision, next) = gcra(tat, 1_000, 1_000, 3);
+        assert!(!gcra(tat, 999, 1_000, 3, 1).0.allowed);
+        let (decision, next) = gcra(tat, 1_000, 1_000, 3, 1);
         assert!(decision.allowed, "one more per interval");
-        assert!(!gcra(Some(next), 1_000, 1_000, 3).0.allowed);
+        assert!(!gcra(Some(next), 1_000, 1_000, 3, 1).0.allowed);
         // After a long quiet period the whole burst is back.
-        assert!(gcra(Some(next), 60_000, 1_000, 3).0.allowed);
+        assert!(gcra(Some(next), 60_000, 1_000, 3, 1).0.allowed);
+        // A batch is all or nothing.
+        let (decision, tat) = gcra(None, 0, 1_000, 10, 4);
+        assert!(decision.allowed);
+        let (decision, tat) = gcra(Some(tat), 0, 1_000, 10, 4);
+        assert!(decision.allowed);
+        assert!(!gcra(Some(tat), 0, 1_000, 10, 4).0.allowed);
+        assert!(gcra(Some(tat), 0, 1_000, 10, 2).0.allowed);
     }
 
     #[test]

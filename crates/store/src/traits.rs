@@ -195,11 +195,17 @@ pub trait CounterStore: Send + Sync {
     /// Takes or renews a named lease for `ttl_seconds`: true if no live lease
     /// exists or `holder` already holds it; false if someone else does.
     async fn acquire_lease(&self, name: &str, holder: &str, ttl_seconds: i64) -> Result<bool>;
-    /// Admits or refuses one request under `key` by GCRA
+    /// Admits or refuses `cost` requests (all or none) under `key` by GCRA
     /// ([`crate::limits::gcra`]): `burst` back to back, then one per
     /// `interval_ms`. Atomic: N replicas sharing the store enforce one limit.
     /// The key is kept only while it still limits anything.
-    async fn rate_limit(&self, key: &str, interval_ms: i64, burst: i64) -> Result<RateDecision>;
+    async fn rate_limit(
+        &self,
+        key: &str,
+        interval_ms: i64,
+        burst: i64,
+        cost: i64,
+    ) -> Result<RateDecision>;
     /// Counts one attempt under `key` unless the key is locked
     /// ([`crate::limits::next_attempt`]). Atomic: of N concurrent attempts
     /// on an unlocked key with `threshold - 1` failures, exactly one is

@@ -11,6 +11,10 @@
 //! If the store cannot answer, the request goes on: the endpoints behind
 //! need the same store and fail closed themselves (SECURITY.md 20).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::extract::{Request, State};
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -76,11 +80,23 @@ pub async fn check(
     rate: Rate,
 ) -> Option<u64> {
     let key = format!("{scope}:{subject}");
-    match state
-        .store
-        .rate_limit(&key, rate.interval_ms(), i64::from(rate.burst))
-        .await
-    {
+    let batch = LocalQuota::batch(rate);
+    if batch > 1 && state.quota.take(&key) {
+        return None;
+    }
+    let (interval, burst) = (rate.interval_ms(), i64::from(rate.burst));
+    let mut answer = state.store.rate_limit(&key, interval, burst, batch).await;
+    if batch > 1 {
+        match &answer {
+            Ok(decision) if decision.allowed => {
+                state.quota.put(key.clone(), batch - 1, interval * batch);
+            }
+            // Near the limit a whole batch may not fit where one request does.
+            Ok(_) => answer = state.store.rate_limit(&key, interval, burst, 1).await,
+            Err(_) => {}
+        }
+    }
+    match answer {
         Ok(decision) if decision.allowed => None,
         Ok(decision) => {
             let retry_after = u64::try_from(decision.retry_after_ms)
@@ -103,6 +119,64 @@ pub async fn check(
             tracing::warn!(event = "rate_limit_unavailable", scope, error = %e, "rate limit not checked: store error");
             None
         }
+    }
+}
+
+/// Requests admitted by this replica from quota it took from the store in a
+/// batch. Limits with a burst of 200 or more are taken `burst / 100` at a
+/// time (at most 100), so a busy `/token` pays one store call per batch, not
+/// per request; smaller limits (login) are exact, one call per request.
+/// Quota is taken from the shared limit before it is used, so replicas
+/// together never admit more than the limit; an unused remainder only makes
+/// them refuse a little early. Bounded: at most `MAX_KEYS` keys are held.
+#[derive(Debug, Default)]
+pub struct LocalQuota {
+    held: Mutex<HashMap<String, (i64, Instant)>>,
+}
+
+impl LocalQuota {
+    const MAX_KEYS: usize = 10_000;
+
+    fn batch(rate: Rate) -> i64 {
+        i64::from(rate.burst / 100).clamp(1, 100)
+    }
+
+    /// Takes one request from the quota held for `key`, if any is left.
+    fn take(&self, key: &str) -> bool {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match held.get_mut(key) {
+            Some((left, until)) if *left > 0 && Instant::now() < *until => {
+                *left -= 1;
+                true
+            }
+            Some(_) => {
+                held.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Holds `left` more requests for `key` for `valid_ms` (after which the
+    /// shared limit has refilled them anyway).
+    fn put(&self, key: String, left: i64, valid_ms: i64) {
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.len() >= Self::MAX_KEYS {
+            let now = Instant::now();
+            held.retain(|_, (left, until)| *left > 0 && now < *until);
+            if held.len() >= Self::MAX_KEYS {
+                // Under a flood of keys: forget the quota rather than grow.
+                held.clear();
+            }
+        }
+        let valid = Duration::from_millis(u64::try_from(valid_ms).unwrap_or(0));
+        held.insert(key, (left, Instant::now() + valid));
     }
 }
 
@@ -142,4 +216,37 @@ fn refusal(voice: Voice, retry_after: u64) -> Response {
         response.headers_mut().insert(RETRY_AFTER, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_limits_are_exact_and_large_ones_batched() {
+        let rate = |burst| Rate {
+            burst,
+            period: Duration::from_secs(60),
+        };
+        assert_eq!(LocalQuota::batch(rate(30)), 1);
+        assert_eq!(LocalQuota::batch(rate(199)), 1);
+        assert_eq!(LocalQuota::batch(rate(6000)), 60);
+        assert_eq!(LocalQuota::batch(rate(1_000_000)), 100);
+    }
+
+    #[test]
+    fn quota_is_spent_expires_and_stays_bounded() {
+        let quota = LocalQuota::default();
+        assert!(!quota.take("k"));
+        quota.put("k".into(), 2, 60_000);
+        assert!(quota.take("k") && quota.take("k"));
+        assert!(!quota.take("k"), "spent");
+        quota.put("old".into(), 5, 0);
+        assert!(!quota.take("old"), "expired");
+        for n in 0..(LocalQuota::MAX_KEYS + 10) {
+            quota.put(format!("ip:{n}"), 1, 60_000);
+        }
+        let held = quota.held.lock().unwrap().len();
+        assert!(held <= LocalQuota::MAX_KEYS, "{held}");
+    }
 }

@@ -151,7 +151,13 @@ impl CounterStore for SqliteStore {
         .await
     }
 
-    async fn rate_limit(&self, key: &str, interval_ms: i64, burst: i64) -> Result<RateDecision> {
+    async fn rate_limit(
+        &self,
+        key: &str,
+        interval_ms: i64,
+        burst: i64,
+        cost: i64,
+    ) -> Result<RateDecision> {
         let key = key.to_owned();
         self.write("rate_limit", move |tx, now| {
             let now_ms = now.saturating_mul(1000);
@@ -163,7 +169,7 @@ impl CounterStore for SqliteStore {
                 )
                 .optional()
                 .map_err(db)?;
-            let (decision, new_tat) = crate::limits::gcra(tat, now_ms, interval_ms, burst);
+            let (decision, new_tat) = crate::limits::gcra(tat, now_ms, interval_ms, burst, cost);
             if decision.allowed {
                 // Kept until the TAT has passed: then it limits nothing.
                 let expires_at = new_tat.div_euclid(1000) + 1;
