@@ -5,6 +5,7 @@
 //! Every command works through the configured store, so it works whether or
 //! not a server is running.
 
+mod backup;
 mod client;
 mod keys;
 mod token;
@@ -53,6 +54,19 @@ enum Command {
     /// Mint or revoke long-lived access tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Write clients, users, groups, consents and signing keys to a file.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Load a backup into an empty store (of either backend).
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Restore into a store that is not empty, replacing records with the same ids.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// A failed command: its exit code and its one line.
@@ -136,6 +150,10 @@ async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::User(command) => user::run(command, context(config).await?).await,
         Command::Keys(command) => keys::run(command, context(config).await?).await,
         Command::Token(command) => token::run(command, context(config).await?).await,
+        Command::Backup { output } => backup::backup(context(config).await?, &output).await,
+        Command::Restore { input, force } => {
+            backup::restore(context(config).await?, &input, force).await
+        }
     }
 }
 

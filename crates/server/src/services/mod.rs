@@ -1,6 +1,7 @@
 //! Services: the orchestration between a caller (HTTP route or CLI) and the
 //! store: validate with the protocol crates, persist, emit security events.
 
+pub mod backup;
 pub mod claims;
 pub mod clients;
 pub mod lockout;
