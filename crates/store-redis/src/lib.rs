@@ -317,6 +317,32 @@ impl Store for RedisStore {
         .await
     }
 
+    async fn diagnostics(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        self.call("diagnostics", |mut conn| async move {
+            let mut out = std::collections::BTreeMap::new();
+            for name in ["appendonly", "appendfsync", "save"] {
+                // Managed Redis may refuse CONFIG: the setting is then unknown.
+                let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg(name)
+                    .query_async(&mut conn)
+                    .await;
+                if let Ok(pair) = reply
+                    && let Some(value) = pair.get(1)
+                {
+                    out.insert(name.to_owned(), value.clone());
+                }
+            }
+            let (seconds, _micros): (String, String) = redis::cmd("TIME")
+                .query_async(&mut conn)
+                .await
+                .map_err(redis_err)?;
+            out.insert("time".to_owned(), seconds);
+            Ok(out)
+        })
+        .await
+    }
+
     /// Redis expires keys itself.
     async fn purge_expired(&self) -> Result<u64> {
         Ok(0)

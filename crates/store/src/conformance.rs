@@ -37,7 +37,7 @@ pub struct Harness {
 macro_rules! conformance_tests {
     ($factory:path) => {
         $crate::conformance_tests!(@cases $factory;
-            ping, clients_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
+            ping, diagnostics_answer, clients_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
             users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
             remove_member_everywhere, codes_single_use, codes_expire,
             concurrent_code_takes_have_one_winner, refresh_rotation_and_reuse,
@@ -252,6 +252,14 @@ pub async fn user_version_cas(h: Harness) {
     assert_conflict(h.other.update_user(&stale).await, Conflict::Version);
     assert!(!s.get_user("u-1").await.unwrap().active);
     assert_not_found(s.update_user(&user("missing", "x")).await);
+}
+
+pub async fn diagnostics_answer(h: Harness) {
+    let settings = h.store.diagnostics().await.unwrap();
+    match h.store.backend() {
+        "sqlite" => assert_eq!(settings["journal_mode"], "wal"),
+        _ => assert!(settings["time"].parse::<i64>().unwrap() > 1_700_000_000),
+    }
 }
 
 pub async fn users_by_email(h: Harness) {

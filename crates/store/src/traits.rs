@@ -236,6 +236,11 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Succeeds when the backend answers a trivial request.
     async fn ping(&self) -> Result<()>;
+    /// Backend settings an operator should see (`doctor`): Redis
+    /// persistence (`appendonly`, `appendfsync`, `save`) and its clock
+    /// (`time`, Unix seconds); SQLite `journal_mode` and `synchronous`.
+    /// A setting the backend will not tell is absent.
+    async fn diagnostics(&self) -> Result<std::collections::BTreeMap<String, String>>;
     /// Deletes expired records (a no-op where the backend expires them
     /// itself). Returns how many were removed.
     async fn purge_expired(&self) -> Result<u64>;

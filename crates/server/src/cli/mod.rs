@@ -7,6 +7,7 @@
 
 mod backup;
 mod client;
+mod doctor;
 mod keys;
 mod token;
 mod user;
@@ -58,6 +59,12 @@ enum Command {
     Backup {
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
+    },
+    /// Diagnose the deployment: store, persistence, keys, JWKS, clock.
+    Doctor {
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Load a backup into an empty store (of either backend).
     Restore {
@@ -150,6 +157,7 @@ async fn run(command: Command, config: Config) -> Result<(), Failure> {
         Command::User(command) => user::run(command, context(config).await?).await,
         Command::Keys(command) => keys::run(command, context(config).await?).await,
         Command::Token(command) => token::run(command, context(config).await?).await,
+        Command::Doctor { json } => doctor::run(context(config).await?, json).await,
         Command::Backup { output } => backup::backup(context(config).await?, &output).await,
         Command::Restore { input, force } => {
             backup::restore(context(config).await?, &input, force).await

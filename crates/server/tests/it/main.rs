@@ -8,6 +8,7 @@
 mod abuse;
 mod backup;
 mod cli;
+mod doctor;
 mod health;
 mod helpers;
 mod logs;

@@ -199,6 +199,27 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn diagnostics(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        self.read("diagnostics", |conn, _| {
+            let mut out = std::collections::BTreeMap::new();
+            for pragma in ["journal_mode", "synchronous"] {
+                let value: String = conn
+                    .query_row(&format!("PRAGMA {pragma}"), [], |row| {
+                        row.get::<_, rusqlite::types::Value>(0)
+                    })
+                    .map(|v| match v {
+                        rusqlite::types::Value::Integer(i) => i.to_string(),
+                        rusqlite::types::Value::Text(t) => t,
+                        other => format!("{other:?}"),
+                    })
+                    .map_err(db)?;
+                out.insert(pragma.to_owned(), value);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn purge_expired(&self) -> Result<u64> {
         self.write("purge_expired", |tx, now| {
             let mut removed = 0;
