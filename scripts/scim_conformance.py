@@ -7,8 +7,8 @@ Usage: scim_conformance.py BASE_URL TOKEN
 
 Exits 0 when every check passes or is one of the known disagreements
 below, each explained where it is listed; 1 otherwise, printing what failed.
-The integration test `scim_conformance` runs this (scripts/test installs
-the pinned tools into a virtualenv first).
+The integration test `third_party_conformance_suites_pass` runs this
+(scripts/test installs the pinned tools into target/test-venv first).
 """
 
 import json

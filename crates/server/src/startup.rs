@@ -85,6 +85,7 @@ impl Application {
         let metrics = Metrics::install()
             .map_err(|e| anyhow::anyhow!(e))
             .context("cannot install metrics")?;
+        crate::ops::metrics::zero_store_errors(store.backend());
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;

@@ -45,6 +45,7 @@ impl Metrics {
             .install_recorder()
             .map_err(|e| e.to_string())?;
         describe();
+        zero();
         let process = metrics_process::Collector::default();
         process.describe();
         metrics::gauge!("auth_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
@@ -59,6 +60,52 @@ impl Metrics {
         self.process.collect();
         self.handle.render()
     }
+}
+
+/// Counters with bounded labels start at 0, so alerts on `increase()` see
+/// the first event (an absent series has no increase) and dashboards show
+/// 0 rather than "no data".
+fn zero() {
+    for reason in ["bad_password", "unknown_user", "inactive", "locked"] {
+        metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => reason)
+            .increment(0);
+    }
+    metrics::counter!("auth_login_attempts_total", "outcome" => "success", "reason" => "password")
+        .increment(0);
+    for (grant_type, token_type) in [
+        ("authorization_code", "access_token"),
+        ("authorization_code", "refresh_token"),
+        ("refresh_token", "access_token"),
+        ("client_credentials", "access_token"),
+    ] {
+        metrics::counter!("auth_tokens_issued_total", "grant_type" => grant_type, "token_type" => token_type)
+            .increment(0);
+    }
+    for token_type in ["access_token", "refresh_token"] {
+        metrics::counter!("auth_tokens_revoked_total", "token_type" => token_type).increment(0);
+    }
+    for active in ["true", "false"] {
+        metrics::counter!("auth_token_introspections_total", "active" => active).increment(0);
+    }
+    for scope in [
+        "login",
+        "authorize",
+        "token",
+        "token_client",
+        "introspect",
+        "revoke",
+        "scim",
+    ] {
+        metrics::counter!("auth_rate_limited_total", "scope" => scope).increment(0);
+    }
+    metrics::counter!("auth_lockouts_total").increment(0);
+    metrics::counter!("auth_refresh_token_reuse_detected_total").increment(0);
+    metrics::counter!("auth_authorization_code_reuse_total").increment(0);
+}
+
+/// The store's error counter at 0 for this process's backend.
+pub fn zero_store_errors(backend: &'static str) {
+    metrics::counter!("auth_store_errors_total", "backend" => backend).increment(0);
 }
 
 fn describe() {

@@ -996,28 +996,11 @@ async fn bulk_with_references_limits_and_fail_on_errors() {
     );
 }
 
-/// The interpreter of the virtualenv holding scim2-tester and scim-sanity,
-/// which `scripts/test` installs (pinned) and names in this variable.
-fn conformance_python() -> String {
-    let python = std::env::var("AUTH_TEST_SCIM_PYTHON").unwrap_or_else(|_| {
-        format!(
-            "{}/../../target/scim-venv/bin/python",
-            env!("CARGO_MANIFEST_DIR")
-        )
-    });
-    assert!(
-        std::path::Path::new(&python).exists(),
-        "no SCIM conformance tools at {python}: run ./scripts/test, which installs \
-         scim2-tester and scim-sanity, or set AUTH_TEST_SCIM_PYTHON"
-    );
-    python
-}
-
 /// Third-party suites: scim2-tester and scim-sanity, with the few checks we
 /// disagree with listed and explained in scripts/scim_conformance.py.
 #[tokio::test]
 async fn third_party_conformance_suites_pass() {
-    let python = conformance_python();
+    let python = crate::ops_kit::python();
     let s = Scim::start_with(&[("AUTH_ISSUER", "self")]).await;
     let script = format!(
         "{}/../../scripts/scim_conformance.py",
@@ -1026,7 +1009,7 @@ async fn third_party_conformance_suites_pass() {
     let base = s.server.url("/scim/v2");
     let token = s.token.clone();
     let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python)
+        std::process::Command::new(&python)
             .args([script.as_str(), base.as_str(), token.as_str()])
             .output()
             .unwrap()
