@@ -19,6 +19,7 @@ mod ops_kit;
 mod redis_faults;
 mod redis_tls;
 mod relying_party;
+mod runbook;
 mod scim;
 mod shutdown;
 mod startup;
