@@ -11,6 +11,7 @@ mod login;
 mod logout;
 mod metrics;
 mod oauth_support;
+mod openapi;
 mod rate_limit;
 mod revoke;
 mod scim;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
         .route("/jwks.json", get(jwks::jwks))
+        .route("/openapi.json", get(openapi::openapi))
         .route(
             "/.well-known/oauth-authorization-server",
             get(discovery::metadata),

@@ -15,6 +15,7 @@ mod logs;
 mod metrics;
 mod oauth;
 mod oidc;
+mod openapi;
 mod ops_kit;
 mod redis_faults;
 mod redis_tls;

@@ -1,0 +1,76 @@
+//! docs/openapi.json stays true: it documents exactly the routes the router
+//! has (read from the router's source), the server serves it, and every
+//! documented operation answers (no 404 for a missing route, no 405).
+
+use std::collections::BTreeSet;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::helpers::{MASTER_KEY, Server, client};
+
+fn source(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/src/routes/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// The paths given to `.route("…"` in a router source file.
+fn routes(text: &str, prefix: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(".route(") {
+        rest = &rest[at + ".route(".len()..];
+        let start = rest.find('"').unwrap() + 1;
+        let end = start + rest[start..].find('"').unwrap();
+        out.insert(format!("{prefix}{}", &rest[start..end]));
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_router_and_every_operation_answers() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/openapi.json"
+    ))
+    .unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+    let mut routed = routes(&source("mod.rs"), "");
+    routed.extend(routes(&source("scim/mod.rs"), "/scim/v2"));
+    assert_eq!(
+        documented, routed,
+        "docs/openapi.json and the router disagree"
+    );
+
+    let mut server = Server::start(&[("AUTH_MASTER_KEY", MASTER_KEY)]);
+    server.wait_live().await;
+    let served: Value = client()
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(served, doc);
+
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let url = server.url(&path.replace("{id}", "00000000-0000-0000-0000-000000000000"));
+            let response = client().request(method.clone(), &url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            assert_ne!(status, 405, "{method} {path}");
+            assert!(
+                status != 404
+                    || (path.starts_with("/scim/v2") && !body.contains("no such SCIM endpoint")),
+                "{method} {path}: the route is missing"
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations >= 40, "{operations}");
+}
