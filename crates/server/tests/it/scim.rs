@@ -880,6 +880,20 @@ async fn searching_sorting_projecting_and_refusing_bad_input() {
         400,
         Some("invalidValue"),
     );
+    // SECURITY.md 10: at least 8 characters.
+    let short = s
+        .post(
+            "/Users",
+            json!({"userName": "shorty", "password": "1234567"}),
+        )
+        .await;
+    assert_error(&short, 400, Some("invalidValue"));
+    assert!(
+        short.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at least 8")
+    );
     assert_error(&s.get("/Nope").await, 404, None);
     assert_error(&s.delete("/Users").await, 405, None);
 }

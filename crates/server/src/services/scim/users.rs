@@ -21,10 +21,6 @@ use crate::state::AppState;
 /// How deep nested groups are followed for `User.groups`.
 const MAX_NESTING: usize = 16;
 
-/// Passwords longer than this are refused: Argon2 would hash them, but
-/// nothing legitimate needs more, and it bounds the work per request.
-const MAX_PASSWORD_CHARS: usize = 1024;
-
 /// The stored attributes as a resource, without `groups` and `meta`: the
 /// input of PATCH and of the immutability check.
 fn plain(user: &UserRecord) -> Value {
@@ -159,14 +155,15 @@ pub async fn group_names(state: &AppState, user_id: &str) -> store::Result<Vec<S
         .collect())
 }
 
+/// SECURITY.md 10 (8 to 1024 characters, no composition rules), as
+/// `invalidValue`.
 fn check_password(password: &str) -> Result<()> {
-    if password.is_empty() || password.chars().count() > MAX_PASSWORD_CHARS {
-        return Err(Failure::Scim(scim::Error::new(
+    crate::password::check_policy(password).map_err(|e| {
+        Failure::Scim(scim::Error::new(
             scim::ScimType::InvalidValue,
-            format!("password must be 1 to {MAX_PASSWORD_CHARS} characters"),
-        )));
-    }
-    Ok(())
+            e.to_string(),
+        ))
+    })
 }
 
 async fn hash(state: &AppState, password: String) -> Result<String> {
