@@ -87,6 +87,12 @@ impl TestRedis {
     }
 
     /// Kills the server process (SIGKILL), keeping its data directory.
+    /// The server's process id, for signals (`kill -STOP`); `None` for an
+    /// external Redis.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(std::process::Child::id)
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

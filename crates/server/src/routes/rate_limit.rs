@@ -8,8 +8,9 @@
 //! vocabulary (an OAuth error, a SCIM error, or a page), the `rate_limited`
 //! security event and `auth_rate_limited_total{scope}`.
 //!
-//! If the store cannot answer, the request goes on: the endpoints behind
-//! need the same store and fail closed themselves (SECURITY.md 20).
+//! If the store cannot answer, the request fails at once with 503 in the
+//! route's voice: the endpoints behind need the same store (SECURITY.md 20),
+//! and going on would make the client wait out a second store timeout.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -56,6 +57,30 @@ fn group(
     })
 }
 
+fn unavailable(voice: Voice) -> Response {
+    let detail = "the service is temporarily unavailable";
+    match voice {
+        Voice::OAuth => {
+            let mut response = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({
+                    "error": ErrorCode::TemporarilyUnavailable.as_str(),
+                    "error_description": detail,
+                })),
+            )
+                .into_response();
+            no_store(response.headers_mut());
+            response
+        }
+        Voice::Scim => super::scim::error_response(&scim::Error::status(503, detail)),
+        Voice::Page => error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::TemporarilyUnavailable,
+            "The service is temporarily unavailable. Try again in a moment.",
+        ),
+    }
+}
+
 /// Middleware: the per-IP limit of the request's route group.
 pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
@@ -66,23 +91,28 @@ pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next)
         return next.run(request).await;
     };
     match check(&state, scope, &format!("ip:{ip}"), rate).await {
-        Some(retry_after) => refusal(voice, retry_after),
-        None => next.run(request).await,
+        Verdict::Admit => next.run(request).await,
+        verdict => answer(voice, verdict),
     }
 }
 
-/// Takes one request from the limit `scope:subject`; `Some(seconds to wait)`
-/// when over it.
-pub async fn check(
-    state: &AppState,
-    scope: &'static str,
-    subject: &str,
-    rate: Rate,
-) -> Option<u64> {
+/// The outcome of a rate-limit check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Admit,
+    /// Over the limit: retry after this many seconds.
+    Refuse(u64),
+    /// The store did not answer: the endpoint behind needs it too, so the
+    /// request fails at once (503) rather than waiting out a second timeout.
+    Unavailable,
+}
+
+/// Takes one request from the limit `scope:subject`.
+pub async fn check(state: &AppState, scope: &'static str, subject: &str, rate: Rate) -> Verdict {
     let key = format!("{scope}:{subject}");
     let batch = LocalQuota::batch(rate);
     if batch > 1 && state.quota.take(&key) {
-        return None;
+        return Verdict::Admit;
     }
     let (interval, burst) = (rate.interval_ms(), i64::from(rate.burst));
     let mut answer = state.store.rate_limit(&key, interval, burst, batch).await;
@@ -97,7 +127,7 @@ pub async fn check(
         }
     }
     match answer {
-        Ok(decision) if decision.allowed => None,
+        Ok(decision) if decision.allowed => Verdict::Admit,
         Ok(decision) => {
             let retry_after = u64::try_from(decision.retry_after_ms)
                 .unwrap_or(0)
@@ -113,11 +143,11 @@ pub async fn check(
                 outcome = "failure",
                 "rate limit exceeded"
             );
-            Some(retry_after)
+            Verdict::Refuse(retry_after)
         }
         Err(e) => {
             tracing::warn!(event = "rate_limit_unavailable", scope, error = %e, "rate limit not checked: store error");
-            None
+            Verdict::Unavailable
         }
     }
 }
@@ -183,12 +213,17 @@ impl LocalQuota {
 /// The per-client limit of the token endpoint, after client authentication.
 pub async fn per_client(state: &AppState, client_id: &str) -> Option<Response> {
     let rate = state.config.rate_limits.token_client?;
-    check(state, "token_client", &format!("client:{client_id}"), rate)
-        .await
-        .map(|retry_after| refusal(Voice::OAuth, retry_after))
+    match check(state, "token_client", &format!("client:{client_id}"), rate).await {
+        Verdict::Admit => None,
+        verdict => Some(answer(Voice::OAuth, verdict)),
+    }
 }
 
-fn refusal(voice: Voice, retry_after: u64) -> Response {
+/// The response for a refused or unchecked request, in the route's voice.
+fn answer(voice: Voice, verdict: Verdict) -> Response {
+    let Verdict::Refuse(retry_after) = verdict else {
+        return unavailable(voice);
+    };
     let detail = format!("too many requests; retry in {retry_after} s");
     let mut response = match voice {
         Voice::OAuth => {

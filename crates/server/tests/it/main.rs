@@ -8,6 +8,7 @@
 mod abuse;
 mod backup;
 mod cli;
+mod cluster;
 mod doctor;
 mod health;
 mod helpers;
@@ -17,6 +18,7 @@ mod oauth;
 mod oidc;
 mod openapi;
 mod ops_kit;
+mod production;
 mod redis_faults;
 mod redis_tls;
 mod relying_party;

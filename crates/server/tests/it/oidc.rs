@@ -16,7 +16,7 @@ use crate::helpers::{MASTER_KEY, Server, cli, stdout_json};
 const ISSUER_ENV: &str = "https://auth.example.test";
 pub const REDIRECT: &str = "https://app.example.test/callback";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 pub const PASSWORD: &str = "correct horse battery staple";
 const LOGGED_OUT: &str = "https://app.example.test/logged-out";
 
