@@ -1,0 +1,31 @@
+//! JWT parsing as the server does it: the header decoded (kid, alg, typ are
+//! read from it before any key is chosen), then a full decode against a
+//! fixed P-256 key, which exercises base64, JSON and signature parsing.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use libfuzzer_sys::fuzz_target;
+
+static KEY: LazyLock<DecodingKey> = LazyLock::new(|| {
+    // The P-256 base point: a valid public key nobody can sign for.
+    DecodingKey::from_ec_components(
+        "axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY",
+        "T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU",
+    )
+    .expect("a valid point")
+});
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(header) = jsonwebtoken::decode_header(token) else {
+        return;
+    };
+    let _ = header.typ.as_deref().map(str::to_ascii_lowercase);
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.validate_aud = false;
+    let _ = jsonwebtoken::decode::<serde_json::Value>(token, &KEY, &validation);
+});
