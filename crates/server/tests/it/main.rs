@@ -7,6 +7,7 @@
 
 mod abuse;
 mod backup;
+mod browser;
 mod cli;
 mod cluster;
 mod doctor;
