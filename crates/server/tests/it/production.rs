@@ -635,53 +635,97 @@ async fn the_embedded_store_survives_kill_9_under_writes() {
     );
 }
 
-/// During a fault, what must hold on every replica.
-async fn during_fault(cluster: &Cluster, svc: (&str, &str), timeout: Duration) {
+/// During a fault, what must hold on every replica (checked on all three
+/// at once, so a short pause covers them): token issuance, the login flow's
+/// entry and SCIM writes fail with 503 within the store timeout; readiness
+/// is 503, liveness 200, and JWKS and discovery keep serving from memory.
+async fn during_fault(cluster: &Cluster, svc: (&str, &str), scim_token: &str, timeout: Duration) {
+    let mut checks = Vec::new();
     for i in 0..cluster.replicas.len() {
         let base = cluster.base(i);
-        let started = Instant::now();
-        let token = post(
-            &base,
-            "/token",
-            svc.0,
-            svc.1,
-            &[("grant_type", "client_credentials")],
-        )
-        .await;
-        let took = started.elapsed();
-        println!("replica {i}: token {} after {took:?}", token.status());
-        assert_eq!(
-            token.status(),
-            StatusCode::SERVICE_UNAVAILABLE,
-            "replica {i}: token fails closed"
-        );
-        assert!(
-            took < timeout + Duration::from_millis(800),
-            "replica {i}: token took {took:?}"
-        );
-        let get = |path: &str| client().get(format!("{base}{path}")).send();
-        assert_eq!(
-            get("/health/ready").await.unwrap().status(),
-            503,
-            "replica {i}: not ready"
-        );
-        assert_eq!(
-            get("/health/live").await.unwrap().status(),
-            200,
-            "replica {i}: alive"
-        );
-        assert_eq!(
-            get("/jwks.json").await.unwrap().status(),
-            200,
-            "replica {i}: JWKS from memory"
-        );
-        assert_eq!(
-            get("/.well-known/openid-configuration")
+        let (id, secret, scim_token) = (svc.0.to_owned(), svc.1.to_owned(), scim_token.to_owned());
+        checks.push(tokio::spawn(async move {
+            let limit = timeout + Duration::from_millis(800);
+            let started = Instant::now();
+            let token = post(
+                &base,
+                "/token",
+                &id,
+                &secret,
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+            let took = started.elapsed();
+            println!("replica {i}: token {} after {took:?}", token.status());
+            assert_eq!(
+                token.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "replica {i}: token fails closed"
+            );
+            assert!(took < limit, "replica {i}: token took {took:?}");
+            let started = Instant::now();
+            let login = client()
+                .get(format!(
+                    "{base}/authorize?response_type=code&client_id={id}"
+                ))
+                .send()
                 .await
-                .unwrap()
-                .status(),
-            200
-        );
+                .unwrap();
+            assert_eq!(
+                login.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "replica {i}: the login flow fails closed"
+            );
+            assert!(
+                started.elapsed() < limit,
+                "replica {i}: authorize took {:?}",
+                started.elapsed()
+            );
+            let started = Instant::now();
+            let write = client()
+                .post(format!("{base}/scim/v2/Users"))
+                .bearer_auth(&scim_token)
+                .json(&json!({"userName": format!("during-fault-{i}")}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                write.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "replica {i}: SCIM writes fail closed"
+            );
+            assert!(
+                started.elapsed() < limit,
+                "replica {i}: SCIM took {:?}",
+                started.elapsed()
+            );
+            let get = |path: &str| client().get(format!("{base}{path}")).send();
+            assert_eq!(
+                get("/health/ready").await.unwrap().status(),
+                503,
+                "replica {i}: not ready"
+            );
+            assert_eq!(
+                get("/health/live").await.unwrap().status(),
+                200,
+                "replica {i}: alive"
+            );
+            assert_eq!(
+                get("/jwks.json").await.unwrap().status(),
+                200,
+                "replica {i}: JWKS from memory"
+            );
+            assert_eq!(
+                get("/.well-known/openid-configuration")
+                    .await
+                    .unwrap()
+                    .status(),
+                200
+            );
+        }));
+    }
+    for check in checks {
+        check.await.unwrap();
     }
 }
 
@@ -802,7 +846,7 @@ async fn redis_faults_fail_closed_recover_fast_and_lose_no_acknowledged_write() 
         }
         let fault_started = Instant::now();
         tokio::time::sleep(Duration::from_millis(1200)).await;
-        during_fault(&cluster, (&svc.0, &svc.1), Duration::from_secs(1)).await;
+        during_fault(&cluster, (&svc.0, &svc.1), &token, Duration::from_secs(1)).await;
         let remaining = Duration::from_secs(seconds).saturating_sub(fault_started.elapsed());
         tokio::time::sleep(remaining).await;
         match fault {
