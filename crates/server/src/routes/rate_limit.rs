@@ -57,30 +57,6 @@ fn group(
     })
 }
 
-fn unavailable(voice: Voice) -> Response {
-    let detail = "the service is temporarily unavailable";
-    match voice {
-        Voice::OAuth => {
-            let mut response = (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({
-                    "error": ErrorCode::TemporarilyUnavailable.as_str(),
-                    "error_description": detail,
-                })),
-            )
-                .into_response();
-            no_store(response.headers_mut());
-            response
-        }
-        Voice::Scim => super::scim::error_response(&scim::Error::status(503, detail)),
-        Voice::Page => error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::TemporarilyUnavailable,
-            "The service is temporarily unavailable. Try again in a moment.",
-        ),
-    }
-}
-
 /// Middleware: the per-IP limit of the request's route group.
 pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
@@ -219,35 +195,39 @@ pub async fn per_client(state: &AppState, client_id: &str) -> Option<Response> {
     }
 }
 
-/// The response for a refused or unchecked request, in the route's voice.
+/// The response for a refused or unchecked request, in the route's voice:
+/// 429 with `Retry-After` over the limit, 503 when the store did not answer.
 fn answer(voice: Voice, verdict: Verdict) -> Response {
-    let Verdict::Refuse(retry_after) = verdict else {
-        return unavailable(voice);
+    let (status, detail, page, retry_after) = match verdict {
+        Verdict::Refuse(retry_after) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many requests; retry in {retry_after} s"),
+            "Too many attempts from your network. Wait a little and try again.",
+            Some(retry_after),
+        ),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service is temporarily unavailable".to_owned(),
+            "The service is temporarily unavailable. Try again in a moment.",
+            None,
+        ),
     };
-    let detail = format!("too many requests; retry in {retry_after} s");
     let mut response = match voice {
         Voice::OAuth => {
             // RFC 6749 §5.2 has no code for this; temporarily_unavailable
             // tells a client to come back later, and Retry-After says when.
-            let mut response = (
-                StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(json!({
-                    "error": ErrorCode::TemporarilyUnavailable.as_str(),
-                    "error_description": detail,
-                })),
-            )
-                .into_response();
+            let body = json!({
+                "error": ErrorCode::TemporarilyUnavailable.as_str(),
+                "error_description": detail,
+            });
+            let mut response = (status, axum::Json(body)).into_response();
             no_store(response.headers_mut());
             response
         }
-        Voice::Scim => super::scim::error_response(&scim::Error::status(429, detail)),
-        Voice::Page => error_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::TemporarilyUnavailable,
-            "Too many attempts from your network. Wait a little and try again.",
-        ),
+        Voice::Scim => super::scim::error_response(&scim::Error::status(status.as_u16(), detail)),
+        Voice::Page => error_page(status, ErrorCode::TemporarilyUnavailable, page),
     };
-    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+    if let Some(value) = retry_after.and_then(|r| HeaderValue::from_str(&r.to_string()).ok()) {
         response.headers_mut().insert(RETRY_AFTER, value);
     }
     response

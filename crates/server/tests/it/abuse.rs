@@ -403,29 +403,13 @@ async fn no_secret_of_a_whole_run_reaches_the_logs() {
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::OK);
 
-    let idp = p.cli(&[
-        "client",
-        "create",
-        "--name",
-        "idp",
-        "--grant-type",
-        "client_credentials",
-        "--scope",
-        "scim:write",
-    ]);
-    let idp_secret = idp["client_secret"].as_str().unwrap().to_owned();
+    let env = [
+        ("AUTH_STORE", p.store.as_str()),
+        ("AUTH_MASTER_KEY", MASTER_KEY),
+    ];
+    let (idp_id, idp_secret) = crate::helpers::service_client(&env, "scim:write");
     secrets.push(idp_secret.clone());
-    let cc: Value = client()
-        .post(format!("{}/token", p.base))
-        .basic_auth(idp["client_id"].as_str().unwrap(), Some(&idp_secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let scim_token = cc["access_token"].as_str().unwrap().to_owned();
+    let scim_token = crate::helpers::service_token(&p.base, (&idp_id, &idp_secret)).await;
     secrets.push(scim_token.clone());
     let scim_password = "scim-Pa55word-nobody-may-see";
     secrets.push(scim_password.to_owned());

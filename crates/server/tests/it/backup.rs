@@ -37,30 +37,13 @@ async fn a_round_trip_through_both_backends_keeps_every_record() {
     let mut browser = Browser::new();
     let callback = p.sign_in(&mut browser, &[]).await;
     assert!(query(&callback).contains_key("code"));
-    let idp = p.cli(&[
-        "client",
-        "create",
-        "--name",
-        "idp",
-        "--grant-type",
-        "client_credentials",
-        "--scope",
-        "scim:write",
-    ]);
-    let token: Value = client()
-        .post(format!("{}/token", p.base))
-        .basic_auth(
-            idp["client_id"].as_str().unwrap(),
-            idp["client_secret"].as_str(),
-        )
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap();
+    let env = [
+        ("AUTH_STORE", p.store.as_str()),
+        ("AUTH_MASTER_KEY", MASTER_KEY),
+    ];
+    let (id, secret) = crate::helpers::service_client(&env, "scim:write");
+    let token = crate::helpers::service_token(&p.base, (&id, &secret)).await;
+    let token = token.as_str();
     let mut ids = Vec::new();
     for n in 0..30 {
         let created: Value = client()

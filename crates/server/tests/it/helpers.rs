@@ -216,3 +216,44 @@ pub fn redis_command(port: u16, command: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// A `client_credentials` client made with the CLI (`env` carries the
+/// server's AUTH_STORE and AUTH_MASTER_KEY): its id and secret.
+pub fn service_client(env: &[(&str, &str)], scope: &str) -> (String, String) {
+    let created = stdout_json(&cli(
+        env,
+        &[
+            "client",
+            "create",
+            "--name",
+            "service",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            scope,
+        ],
+        None,
+    ));
+    (
+        created["client_id"].as_str().unwrap().to_owned(),
+        created["client_secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// An access token for a `client_credentials` client from the server at `base`.
+pub async fn service_token(base: &str, (id, secret): (&str, &str)) -> String {
+    let answer: serde_json::Value = client()
+        .post(format!("{base}/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {answer}"))
+        .to_owned()
+}

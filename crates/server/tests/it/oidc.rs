@@ -1003,31 +1003,13 @@ async fn public_clients_use_pkce_without_a_secret() {
 #[tokio::test]
 async fn scim_provisioned_users_sign_in_and_deactivation_ends_their_sessions() {
     let p = Provider::start().await;
-    let idp = p.cli(&[
-        "client",
-        "create",
-        "--name",
-        "Entra ID",
-        "--grant-type",
-        "client_credentials",
-        "--scope",
-        "scim:write",
-    ]);
+    let env = [
+        ("AUTH_STORE", p.store.as_str()),
+        ("AUTH_MASTER_KEY", MASTER_KEY),
+    ];
+    let idp = crate::helpers::service_client(&env, "scim:write");
+    let token = crate::helpers::service_token(&p.base, (&idp.0, &idp.1)).await;
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{}/token", p.base))
-        .basic_auth(
-            idp["client_id"].as_str().unwrap(),
-            idp["client_secret"].as_str(),
-        )
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
     let scim = |method: reqwest::Method, path: &str, body: Value| {
         http.request(method, format!("{}/scim/v2{path}", p.base))
             .bearer_auth(&token)

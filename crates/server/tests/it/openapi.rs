@@ -93,40 +93,13 @@ async fn schemathesis_finds_no_server_error_and_no_contradiction() {
     let mut server = Server::start(&[("AUTH_MASTER_KEY", MASTER_KEY), ("AUTH_ISSUER", "self")]);
     server.wait_live().await;
     let store = format!("sqlite://{}", server.database().display());
-    let created = crate::helpers::stdout_json(&crate::helpers::cli(
-        &[
-            ("AUTH_STORE", store.as_str()),
-            ("AUTH_MASTER_KEY", MASTER_KEY),
-        ],
-        &[
-            "client",
-            "create",
-            "--name",
-            "st",
-            "--grant-type",
-            "client_credentials",
-            "--scope",
-            "scim:read scim:write",
-        ],
-        None,
-    ));
-    let token: Value = client()
-        .post(server.url("/token"))
-        .basic_auth(
-            created["client_id"].as_str().unwrap(),
-            created["client_secret"].as_str(),
-        )
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let header = format!(
-        "Authorization: Bearer {}",
-        token["access_token"].as_str().unwrap()
-    );
+    let env = [
+        ("AUTH_STORE", store.as_str()),
+        ("AUTH_MASTER_KEY", MASTER_KEY),
+    ];
+    let (id, secret) = crate::helpers::service_client(&env, "scim:read scim:write");
+    let token = crate::helpers::service_token(&server.base, (&id, &secret)).await;
+    let header = format!("Authorization: Bearer {token}");
     let url = server.url("/openapi.json");
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(schemathesis)
