@@ -91,7 +91,7 @@ pub async fn restore(ctx: Context, input: &Path, force: bool) -> Result<(), Fail
     };
     let expected = backup::verify(open()?, &ctx.master_key)?;
     let mut report = progress();
-    let counts = backup::import(ctx.store.as_ref(), open()?, &expected, force, &mut report).await?;
+    let counts = backup::import(ctx.store.clone(), open()?, &expected, force, &mut report).await?;
     tracing::warn!(
         category = "security",
         event = "backup_restored",

@@ -23,6 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
+use std::sync::Arc;
 
 use aws_lc_rs::digest::{Context as Sha256, SHA256};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,8 @@ use crate::keys::MasterKey;
 pub const FORMAT: &str = "auth-service-backup";
 pub const VERSION: u64 = 1;
 const PAGE: u64 = 1000;
+/// Records written at once by a restore.
+const WRITERS: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
@@ -303,13 +306,13 @@ pub fn verify(input: impl BufRead, master_key: &MasterKey) -> Result<Counts, Bac
 /// Writes a [`verify`]-ed backup into `store`. Unless `force`, the store
 /// must be empty; with `force`, records with the same id are replaced.
 pub async fn import(
-    store: &dyn Store,
+    store: Arc<dyn Store>,
     input: impl BufRead,
     expected: &Counts,
     force: bool,
     progress: Progress<'_>,
 ) -> Result<Counts, BackupError> {
-    let before = count(store).await?;
+    let before = count(store.as_ref()).await?;
     if !force && !before.is_empty() {
         return Err(BackupError::Refused(format!(
             "the store is not empty ({before:?}); restore into an empty store, or pass --force \
@@ -318,6 +321,23 @@ pub async fn import(
     }
     let total: u64 = expected.values().sum();
     let mut done = 0;
+    // Records are independent of each other (members and consents are ids,
+    // not references the store checks), so they are written many at a time.
+    let mut writing = tokio::task::JoinSet::new();
+    let mut finished = |result: Option<Result<Result<(), BackupError>, tokio::task::JoinError>>| -> Result<(), BackupError> {
+        match result {
+            Some(Ok(written)) => {
+                written?;
+                done += 1;
+                if done % 1000 == 0 || done == total {
+                    progress("records", done, Some(total));
+                }
+                Ok(())
+            }
+            Some(Err(e)) => Err(BackupError::Invalid(format!("a write failed: {e}"))),
+            None => Ok(()),
+        }
+    };
     for line in input.split(b'\n').skip(1) {
         let line = line?;
         if line.is_empty() {
@@ -330,13 +350,16 @@ pub async fn import(
         }
         let entry: Entry = serde_json::from_value(value)
             .map_err(|e| BackupError::Invalid(format!("a record: {e}")))?;
-        write(store, entry, force).await?;
-        done += 1;
-        if done % 1000 == 0 || done == total {
-            progress("records", done, Some(total));
+        if writing.len() >= WRITERS {
+            finished(writing.join_next().await)?;
         }
+        let store = Arc::clone(&store);
+        writing.spawn(async move { write(store.as_ref(), entry, force).await });
     }
-    let after = count(store).await?;
+    while !writing.is_empty() {
+        finished(writing.join_next().await)?;
+    }
+    let after = count(store.as_ref()).await?;
     if !force && &after != expected {
         return Err(BackupError::Invalid(format!(
             "after the restore the store holds {after:?}, the backup {expected:?}"
