@@ -1152,3 +1152,19 @@ async fn scim_provisioned_users_sign_in_and_deactivation_ends_their_sessions() {
         }
     }
 }
+
+/// Deleting a user from the command line ends what it was signed in with,
+/// as a SCIM delete does.
+#[tokio::test]
+async fn deleting_a_user_on_the_command_line_revokes_its_refresh_tokens() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    let code = query(&p.sign_in(&mut browser, &[]).await)["code"].clone();
+    let tokens: Value = p.exchange(&code).await.json().await.unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_eq!(p.introspect(refresh).await["active"], true);
+    p.cli(&["user", "delete", &p.user_id]);
+    assert_eq!(p.introspect(refresh).await["active"], false);
+    // The browser session went too: the next authorization asks for a login.
+    assert!(location(&browser.get(&p.authorize_url(&[])).await).starts_with("/login"));
+}
