@@ -303,6 +303,50 @@ impl GroupStore for RedisStore {
         self.load_ids(op, "group", &ids).await
     }
 
+    async fn groups_with_members(
+        &self,
+        member_ids: &[String],
+    ) -> Result<Vec<(String, GroupRecord)>> {
+        let op = "groups_with_members";
+        if member_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let indexes: Vec<String> = member_ids
+            .iter()
+            .map(|m| self.key(&format!("idx:member-groups:{m}")))
+            .collect();
+        let sets: Vec<Vec<String>> = self
+            .call(op, |mut conn| async move {
+                let mut pipe = redis::pipe();
+                for index in &indexes {
+                    pipe.smembers(index);
+                }
+                pipe.query_async(&mut conn).await.map_err(redis_err)
+            })
+            .await?;
+        let mut ids: Vec<String> = sets.iter().flatten().cloned().collect();
+        ids.sort();
+        ids.dedup();
+        let groups: Vec<GroupRecord> = self.load_ids(op, "group", &ids).await?;
+        let by_id: std::collections::HashMap<&str, &GroupRecord> =
+            groups.iter().map(|g| (g.id.as_str(), g)).collect();
+        let mut out = Vec::new();
+        for (member, set) in member_ids.iter().zip(sets) {
+            let mut set = set;
+            set.sort();
+            for id in set {
+                // The index may name a group deleted since: it is skipped.
+                if let Some(group) = by_id.get(id.as_str())
+                    && group.members.iter().any(|m| &m.value == member)
+                {
+                    out.push((member.clone(), (*group).clone()));
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id)));
+        Ok(out)
+    }
+
     /// Each group changes by its own compare-and-swap, retried on a version
     /// conflict, so a concurrent group update is never lost.
     async fn remove_member_everywhere(&self, member_id: &str) -> Result<u64> {

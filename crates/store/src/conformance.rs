@@ -39,6 +39,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $factory;
             ping, diagnostics_answer, clients_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
             users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
+            groups_of_many_members,
             remove_member_everywhere, codes_single_use, codes_expire,
             concurrent_code_takes_have_one_winner, refresh_rotation_and_reuse,
             refresh_grace_window, concurrent_rotations_have_one_winner, refresh_expiry,
@@ -260,6 +261,49 @@ pub async fn diagnostics_answer(h: Harness) {
         "sqlite" => assert_eq!(settings["journal_mode"], "wal"),
         _ => assert!(settings["time"].parse::<i64>().unwrap() > 1_700_000_000),
     }
+}
+
+pub async fn groups_of_many_members(h: Harness) {
+    let s = &h.store;
+    s.create_group(&group("g-2", &["u-1", "u-2"]))
+        .await
+        .unwrap();
+    s.create_group(&group("g-1", &["u-1"])).await.unwrap();
+    s.create_group(&group("g-3", &["u-3"])).await.unwrap();
+    let asked = ["u-2".to_owned(), "u-1".to_owned(), "nobody".to_owned()];
+    let found: Vec<(String, String)> = s
+        .groups_with_members(&asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(member, group)| (member, group.id))
+        .collect();
+    let pair = |m: &str, g: &str| (m.to_owned(), g.to_owned());
+    assert_eq!(
+        found,
+        [pair("u-1", "g-1"), pair("u-1", "g-2"), pair("u-2", "g-2")]
+    );
+    assert!(s.groups_with_members(&[]).await.unwrap().is_empty());
+    // The same answer as one member at a time, after a change.
+    let mut g2 = s.get_group("g-2").await.unwrap();
+    g2.members.retain(|m| m.value != "u-1");
+    s.update_group(&g2).await.unwrap();
+    let found: Vec<String> = s
+        .groups_with_members(&["u-1".to_owned()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, g)| g.id)
+        .collect();
+    let single: Vec<String> = s
+        .groups_with_member("u-1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(found, single);
+    assert_eq!(found, ["g-1"]);
 }
 
 pub async fn users_by_email(h: Harness) {

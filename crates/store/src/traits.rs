@@ -74,6 +74,12 @@ pub trait GroupStore: Send + Sync {
     async fn delete_group(&self, id: &str) -> Result<()>;
     /// The groups that list `member_id` as a direct member, ordered by id.
     async fn groups_with_member(&self, member_id: &str) -> Result<Vec<GroupRecord>>;
+    /// [`GroupStore::groups_with_member`] for many members in one call:
+    /// (member id, group) pairs, ordered by member id, then group id.
+    async fn groups_with_members(
+        &self,
+        member_ids: &[String],
+    ) -> Result<Vec<(String, GroupRecord)>>;
     /// Removes `member_id` from every group that lists it, incrementing each
     /// changed group's version. Returns how many groups changed. Safe against
     /// concurrent group updates (no lost update).

@@ -516,8 +516,8 @@ async fn entra_id_and_okta_group_provisioning() {
             ("Company".to_owned(), "indirect".to_owned())
         ]
     );
-    // A list renders the same groups, whether memberships are read all at
-    // once (few groups) or per user (more than 500 groups).
+    // A list renders the same groups as a single read (a page's memberships
+    // are read in one call per level of nesting), with few or many groups.
     let listed = |reply: Reply| {
         reply.body["Resources"]
             .as_array()

@@ -379,6 +379,38 @@ impl GroupStore for SqliteStore {
         .await
     }
 
+    async fn groups_with_members(
+        &self,
+        member_ids: &[String],
+    ) -> Result<Vec<(String, GroupRecord)>> {
+        let member_ids = member_ids.to_vec();
+        self.read("groups_with_members", move |conn, _| {
+            let mut out = Vec::new();
+            // SQLite allows 32 766 parameters; stay well below.
+            for chunk in member_ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let mut stmt = conn
+                    .prepare(&format!(
+                        "SELECT m.member_id, g.data FROM groups g JOIN group_members m ON m.group_id = g.id \
+                         WHERE m.member_id IN ({marks}) ORDER BY m.member_id, g.id"
+                    ))
+                    .map_err(db)?;
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(chunk), |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                    })
+                    .map_err(db)?;
+                for row in rows {
+                    let (member, data) = row.map_err(db)?;
+                    out.push((member, from_json(&data)?));
+                }
+            }
+            out.sort_by(|a: &(String, GroupRecord), b| (&a.0, &a.1.id).cmp(&(&b.0, &b.1.id)));
+            Ok(out)
+        })
+        .await
+    }
+
     async fn remove_member_everywhere(&self, member_id: &str) -> Result<u64> {
         let member_id = member_id.to_owned();
         self.write("remove_member_everywhere", move |tx, now| {

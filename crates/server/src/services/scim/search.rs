@@ -243,17 +243,14 @@ async fn user_resources(
     with_groups: bool,
 ) -> Result<Vec<Value>> {
     let mut out = Vec::with_capacity(records.len());
-    let memberships = if with_groups && records.len() > 1 {
-        users::Memberships::for_many(state).await?
+    let mut groups = if with_groups {
+        let ids: Vec<String> = records.iter().map(|u| u.id.clone()).collect();
+        users::groups_of_many(state, &ids).await?
     } else {
-        users::Memberships::Store
+        Default::default()
     };
     for user in records {
-        let groups = if with_groups {
-            Some(users::groups_from(state, &memberships, &user.id).await?)
-        } else {
-            None
-        };
+        let groups = with_groups.then(|| groups.remove(&user.id).unwrap_or_default());
         out.push(users::render(state, &user, groups));
     }
     Ok(out)
@@ -386,28 +383,25 @@ pub async fn search(
     let count = usize::try_from(paging.count).unwrap_or(usize::MAX);
     let mut page: Vec<Value> = resources.into_iter().skip(start).take(count).collect();
     if wants_groups && !mentions_groups(query, filter_text) {
-        let memberships = users::Memberships::for_many(state).await?;
-        for resource in &mut page {
-            add_groups(state, &memberships, resource).await?;
-        }
+        add_groups(state, &mut page).await?;
     }
     Ok(list_response(total, paging, page, &query.projection))
 }
 
-/// Adds `groups` to a rendered User (not to a Group).
-async fn add_groups(
-    state: &AppState,
-    memberships: &users::Memberships,
-    resource: &mut Value,
-) -> Result<()> {
-    let is_user = resource["meta"]["resourceType"] == "User";
-    let id = resource["id"].as_str().unwrap_or_default().to_owned();
-    if is_user {
-        let groups = users::groups_from(state, memberships, &id).await?;
-        if !groups.is_empty()
-            && let Some(object) = resource.as_object_mut()
+/// Adds `groups` to the rendered Users of a page (not to Groups).
+async fn add_groups(state: &AppState, page: &mut [Value]) -> Result<()> {
+    let ids: Vec<String> = page
+        .iter()
+        .filter(|r| r["meta"]["resourceType"] == "User")
+        .filter_map(|r| r["id"].as_str().map(str::to_owned))
+        .collect();
+    let mut groups = users::groups_of_many(state, &ids).await?;
+    for resource in page.iter_mut() {
+        let id = resource["id"].as_str().unwrap_or_default().to_owned();
+        if let (Some(found), Some(object)) = (groups.remove(&id), resource.as_object_mut())
+            && !found.is_empty()
         {
-            object.insert("groups".into(), Value::Array(groups));
+            object.insert("groups".into(), Value::Array(found));
         }
     }
     Ok(())
