@@ -24,7 +24,24 @@ struct Driver {
 }
 
 impl Drop for Driver {
+    /// Ends the WebDriver session first, so chromedriver closes Chromium
+    /// (killing chromedriver alone leaves the browser processes behind),
+    /// also when the test failed. Plain blocking HTTP: Drop cannot await.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        if let Some(rest) = self.url.strip_prefix("http://")
+            && let Some((host, path)) = rest.split_once('/')
+            && let Ok(mut stream) = std::net::TcpStream::connect(host)
+        {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let mut answer = Vec::new();
+                let _ = stream.read_to_end(&mut answer);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
