@@ -19,15 +19,11 @@ impl RedisStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<Option<String>> = self
-            .call(op, |mut conn| async move {
-                let mut pipe = redis::pipe();
-                for key in &keys {
-                    pipe.hget(key, "data");
-                }
-                pipe.query_async(&mut conn).await.map_err(redis_err)
-            })
-            .await?;
+        let mut invocation = self.scripts().hget_many.prepare_invoke();
+        for key in &keys {
+            invocation.key(key);
+        }
+        let rows: Vec<Option<String>> = self.invoke(op, invocation).await?;
         rows.into_iter()
             .flatten()
             .map(|data| from_json(&data))
@@ -315,15 +311,11 @@ impl GroupStore for RedisStore {
             .iter()
             .map(|m| self.key(&format!("idx:member-groups:{m}")))
             .collect();
-        let sets: Vec<Vec<String>> = self
-            .call(op, |mut conn| async move {
-                let mut pipe = redis::pipe();
-                for index in &indexes {
-                    pipe.smembers(index);
-                }
-                pipe.query_async(&mut conn).await.map_err(redis_err)
-            })
-            .await?;
+        let mut invocation = self.scripts().smembers_many.prepare_invoke();
+        for index in &indexes {
+            invocation.key(index);
+        }
+        let sets: Vec<Vec<String>> = self.invoke(op, invocation).await?;
         let mut ids: Vec<String> = sets.iter().flatten().cloned().collect();
         ids.sort();
         ids.dedup();

@@ -91,6 +91,8 @@ pub(crate) struct Scripts {
     pub hset_if_exists: Script,
     pub user_by_name: Script,
     pub rate_limit: Script,
+    pub hget_many: Script,
+    pub smembers_many: Script,
     pub attempt: Script,
 }
 
@@ -116,6 +118,8 @@ impl Scripts {
             hset_if_exists: Script::new(include_str!("lua/hset_if_exists.lua")),
             user_by_name: Script::new(include_str!("lua/user_by_name.lua")),
             rate_limit: Script::new(include_str!("lua/rate_limit.lua")),
+            hget_many: Script::new(include_str!("lua/hget_many.lua")),
+            smembers_many: Script::new(include_str!("lua/smembers_many.lua")),
             attempt: Script::new(include_str!("lua/attempt.lua")),
         }
     }
