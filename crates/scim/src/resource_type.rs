@@ -6,7 +6,6 @@
 use serde_json::{Value, json};
 
 use crate::schema::{self, Attribute, SchemaDef};
-use crate::urn;
 
 /// One resource type: `User` (with the enterprise extension) or `Group`.
 #[derive(Debug, Clone, PartialEq)]
@@ -115,16 +114,10 @@ pub fn all_schemas() -> Vec<SchemaDef> {
     ]
 }
 
-/// Whether `urn` is one of the schemas of [`all_schemas`].
-pub fn is_known_schema(urn: &str) -> bool {
-    [urn::USER, urn::GROUP, urn::ENTERPRISE_USER]
-        .iter()
-        .any(|u| u.eq_ignore_ascii_case(urn))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::urn;
 
     #[test]
     fn resolves_names_without_case_and_by_urn() {

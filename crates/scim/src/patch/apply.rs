@@ -253,10 +253,6 @@ fn truthy(value: Option<&Value>) -> bool {
     }
 }
 
-fn sub_key(element: &Map<String, Value>, name: &str) -> String {
-    key_of(element, name)
-}
-
 /// RFC 7644 §3.5.2: a value made primary makes every other value not primary.
 fn clear_other_primaries(items: &mut [Value], keep: &[usize]) {
     for (i, item) in items.iter_mut().enumerate() {
@@ -264,7 +260,7 @@ fn clear_other_primaries(items: &mut [Value], keep: &[usize]) {
             continue;
         }
         if let Some(object) = item.as_object_mut() {
-            let key = sub_key(object, "primary");
+            let key = key_of(object, "primary");
             if truthy(object.get(&key)) {
                 object.insert(key, Value::Bool(false));
             }
@@ -319,7 +315,7 @@ fn set(
             Some(Value::Array(items)) if attribute.multi_valued => {
                 // `emails.type` without a filter names that sub-attribute of every value.
                 for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                    let k = sub_key(item, sub.name);
+                    let k = key_of(item, sub.name);
                     item.insert(k, value.clone());
                 }
                 return Ok(());
@@ -331,7 +327,7 @@ fn set(
                 ));
             }
             Some(Value::Object(parent)) => {
-                let k = sub_key(parent, sub.name);
+                let k = key_of(parent, sub.name);
                 parent.insert(k, value.clone());
             }
             _ => {
@@ -384,7 +380,7 @@ fn set(
         // A complex value merges: sub-attributes not given stay (§3.5.2.3).
         (Some(Value::Object(existing)), Value::Object(more)) => {
             for (k, v) in more {
-                let k = sub_key(existing, k);
+                let k = key_of(existing, k);
                 existing.insert(k, v.clone());
             }
         }
@@ -405,12 +401,12 @@ fn remove(resource: &mut Map<String, Value>, target: &Target<'_>, value: Option<
     match (target.sub, container.get_mut(&key)) {
         (Some(sub), Some(Value::Array(items))) => {
             for item in items.iter_mut().filter_map(Value::as_object_mut) {
-                let k = sub_key(item, sub.name);
+                let k = key_of(item, sub.name);
                 item.remove(&k);
             }
         }
         (Some(sub), Some(Value::Object(parent))) => {
-            let k = sub_key(parent, sub.name);
+            let k = key_of(parent, sub.name);
             parent.remove(&k);
         }
         (Some(_), _) => {}
@@ -486,7 +482,7 @@ fn value_path(
             Some(sub) => {
                 for &i in &matched {
                     if let Some(element) = items[i].as_object_mut() {
-                        let k = sub_key(element, sub.name);
+                        let k = key_of(element, sub.name);
                         element.remove(&k);
                     }
                 }
@@ -533,13 +529,13 @@ fn value_path(
                     };
                     match (target.sub, value, op) {
                         (Some(sub), v, _) => {
-                            let k = sub_key(element, sub.name);
+                            let k = key_of(element, sub.name);
                             element.insert(k, v.clone());
                         }
                         (None, Value::Object(more), PatchOp::Replace) => *element = more.clone(),
                         (None, Value::Object(more), _) => {
                             for (k, v) in more {
-                                let k = sub_key(element, k);
+                                let k = key_of(element, k);
                                 element.insert(k, v.clone());
                             }
                         }

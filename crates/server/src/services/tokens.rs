@@ -140,12 +140,9 @@ pub fn issue_id_token(
         // second factor exists.
         "acr": "1",
     });
-    if let (Some(object), profile) = (claims.as_object_mut(), &auth.profile) {
-        for (name, value) in profile {
-            if name != "sub" {
-                object.insert(name.clone(), value.clone());
-            }
-        }
+    if let Some(object) = claims.as_object_mut() {
+        let profile = auth.profile.iter().filter(|(name, _)| *name != "sub");
+        object.extend(profile.map(|(name, value)| (name.clone(), value.clone())));
     }
     if let Some(nonce) = auth.nonce {
         claims["nonce"] = json!(nonce);

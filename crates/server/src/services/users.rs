@@ -26,6 +26,12 @@ pub enum UserError {
     Store(#[from] store::Error),
 }
 
+/// A user or group name: 1 to 256 characters, none of them a control
+/// character, not only spaces. The CLI and SCIM share the rule.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.trim().is_empty() && name.chars().count() <= 256 && !name.chars().any(char::is_control)
+}
+
 /// Validates, hashes the password (Argon2id) and stores a new user.
 pub async fn create(
     store: &dyn Store,
@@ -34,10 +40,7 @@ pub async fn create(
     new: NewUser,
 ) -> Result<UserRecord, UserError> {
     let user_name = new.user_name.trim();
-    if user_name.is_empty()
-        || user_name.chars().count() > 256
-        || user_name.chars().any(char::is_control)
-    {
+    if !is_valid_name(user_name) {
         return Err(UserError::Invalid(
             "--username must be 1 to 256 printable characters".into(),
         ));

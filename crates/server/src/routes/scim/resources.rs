@@ -77,24 +77,14 @@ fn group_answer(
 }
 
 async fn list(state: &AppState, target: Target, query: Option<&str>) -> Answer {
-    let raw = params(query);
-    let parsed = Query::from_params(&raw)?;
-    let filter_text = raw
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("filter"))
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    let body = search::search(state, target, &parsed, filter_text).await?;
+    let parsed = Query::from_params(&params(query))?;
+    let body = search::search(state, target, &parsed).await?;
     Ok(scim_json(StatusCode::OK, &body))
 }
 
 async fn search_body(state: &AppState, target: Target, body: &Value) -> Answer {
     let parsed = Query::from_body(body)?;
-    let filter_text = body
-        .get("filter")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let answer = search::search(state, target, &parsed, filter_text).await?;
+    let answer = search::search(state, target, &parsed).await?;
     Ok(scim_json(StatusCode::OK, &answer))
 }
 

@@ -22,7 +22,7 @@ fn syntax(detail: impl Into<String>) -> Failure {
 }
 
 /// One parsed operation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Operation {
     method: String,
     path: String,
@@ -250,13 +250,7 @@ pub async fn run(state: &AppState, actor: &Actor, body: &Value) -> Result<Value>
                 errors += 1;
                 progressed = true;
             } else if refs.iter().all(|r| created.contains_key(r)) {
-                let mut resolved = Operation {
-                    method: op.method.clone(),
-                    path: op.path.clone(),
-                    bulk_id: op.bulk_id.clone(),
-                    version: op.version.clone(),
-                    data: op.data.clone(),
-                };
+                let mut resolved = op.clone();
                 if let Some(data) = &mut resolved.data {
                     substitute(data, &created);
                 }

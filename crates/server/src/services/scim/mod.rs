@@ -145,7 +145,7 @@ fn take_string(resource: &mut serde_json::Map<String, Value>, name: &str) -> Opt
 
 /// Rejects names that are empty or carry control characters.
 fn check_name(name: &str, attribute: &str) -> Result<()> {
-    if name.trim().is_empty() || name.chars().count() > 256 || name.chars().any(char::is_control) {
+    if !crate::services::users::is_valid_name(name) {
         return Err(Failure::Scim(scim::Error::new(
             scim::ScimType::InvalidValue,
             format!("{attribute} must be 1 to 256 printable characters"),

@@ -69,6 +69,9 @@ pub struct Query {
     pub descending: bool,
     pub paging: Paging,
     pub projection: Projection,
+    /// Whether the filter or sort reads `User.groups`, which is then
+    /// computed for every user the search reads, not only the page.
+    pub reads_groups: bool,
 }
 
 /// Query parameter names match without regard to case (Entra ID and Okta
@@ -94,15 +97,18 @@ fn sort_order(value: Option<&str>) -> std::result::Result<bool, scim::Error> {
 impl Query {
     /// From GET query parameters (RFC 7644 §3.4.2).
     pub fn from_params(params: &HashMap<String, String>) -> std::result::Result<Self, scim::Error> {
+        let filter_text = param(params, "filter").filter(|f| !f.trim().is_empty());
+        let sort_by = param(params, "sortBy")
+            .filter(|s| !s.trim().is_empty())
+            .map(AttrName::parse)
+            .transpose()?;
+        let reads_groups = filter_text.is_some_and(|f| f.to_ascii_lowercase().contains("groups"))
+            || sort_by
+                .as_ref()
+                .is_some_and(|s| s.name.eq_ignore_ascii_case("groups"));
         Ok(Self {
-            filter: param(params, "filter")
-                .filter(|f| !f.trim().is_empty())
-                .map(scim::filter::parse)
-                .transpose()?,
-            sort_by: param(params, "sortBy")
-                .filter(|s| !s.trim().is_empty())
-                .map(AttrName::parse)
-                .transpose()?,
+            filter: filter_text.map(scim::filter::parse).transpose()?,
+            sort_by,
             descending: sort_order(param(params, "sortOrder"))?,
             paging: Paging::parse(
                 param(params, "startIndex"),
@@ -111,6 +117,7 @@ impl Query {
                 MAX_COUNT,
             )?,
             projection: Projection::from_params(params)?,
+            reads_groups,
         })
     }
 
@@ -227,16 +234,6 @@ async fn indexed_users(state: &AppState, filter: &Filter) -> Result<Option<Vec<U
     })
 }
 
-/// Whether the filter or sort reads `User.groups`, which costs a lookup
-/// per user and so is only computed when needed.
-fn mentions_groups(query: &Query, filter_text: &str) -> bool {
-    filter_text.to_ascii_lowercase().contains("groups")
-        || query
-            .sort_by
-            .as_ref()
-            .is_some_and(|s| s.name.eq_ignore_ascii_case("groups"))
-}
-
 async fn user_resources(
     state: &AppState,
     records: Vec<UserRecord>,
@@ -274,9 +271,9 @@ fn keep_matching(
 }
 
 /// Every user matching the query's filter, rendered, in id order.
-async fn matching_users(state: &AppState, query: &Query, filter_text: &str) -> Result<Vec<Value>> {
+async fn matching_users(state: &AppState, query: &Query) -> Result<Vec<Value>> {
     let rules = CoreSchema::new();
-    let with_groups = mentions_groups(query, filter_text);
+    let with_groups = query.reads_groups;
     if let Some(filter) = &query.filter
         && let Some(records) = indexed_users(state, filter).await?
     {
@@ -334,12 +331,7 @@ async fn matching_groups(state: &AppState, query: &Query) -> Result<Vec<Value>> 
 }
 
 /// Runs a search and renders the ListResponse.
-pub async fn search(
-    state: &AppState,
-    target: Target,
-    query: &Query,
-    filter_text: &str,
-) -> Result<Value> {
+pub async fn search(state: &AppState, target: Target, query: &Query) -> Result<Value> {
     let paging = query.paging;
     let wants_groups = query.projection.wants("groups");
     // The fast path: one page straight from the store.
@@ -368,7 +360,7 @@ pub async fn search(
     }
     let mut resources = Vec::new();
     if matches!(target, Target::Users | Target::All) {
-        resources.extend(matching_users(state, query, filter_text).await?);
+        resources.extend(matching_users(state, query).await?);
     }
     if matches!(target, Target::Groups | Target::All) {
         resources.extend(matching_groups(state, query).await?);
@@ -382,7 +374,7 @@ pub async fn search(
     let start = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
     let count = usize::try_from(paging.count).unwrap_or(usize::MAX);
     let mut page: Vec<Value> = resources.into_iter().skip(start).take(count).collect();
-    if wants_groups && !mentions_groups(query, filter_text) {
+    if wants_groups && !query.reads_groups {
         add_groups(state, &mut page).await?;
     }
     Ok(list_response(total, paging, page, &query.projection))
