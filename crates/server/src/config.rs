@@ -83,6 +83,35 @@ pub struct Config {
     pub trusted_proxies: Vec<IpBlock>,
     /// How failed logins slow an account down.
     pub lockout: store::BackoffPolicy,
+    /// Failed client authentications allowed per client id and per client
+    /// IP at `/token`, `/introspect` and `/revoke` (SECURITY.md 23).
+    pub client_auth_failures: Option<Rate>,
+    /// IPv6 clients share one rate-limit bucket per prefix of this length
+    /// (one customer usually holds a whole /64).
+    pub ipv6_prefix: u8,
+    /// The longest lifetime `token mint --ttl` accepts.
+    pub minted_token_max_ttl: Duration,
+    /// Also accept the token endpoint URL as a client assertion's `aud`
+    /// (older clients); off by default, since only the issuer identifier as
+    /// the single audience is safe against audience injection.
+    pub assertion_audience_token_endpoint: bool,
+    /// Connection limits and timeouts of the listener.
+    pub http: HttpLimits,
+}
+
+/// How long a connection may take and how many there may be (SECURITY.md 27).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// From accepting a connection (or the end of the previous request) to
+    /// the end of the request headers.
+    pub header_timeout: Duration,
+    /// From the start of a request to its response, body included.
+    pub request_timeout: Duration,
+    /// How long an idle keep-alive connection is kept.
+    pub idle_timeout: Duration,
+    /// Open connections at most; `None` derives it from the file-descriptor
+    /// limit at startup.
+    pub max_connections: Option<usize>,
 }
 
 /// A request rate: `burst` requests back to back, refilled evenly over
@@ -168,6 +197,14 @@ const SETTINGS: &[(&str, &str)] = &[
     ("lockout_base_delay", "1m"),
     ("lockout_max_delay", "15m"),
     ("lockout_quiet_period", "1h"),
+    ("rate_limit_client_auth_failures", "20/1m"),
+    ("ipv6_prefix", "64"),
+    ("minted_token_max_ttl", "90days"),
+    ("assertion_audience_token_endpoint", "false"),
+    ("http_header_timeout", "10s"),
+    ("http_request_timeout", "30s"),
+    ("http_idle_timeout", "60s"),
+    ("http_max_connections", "auto"),
 ];
 
 /// A raw value and where it came from, for error messages.
@@ -268,6 +305,21 @@ impl Config {
                 get("lockout_max_delay")?,
                 get("lockout_quiet_period")?,
             )?,
+            client_auth_failures: parse_rate(get("rate_limit_client_auth_failures")?)?,
+            ipv6_prefix: parse_number(get("ipv6_prefix")?, 1..=128)?,
+            minted_token_max_ttl: parse_duration(get("minted_token_max_ttl")?)?,
+            assertion_audience_token_endpoint: parse_bool(get(
+                "assertion_audience_token_endpoint",
+            )?)?,
+            http: HttpLimits {
+                header_timeout: parse_duration(get("http_header_timeout")?)?,
+                request_timeout: parse_duration(get("http_request_timeout")?)?,
+                idle_timeout: parse_duration(get("http_idle_timeout")?)?,
+                max_connections: match get("http_max_connections")?.value.as_str() {
+                    "auto" => None,
+                    _ => Some(parse_number(get("http_max_connections")?, 1..=1_000_000)?),
+                },
+            },
         })
     }
 
@@ -313,6 +365,14 @@ impl Config {
             "lockout_base_delay": duration(Duration::from_secs(self.lockout.base_delay.unsigned_abs())),
             "lockout_max_delay": duration(Duration::from_secs(self.lockout.max_delay.unsigned_abs())),
             "lockout_quiet_period": duration(Duration::from_secs(self.lockout.quiet_period.unsigned_abs())),
+            "rate_limit_client_auth_failures": rate(self.client_auth_failures),
+            "ipv6_prefix": self.ipv6_prefix,
+            "minted_token_max_ttl": duration(self.minted_token_max_ttl),
+            "assertion_audience_token_endpoint": self.assertion_audience_token_endpoint,
+            "http_header_timeout": duration(self.http.header_timeout),
+            "http_request_timeout": duration(self.http.request_timeout),
+            "http_idle_timeout": duration(self.http.idle_timeout),
+            "http_max_connections": self.http.max_connections.map_or_else(|| serde_json::json!("auto"), |n| serde_json::json!(n)),
         })
     }
 }
@@ -441,6 +501,33 @@ fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
             raw.value
         ))
     })
+}
+
+fn parse_number<T>(raw: &Raw, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    raw.value
+        .trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            raw.fail(format!(
+                "{:?} is not a whole number from {} to {}",
+                raw.value,
+                range.start(),
+                range.end()
+            ))
+        })
+}
+
+fn parse_bool(raw: &Raw) -> Result<bool, ConfigError> {
+    match raw.value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => Err(raw.fail(format!("{other:?} is neither true nor false"))),
+    }
 }
 
 fn parse_rate(raw: &Raw) -> Result<Option<Rate>, ConfigError> {

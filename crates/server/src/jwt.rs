@@ -107,8 +107,9 @@ fn verify_with(
         Some(audience) => validation.set_audience(&[audience]),
         None => validation.validate_aud = false,
     }
-    // Replicas' clocks may differ slightly; tokens live minutes, not seconds.
-    validation.leeway = 5;
+    // No leeway: these are our own tokens and this server is their clock
+    // (SECURITY.md 21). Leeway belongs to relying parties, whose clocks differ.
+    validation.leeway = 0;
     validation.validate_exp = !allow_expired;
     if allow_expired {
         validation.set_required_spec_claims(&["iss"]);

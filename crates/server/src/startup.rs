@@ -101,12 +101,7 @@ impl Application {
         if let Err(e) = keys.refresh().await {
             tracing::warn!(event = "signing_keys_refresh_failed", error = %e, "signing keys not loaded yet");
         }
-        let health = Health::new(
-            Arc::clone(&store),
-            config.health_timeout,
-            keys.clone(),
-            config.access_token_alg,
-        );
+        let health = Health::new(Arc::clone(&store), config.health_timeout, keys.clone());
         // Argon2id with OWASP parameters; verification runs off the async threads.
         let passwords =
             crate::password::PasswordHasher::owasp().context("cannot set up password hashing")?;

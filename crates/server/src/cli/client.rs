@@ -45,8 +45,12 @@ pub enum ClientCommand {
     List,
     /// Show one client.
     Get { id: String },
-    /// Delete a client.
+    /// Delete a client and revoke the tokens minted for it.
     Delete { id: String },
+    /// Disable a client: it cannot authenticate and its tokens are refused.
+    Disable { id: String },
+    /// Enable a disabled client again.
+    Enable { id: String },
 }
 
 pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
@@ -109,13 +113,22 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
             Err(store::Error::NotFound) => Err(Failure::runtime(format!("client {id} not found"))),
             Err(e) => Err(e.into()),
         },
-        ClientCommand::Delete { id } => match store.delete_client(&id).await {
-            Ok(()) => {
-                tracing::info!(category = "security", event = "client_deleted", client_id = %id, outcome = "success", "client deleted");
-                print_json(&json!({"client_id": id, "deleted": true}))
-            }
+        ClientCommand::Delete { id } => match clients::delete(store, &id).await {
+            Ok(revoked) => print_json(
+                &json!({"client_id": id, "deleted": true, "minted_tokens_revoked": revoked}),
+            ),
             Err(store::Error::NotFound) => Err(Failure::runtime(format!("client {id} not found"))),
             Err(e) => Err(e.into()),
         },
+        ClientCommand::Disable { id } => set_disabled(store, &id, true).await,
+        ClientCommand::Enable { id } => set_disabled(store, &id, false).await,
+    }
+}
+
+async fn set_disabled(store: &dyn store::Store, id: &str, disabled: bool) -> Result<(), Failure> {
+    match clients::set_disabled(store, id, disabled).await {
+        Ok(client) => print_json(&clients::view(&client)),
+        Err(store::Error::NotFound) => Err(Failure::runtime(format!("client {id} not found"))),
+        Err(e) => Err(e.into()),
     }
 }

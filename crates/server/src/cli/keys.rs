@@ -1,4 +1,4 @@
-//! `auth-service keys list | rotate`.
+//! `auth-service keys list | rotate | retire KID`.
 
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -16,6 +16,10 @@ pub enum KeysCommand {
     /// Create new keys now; they are published at once and sign after the
     /// publish lead (AUTH_KEY_PUBLISH_LEAD).
     Rotate,
+    /// Emergency: remove a key from the JWKS now (e.g. its private part
+    /// leaked). Every token it signed stops verifying, here and at relying
+    /// parties once they refetch the JWKS; a replacement signs at once.
+    Retire { kid: String },
 }
 
 fn view(key: &SigningKey) -> Value {
@@ -53,6 +57,24 @@ pub async fn run(command: KeysCommand, ctx: Context) -> Result<(), Failure> {
             keys.refresh().await.map_err(failure)?;
             let created = keys.rotate_now().await.map_err(failure)?;
             print_json(&json!({"created": created.iter().map(view).collect::<Vec<_>>()}))
+        }
+        KeysCommand::Retire { kid } => {
+            let removed = match keys.retire_now(&kid).await {
+                Ok(removed) => removed,
+                Err(crate::keys::KeysError::Store(store::Error::NotFound)) => {
+                    return Err(Failure::runtime(format!("no signing key {kid}")));
+                }
+                Err(e) => return Err(failure(e)),
+            };
+            eprintln!(
+                "warning: key {kid} is removed from the JWKS. Every access token, ID token and \
+                 minted token it signed is now refused by this server (by every replica within \
+                 5 s); relying parties refuse them once they refetch the JWKS. Clients must \
+                 obtain new tokens; re-mint any minted token it signed."
+            );
+            print_json(
+                &json!({"retired": view(&removed), "keys": keys.records().iter().map(view).collect::<Vec<_>>()}),
+            )
         }
     }
 }

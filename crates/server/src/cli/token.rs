@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 use oauth::Scope;
-use serde_json::{Value, json};
+use serde_json::json;
 use store::{Clock, SystemClock};
 
 use super::{Context, Failure, print_json};
@@ -33,14 +33,14 @@ pub enum TokenCommand {
         /// Space-separated scopes, within the client's.
         #[arg(long)]
         scope: String,
-        /// Lifetime, e.g. 90d (the default) or 1y.
-        #[arg(long, default_value = "90days", value_parser = humantime::parse_duration)]
-        ttl: Duration,
+        /// Lifetime, e.g. 30d; at most AUTH_MINTED_TOKEN_MAX_TTL (default 90d, also the default).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: Option<Duration>,
     },
-    /// Revoke a minted token by its id (`jti`).
+    /// Revoke a minted token by its id (`jti`), whether or not its client still exists.
     Revoke {
         #[arg(long)]
-        client_id: String,
+        client_id: Option<String>,
         #[arg(long)]
         jti: String,
     },
@@ -56,8 +56,21 @@ pub async fn run(command: TokenCommand, ctx: Context) -> Result<(), Failure> {
             client_id,
             scope,
             ttl,
-        } => mint(&ctx, &client_id, &scope, ttl).await,
-        TokenCommand::Revoke { client_id, jti } => revoke(&ctx, &client_id, &jti).await,
+        } => {
+            let cap = ctx.config.minted_token_max_ttl;
+            let ttl = ttl.unwrap_or(cap);
+            if ttl > cap {
+                let cap = match cap.as_secs() {
+                    s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+                    _ => humantime::format_duration(cap).to_string(),
+                };
+                return Err(Failure::usage(format!(
+                    "--ttl: at most {cap} (AUTH_MINTED_TOKEN_MAX_TTL)"
+                )));
+            }
+            mint(&ctx, &client_id, &scope, ttl).await
+        }
+        TokenCommand::Revoke { client_id, jti } => revoke(&ctx, client_id.as_deref(), &jti).await,
     }
 }
 
@@ -146,27 +159,33 @@ async fn mint(ctx: &Context, client_id: &str, scope: &str, ttl: Duration) -> Res
     }))
 }
 
-async fn revoke(ctx: &Context, client_id: &str, jti: &str) -> Result<(), Failure> {
-    let client = match ctx.store.get_client(client_id).await {
-        Ok(client) => client,
-        Err(store::Error::NotFound) => {
-            return Err(Failure::runtime(format!("client {client_id} not found")));
-        }
-        Err(e) => return Err(e.into()),
+async fn revoke(ctx: &Context, client_id: Option<&str>, jti: &str) -> Result<(), Failure> {
+    let client = match client_id {
+        None => None,
+        Some(id) => match ctx.store.get_client(id).await {
+            Ok(client) => Some(client),
+            // The client is gone: its tokens are refused anyway, and the jti
+            // is revoked below all the same.
+            Err(store::Error::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
     };
-    let minted = client
-        .metadata
-        .get("minted_tokens")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten();
-    let Some(record) = minted.into_iter().find(|t| t["jti"] == jti) else {
+    let recorded = client.as_ref().and_then(|client| {
+        crate::services::clients::minted_tokens(client)
+            .into_iter()
+            .find(|(minted, _)| minted == jti)
+    });
+    if let (Some(client), None) = (&client, &recorded) {
         return Err(Failure::runtime(format!(
-            "client {client_id} has no minted token {jti}"
+            "client {} has no minted token {jti}",
+            client.client_id
         )));
-    };
-    let exp = record["expires_at"].as_i64().unwrap_or(i64::MAX / 2);
+    }
+    // Without the record, keep the revocation as long as any minted token
+    // can live.
+    let cap = i64::try_from(ctx.config.minted_token_max_ttl.as_secs()).map_err(runtime)?;
+    let exp = recorded.map_or_else(|| SystemClock.now() + cap + SKEW_SECONDS, |(_, exp)| exp);
     ctx.store.revoke_token_id(jti, exp).await?;
-    tracing::info!(category = "security", event = "token_revoked", client_id = %client_id, jti = %jti, outcome = "success", "minted token revoked");
+    tracing::info!(category = "security", event = "token_revoked", client_id = client_id.unwrap_or_default(), jti = %jti, outcome = "success", "minted token revoked");
     print_json(&json!({"jti": jti, "revoked": true}))
 }

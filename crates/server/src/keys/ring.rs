@@ -71,6 +71,8 @@ struct Inner {
     /// The lease holder name of this replica.
     replica: String,
     ring: RwLock<Arc<Ring>>,
+    /// When an unknown `kid` last made this replica reload the ring.
+    last_forced_reload: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -82,6 +84,8 @@ impl std::fmt::Debug for Keys {
 }
 
 const LEASE: &str = "signing-key-rotation";
+/// The least time between two reloads caused by unknown kids.
+const FORCED_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 const LEASE_SECONDS: i64 = 30;
 
 impl Keys {
@@ -102,6 +106,7 @@ impl Keys {
                     jwks: Arc::new(json!({"keys": []})),
                     ..Ring::default()
                 })),
+                last_forced_reload: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -173,6 +178,73 @@ impl Keys {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// Whether every algorithm has a key that signs now: a replica is ready
+    /// only then (two replicas starting at once on an empty store each create
+    /// keys; until both are loaded one of them would sign what the other
+    /// cannot yet verify).
+    pub fn complete(&self) -> bool {
+        let ring = self.ring();
+        let now = self.inner.clock.now();
+        Alg::ALL
+            .into_iter()
+            .all(|alg| current(&ring.records, alg, now).is_some())
+    }
+
+    /// Reloads the ring from the store because a token names `kid`, which
+    /// this replica does not know (another replica may have just created
+    /// it). At most once per [`FORCED_RELOAD_INTERVAL`], so a stream of
+    /// forged kids cannot turn into a stream of store reads. Returns whether
+    /// the kid is known afterwards.
+    pub async fn reload_for_unknown_kid(&self, kid: &str) -> bool {
+        {
+            let Ok(mut last) = self.inner.last_forced_reload.lock() else {
+                return false;
+            };
+            let now = std::time::Instant::now();
+            if last.is_some_and(|at| now.duration_since(at) < FORCED_RELOAD_INTERVAL) {
+                return false;
+            }
+            *last = Some(now);
+        }
+        let loaded = match self.inner.store.list_keys().await {
+            Ok(records) => self.load(records, self.inner.clock.now()),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = loaded {
+            tracing::warn!(event = "signing_keys_refresh_failed", error = %e, "could not reload signing keys");
+        }
+        self.verifier(kid).is_some()
+    }
+
+    /// Emergency retirement: deletes `kid` from the store at once, whatever
+    /// tokens it signed (they stop verifying on every replica within its
+    /// refresh interval), and creates a replacement if it was the signing
+    /// key of its algorithm. Returns the removed record.
+    pub async fn retire_now(&self, kid: &str) -> Result<SigningKey, KeysError> {
+        let store = &self.inner.store;
+        let record = store.get_key(kid).await?;
+        let now = self.inner.clock.now();
+        let records = store.list_keys().await?;
+        if let Some(alg) = Alg::parse(&record.alg)
+            && current(&records, alg, now).is_some_and(|k| k.kid == kid)
+        {
+            // The replacement signs at once: relying parties that cached the
+            // JWKS fetch it again when they meet its unknown kid.
+            self.create(alg, now, now, KeyState::Active).await?;
+        }
+        store.delete_key(kid).await?;
+        tracing::warn!(
+            category = "security",
+            event = "signing_key_retired",
+            kid = %kid,
+            alg = %record.alg,
+            outcome = "success",
+            "signing key removed before its time; tokens it signed no longer verify"
+        );
+        self.refresh().await?;
+        Ok(record)
     }
 
     /// Brings the store's keys through their lifecycle and reloads the ring.

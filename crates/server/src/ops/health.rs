@@ -2,8 +2,8 @@
 //! Redis outage never makes Kubernetes restart every pod), `/health/ready`
 //! (store reachable within a short timeout and not shutting down), and
 //! `/health` (the runbook's view: overall status and each check with its
-//! latency). Readiness also requires an active signing key for the
-//! configured access-token algorithm.
+//! latency). Readiness also requires an active signing key for every
+//! algorithm ([`Keys::complete`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,17 +37,15 @@ pub struct Health {
     timeout: Duration,
     draining: Arc<AtomicBool>,
     keys: Keys,
-    alg: Alg,
 }
 
 impl Health {
-    pub fn new(store: Arc<dyn Store>, timeout: Duration, keys: Keys, alg: Alg) -> Self {
+    pub fn new(store: Arc<dyn Store>, timeout: Duration, keys: Keys) -> Self {
         Self {
             store,
             timeout,
             draining: Arc::new(AtomicBool::new(false)),
             keys,
-            alg,
         }
     }
 
@@ -71,23 +69,31 @@ impl Health {
                 .then(|| "the process is shutting down".to_owned()),
         };
         let store = self.check_store().await;
-        let mut signing = self.keys.signer(self.alg);
-        if signing.is_none() && store.ok() {
+        // Every algorithm, not just the access-token one: ID tokens are
+        // RS256 by default, and a replica ready with half a ring signs what
+        // others cannot verify yet.
+        let mut signing = self.keys.complete();
+        if !signing && store.ok() {
             // The store is back (or was never gone) but no key is loaded yet:
             // load now rather than wait for the next scheduled refresh, so
             // readiness returns as soon as the store does.
             if let Ok(Err(e)) = tokio::time::timeout(self.timeout, self.keys.refresh()).await {
                 tracing::warn!(event = "signing_keys_refresh_failed", error = %e, "could not load signing keys");
             }
-            signing = self.keys.signer(self.alg);
+            signing = self.keys.complete();
         }
         let signing_key = Check {
             name: "signing_key",
-            status: if signing.is_some() { "ok" } else { "fail" },
+            status: if signing { "ok" } else { "fail" },
             latency_ms: 0.0,
-            error: signing
-                .is_none()
-                .then(|| format!("no active {} signing key loaded", self.alg)),
+            error: (!signing).then(|| {
+                let missing: Vec<&str> = Alg::ALL
+                    .into_iter()
+                    .filter(|alg| self.keys.signer(*alg).is_none())
+                    .map(Alg::as_str)
+                    .collect();
+                format!("no active {} signing key loaded", missing.join(", "))
+            }),
         };
         vec![store, signing_key, shutdown]
     }

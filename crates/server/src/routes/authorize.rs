@@ -105,8 +105,9 @@ pub async fn load(
 ) -> Result<(ClientRecord, AuthorizationRequest), Response> {
     let id = authorize::client_id(Params(params)).map_err(|e| refuse(state, e))?;
     let client = match state.store.get_client(id).await {
-        Ok(client) => client,
-        Err(store::Error::NotFound) => {
+        Ok(client) if crate::services::verify::client_enabled(&client) => client,
+        // A disabled client looks unknown: its redirect URIs are not trusted now.
+        Ok(_) | Err(store::Error::NotFound) => {
             return Err(error_page(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::InvalidClient,

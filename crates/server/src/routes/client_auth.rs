@@ -157,7 +157,11 @@ pub async fn authenticate_client(
         }
     };
     let client = match state.store.get_client(&id).await {
-        Ok(client) => client,
+        Ok(client) if crate::services::verify::client_enabled(&client) => client,
+        Ok(_) => {
+            failure(&id, "client_disabled");
+            return Err(invalid_client());
+        }
         Err(store::Error::NotFound) => {
             failure(&id, "unknown_client");
             return Err(invalid_client());
@@ -196,7 +200,14 @@ fn failure(client_id: &str, reason: &'static str) {
 }
 
 /// RFC 7523 §3: signature by a registered key, `iss` and `sub` the client,
-/// `aud` this issuer or its token endpoint, `exp` soon, `jti` used once.
+/// `aud` this issuer, `exp` soon, `jti` used once.
+///
+/// The audience is one JSON string, the issuer identifier, as the RFC 7523
+/// revision (draft-ietf-oauth-rfc7523bis §4) requires after the 2025
+/// audience-injection disclosure: an assertion a client made for another
+/// server (whose token endpoint or array audience happens to name us) must
+/// not authenticate it here. The token endpoint URL is accepted only when
+/// `AUTH_ASSERTION_AUDIENCE_TOKEN_ENDPOINT=true`, for older clients.
 async fn verify_assertion(
     state: &AppState,
     client: &ClientRecord,
@@ -227,17 +238,24 @@ async fn verify_assertion(
     let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[client.client_id.as_str()]);
     validation.sub = Some(client.client_id.clone());
-    validation.set_audience(&[
-        issuer.clone(),
-        format!("{issuer}/token"),
-        format!("{issuer}/introspect"),
-        format!("{issuer}/revoke"),
-    ]);
+    // The audience is checked below, where "one string" can be told from
+    // "an array that contains it".
+    validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
     validation.leeway = 30;
     let Ok(data) = jsonwebtoken::decode::<Value>(assertion, &key, &validation) else {
         return Ok(Err("invalid_assertion"));
     };
+    let audience_ok = match data.claims["aud"].as_str() {
+        Some(aud) if aud == issuer.as_str() => true,
+        Some(aud) => {
+            state.config.assertion_audience_token_endpoint && aud == format!("{issuer}/token")
+        }
+        None => false,
+    };
+    if !audience_ok {
+        return Ok(Err("assertion_audience"));
+    }
     let now = state.clock.now();
     let exp = data.claims["exp"].as_i64().unwrap_or(0);
     if exp - now > MAX_ASSERTION_LIFETIME {
@@ -246,8 +264,13 @@ async fn verify_assertion(
     let Some(jti) = data.claims["jti"].as_str() else {
         return Ok(Err("assertion_without_jti"));
     };
-    // Single use: the first increment sees 1; any replay before expiry sees more.
-    let key = format!("assertion:{}:{jti}", client.client_id);
+    // Single use: the first increment sees 1; any replay before expiry sees
+    // more. The jti is hashed: a key made of input has a bounded size.
+    let key = format!(
+        "assertion:{}:{}",
+        client.client_id,
+        crate::tokens::hash_token(jti)
+    );
     let uses = state
         .store
         .increment(&key, 1, (exp - now).max(0) + 60)

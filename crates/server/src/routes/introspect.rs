@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::client_auth::authenticate_client;
 use super::oauth_support::{OAuthError, error, no_store};
 use super::token::form;
-use crate::jwt::{self, ACCESS_TOKEN_TYP};
+use crate::services::verify;
 use crate::state::AppState;
 use crate::tokens::hash_token;
 
@@ -31,8 +31,8 @@ pub async fn introspect(
         ));
     }
     let token = params.require("token")?;
-    let answer = match access_token_claims(&state, token).await? {
-        Some(claims) => active_access_token(claims),
+    let answer = match verify::access_token(&state, token).await? {
+        Some(verified) => active_access_token(verified.claims),
         None => refresh_token_answer(&state, token).await?,
     };
     let active = answer["active"] == json!(true);
@@ -40,21 +40,6 @@ pub async fn introspect(
     let mut response = Json(answer).into_response();
     no_store(response.headers_mut());
     Ok(response)
-}
-
-/// The claims of a valid, unrevoked access token we issued, if `token` is one.
-pub async fn access_token_claims(
-    state: &AppState,
-    token: &str,
-) -> Result<Option<Value>, OAuthError> {
-    let Ok(claims) = jwt::verify(&state.keys, token, ACCESS_TOKEN_TYP, &state.config.issuer) else {
-        return Ok(None);
-    };
-    let jti = claims["jti"].as_str().unwrap_or_default();
-    if jti.is_empty() || state.store.is_token_id_revoked(jti).await? {
-        return Ok(None);
-    }
-    Ok(Some(claims))
 }
 
 fn active_access_token(claims: Value) -> Value {
@@ -77,8 +62,8 @@ fn active_access_token(claims: Value) -> Value {
 }
 
 async fn refresh_token_answer(state: &AppState, token: &str) -> Result<Value, OAuthError> {
-    match state.store.get_current_family(&hash_token(token)).await {
-        Ok(family) => {
+    match verify::refresh_token(state, &hash_token(token)).await? {
+        Some(family) => {
             let mut answer = json!({
                 "active": true,
                 "token_type": "refresh_token",
@@ -93,7 +78,6 @@ async fn refresh_token_answer(state: &AppState, token: &str) -> Result<Value, OA
             }
             Ok(answer)
         }
-        Err(store::Error::NotFound) => Ok(json!({"active": false})),
-        Err(e) => Err(e.into()),
+        None => Ok(json!({"active": false})),
     }
 }

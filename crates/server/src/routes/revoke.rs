@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 
 use super::client_auth::authenticate_client;
-use super::introspect::access_token_claims;
 use super::oauth_support::{OAuthError, error, no_store};
 use super::token::form;
+use crate::services::verify;
 use crate::state::AppState;
 use crate::tokens::hash_token;
 
@@ -28,7 +28,8 @@ pub async fn revoke(
     // token_type_hint only orders the search (§2.1); we look in both places.
     let _hint = params.get("token_type_hint")?;
 
-    if let Some(claims) = access_token_claims(&state, token).await? {
+    if let Some(verified) = verify::access_token(&state, token).await? {
+        let claims = verified.claims;
         if claims["client_id"].as_str() != Some(client.client_id.as_str()) {
             return Err(error(
                 ErrorCode::UnauthorizedClient,

@@ -9,9 +9,9 @@ use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::introspect::access_token_claims;
 use super::oauth_support::{OAuthError, no_store};
 use crate::services::claims;
+use crate::services::verify;
 use crate::state::AppState;
 
 /// RFC 6750 §3: the challenge, with an error code once a token was presented.
@@ -45,15 +45,14 @@ pub async fn userinfo(
     let Some(token) = bearer(&headers) else {
         return Ok(challenge(StatusCode::UNAUTHORIZED, None, ""));
     };
-    let Some(token_claims) = access_token_claims(&state, token).await? else {
+    let Some(verified) = verify::access_token(&state, token).await? else {
         return Ok(challenge(
             StatusCode::UNAUTHORIZED,
             Some("invalid_token"),
             "the access token is invalid, expired or revoked",
         ));
     };
-    let scope = token_claims["scope"].as_str().unwrap_or_default();
-    let scopes: Vec<&str> = scope.split(' ').collect();
+    let scopes: Vec<&str> = verified.scopes().collect();
     if !scopes.contains(&"openid") {
         return Ok(challenge(
             StatusCode::FORBIDDEN,
@@ -61,19 +60,15 @@ pub async fn userinfo(
             "the openid scope is required",
         ));
     }
-    let user_id = token_claims["sub"].as_str().unwrap_or_default();
-    let user = match state.store.get_user(user_id).await {
-        Ok(user) if user.active => user,
-        Ok(_) | Err(store::Error::NotFound) => {
-            return Ok(challenge(
-                StatusCode::UNAUTHORIZED,
-                Some("invalid_token"),
-                "the user is no longer active",
-            ));
-        }
-        Err(e) => return Err(e.into()),
+    // A token for the client itself (client_credentials) has no user.
+    let Some(user) = &verified.user else {
+        return Ok(challenge(
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            "the access token was not issued for a user",
+        ));
     };
-    let mut response = Json(claims::lookup(&state, &user, &scopes).await?).into_response();
+    let mut response = Json(claims::lookup(&state, user, &scopes).await?).into_response();
     no_store(response.headers_mut());
     Ok(response)
 }

@@ -208,6 +208,57 @@ fn check_jwks(jwks: &serde_json::Value) -> Result<(), ClientError> {
     Ok(())
 }
 
+/// Deletes a client and revokes every token minted for it (SECURITY.md
+/// 21): the revocations are recorded by `jti` before the record goes, so
+/// they outlive it. Tokens the client obtained at `/token` are refused from
+/// then on because every token check looks the client up
+/// ([`super::verify`]). `NotFound` if absent.
+pub async fn delete(store: &dyn Store, client_id: &str) -> Result<u64, store::Error> {
+    let client = store.get_client(client_id).await?;
+    let minted = minted_tokens(&client);
+    for (jti, expires_at) in &minted {
+        store.revoke_token_id(jti, *expires_at).await?;
+    }
+    store.delete_client(client_id).await?;
+    tracing::info!(category = "security", event = "client_deleted", client_id = %client_id, minted_tokens_revoked = minted.len(), outcome = "success", "client deleted");
+    Ok(minted.len() as u64)
+}
+
+/// Disables or re-enables a client: a disabled client cannot authenticate,
+/// and every token it holds is refused while it stays disabled.
+pub async fn set_disabled(
+    store: &dyn Store,
+    client_id: &str,
+    disabled: bool,
+) -> Result<ClientRecord, store::Error> {
+    let mut client = store.get_client(client_id).await?;
+    if disabled {
+        client.metadata.insert("disabled".into(), json!(true));
+    } else {
+        client.metadata.remove("disabled");
+    }
+    store.update_client(&client).await?;
+    let event = if disabled {
+        "client_disabled"
+    } else {
+        "client_enabled"
+    };
+    tracing::info!(category = "security", event, client_id = %client_id, outcome = "success", "client {event}");
+    Ok(client)
+}
+
+/// The (jti, expires_at) of every token minted for a client.
+pub fn minted_tokens(client: &ClientRecord) -> Vec<(String, i64)> {
+    client
+        .metadata
+        .get("minted_tokens")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t["jti"].as_str()?.to_owned(), t["expires_at"].as_i64()?)))
+        .collect()
+}
+
 /// The client as shown to operators, in RFC 7591 metadata names. Never the
 /// secret or its hash.
 pub fn view(client: &ClientRecord) -> Value {
@@ -225,5 +276,6 @@ pub fn view(client: &ClientRecord) -> Value {
         "first_party": client.metadata.get("first_party").cloned().unwrap_or(json!(false)),
         "access_token_ttl": client.metadata.get("access_token_ttl").cloned(),
         "minted_tokens": client.metadata.get("minted_tokens").cloned().unwrap_or(json!([])),
+        "disabled": !super::verify::client_enabled(client),
     })
 }

@@ -8,6 +8,7 @@ pub mod lockout;
 pub mod scim;
 pub mod tokens;
 pub mod users;
+pub mod verify;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;

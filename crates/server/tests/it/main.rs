@@ -27,3 +27,4 @@ mod runbook;
 mod scim;
 mod shutdown;
 mod startup;
+mod token_checks;

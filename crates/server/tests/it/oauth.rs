@@ -10,18 +10,18 @@ use serde_json::{Value, json};
 
 use crate::helpers::{MASTER_KEY, Server, cli, client, stdout_json};
 
-struct Provider {
-    server: Server,
-    store: String,
+pub struct Provider {
+    pub server: Server,
+    pub store: String,
 }
 
-struct Client {
-    id: String,
-    secret: String,
+pub struct Client {
+    pub id: String,
+    pub secret: String,
 }
 
 impl Provider {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let mut server = Server::start(&[
             ("AUTH_MASTER_KEY", MASTER_KEY),
             ("AUTH_ISSUER", "https://auth.example.test"),
@@ -31,7 +31,7 @@ impl Provider {
         Self { server, store }
     }
 
-    fn cli(&self, args: &[&str]) -> Value {
+    pub fn cli(&self, args: &[&str]) -> Value {
         stdout_json(&cli(
             &[
                 ("AUTH_STORE", &self.store),
@@ -44,7 +44,7 @@ impl Provider {
         ))
     }
 
-    fn client(&self, scope: &str) -> Client {
+    pub fn client(&self, scope: &str) -> Client {
         let created = self.cli(&[
             "client",
             "create",
@@ -61,7 +61,7 @@ impl Provider {
         }
     }
 
-    async fn post(
+    pub async fn post(
         &self,
         path: &str,
         auth: Option<&Client>,
@@ -74,7 +74,7 @@ impl Provider {
         request.send().await.unwrap()
     }
 
-    async fn token(&self, c: &Client, scope: Option<&str>) -> Value {
+    pub async fn token(&self, c: &Client, scope: Option<&str>) -> Value {
         let mut form = vec![("grant_type", "client_credentials")];
         if let Some(scope) = scope {
             form.push(("scope", scope));
@@ -84,7 +84,7 @@ impl Provider {
         response.json().await.unwrap()
     }
 
-    async fn introspect(&self, caller: &Client, token: &str) -> Value {
+    pub async fn introspect(&self, caller: &Client, token: &str) -> Value {
         let response = self
             .post("/introspect", Some(caller), &[("token", token)])
             .await;
@@ -94,7 +94,7 @@ impl Provider {
     }
 }
 
-async fn oauth_error(
+pub async fn oauth_error(
     response: reqwest::Response,
     status: StatusCode,
     code: &str,
@@ -107,7 +107,7 @@ async fn oauth_error(
     headers
 }
 
-fn segment(token: &str, index: usize) -> Value {
+pub fn segment(token: &str, index: usize) -> Value {
     serde_json::from_slice(
         &URL_SAFE_NO_PAD
             .decode(token.split('.').nth(index).unwrap())
@@ -554,10 +554,10 @@ async fn minted_tokens_are_recorded_and_revocable() {
         "--scope",
         "scim:write",
         "--ttl",
-        "365days",
+        "30days",
     ]);
     let token = minted["access_token"].as_str().unwrap();
-    assert_eq!(minted["expires_in"], 365 * 86_400);
+    assert_eq!(minted["expires_in"], 30 * 86_400);
     let jti = minted["jti"].as_str().unwrap();
     let active = p.introspect(&c, token).await;
     assert_eq!(active["active"], true);
@@ -580,6 +580,11 @@ async fn minted_tokens_are_recorded_and_revocable() {
         (
             vec!["--scope", "scim:read", "--ttl", "10s"],
             "--ttl must be at least",
+        ),
+        // The documented cap (AUTH_MINTED_TOKEN_MAX_TTL, 90 days by default).
+        (
+            vec!["--scope", "scim:read", "--ttl", "365days"],
+            "--ttl: at most 90 days",
         ),
     ] {
         let mut full = vec!["token", "mint", "--client-id", c.id.as_str()];
@@ -638,7 +643,7 @@ async fn private_key_jwt_authenticates_once_per_assertion() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let assertion = |aud: &str, jti: &str| {
+    let assertion = |aud: Value, jti: &str| {
         let header = jsonwebtoken::Header {
             kid: Some("rp-key-1".into()),
             ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256)
@@ -665,7 +670,7 @@ async fn private_key_jwt_authenticates_once_per_assertion() {
                 .unwrap()
         }
     };
-    let good = assertion("https://auth.example.test/token", "jti-1");
+    let good = assertion(json!("https://auth.example.test"), "jti-1");
     assert_eq!(token_with(good.clone()).await.status(), 200);
     // The same assertion again is a replay.
     oauth_error(
@@ -674,13 +679,25 @@ async fn private_key_jwt_authenticates_once_per_assertion() {
         "invalid_client",
     )
     .await;
-    // Another audience, or an HMAC "signature", is refused.
-    oauth_error(
-        token_with(assertion("https://other.example/token", "jti-2")).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_client",
-    )
-    .await;
+    // Another audience, or an HMAC "signature", is refused. So is any
+    // audience but the issuer alone (RFC 7523bis §4, audience injection):
+    // the token endpoint URL (unless configured), or an array naming us.
+    for (jti, aud) in [
+        ("jti-2", json!("https://other.example/token")),
+        ("jti-4", json!("https://auth.example.test/token")),
+        ("jti-5", json!(["https://auth.example.test"])),
+        (
+            "jti-6",
+            json!(["https://auth.example.test", "https://other.example"]),
+        ),
+    ] {
+        oauth_error(
+            token_with(assertion(aud.clone(), jti)).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        )
+        .await;
+    }
     let hmac = jsonwebtoken::encode(
         &jsonwebtoken::Header { kid: Some("rp-key-1".into()), ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256) },
         &json!({"iss": id, "sub": id, "aud": "https://auth.example.test/token", "exp": now + 60, "jti": "jti-3"}),

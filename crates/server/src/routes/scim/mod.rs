@@ -21,9 +21,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use super::introspect::access_token_claims;
 use crate::services::scim::bulk::MAX_PAYLOAD_BYTES;
 use crate::services::scim::{Actor, Failure};
+use crate::services::verify;
 use crate::state::AppState;
 
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -316,8 +316,8 @@ async fn caller(
     let Some(token) = bearer(headers) else {
         return Err(unauthorized("a Bearer access token is required"));
     };
-    let claims = match access_token_claims(state, token).await {
-        Ok(Some(claims)) => claims,
+    let claims = match verify::access_token(state, token).await {
+        Ok(Some(verified)) => verified.claims,
         Ok(None) => {
             return Err(unauthorized(
                 "the access token is invalid, expired or revoked",

@@ -22,14 +22,27 @@ pub async fn refresh(
     params: &Params,
 ) -> Result<axum::response::Response, OAuthError> {
     let presented = hash_token(params.require("refresh_token")?);
-    // A token of another client is refused before it can rotate anything.
+    let requested = params
+        .get("scope")?
+        .map(|requested| {
+            Scope::parse(requested).map_err(|e| error(ErrorCode::InvalidScope, e.to_string()))
+        })
+        .transpose()?;
+    // Everything that can refuse the request is decided before the rotation,
+    // so a refused refresh leaves the presented token usable (SECURITY.md 25).
+    // The family read here is the one the rotation will find, unless a
+    // concurrent refresh wins; then rotation refuses the request itself.
     match state.store.get_current_family(&presented).await {
         Ok(family) if family.client_id != client.client_id => {
             return Err(invalid_grant(
                 "the refresh token was issued to another client",
             ));
         }
-        Ok(_) | Err(store::Error::NotFound) => {}
+        Ok(family) => {
+            narrowed(requested.as_ref(), &family.scope)?;
+            active_user(state, &family).await?;
+        }
+        Err(store::Error::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
     let new_token = random_token().map_err(|_| error(ErrorCode::ServerError, "no randomness"))?;
@@ -66,30 +79,9 @@ pub async fn refresh(
         }
         Err(e) => return Err(e.into()),
     };
-    let granted = Scope::parse(&family.scope).unwrap_or_default();
-    let scope = match params.get("scope")? {
-        None => granted,
-        Some(requested) => {
-            let requested = Scope::parse(requested)
-                .map_err(|e| error(ErrorCode::InvalidScope, e.to_string()))?;
-            if !requested.is_subset(&granted) {
-                return Err(error(
-                    ErrorCode::InvalidScope,
-                    "a refresh cannot widen the scope",
-                ));
-            }
-            requested
-        }
-    };
+    let scope = narrowed(requested.as_ref(), &family.scope)?;
     let user_id = family.user_id.clone().unwrap_or_default();
-    let user = match state.store.get_user(&user_id).await {
-        Ok(user) if user.active => user,
-        Ok(_) | Err(store::Error::NotFound) => {
-            state.store.revoke_family(&family.id).await.ok();
-            return Err(invalid_grant("the user is no longer active"));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let user = active_user(state, &family).await?;
     let auth_time = family.grant["auth_time"]
         .as_i64()
         .unwrap_or(family.created_at);
@@ -131,4 +123,34 @@ pub async fn refresh(
     }
     metrics::counter!("auth_tokens_issued_total", "grant_type" => "refresh_token", "token_type" => "access_token").increment(1);
     Ok(token_response(body))
+}
+
+/// The scope of the new tokens: the grant's, or a narrower one requested
+/// (RFC 6749 §6: "MUST NOT include any scope not originally granted").
+fn narrowed(requested: Option<&Scope>, granted: &str) -> Result<Scope, OAuthError> {
+    let granted = Scope::parse(granted).unwrap_or_default();
+    match requested {
+        None => Ok(granted),
+        Some(requested) if requested.is_subset(&granted) => Ok(requested.clone()),
+        Some(_) => Err(error(
+            ErrorCode::InvalidScope,
+            "a refresh cannot widen the scope",
+        )),
+    }
+}
+
+/// The family's user, if still active; otherwise the family is revoked.
+async fn active_user(
+    state: &AppState,
+    family: &store::RefreshFamily,
+) -> Result<store::UserRecord, OAuthError> {
+    let user_id = family.user_id.as_deref().unwrap_or_default();
+    match state.store.get_user(user_id).await {
+        Ok(user) if user.active => Ok(user),
+        Ok(_) | Err(store::Error::NotFound) => {
+            state.store.revoke_family(&family.id).await.ok();
+            Err(invalid_grant("the user is no longer active"))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
