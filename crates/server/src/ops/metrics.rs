@@ -66,7 +66,9 @@ impl Metrics {
 /// the first event (an absent series has no increase) and dashboards show
 /// 0 rather than "no data".
 fn zero() {
-    for reason in ["bad_password", "unknown_user", "inactive", "locked"] {
+    // Unknown user, wrong password and inactive account are one public
+    // reason (SECURITY.md 22); only the log tells them apart.
+    for reason in ["invalid_credentials", "locked"] {
         metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => reason)
             .increment(0);
     }

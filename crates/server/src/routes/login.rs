@@ -21,7 +21,7 @@ use crate::secret::Secret;
 use crate::services::lockout;
 use crate::state::AppState;
 use crate::web::pages::{self, Login};
-use crate::web::{session, transaction};
+use crate::web::{device, session, transaction};
 
 const FAILED: &str = "Incorrect username or password.";
 
@@ -107,6 +107,12 @@ pub async fn login(
     }
     let username = field(&fields, "username").unwrap_or_default().to_owned();
     let password = Secret::new(field(&fields, "password").unwrap_or_default().to_owned());
+    // A name no account can have is refused before any store call or lock
+    // key is made of it (SECURITY.md 23): the same limit as SCIM userName.
+    if !crate::services::users::is_valid_name(&username) {
+        metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => "invalid_credentials").increment(1);
+        return login_page(&state, jar, &sealed, &params, "", Some(FAILED)).await;
+    }
 
     let user = match state.store.get_user_by_name(&username).await {
         Ok(user) => Some(user),
@@ -122,8 +128,11 @@ pub async fn login(
         .unwrap_or_default()
         .to_owned();
     let user_id = user.as_ref().map(|u| u.id.clone()).unwrap_or_default();
-    // Counted before the check, so parallel guesses share one budget.
-    let lock_key = lockout::key(&username);
+    // Counted before the check, so parallel guesses share one budget. A
+    // browser this account signed in from before has a budget of its own.
+    let account = lockout::account(&username);
+    let lock_key =
+        device::lockout_key(&state, &jar, &account).unwrap_or_else(|| lockout::key(&username));
     let attempt = match state
         .store
         .register_attempt(&lock_key, &state.config.lockout)
@@ -147,22 +156,27 @@ pub async fn login(
         );
         return login_page(&state, jar, &sealed, &params, &username, Some(FAILED)).await;
     }
-    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    // The account's state is decided before and apart from the password: an
+    // inactive account is checked against the dummy hash, so nothing (not
+    // even the log) learns whether a guess for it was right (SECURITY.md 22).
+    let active = user.as_ref().filter(|u| u.active);
+    let hash = active.and_then(|u| u.password_hash.clone());
     let matches = match state.passwords.verify(password, hash).await {
         Ok(matches) => matches,
         Err(e) => {
             return unavailable(e);
         }
     };
-    let outcome = match &user {
-        None => Err("unknown_user"),
-        Some(_) if !matches => Err("bad_password"),
-        Some(user) if !user.active => Err("inactive"),
-        Some(user) => Ok(user.clone()),
+    let outcome = match (&user, active) {
+        (None, _) => Err("unknown_user"),
+        (Some(_), None) => Err("inactive"),
+        (Some(_), Some(_)) if !matches => Err("bad_password"),
+        (Some(_), Some(user)) => Ok(user.clone()),
     };
     match outcome {
         Err(reason) => {
-            metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => reason).increment(1);
+            // One public reason for all three: the log (not public) keeps the detail.
+            metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => "invalid_credentials").increment(1);
             tracing::info!(
                 category = "security",
                 event = "authentication_failure",
@@ -195,6 +209,7 @@ pub async fn login(
             }
             metrics::counter!("auth_login_attempts_total", "outcome" => "success", "reason" => "password").increment(1);
             tracing::info!(category = "security", event = "authentication_success", user_id = %user.id, client_id = %client_id, outcome = "success", "login succeeded");
+            let jar = device::remember(&state, jar, &account);
             match session::start(&state, jar, user).await {
                 Ok((jar, _)) => {
                     resume(

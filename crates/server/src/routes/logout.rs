@@ -1,6 +1,6 @@
 //! RP-Initiated Logout 1.0 at `/logout` (GET and POST): ends the browser
-//! session and revokes the refresh tokens issued in it. With a valid
-//! `id_token_hint` for the signed-in user it proceeds at once; otherwise it
+//! session and revokes the refresh tokens issued in it. With an unexpired
+//! `id_token_hint` from the signed-in session it proceeds at once; otherwise it
 //! asks the user to confirm (a POST with a CSRF token). A
 //! `post_logout_redirect_uri` must match one the client registered exactly
 //! (SECURITY.md 3), or the user gets a page, never a redirect.
@@ -126,12 +126,19 @@ async fn logout(state: &AppState, jar: CookieJar, params: Fields, confirmed: boo
     };
 
     let current = session::current(state, &jar).await.ok().flatten();
-    // A valid hint for the signed-in user (or with nobody signed in) needs
-    // no confirmation; anything else asks the user.
+    // Only an unexpired hint issued in this very session (its `sid`) ends
+    // it without a question; an expired hint, or one from another session
+    // (a token an attacker holds, replayed in a link), asks the user
+    // (RP-Initiated Logout 1.0 §2 leaves the choice to the OP; §6 warns of
+    // logout as a nuisance attack). With nobody signed in nothing is ended.
+    let now = state.clock.now();
     let hint_matches = hint.as_ref().is_some_and(|claims| {
-        current
-            .as_ref()
-            .is_none_or(|c| claims["sub"].as_str() == Some(c.user.id.as_str()))
+        let fresh = claims["exp"].as_i64().is_some_and(|exp| exp > now);
+        fresh
+            && current.as_ref().is_none_or(|c| {
+                claims["sub"].as_str() == Some(c.user.id.as_str())
+                    && claims["sid"].as_str() == Some(c.sid().as_str())
+            })
     });
     if !confirmed && !hint_matches && current.is_some() {
         let sealed = transaction::seal(&state.master_key, &params, state.clock.now());

@@ -3,15 +3,24 @@
 //! budget; from `AUTH_LOCKOUT_THRESHOLD` failures on, the account waits a
 //! doubling delay (capped), and a quiet period or a success forgets it.
 //!
-//! The key is the userName (without regard to case), whether or not such a
-//! user exists, so a lock on a name reveals nothing about the account.
+//! The key is the userName (as it is compared: [`store::user_name_key`]),
+//! whether or not such a user exists, so a lock on a name reveals nothing
+//! about the account. It is hashed, so a key made of input has a bounded
+//! size whatever the input (SECURITY.md 23). A browser with a device cookie
+//! counts under its own key instead ([`crate::web::device`]).
 
 use serde_json::{Value, json};
 use store::{AttemptState, Store};
 
+/// The account a userName names, for back-off purposes: a fixed-size hash
+/// of its comparison form.
+pub fn account(user_name: &str) -> String {
+    crate::tokens::hash_token(&store::user_name_key(user_name))
+}
+
 /// The back-off key of a userName.
 pub fn key(user_name: &str) -> String {
-    format!("login:{}", store::user_name_key(user_name))
+    format!("login:{}", account(user_name))
 }
 
 /// What `user get` shows about an account's failed logins.

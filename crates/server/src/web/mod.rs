@@ -3,6 +3,7 @@
 //! transaction that carries a validated request from `/authorize` through
 //! `/login` and `/consent`.
 
+pub mod device;
 pub mod pages;
 pub mod session;
 pub mod transaction;

@@ -1,6 +1,6 @@
 //! The browser session (SECURITY.md 16): a 256-bit random id in a cookie
 //! (`HttpOnly`, `SameSite=Lax`, `Secure` and the `__Host-` prefix when the
-//! issuer is https), stored hashed with idle and absolute timeouts, and a
+//! issuer is https; names of our own: [`cookie_name`]), stored hashed with idle and absolute timeouts, and a
 //! new id at every login. Also the CSRF cookie of the forms (double submit,
 //! compared in constant time).
 
@@ -14,23 +14,44 @@ use crate::config::seconds;
 use crate::state::AppState;
 use crate::tokens::{hash_token, random_token};
 
-fn session_cookie(state: &AppState) -> &'static str {
-    if state.config.secure_cookies() {
-        "__Host-session"
-    } else {
-        "session"
+/// Cookie names of our own, so that an application on the same host with a
+/// `session` or `csrf` cookie of its own cannot collide with ours; on https
+/// the `__Host-` prefix pins them to this host and path `/` (RFC 6265bis
+/// §4.1.3.2).
+pub(crate) fn cookie_name(state: &AppState, kind: CookieKind) -> &'static str {
+    match (state.config.secure_cookies(), kind) {
+        (true, CookieKind::Session) => "__Host-authsvc_session",
+        (false, CookieKind::Session) => "authsvc_session",
+        (true, CookieKind::Csrf) => "__Host-authsvc_csrf",
+        (false, CookieKind::Csrf) => "authsvc_csrf",
+        (true, CookieKind::Device) => "__Host-authsvc_device",
+        (false, CookieKind::Device) => "authsvc_device",
     }
+}
+
+/// The cookies this service sets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CookieKind {
+    Session,
+    Csrf,
+    /// [`super::device`].
+    Device,
+}
+
+fn session_cookie(state: &AppState) -> &'static str {
+    cookie_name(state, CookieKind::Session)
 }
 
 fn csrf_cookie(state: &AppState) -> &'static str {
-    if state.config.secure_cookies() {
-        "__Host-csrf"
-    } else {
-        "csrf"
-    }
+    cookie_name(state, CookieKind::Csrf)
 }
 
-fn cookie(state: &AppState, name: &'static str, value: String, max_age: i64) -> Cookie<'static> {
+pub(crate) fn cookie(
+    state: &AppState,
+    name: &'static str,
+    value: String,
+    max_age: i64,
+) -> Cookie<'static> {
     Cookie::build((name, value))
         .path("/")
         .http_only(true)

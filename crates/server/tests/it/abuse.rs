@@ -349,7 +349,7 @@ async fn parallel_guesses_on_two_replicas_get_only_the_threshold_of_checks() {
         let text = metrics(base).await;
         checked += metric(
             &text,
-            "auth_login_attempts_total{outcome=\"failure\",reason=\"bad_password\"}",
+            "auth_login_attempts_total{outcome=\"failure\",reason=\"invalid_credentials\"}",
         );
         locked += metric(
             &text,

@@ -26,5 +26,6 @@ mod relying_party;
 mod runbook;
 mod scim;
 mod shutdown;
+mod sign_in;
 mod startup;
 mod token_checks;

@@ -386,7 +386,7 @@ async fn code_flow(p: Provider) {
 
     // The session cookie is HttpOnly and SameSite=Lax (the issuer is https: Secure, __Host-).
     assert!(
-        browser.cookies.contains_key("__Host-session"),
+        browser.cookies.contains_key("__Host-authsvc_session"),
         "{:?}",
         browser.cookies.keys()
     );
@@ -490,7 +490,7 @@ async fn code_flow(p: Provider) {
             stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
         }
     }
-    let session_cookie = browser.cookies["__Host-session"].clone();
+    let session_cookie = browser.cookies["__Host-authsvc_session"].clone();
     for secret in [
         code.as_str(),
         refresh,

@@ -1,9 +1,9 @@
 //! SCIM Users (RFC 7643 §4.1): create, replace, patch, delete, and the
 //! rendering with the derived, read-only `groups` (direct and indirect).
 //!
-//! Deactivating (`active: false`) or deleting a user ends their browser
-//! sessions and revokes their refresh tokens, so the change takes effect
-//! at once rather than when tokens expire.
+//! Deactivating (`active: false`), deleting a user or changing its password
+//! ends their browser sessions and revokes their refresh tokens, so the
+//! change takes effect at once rather than when tokens expire.
 
 use std::collections::{HashMap, HashSet};
 
@@ -252,7 +252,8 @@ fn unchanged(current: &UserRecord, next: &UserRecord) -> bool {
         && current.attributes == next.attributes
 }
 
-/// Security events, and the end of sessions for a deactivated user.
+/// Security events, and the end of sessions for a deactivated user or a
+/// changed password.
 async fn after_change(
     state: &AppState,
     actor: &Actor,
@@ -278,7 +279,20 @@ async fn after_change(
             outcome = "success",
             "SCIM user deactivated: sessions ended, refresh tokens revoked"
         );
-    } else if !before.active && after.active {
+    } else if before.password_hash != after.password_hash {
+        // ASVS V7.4.3 / SECURITY.md 25: a changed credential ends the
+        // sessions and refresh tokens that the old one opened.
+        end_sessions(state, &after.id).await?;
+        tracing::info!(
+            category = "security",
+            event = "password_changed",
+            user_id = %after.id,
+            client_id = %actor.client_id,
+            outcome = "success",
+            "password changed over SCIM: sessions ended, refresh tokens revoked"
+        );
+    }
+    if !before.active && after.active {
         tracing::info!(
             category = "security",
             event = "scim_user_reactivated",
