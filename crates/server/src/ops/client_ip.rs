@@ -78,6 +78,23 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// The client's address for a request from `peer` with `headers`.
+/// What a per-IP rate limit counts under: an IPv4 address, or the IPv6
+/// network of `v6_prefix` bits it belongs to. One customer usually holds a
+/// whole /64 (RFC 6177), so limiting the full address would give it 2^64
+/// buckets (SECURITY.md 28).
+pub fn limit_subject(ip: IpAddr, v6_prefix: u8) -> String {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(v6_prefix.min(128)))
+                .unwrap_or(0);
+            let network = std::net::Ipv6Addr::from(u128::from(v6) & mask);
+            format!("{network}/{v6_prefix}")
+        }
+    }
+}
+
 pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpBlock]) -> IpAddr {
     let mut ip = canonical(peer.ip());
     if !trusted.iter().any(|b| b.contains(ip)) {
@@ -152,6 +169,24 @@ mod tests {
             client_ip(proxy, &headers(&["nonsense, 10.0.0.5"]), &trusted).to_string(),
             "10.0.0.5"
         );
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_per_network() {
+        let subject = |ip: &str, prefix| limit_subject(ip.parse().unwrap(), prefix);
+        assert_eq!(subject("192.0.2.7", 64), "192.0.2.7");
+        assert_eq!(subject("::ffff:192.0.2.7", 64), "192.0.2.7");
+        assert_eq!(subject("2001:db8:1:2:aaaa::1", 64), "2001:db8:1:2::/64");
+        assert_eq!(
+            subject("2001:db8:1:2:aaaa::1", 64),
+            subject("2001:db8:1:2:ffff:ffff:ffff:ffff", 64)
+        );
+        assert_ne!(
+            subject("2001:db8:1:2::1", 64),
+            subject("2001:db8:1:3::1", 64)
+        );
+        assert_eq!(subject("2001:db8:1:2:aaaa::1", 48), "2001:db8:1::/48");
+        assert_eq!(subject("2001:db8::1", 128), "2001:db8::1/128");
     }
 
     #[test]

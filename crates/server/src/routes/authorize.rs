@@ -44,12 +44,22 @@ pub async fn post(
 ) -> Response {
     match body {
         Ok(Form(params)) => resume(&state, jar, params, Done::default()).await,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         Err(e) => error_page(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidRequest,
             &format!("unreadable request: {e}"),
         ),
     }
+}
+
+/// The page for a form over the body limit (RFC 9110 §15.5.14).
+pub fn too_large() -> Response {
+    error_page(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::InvalidRequest,
+        "The form is too large.",
+    )
 }
 
 /// What the user has just done on our pages.

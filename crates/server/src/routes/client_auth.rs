@@ -18,6 +18,8 @@ use serde_json::Value;
 use store::ClientRecord;
 
 use super::oauth_support::{OAuthError, Params, error};
+use super::rate_limit::Verdict;
+use crate::ops::client_ip::ClientIp;
 use crate::state::AppState;
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -145,11 +147,77 @@ fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthErr
 }
 
 /// Authenticates the client of a token, introspection or revocation request.
+///
+/// Every failure is counted against a budget per client id and per client
+/// IP (`AUTH_RATE_LIMIT_CLIENT_AUTH_FAILURES`); once either is spent, a
+/// failure answers 429 with `Retry-After` instead of 401 (SECURITY.md 23).
+/// Only failures are counted, and only after they happen, so a correct
+/// credential never waits for the store and a stranger who spends a
+/// client's budget does not lock the real client out.
 pub async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
     params: &Params,
+    ip: Option<ClientIp>,
 ) -> Result<ClientRecord, OAuthError> {
+    match authenticate(state, headers, params).await {
+        Err(Refused::Failed(id, reason)) => {
+            failure(&id, reason);
+            Err(spend_failure_budget(state, &id, ip).await)
+        }
+        Err(Refused::Error(e)) => Err(e),
+        Ok(client) => Ok(client),
+    }
+}
+
+/// Counts one failed authentication; the answer to give for it.
+async fn spend_failure_budget(state: &AppState, id: &str, ip: Option<ClientIp>) -> OAuthError {
+    let Some(rate) = state.config.client_auth_failures else {
+        return invalid_client();
+    };
+    let ip = ip.map(|ClientIp(ip)| {
+        format!(
+            "ip:{}",
+            crate::ops::client_ip::limit_subject(ip, state.config.ipv6_prefix)
+        )
+    });
+    // The id is what the caller sent, so it is hashed to a bounded key.
+    let client = format!("client:{}", crate::tokens::hash_token(id));
+    for subject in ip.iter().chain(std::iter::once(&client)) {
+        match super::rate_limit::check(state, "client_auth", subject, rate).await {
+            Verdict::Admit => {}
+            Verdict::Refuse(retry_after) => return OAuthError::too_many(retry_after),
+            Verdict::Unavailable => {
+                return error(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the service is temporarily unavailable",
+                );
+            }
+        }
+    }
+    invalid_client()
+}
+
+/// Why [`authenticate`] refused.
+enum Refused {
+    /// The credentials were wrong: the client id presented and the reason
+    /// for the log.
+    Failed(String, &'static str),
+    /// The request is malformed or the store failed.
+    Error(OAuthError),
+}
+
+impl From<OAuthError> for Refused {
+    fn from(e: OAuthError) -> Self {
+        Self::Error(e)
+    }
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<ClientRecord, Refused> {
     let presented = presented(headers, params)?;
     let id = match &presented {
         Presented::Secret { id, .. } | Presented::Assertion { id, .. } | Presented::None { id } => {
@@ -158,15 +226,9 @@ pub async fn authenticate_client(
     };
     let client = match state.store.get_client(&id).await {
         Ok(client) if crate::services::verify::client_enabled(&client) => client,
-        Ok(_) => {
-            failure(&id, "client_disabled");
-            return Err(invalid_client());
-        }
-        Err(store::Error::NotFound) => {
-            failure(&id, "unknown_client");
-            return Err(invalid_client());
-        }
-        Err(e) => return Err(e.into()),
+        Ok(_) => return Err(Refused::Failed(id, "client_disabled")),
+        Err(store::Error::NotFound) => return Err(Refused::Failed(id, "unknown_client")),
+        Err(e) => return Err(OAuthError::from(e).into()),
     };
     let outcome = match (&presented, client.token_endpoint_auth_method.as_str()) {
         (Presented::Secret { secret, .. }, "client_secret_basic" | "client_secret_post") => client
@@ -182,8 +244,7 @@ pub async fn authenticate_client(
         _ => Err("wrong_method"),
     };
     if let Err(reason) = outcome {
-        failure(&client.client_id, reason);
-        return Err(invalid_client());
+        return Err(Refused::Failed(client.client_id, reason));
     }
     Ok(client)
 }

@@ -16,7 +16,9 @@ use oauth::ErrorCode;
 use oauth::authorize::{AuthorizationRequest, Params};
 use store::{Attempt, ClientRecord, Consent};
 
-use super::authorize::{Done, csrf_refused, error_page, load, redirect_error, resume, unavailable};
+use super::authorize::{
+    Done, csrf_refused, error_page, load, redirect_error, resume, too_large, unavailable,
+};
 use crate::secret::Secret;
 use crate::services::lockout;
 use crate::state::AppState;
@@ -95,8 +97,10 @@ pub async fn login(
     jar: CookieJar,
     body: Result<Form<Fields>, FormRejection>,
 ) -> Response {
-    let Ok(Form(fields)) = body else {
-        return expired();
+    let fields = match body {
+        Ok(Form(fields)) => fields,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+        Err(_) => return expired(),
     };
     let sealed = field(&fields, "authz").unwrap_or_default().to_owned();
     let Some(params) = open(&state, Some(&sealed)) else {
@@ -273,8 +277,10 @@ pub async fn consent(
     jar: CookieJar,
     body: Result<Form<Fields>, FormRejection>,
 ) -> Response {
-    let Ok(Form(fields)) = body else {
-        return expired();
+    let fields = match body {
+        Ok(Form(fields)) => fields,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+        Err(_) => return expired(),
     };
     let Some(params) = open(&state, field(&fields, "authz")) else {
         return expired();

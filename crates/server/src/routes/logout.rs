@@ -17,7 +17,7 @@ use oauth::authorize::Params;
 use serde_json::Value;
 use store::ClientRecord;
 
-use super::authorize::{csrf_refused, error_page, unavailable};
+use super::authorize::{csrf_refused, error_page, too_large, unavailable};
 use crate::jwt;
 use crate::state::AppState;
 use crate::web::pages::{self, LogoutConfirm, Message};
@@ -38,12 +38,16 @@ pub async fn post(
     jar: CookieJar,
     body: Result<Form<Fields>, FormRejection>,
 ) -> Response {
-    let Ok(Form(fields)) = body else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidRequest,
-            "The logout request is not readable.",
-        );
+    let fields = match body {
+        Ok(Form(fields)) => fields,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
+        Err(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                "The logout request is not readable.",
+            );
+        }
     };
     let get = |name: &str| Params(&fields).get(name).ok().flatten();
     // The confirmation form: sealed original parameters plus the user's yes.

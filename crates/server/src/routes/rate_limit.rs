@@ -13,7 +13,7 @@
 //! and going on would make the client wait out a second store timeout.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
@@ -66,7 +66,8 @@ pub async fn per_ip(State(state): State<AppState>, request: Request, next: Next)
     ) else {
         return next.run(request).await;
     };
-    match check(&state, scope, &format!("ip:{ip}"), rate).await {
+    let subject = crate::ops::client_ip::limit_subject(ip, state.config.ipv6_prefix);
+    match check(&state, scope, &format!("ip:{subject}"), rate).await {
         Verdict::Admit => next.run(request).await,
         verdict => answer(voice, verdict),
     }
@@ -87,21 +88,32 @@ pub enum Verdict {
 pub async fn check(state: &AppState, scope: &'static str, subject: &str, rate: Rate) -> Verdict {
     let key = format!("{scope}:{subject}");
     let batch = LocalQuota::batch(rate);
-    if batch > 1 && state.quota.take(&key) {
-        return Verdict::Admit;
-    }
     let (interval, burst) = (rate.interval_ms(), i64::from(rate.burst));
-    let mut answer = state.store.rate_limit(&key, interval, burst, batch).await;
-    if batch > 1 {
-        match &answer {
-            Ok(decision) if decision.allowed => {
-                state.quota.put(key.clone(), batch - 1, interval * batch);
-            }
-            // Near the limit a whole batch may not fit where one request does.
-            Ok(_) => answer = state.store.rate_limit(&key, interval, burst, 1).await,
-            Err(_) => {}
+    let answer = if batch > 1 {
+        if state.quota.take(&key) {
+            return Verdict::Admit;
         }
-    }
+        // One fetch per key at a time: concurrent misses wait for it and
+        // share what it brought, instead of each taking a batch of its own
+        // from the store (which drained the shared limit with quota nobody
+        // used, and refused a burst well within the limit).
+        let gate = state.quota.gate(&key);
+        let fetched = {
+            let _turn = gate.lock().await;
+            if state.quota.take(&key) {
+                None
+            } else {
+                Some(fetch(state, &key, interval, burst, batch).await)
+            }
+        };
+        state.quota.release(&key, gate);
+        match fetched {
+            None => return Verdict::Admit,
+            Some(answer) => answer,
+        }
+    } else {
+        state.store.rate_limit(&key, interval, burst, 1).await
+    };
     match answer {
         Ok(decision) if decision.allowed => Verdict::Admit,
         Ok(decision) => {
@@ -128,6 +140,23 @@ pub async fn check(state: &AppState, scope: &'static str, subject: &str, rate: R
     }
 }
 
+/// Takes a batch from the store for `key`, keeping all but one locally; near
+/// the limit, where a whole batch may not fit, a single request.
+async fn fetch(
+    state: &AppState,
+    key: &str,
+    interval: i64,
+    burst: i64,
+    batch: i64,
+) -> store::Result<store::RateDecision> {
+    let answer = state.store.rate_limit(key, interval, burst, batch).await?;
+    if answer.allowed {
+        state.quota.put(key.to_owned(), batch - 1, interval * batch);
+        return Ok(answer);
+    }
+    state.store.rate_limit(key, interval, burst, 1).await
+}
+
 /// Requests admitted by this replica from quota it took from the store in a
 /// batch. Limits with a burst of 200 or more are taken `burst / 100` at a
 /// time (at most 100), so a busy `/token` pays one store call per batch, not
@@ -138,6 +167,9 @@ pub async fn check(state: &AppState, scope: &'static str, subject: &str, rate: R
 #[derive(Debug, Default)]
 pub struct LocalQuota {
     held: Mutex<HashMap<String, (i64, Instant)>>,
+    /// Per key, the turn to fetch from the store; present only while
+    /// someone holds or waits for it.
+    gates: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl LocalQuota {
@@ -166,8 +198,32 @@ impl LocalQuota {
         }
     }
 
-    /// Holds `left` more requests for `key` for `valid_ms` (after which the
-    /// shared limit has refilled them anyway).
+    /// The fetching turn of `key` (see [`check`]).
+    fn gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut gates = self
+            .gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(gates.entry(key.to_owned()).or_default())
+    }
+
+    /// Gives a gate back; the last one out removes it, so the map holds
+    /// only keys with requests in flight.
+    fn release(&self, key: &str, gate: Arc<tokio::sync::Mutex<()>>) {
+        let mut gates = self
+            .gates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Two references: the map's and ours.
+        if Arc::strong_count(&gate) <= 2 {
+            gates.remove(key);
+        }
+    }
+
+    /// Adds `left` requests to what is held for `key`, valid for `valid_ms`
+    /// (after which the shared limit has refilled them anyway). Added, not
+    /// replaced: a remainder another fetch brought is still quota taken from
+    /// the shared limit.
     fn put(&self, key: String, left: i64, valid_ms: i64) {
         let mut held = self
             .held
@@ -182,7 +238,12 @@ impl LocalQuota {
             }
         }
         let valid = Duration::from_millis(u64::try_from(valid_ms).unwrap_or(0));
-        held.insert(key, (left, Instant::now() + valid));
+        let until = Instant::now() + valid;
+        let entry = held.entry(key).or_insert((0, until));
+        if entry.1 <= Instant::now() {
+            entry.0 = 0;
+        }
+        *entry = (entry.0 + left, until);
     }
 }
 

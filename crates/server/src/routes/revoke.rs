@@ -19,11 +19,12 @@ use crate::tokens::hash_token;
 
 pub async fn revoke(
     State(state): State<AppState>,
+    ip: Option<axum::Extension<crate::ops::client_ip::ClientIp>>,
     headers: HeaderMap,
     body: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, OAuthError> {
     let params = form(body)?;
-    let client = authenticate_client(&state, &headers, &params).await?;
+    let client = authenticate_client(&state, &headers, &params, ip.map(|e| e.0)).await?;
     let token = params.require("token")?;
     // token_type_hint only orders the search (§2.1); we look in both places.
     let _hint = params.get("token_type_hint")?;

@@ -13,6 +13,7 @@ mod cluster;
 mod doctor;
 mod health;
 mod helpers;
+mod hostile;
 mod logs;
 mod metrics;
 mod oauth;

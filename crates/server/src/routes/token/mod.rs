@@ -24,6 +24,10 @@ pub fn form(
     body: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Params, OAuthError> {
     body.map(|Form(pairs)| Params::new(pairs)).map_err(|e| {
+        // RFC 9110 §15.5.14: a body over the limit is 413, not 400.
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return OAuthError::too_large();
+        }
         error(
             ErrorCode::InvalidRequest,
             format!("the body must be application/x-www-form-urlencoded ({e})"),
@@ -33,11 +37,12 @@ pub fn form(
 
 pub async fn token(
     State(state): State<AppState>,
+    ip: Option<axum::Extension<crate::ops::client_ip::ClientIp>>,
     headers: HeaderMap,
     body: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, OAuthError> {
     let params = form(body)?;
-    let client = authenticate_client(&state, &headers, &params).await?;
+    let client = authenticate_client(&state, &headers, &params, ip.map(|e| e.0)).await?;
     if let Some(refusal) = super::rate_limit::per_client(&state, &client.client_id).await {
         return Ok(refusal);
     }
@@ -111,16 +116,15 @@ fn client_credentials(
 
 pub fn issue_failure(e: IssueError) -> OAuthError {
     match e {
-        IssueError::NoSigningKey(_) => OAuthError(
-            oauth::Error::new(
-                ErrorCode::TemporarilyUnavailable,
-                "no signing key is available",
-            )
-            .with_detail(e.to_string()),
-        ),
-        IssueError::Key(e) => OAuthError(
-            oauth::Error::new(ErrorCode::ServerError, "signing failed").with_detail(e.to_string()),
-        ),
+        IssueError::NoSigningKey(_) => oauth::Error::new(
+            ErrorCode::TemporarilyUnavailable,
+            "no signing key is available",
+        )
+        .with_detail(e.to_string())
+        .into(),
+        IssueError::Key(e) => oauth::Error::new(ErrorCode::ServerError, "signing failed")
+            .with_detail(e.to_string())
+            .into(),
     }
 }
 
