@@ -161,14 +161,17 @@ impl Application {
             let _ = closing_tx.send(true);
         });
 
-        let mut close_signal = closing_rx.clone();
-        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-            let _ = close_signal.wait_for(|closing| *closing).await;
-        });
+        let max_connections = crate::ops::connections::prepare(&config.http);
+        let server = crate::ops::connections::serve(
+            listener,
+            router(state),
+            config.http,
+            max_connections,
+            closing_rx.clone(),
+        );
         let grace = config.shutdown_grace;
         let result = tokio::select! {
-            result = server => result.context("the server failed"),
+            () = server => Ok(()),
             () = async {
                 let _ = closing_rx.wait_for(|closing| *closing).await;
                 tokio::time::sleep(grace).await;

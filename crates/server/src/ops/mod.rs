@@ -2,6 +2,7 @@
 //! middleware that ties them together (request id, access log, latency).
 
 pub mod client_ip;
+pub mod connections;
 pub mod health;
 pub mod logging;
 pub mod metrics;

@@ -21,10 +21,12 @@ mod userinfo;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::ops::request::{RequestSettings, observe, record_route};
 use crate::state::AppState;
@@ -65,6 +67,13 @@ pub fn router(state: AppState) -> Router {
         .nest("/scim/v2", scim::router(state.clone()))
         .route_layer(from_fn(record_route))
         .layer(from_fn_with_state(state.clone(), rate_limit::per_ip))
+        // The whole request, body included, within AUTH_HTTP_REQUEST_TIMEOUT
+        // (SECURITY.md 27): 408 past it. Header reading and idle
+        // connections are bounded by the listener (ops::connections).
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.http.request_timeout,
+        ))
         .with_state(state)
         // A panic is a bug, but it answers 500 rather than dropping the connection.
         .layer(CatchPanicLayer::new())

@@ -4,6 +4,7 @@
 //! the limit.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
@@ -241,4 +242,111 @@ async fn an_oversized_form_is_413() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
     }
+}
+
+async fn connect(server: &Server) -> tokio::net::TcpStream {
+    let address = server.base.trim_start_matches("http://").to_owned();
+    tokio::net::TcpStream::connect(address).await.unwrap()
+}
+
+/// Reads until the server closes the connection; returns what it sent.
+/// Panics if it is still open after `within`.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(within, async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the connection is still open after {within:?}"
+    );
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+/// The finding: axum started hyper without a timer, so a client trickling
+/// its headers held a connection forever.
+#[tokio::test]
+async fn trickled_headers_idle_connections_and_slow_bodies_are_cut_off() {
+    use tokio::io::AsyncWriteExt;
+    let (server, _) = start(&[
+        ("AUTH_HTTP_HEADER_TIMEOUT", "1s"),
+        ("AUTH_HTTP_IDLE_TIMEOUT", "1s"),
+        ("AUTH_HTTP_REQUEST_TIMEOUT", "1s"),
+    ])
+    .await;
+
+    // Headers that never end.
+    let mut trickle = connect(&server).await;
+    let writer = async {
+        for byte in b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa" {
+            if trickle.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(1500), writer).await;
+    read_until_closed(&mut trickle, Duration::from_secs(3)).await;
+
+    // A keep-alive connection after its request, and one that never sends.
+    let mut idle = connect(&server).await;
+    idle.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut idle, Duration::from_secs(4)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let mut silent = connect(&server).await;
+    read_until_closed(&mut silent, Duration::from_secs(4)).await;
+
+    // A body that never arrives: 408.
+    let mut slow = connect(&server).await;
+    slow.write_all(
+        b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type",
+    )
+    .await
+    .unwrap();
+    let answer = read_until_closed(&mut slow, Duration::from_secs(4)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+/// The finding: at the common soft limit of 1024 descriptors, 2000 idle
+/// connections made the service unreachable. At the connection cap, idle
+/// connections make way for a client with a real request.
+#[tokio::test]
+async fn at_the_connection_cap_idle_connections_make_way_for_a_request() {
+    let (server, _) = start(&[("AUTH_HTTP_MAX_CONNECTIONS", "50")]).await;
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        held.push(connect(&server).await);
+    }
+    let started = std::time::Instant::now();
+    let live = tokio::time::timeout(
+        Duration::from_secs(10),
+        client().get(server.url("/health/live")).send(),
+    )
+    .await
+    .expect("a real request is served at the cap")
+    .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let limits = server
+        .json_logs()
+        .into_iter()
+        .find(|l| l["event"] == "connection_limits")
+        .expect("the limits are logged at startup");
+    assert_eq!(limits["max_connections"], 50);
+    assert_eq!(
+        limits["fd_soft_limit"], limits["fd_hard_limit"],
+        "the soft fd limit is raised to the hard one: {limits}"
+    );
 }
