@@ -21,12 +21,22 @@ pub use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, ValFi
 
 use crate::{Error, ScimType};
 
+/// The longest filter accepted, in bytes, checked before any parsing
+/// (SECURITY.md 23). Real clients send a few hundred bytes at most.
+pub const MAX_FILTER_LENGTH: usize = 16 * 1024;
+
 /// Parses a filter, or says where it goes wrong (`invalidFilter`).
 ///
 /// Besides the RFC 7644 grammar it accepts `emails[type eq "work"].value eq
 /// "x"`, which Entra ID sends (SCIM-CLIENTS.md) and which means the same as
 /// `emails[type eq "work" and value eq "x"]`.
 pub fn parse(text: &str) -> Result<Filter, Error> {
+    if text.len() > MAX_FILTER_LENGTH {
+        return Err(Error::new(
+            ScimType::InvalidFilter,
+            format!("the filter is longer than {MAX_FILTER_LENGTH} bytes"),
+        ));
+    }
     Filter::from_str(text).or_else(|e| {
         match sub_attribute_after_brackets(text) {
             Some(rewritten) => Filter::from_str(&rewritten).ok(),
@@ -42,14 +52,22 @@ pub fn parse(text: &str) -> Result<Filter, Error> {
 }
 
 /// Rewrites each `attr[inner].sub op value` into `attr[inner and sub op
-/// value]`, or `None` when the text has no such form.
+/// value]`, or `None` when the text has no such form. One pass over the
+/// characters: the tokens after `].` are read in place (an earlier version
+/// copied the rest of the input at every `].`, quadratic in its length).
 fn sub_attribute_after_brackets(text: &str) -> Option<String> {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len() + 8);
-    let mut open: Option<usize> = None;
+    let mut open = false;
     let mut in_string = false;
     let mut changed = false;
     let mut i = 0;
+    let skip = |mut j: usize, keep: &dyn Fn(char) -> bool| {
+        while j < chars.len() && keep(chars[j]) {
+            j += 1;
+        }
+        j
+    };
     while i < chars.len() {
         let c = chars[i];
         if in_string {
@@ -65,46 +83,40 @@ fn sub_attribute_after_brackets(text: &str) -> Option<String> {
         }
         match c {
             '"' => in_string = true,
-            '[' => open = Some(out.len()),
-            ']' if open.is_some() && chars.get(i + 1) == Some(&'.') => {
+            '[' => open = true,
+            ']' if open && chars.get(i + 1) == Some(&'.') => {
                 // `].sub op value`: read the three tokens.
-                let mut j = i + 2;
-                let sub: String = chars[j..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_alphanumeric() || **c == '_' || **c == '$')
-                    .collect();
-                j += sub.chars().count();
-                let rest: String = chars[j..].iter().collect();
-                let trimmed = rest.trim_start();
-                let op: String = trimmed
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphabetic())
-                    .collect();
-                if sub.is_empty() || op.is_empty() {
+                let sub_start = i + 2;
+                let sub_end = skip(sub_start, &|c| {
+                    c.is_ascii_alphanumeric() || c == '_' || c == '$'
+                });
+                let op_start = skip(sub_end, &char::is_whitespace);
+                let op_end = skip(op_start, &|c| c.is_ascii_alphabetic());
+                if sub_end == sub_start || op_end == op_start {
                     return None;
                 }
-                let after_op = &trimmed[op.len()..];
-                let consumed_ws = rest.len() - trimmed.len();
-                let value = if op.eq_ignore_ascii_case("pr") {
-                    String::new()
+                let sub: String = chars[sub_start..sub_end].iter().collect();
+                let op: String = chars[op_start..op_end].iter().collect();
+                let (value, end) = if op.eq_ignore_ascii_case("pr") {
+                    (String::new(), op_end)
                 } else {
-                    value_token(after_op.trim_start())?
+                    let value_start = skip(op_end, &char::is_whitespace);
+                    let value_end = value_token(&chars, value_start)?;
+                    (chars[value_start..value_end].iter().collect(), value_end)
                 };
-                let ws_before_value = after_op.len() - after_op.trim_start().len();
-                out.push_str(&format!(" and {sub} {op} {value}]"));
-                let consumed = consumed_ws
-                    + op.len()
-                    + if value.is_empty() {
-                        0
-                    } else {
-                        ws_before_value + value.len()
-                    };
-                i = j + rest[..consumed].chars().count();
-                open = None;
+                out.push_str(" and ");
+                out.push_str(&sub);
+                out.push(' ');
+                out.push_str(&op);
+                out.push(' ');
+                out.push_str(&value);
+                out.push(']');
+                i = end;
+                open = false;
                 changed = true;
                 continue;
             }
-            ']' => open = None,
+            ']' => open = false,
             _ => {}
         }
         out.push(c);
@@ -113,25 +125,26 @@ fn sub_attribute_after_brackets(text: &str) -> Option<String> {
     changed.then_some(out)
 }
 
-/// A comparison value at the start of `text`: a JSON string or a bare word.
-fn value_token(text: &str) -> Option<String> {
-    if let Some(rest) = text.strip_prefix('"') {
+/// The end of the comparison value starting at `start`: a JSON string or a
+/// bare word.
+fn value_token(chars: &[char], start: usize) -> Option<usize> {
+    if chars.get(start) == Some(&'"') {
         let mut escaped = false;
-        for (n, c) in rest.char_indices() {
+        for (n, c) in chars.iter().enumerate().skip(start + 1) {
             match c {
                 _ if escaped => escaped = false,
                 '\\' => escaped = true,
-                '"' => return Some(text[..n + 2].to_owned()),
+                '"' => return Some(n + 1),
                 _ => {}
             }
         }
         return None;
     }
-    let word: String = text
-        .chars()
-        .take_while(|c| !c.is_whitespace() && *c != ')')
-        .collect();
-    (!word.is_empty()).then_some(word)
+    let end = chars[start.min(chars.len())..]
+        .iter()
+        .position(|c| c.is_whitespace() || *c == ')')
+        .map_or(chars.len(), |n| start + n);
+    (end > start).then_some(end)
 }
 
 /// Where and why the grammar refused a filter or path.

@@ -118,6 +118,18 @@ fn invalid_filters_are_invalid_filter_with_a_position() {
     assert_eq!(err.scim_type, Some(ScimType::InvalidFilter));
 }
 
+/// SECURITY.md 23: the length is checked before any parsing.
+#[test]
+fn filters_over_the_length_cap_are_refused_before_parsing() {
+    let at_cap = format!(r#"userName eq "{}""#, "a".repeat(MAX_FILTER_LENGTH - 14));
+    assert_eq!(at_cap.len(), MAX_FILTER_LENGTH);
+    assert!(parse(&at_cap).is_ok());
+    let over = format!("{at_cap} ");
+    let error = parse(&over).unwrap_err();
+    assert_eq!(error.scim_type, Some(ScimType::InvalidFilter));
+    assert!(error.detail.contains("longer than"), "{}", error.detail);
+}
+
 #[test]
 fn entra_sub_attribute_after_a_value_filter() {
     check(
@@ -136,6 +148,13 @@ fn entra_sub_attribute_after_a_value_filter() {
     check(r#"emails[type eq "work"].display pr"#, false);
     check(r#"emails[type eq "x]."].value eq "a]""#, false);
     assert!(parse(r#"emails[type eq "work"].value eq"#).is_err());
+    // Many rewrites in one filter, as the hostile probe sent them.
+    let many = vec![r#"emails[type eq "w"].value eq "x""#; 200].join(" or ");
+    assert!(parse(&many).is_ok());
+    check(
+        &format!(r#"{many} or emails[type eq "home"].value eq "babs@jensen.org""#),
+        true,
+    );
     assert!(parse(r#"emails[type eq "work"]."#).is_err());
 }
 

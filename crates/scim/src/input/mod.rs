@@ -186,6 +186,24 @@ fn prepare_extension(
     Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
+/// The most values a multi-valued attribute may hold (SECURITY.md 23), so
+/// no request can make a record whose every read and write is slow. Real
+/// users have a handful of emails, phone numbers or roles.
+pub const MAX_VALUES: usize = 1_000;
+/// The most members a group may list: groups are large in practice (Entra
+/// ID provisions whole departments), but a larger one would be a record too
+/// big to move.
+pub const MAX_MEMBERS: usize = 10_000;
+
+/// The cap on `attribute`'s values.
+pub fn max_values(attribute: &Attribute) -> usize {
+    if attribute.name == "members" {
+        MAX_MEMBERS
+    } else {
+        MAX_VALUES
+    }
+}
+
 /// A value of `attribute`'s type, or `None` when it is unassigned.
 pub fn prepare_value(attribute: &Attribute, value: &Value) -> Result<Option<Value>, Error> {
     if value.is_null() {
@@ -196,6 +214,14 @@ pub fn prepare_value(attribute: &Attribute, value: &Value) -> Result<Option<Valu
             Value::Array(items) => items.as_slice(),
             single => std::slice::from_ref(single),
         };
+        let cap = max_values(attribute);
+        if items.len() > cap {
+            return Err(invalid(format!(
+                "{} has {} values; at most {cap} are allowed",
+                attribute.name,
+                items.len()
+            )));
+        }
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             if let Some(v) = prepare_single(attribute, item)? {

@@ -156,3 +156,26 @@ fn immutable_attributes_are_set_once() {
     );
     assert!(first.is_ok());
 }
+
+/// SECURITY.md 23: multi-valued attributes have a documented size cap.
+#[test]
+fn multi_valued_attributes_are_capped() {
+    let emails = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"value": format!("u{i}@example.com")}))
+            .collect()
+    };
+    assert!(user(json!({"userName": "a", "emails": emails(MAX_VALUES)})).is_ok());
+    let error = user(json!({"userName": "a", "emails": emails(MAX_VALUES + 1)})).unwrap_err();
+    assert_eq!(error.scim_type, Some(ScimType::InvalidValue));
+    assert!(error.detail.contains("at most 1000"), "{}", error.detail);
+    let members: Vec<Value> = (0..MAX_VALUES + 1)
+        .map(|i| json!({"value": format!("m{i}")}))
+        .collect();
+    let group = prepare(
+        &json!({"displayName": "big", "members": members}),
+        &ResourceSchema::group(),
+        None,
+    );
+    assert!(group.is_ok(), "groups may have many more members");
+}

@@ -13,6 +13,8 @@
 //! - `remove` through a value path that matches nothing changes nothing:
 //!   the state the client asked for already holds.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value};
 
 use super::{Operation, PatchOp, PatchPath, PatchValuePath, parse_path};
@@ -254,7 +256,7 @@ fn truthy(value: Option<&Value>) -> bool {
 }
 
 /// RFC 7644 §3.5.2: a value made primary makes every other value not primary.
-fn clear_other_primaries(items: &mut [Value], keep: &[usize]) {
+fn clear_other_primaries(items: &mut [Value], keep: &HashSet<usize>) {
     for (i, item) in items.iter_mut().enumerate() {
         if keep.contains(&i) {
             continue;
@@ -271,7 +273,7 @@ fn clear_other_primaries(items: &mut [Value], keep: &[usize]) {
 /// Two elements are the same value when their `value` sub-attributes are
 /// equal and a `type` given by the new one agrees.
 fn same_element(existing: &Value, new: &Value) -> bool {
-    let field = |v: &Value, name: &str| {
+    let field = |v: &'_ Value, name: &str| -> Option<Value> {
         v.as_object().and_then(|o| {
             o.iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -288,6 +290,19 @@ fn same_element(existing: &Value, new: &Value) -> bool {
                     .is_none_or(|t| field(existing, "type") == Some(t))
         }
         (a, b) => a == b,
+    }
+}
+
+/// What [`same_element`] compares first: the `value` sub-attribute of a
+/// complex value, or a simple value itself. `None` for a complex value
+/// without `value`, which is never the same as another.
+fn element_key(element: &Value) -> Option<String> {
+    match element {
+        Value::Object(object) => object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+            .map(|(_, v)| v.to_string()),
+        simple => Some(simple.to_string()),
     }
 }
 
@@ -348,24 +363,42 @@ fn set(
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
-        let mut touched = Vec::new();
+        // Candidates by value, so adding n values to m is O(n + m), not
+        // O(n × m) (a 1 MiB PATCH of 15 000 emails took seconds).
+        let mut by_value: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            if let Some(key) = element_key(item) {
+                by_value.entry(key).or_default().push(i);
+            }
+        }
+        let mut touched = HashSet::new();
         for element in new {
-            match items.iter().position(|e| same_element(e, &element)) {
+            let found = element_key(&element).and_then(|key| {
+                by_value
+                    .get(&key)?
+                    .iter()
+                    .copied()
+                    .find(|&i| same_element(&items[i], &element))
+            });
+            match found {
                 Some(i) => {
                     if let (Some(existing), Value::Object(more)) =
                         (items[i].as_object_mut(), &element)
                     {
                         existing.extend(more.clone());
                     }
-                    touched.push(i);
+                    touched.insert(i);
                 }
                 None => {
+                    if let Some(key) = element_key(&element) {
+                        by_value.entry(key).or_default().push(items.len());
+                    }
                     items.push(element);
-                    touched.push(items.len() - 1);
+                    touched.insert(items.len() - 1);
                 }
             }
         }
-        let new_primary: Vec<usize> = touched
+        let new_primary: HashSet<usize> = touched
             .iter()
             .copied()
             .filter(|&i| truthy(items[i].get("primary")))
@@ -413,7 +446,17 @@ fn remove(resource: &mut Map<String, Value>, target: &Target<'_>, value: Option<
         (None, Some(Value::Array(items))) if value.is_some_and(|v| !v.is_null()) => {
             // Entra ID: `{"op":"Remove","path":"members","value":[{"value":id}]}`.
             let listed = as_items(value.unwrap_or(&Value::Null));
-            items.retain(|e| !listed.iter().any(|l| same_element(e, l)));
+            // By value, so removing n of m values is O(n + m).
+            let mut by_value: HashMap<String, Vec<&Value>> = HashMap::new();
+            for l in &listed {
+                if let Some(key) = element_key(l) {
+                    by_value.entry(key).or_default().push(l);
+                }
+            }
+            items.retain(|e| {
+                let candidates = element_key(e).and_then(|key| by_value.get(&key));
+                !candidates.is_some_and(|ls| ls.iter().any(|l| same_element(e, l)))
+            });
         }
         (None, _) => {
             container.remove(&key);
@@ -548,7 +591,7 @@ fn value_path(
                     }
                 }
             }
-            let primary: Vec<usize> = matched
+            let primary: HashSet<usize> = matched
                 .iter()
                 .copied()
                 .filter(|&i| truthy(items[i].get("primary")))

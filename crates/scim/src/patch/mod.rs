@@ -105,6 +105,16 @@ impl PatchOp {
 
 /// Parses a PATCH `path`, or says where it goes wrong (`invalidPath`).
 pub fn parse_path(text: &str) -> Result<PatchPath, Error> {
+    // A path holds at most a filter; the same cap, before any parsing.
+    if text.len() > crate::filter::MAX_FILTER_LENGTH {
+        return Err(Error::new(
+            ScimType::InvalidPath,
+            format!(
+                "the path is longer than {} bytes",
+                crate::filter::MAX_FILTER_LENGTH
+            ),
+        ));
+    }
     PatchPath::from_str(text).map_err(|e| {
         Error::new(
             ScimType::InvalidPath,

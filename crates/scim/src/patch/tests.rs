@@ -322,3 +322,40 @@ fn request_needs_the_patch_schema_and_operations() {
     assert_eq!(ops[0].op, PatchOp::Add);
     assert_eq!(ops[0].path, None);
 }
+
+/// Adding and removing many values is linear (a 1 MiB PATCH of 15 000
+/// emails took seconds when each add scanned every value); the result is
+/// still deduplicated and checked against the cap.
+#[test]
+fn many_values_are_added_and_removed_by_value() {
+    let schema = ResourceSchema::group();
+    let mut group = json!({"displayName": "g"}).as_object().cloned().unwrap();
+    let members: Vec<Value> = (0..20_000)
+        .map(|i| json!({"value": format!("m{i}")}))
+        .collect();
+    let add = |value: Value| {
+        parse_request(&json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": value}]
+        }))
+        .unwrap()
+    };
+    apply(&mut group, &add(json!(members)), &schema).unwrap();
+    // Again, with one new member: the rest are the same values.
+    apply(
+        &mut group,
+        &add(json!([{"value": "m5"}, {"value": "new"}])),
+        &schema,
+    )
+    .unwrap();
+    assert_eq!(group["members"].as_array().unwrap().len(), 20_001);
+    let remove = parse_request(&json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "remove", "path": "members", "value": members[..10_000]}]
+    }))
+    .unwrap();
+    apply(&mut group, &remove, &schema).unwrap();
+    let left = group["members"].as_array().unwrap();
+    assert_eq!(left.len(), 10_001);
+    assert_eq!(left[0]["value"], "m10000");
+}

@@ -97,10 +97,13 @@ fn zero() {
         "introspect",
         "revoke",
         "scim",
+        "client_auth",
     ] {
         metrics::counter!("auth_rate_limited_total", "scope" => scope).increment(0);
     }
     metrics::counter!("auth_lockouts_total").increment(0);
+    metrics::counter!("auth_http_connection_cap_reached_total").increment(0);
+    metrics::counter!("auth_http_connections_shed_total").increment(0);
     metrics::counter!("auth_refresh_token_reuse_detected_total").increment(0);
     metrics::counter!("auth_authorization_code_reuse_total").increment(0);
 }
@@ -114,6 +117,18 @@ fn describe() {
     describe_gauge!(
         "auth_build_info",
         "Build information; the value is always 1."
+    );
+    describe_gauge!(
+        "auth_http_connections_max",
+        "The connection cap of this replica (AUTH_HTTP_MAX_CONNECTIONS or derived from the fd limit)."
+    );
+    describe_counter!(
+        "auth_http_connection_cap_reached_total",
+        "Times the listener was at its connection cap and shed idle connections to accept more."
+    );
+    describe_counter!(
+        "auth_http_connections_shed_total",
+        "Idle keep-alive connections closed to make room at the connection cap."
     );
     describe_counter!(
         "http_requests_total",

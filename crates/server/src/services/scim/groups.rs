@@ -10,13 +10,13 @@ use store::{GroupMember, GroupRecord, MemberKind};
 
 use super::{
     Actor, Change, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, check_name,
-    take_string,
+    off_workers, take_string,
 };
 use crate::state::AppState;
 
-/// The most members one group may list; a larger group is refused with
-/// `invalidValue` rather than stored as a record too big to move.
-pub const MAX_MEMBERS: usize = 10_000;
+/// The most members one group may list ([`scim::input::MAX_MEMBERS`]); a
+/// larger group is refused with `invalidValue`.
+pub use scim::input::MAX_MEMBERS;
 
 fn kind_name(kind: MemberKind) -> &'static str {
     match kind {
@@ -166,7 +166,9 @@ async fn record_from(
 
 /// POST /Groups.
 pub async fn create(state: &AppState, actor: &Actor, body: &Value) -> Result<GroupRecord> {
-    let prepared = scim::input::prepare(body, &ResourceSchema::group(), None)?;
+    let body = body.clone();
+    let prepared =
+        off_workers(move || scim::input::prepare(&body, &ResourceSchema::group(), None)).await??;
     let now = state.clock.now();
     let group = record_from(
         state,
@@ -198,11 +200,12 @@ pub async fn update(
     if_match: Option<&str>,
     change: &Change,
 ) -> Result<GroupRecord> {
-    let schema = ResourceSchema::group();
     for _ in 0..WRITE_ATTEMPTS {
         let current = state.store.get_group(id).await?;
         check_if_match(if_match, current.version)?;
-        let prepared = change.prepare(&plain(state, &current), &schema)?;
+        let prepared = change
+            .prepare_off_workers(plain(state, &current), ResourceSchema::group)
+            .await?;
         let next = record_from(
             state,
             prepared.resource,

@@ -82,6 +82,16 @@ impl Change {
         Ok(Self::Patch(scim::patch::parse_request(body)?))
     }
 
+    /// [`Change::prepare`] off the async workers ([`off_workers`]).
+    async fn prepare_off_workers(
+        &self,
+        current: Value,
+        schema: fn() -> scim::ResourceSchema,
+    ) -> Result<scim::input::Prepared> {
+        let change = self.clone();
+        Ok(off_workers(move || change.prepare(&current, &schema())).await??)
+    }
+
     /// What this change makes of `current` (the resource as stored).
     fn prepare(
         &self,
@@ -97,6 +107,19 @@ impl Change {
             }
         }
     }
+}
+
+/// Runs CPU-bound SCIM work (PATCH application, input checks, filter
+/// evaluation) on the blocking pool. Each is linear in its input and the
+/// input is bounded, but a 1 MiB request is still milliseconds of CPU, and
+/// on the async workers it would delay every other request, `/health/live`
+/// included (SECURITY.md 27).
+pub async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Failure::Internal(format!("SCIM work did not finish: {e}")))
 }
 
 /// Who is making the change, for the security log.

@@ -253,33 +253,34 @@ async fn user_resources(
     Ok(out)
 }
 
-fn keep_matching(
-    resources: &mut Vec<Value>,
-    filter: Option<&Filter>,
-    rules: &CoreSchema,
-) -> std::result::Result<(), scim::Error> {
-    if let Some(filter) = filter {
+/// The resources that match `filter`, evaluated off the async workers
+/// ([`super::off_workers`]): a scan of many users is CPU time.
+async fn keep_matching(resources: Vec<Value>, filter: Option<&Filter>) -> Result<Vec<Value>> {
+    let Some(filter) = filter.cloned() else {
+        return Ok(resources);
+    };
+    let kept = super::off_workers(move || {
+        let rules = CoreSchema::new();
         let mut kept = Vec::with_capacity(resources.len());
-        for resource in resources.drain(..) {
-            if scim::filter::matches(filter, &resource, rules)? {
+        for resource in resources {
+            if scim::filter::matches(&filter, &resource, &rules)? {
                 kept.push(resource);
             }
         }
-        *resources = kept;
-    }
-    Ok(())
+        Ok::<_, scim::Error>(kept)
+    })
+    .await??;
+    Ok(kept)
 }
 
 /// Every user matching the query's filter, rendered, in id order.
 async fn matching_users(state: &AppState, query: &Query) -> Result<Vec<Value>> {
-    let rules = CoreSchema::new();
     let with_groups = query.reads_groups;
     if let Some(filter) = &query.filter
         && let Some(records) = indexed_users(state, filter).await?
     {
-        let mut resources = user_resources(state, records, with_groups).await?;
-        keep_matching(&mut resources, Some(filter), &rules)?;
-        return Ok(resources);
+        let resources = user_resources(state, records, with_groups).await?;
+        return keep_matching(resources, Some(filter)).await;
     }
     let mut out = Vec::new();
     let mut offset = 0;
@@ -292,9 +293,8 @@ async fn matching_users(state: &AppState, query: &Query) -> Result<Vec<Value>> {
             })
             .await?;
         let read = page.items.len() as u64;
-        let mut resources = user_resources(state, page.items, with_groups).await?;
-        keep_matching(&mut resources, query.filter.as_ref(), &rules)?;
-        out.extend(resources);
+        let resources = user_resources(state, page.items, with_groups).await?;
+        out.extend(keep_matching(resources, query.filter.as_ref()).await?);
         offset += read;
         if read < SCAN_BATCH || offset >= page.total {
             return Ok(out);
@@ -304,7 +304,6 @@ async fn matching_users(state: &AppState, query: &Query) -> Result<Vec<Value>> {
 
 /// Every group matching the query's filter, rendered, in id order.
 async fn matching_groups(state: &AppState, query: &Query) -> Result<Vec<Value>> {
-    let rules = CoreSchema::new();
     let mut out = Vec::new();
     let mut offset = 0;
     loop {
@@ -316,13 +315,12 @@ async fn matching_groups(state: &AppState, query: &Query) -> Result<Vec<Value>> 
             })
             .await?;
         let read = page.items.len() as u64;
-        let mut resources: Vec<Value> = page
+        let resources: Vec<Value> = page
             .items
             .iter()
             .map(|g| groups::render(state, g))
             .collect();
-        keep_matching(&mut resources, query.filter.as_ref(), &rules)?;
-        out.extend(resources);
+        out.extend(keep_matching(resources, query.filter.as_ref()).await?);
         offset += read;
         if read < SCAN_BATCH || offset >= page.total {
             return Ok(out);

@@ -13,7 +13,7 @@ use store::UserRecord;
 
 use super::{
     Actor, Change, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, check_name,
-    take_string,
+    off_workers, take_string,
 };
 use crate::secret::Secret;
 use crate::state::AppState;
@@ -166,7 +166,9 @@ fn record_from(
 
 /// POST /Users (RFC 7644 §3.3).
 pub async fn create(state: &AppState, actor: &Actor, body: &Value) -> Result<UserRecord> {
-    let prepared = scim::input::prepare(body, &ResourceSchema::user(), None)?;
+    let body = body.clone();
+    let prepared =
+        off_workers(move || scim::input::prepare(&body, &ResourceSchema::user(), None)).await??;
     let password_hash = match prepared.password {
         Some(p) => Some(hash(state, p).await?),
         None => None,
@@ -201,12 +203,13 @@ pub async fn update(
     if_match: Option<&str>,
     change: &Change,
 ) -> Result<UserRecord> {
-    let schema = ResourceSchema::user();
     let mut hashed: Option<(Secret<String>, String)> = None;
     for _ in 0..WRITE_ATTEMPTS {
         let current = state.store.get_user(id).await?;
         check_if_match(if_match, current.version)?;
-        let prepared = change.prepare(&plain(&current), &schema)?;
+        let prepared = change
+            .prepare_off_workers(plain(&current), ResourceSchema::user)
+            .await?;
         let password_hash = match prepared.password {
             None => current.password_hash.clone(),
             Some(p) => match &hashed {
