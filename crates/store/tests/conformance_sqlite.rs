@@ -73,3 +73,20 @@ async fn reopening_keeps_data() {
         .unwrap();
     assert_eq!(version, store::sqlite::schema::SCHEMA_VERSION);
 }
+
+/// SECURITY.md 29: the database, its WAL and shared-memory files are 0600
+/// and a data directory the store creates is 0700 (they were 0644/0755).
+#[tokio::test]
+async fn database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = data.join("auth.db");
+    let store = SqliteStore::open(&path, Arc::new(TestClock::new(T0))).unwrap();
+    store.increment("k", 1, 60).await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for file in ["auth.db", "auth.db-wal", "auth.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+}

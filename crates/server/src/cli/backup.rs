@@ -51,8 +51,19 @@ pub async fn backup(ctx: Context, output: &Path) -> Result<(), Failure> {
     let started = Instant::now();
     // Written beside the target, then renamed: never half a backup under its name.
     let partial = output.with_extension("partial");
-    let file = File::create(&partial)
-        .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", partial.display())))?;
+    // 0600: a backup holds password hashes and the sealed signing keys. A
+    // stale partial file goes first, so the mode is ours.
+    let _ = std::fs::remove_file(&partial);
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&partial)
+    }
+    .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", partial.display())))?;
     let now = crate::services::rfc3339(store::Clock::now(&store::SystemClock));
     let mut report = progress();
     let counts = backup::export(

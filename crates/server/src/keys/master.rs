@@ -161,6 +161,13 @@ impl MasterKey {
             .encode(hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, key.expose()), data).as_ref())
     }
 
+    /// An incremental HMAC-SHA-256 with the key of [`mac`](Self::mac) for
+    /// `purpose`, for data too large to hold at once (a backup file).
+    pub fn mac_context(&self, purpose: &str) -> hmac::Context {
+        let key = self.derive(format!("mac:{purpose}").as_bytes());
+        hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, key.expose()))
+    }
+
     /// Checks a tag from [`mac`](Self::mac) in constant time.
     pub fn verify_mac(&self, purpose: &str, data: &[u8], tag: &str) -> bool {
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;

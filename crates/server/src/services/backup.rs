@@ -1,4 +1,4 @@
-//! Backups: a portable, versioned, checksummed JSON-lines file holding
+//! Backups: a portable, versioned, authenticated JSON-lines file holding
 //! clients, users, groups, consents and signing keys (private keys still
 //! sealed by the master key), readable by either backend.
 //!
@@ -8,8 +8,15 @@
 //!    sealed keys and client-secret hashes unusable, so it is refused);
 //! 2. records: `{"kind":"client"|"user"|"group"|"consent"|"signing_key",
 //!    "record":{…}}`, each the store's own record, serialized as is;
-//! 3. a trailer: `{"kind":"end","counts":{…},"sha256":"…"}`, the SHA-256 of
-//!    every byte before it.
+//! 3. a trailer: `{"kind":"end","counts":{…},"hmac":"…"}`, an HMAC-SHA-256
+//!    of every byte before it with a key derived from the master key.
+//!
+//! Authenticated, not only checksummed (SECURITY.md 29): a plain SHA-256
+//! let anyone who could write the backup store add a `private_key_jwt`
+//! client with their own key, recompute the checksum, and own SCIM after a
+//! restore. Without the master key no one can make a file that verifies.
+//! The whole file is verified before anything is written; version 1 files
+//! (checksummed only) are refused.
 //!
 //! What it does not hold: tokens and sessions in flight (codes, refresh
 //! families, sessions, revocations, counters). After a restore users sign in
@@ -25,15 +32,18 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use aws_lc_rs::digest::{Context as Sha256, SHA256};
+use aws_lc_rs::hmac;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use store::{ClientRecord, Consent, GroupRecord, Page, SigningKey, Store, UserRecord};
+use subtle::ConstantTimeEq;
 
 use crate::keys::MasterKey;
 
 pub const FORMAT: &str = "auth-service-backup";
-pub const VERSION: u64 = 1;
+pub const VERSION: u64 = 2;
+/// The purpose of the backup's HMAC key ([`MasterKey::mac_context`]).
+const MAC_PURPOSE: &str = "backup-file";
 const PAGE: u64 = 1000;
 /// Records written at once by a restore.
 const WRITERS: usize = 32;
@@ -84,11 +94,15 @@ fn fingerprint(master_key: &MasterKey) -> String {
     master_key.mac("backup-fingerprint", b"auth-service")
 }
 
-/// Writes lines and hashes them.
+/// Writes lines and authenticates them.
 struct Hashing<W: Write> {
     out: W,
-    hash: Sha256,
+    hash: hmac::Context,
     counts: Counts,
+}
+
+fn tag_hex(context: hmac::Context) -> String {
+    crate::keys::hex(context.sign().as_ref())
 }
 
 impl<W: Write> Hashing<W> {
@@ -118,7 +132,7 @@ pub async fn export(
 ) -> Result<Counts, BackupError> {
     let mut w = Hashing {
         out,
-        hash: Sha256::new(&SHA256),
+        hash: master_key.mac_context(MAC_PURPOSE),
         counts: Counts::new(),
     };
     w.line(&json!({
@@ -175,11 +189,10 @@ pub async fn export(
             break;
         }
     }
-    let sha256 = crate::keys::hex(w.hash.clone().finish().as_ref());
-    let counts = w.counts.clone();
-    let mut out = w.out;
+    let Hashing { out, hash, counts } = w;
+    let mut out = out;
     let mut trailer =
-        serde_json::to_vec(&json!({"kind": "end", "counts": counts, "sha256": sha256}))
+        serde_json::to_vec(&json!({"kind": "end", "counts": counts, "hmac": tag_hex(hash)}))
             .map_err(|e| BackupError::Invalid(e.to_string()))?;
     trailer.push(b'\n');
     out.write_all(&trailer)?;
@@ -241,7 +254,7 @@ pub async fn count(store: &dyn Store) -> Result<Counts, BackupError> {
 /// [`import`], so a damaged file changes nothing.
 pub fn verify(input: impl BufRead, master_key: &MasterKey) -> Result<Counts, BackupError> {
     let invalid = |m: String| BackupError::Invalid(m);
-    let mut hash = Sha256::new(&SHA256);
+    let mut hash = master_key.mac_context(MAC_PURPOSE);
     let mut lines = input.split(b'\n');
     let header = lines
         .next()
@@ -255,6 +268,14 @@ pub fn verify(input: impl BufRead, master_key: &MasterKey) -> Result<Counts, Bac
     }
     match header["version"].as_u64() {
         Some(VERSION) => {}
+        Some(1) => {
+            return Err(BackupError::Refused(
+                "this is a version 1 backup, which is checksummed but not authenticated, so \
+                 anyone could have changed it; it is not restored (restore it with the release \
+                 that wrote it if you trust the file, then take a new backup)"
+                    .into(),
+            ));
+        }
         other => {
             return Err(invalid(format!(
                 "format version {other:?}; this build reads version {VERSION}"
@@ -277,10 +298,13 @@ pub fn verify(input: impl BufRead, master_key: &MasterKey) -> Result<Counts, Bac
         let value: Value = serde_json::from_slice(&line)
             .map_err(|e| invalid(format!("line {}: {e}", number + 2)))?;
         if value["kind"] == "end" {
-            let expected = crate::keys::hex(hash.finish().as_ref());
-            if value["sha256"].as_str() != Some(expected.as_str()) {
+            let expected = tag_hex(hash);
+            let given = value["hmac"].as_str().unwrap_or_default();
+            if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
                 return Err(invalid(
-                    "the checksum does not match: the file was changed or cut".into(),
+                    "the authentication tag does not match: the file was changed, cut or made \
+                     without this master key"
+                        .into(),
                 ));
             }
             let declared: Counts = serde_json::from_value(value["counts"].clone())

@@ -136,7 +136,50 @@ async fn a_round_trip_through_both_backends_keeps_every_record() {
     let empty = format!("sqlite://{}", dir.path().join("empty/auth.db").display());
     let refused = run(&empty, &["restore", "--input", damaged.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("checksum"));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("authentication tag"));
+    // SECURITY.md 29: a forged file is refused and changes nothing. The
+    // attack of the review: add a private_key_jwt client of one's own and
+    // fix the trailer (it was a plain SHA-256 anyone could recompute).
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&first).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "backups are written 0600"
+    );
+    let text = std::fs::read_to_string(&first).unwrap();
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut forged_client = lines
+        .iter()
+        .find(|l| l["kind"] == "client")
+        .unwrap()
+        .clone();
+    forged_client["record"]["client_id"] = json!("attacker");
+    forged_client["record"]["scopes"] = json!(["scim:write"]);
+    let trailer = lines.pop().unwrap();
+    lines.push(forged_client);
+    let mut trailer = trailer;
+    let clients = trailer["counts"]["client"].as_u64().unwrap();
+    trailer["counts"]["client"] = json!(clients + 1);
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    trailer["sha256"] = json!(hex);
+    let forged = dir.path().join("forged.jsonl");
+    std::fs::write(&forged, format!("{body}{trailer}\n")).unwrap();
+    let refused = run(&empty, &["restore", "--input", forged.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("authentication tag"));
+    // A version 1 file (checksummed only) is refused.
+    let mut v1 = text.clone();
+    v1 = v1.replacen("\"version\":2", "\"version\":1", 1);
+    let old = dir.path().join("v1.jsonl");
+    std::fs::write(&old, v1).unwrap();
+    let refused = run(&empty, &["restore", "--input", old.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("version 1"));
     let cut = dir.path().join("cut.jsonl");
     let text = std::fs::read_to_string(&first).unwrap();
     std::fs::write(&cut, &text[..text.len() / 2]).unwrap();

@@ -51,14 +51,7 @@ impl SqliteStore {
     /// SQLite database or whose schema is newer than this build, without
     /// writing to it. Blocking: call at startup or from a blocking thread.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::unavailable(
-                    format!("cannot create the data directory {}", dir.display()),
-                    e,
-                )
-            })?;
-        }
+        create_private(path)?;
         let mut writer = connect(path)?;
         // The schema check comes before anything that could write (even the
         // switch to WAL), so a refused file is left exactly as it was.
@@ -127,6 +120,52 @@ impl SqliteStore {
             .map_err(|e| Error::unavailable("the sqlite worker thread failed", e))?
         })
         .await
+    }
+}
+
+/// Creates the data directory (0700) and the database file (0600) if they
+/// do not exist, so that nobody but the service's user can read what the
+/// store holds (SECURITY.md 29). SQLite gives its `-wal` and `-shm` files
+/// the database file's mode. An existing file is left as it is; a warning
+/// says when others may read it.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| {
+                Error::unavailable(
+                    format!("cannot create the data directory {}", dir.display()),
+                    e,
+                )
+            })?;
+    }
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(
+                    event = "store_file_readable",
+                    path = %path.display(),
+                    mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                    "the database file is readable by other users; chmod 600 it"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(Error::unavailable(
+            format!("cannot create the database {}", path.display()),
+            e,
+        )),
     }
 }
 
