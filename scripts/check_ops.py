@@ -13,6 +13,7 @@ kubernetes-validate by scripts/test).
 """
 
 import glob
+import ipaddress
 import json
 import os
 import re
@@ -91,6 +92,29 @@ def check_k8s(directory):
     need("auth-service" in by_kind.get("NetworkPolicy", {}), "a NetworkPolicy")
     redis_config = by_kind.get("ConfigMap", {}).get("redis-config", {}).get("data", {}).get("redis.conf", "")
     need("appendonly yes" in redis_config, "the Redis example has AOF on")
+    # SECURITY.md review findings: Redis with an ACL user and a memory bound,
+    # the store URL (with its password) in a Secret, proxies narrowed.
+    need(re.search(r"^aclfile \S+", redis_config, re.M) is not None, "the Redis example signs clients in with an ACL file")
+    need(re.search(r"^maxmemory \d+", redis_config, re.M) is not None, "the Redis example sets maxmemory")
+    need("maxmemory-policy noeviction" in redis_config, "the Redis example never evicts")
+    need("bind 0.0.0.0" not in redis_config, "Redis does not bind 0.0.0.0 without protection")
+    if config:
+        need("AUTH_STORE" not in config["data"], "AUTH_STORE (with the Redis password) is not in the ConfigMap")
+        for block in config["data"].get("AUTH_TRUSTED_PROXIES", "").split(","):
+            block = block.strip()
+            if block:
+                net = ipaddress.ip_network(block, strict=False)
+                need(net.prefixlen >= (16 if net.version == 4 else 48),
+                     f"AUTH_TRUSTED_PROXIES {block} is broader than the ingress")
+    if deployment:
+        container = next(c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "auth-service")
+        store = [e for e in container.get("env", []) if e["name"] == "AUTH_STORE"]
+        need(store and "secretKeyRef" in store[0].get("valueFrom", {}), "AUTH_STORE from a Secret")
+    for kind in ("StatefulSet", "Deployment"):
+        for name, workload in by_kind.get(kind, {}).items():
+            for c in workload["spec"]["template"]["spec"]["containers"]:
+                if name != "auth-service":
+                    need("@sha256:" in c["image"], f"{kind} {name}: image {c['image']} is pinned by digest")
     return problems
 
 

@@ -324,7 +324,13 @@ impl Store for RedisStore {
     async fn diagnostics(&self) -> Result<std::collections::BTreeMap<String, String>> {
         self.call("diagnostics", |mut conn| async move {
             let mut out = std::collections::BTreeMap::new();
-            for name in ["appendonly", "appendfsync", "save"] {
+            for name in [
+                "appendonly",
+                "appendfsync",
+                "save",
+                "maxmemory",
+                "maxmemory-policy",
+            ] {
                 // Managed Redis may refuse CONFIG: the setting is then unknown.
                 let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
                     .arg("GET")

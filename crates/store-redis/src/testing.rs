@@ -61,6 +61,8 @@ impl TestRedis {
                 "",
             ])
             .args(["--appendonly", "yes", "--appendfsync", "everysec"])
+            // As deploy/k8s/redis.yaml: bounded, and never evicting.
+            .args(["--maxmemory", "256mb", "--maxmemory-policy", "noeviction"])
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())

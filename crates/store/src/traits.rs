@@ -243,8 +243,9 @@ pub trait Store:
     /// Succeeds when the backend answers a trivial request.
     async fn ping(&self) -> Result<()>;
     /// Backend settings an operator should see (`doctor`): Redis
-    /// persistence (`appendonly`, `appendfsync`, `save`) and its clock
-    /// (`time`, Unix seconds); SQLite `journal_mode` and `synchronous`.
+    /// persistence (`appendonly`, `appendfsync`, `save`), memory
+    /// (`maxmemory`, `maxmemory-policy`) and its clock (`time`, Unix
+    /// seconds); SQLite `journal_mode` and `synchronous`.
     /// A setting the backend will not tell is absent.
     async fn diagnostics(&self) -> Result<std::collections::BTreeMap<String, String>>;
     /// Deletes expired records (a no-op where the backend expires them

@@ -80,6 +80,9 @@ pub async fn run(ctx: Context, json_output: bool) -> Result<(), Failure> {
     }
     if reachable.is_ok() {
         checks.push(persistence(&ctx, now).await);
+        if let Some(memory) = memory(&ctx).await {
+            checks.push(memory);
+        }
         checks.push(signing_keys(&ctx, now).await);
     }
     checks.extend(issuer(&ctx.config, now).await);
@@ -211,6 +214,46 @@ async fn persistence(ctx: &Context, now: i64) -> Check {
             c
         }
     }
+}
+
+/// Redis's memory bound: without `maxmemory` a flood of keys (rate-limit
+/// buckets, lockout records) grows until the host kills Redis; with an
+/// evicting policy Redis silently drops users, clients or keys. `None` on
+/// SQLite.
+async fn memory(ctx: &Context) -> Option<Check> {
+    if !matches!(ctx.config.store, StoreUrl::Redis(_)) {
+        return None;
+    }
+    let settings = ctx.store.diagnostics().await.ok()?;
+    let maxmemory = settings.get("maxmemory").map(String::as_str);
+    let policy = settings.get("maxmemory-policy").map(String::as_str);
+    let fix = "runbook: \"Redis memory\" — redis-cli CONFIG SET maxmemory 768mb; CONFIG SET maxmemory-policy noeviction; CONFIG REWRITE";
+    Some(match (maxmemory, policy) {
+        (None, _) | (_, None) => check(
+            "memory",
+            Status::Warn,
+            "Redis does not allow CONFIG GET: maxmemory unknown",
+            Some("runbook: \"Redis memory\" — confirm maxmemory and noeviction with your provider"),
+        ),
+        (Some("0"), _) => check(
+            "memory",
+            Status::Warn,
+            "Redis has no maxmemory: a flood of keys grows it until the host kills it",
+            Some(fix),
+        ),
+        (Some(_), Some(policy)) if policy != "noeviction" => check(
+            "memory",
+            Status::Warn,
+            format!("maxmemory-policy is {policy}: Redis may evict users, clients or keys"),
+            Some(fix),
+        ),
+        (Some(bytes), Some(_)) => check(
+            "memory",
+            Status::Ok,
+            format!("maxmemory {bytes} bytes, noeviction"),
+            None,
+        ),
+    })
 }
 
 async fn signing_keys(ctx: &Context, now: i64) -> Check {

@@ -80,6 +80,22 @@ async fn healthy_then_broken_on_redis() {
         "{report}"
     );
 
+    // No maxmemory, or an evicting policy: a warning with the runbook's fix.
+    redis_command(redis.port, "CONFIG SET maxmemory 0");
+    let (code, report) = doctor(&env, false);
+    assert_eq!(code, Some(0));
+    assert!(
+        report.contains("WARN  memory") && report.contains("Redis memory"),
+        "{report}"
+    );
+    redis_command(redis.port, "CONFIG SET maxmemory 256mb");
+    redis_command(redis.port, "CONFIG SET maxmemory-policy allkeys-lru");
+    let (_, report) = doctor(&env, false);
+    assert!(
+        report.contains("maxmemory-policy is allkeys-lru"),
+        "{report}"
+    );
+
     // The issuer unreachable and the store down: failures, exit 1.
     drop(server);
     let (code, report) = doctor(&env, true);

@@ -76,6 +76,26 @@ fn kubernetes_manifests_validate_strictly_and_keep_the_runbooks_contract() {
         .arg("k8s")
         .arg(copy.path()));
     assert!(!ok && out.contains("maxUnavailable"), "{out}");
+
+    // And the review's findings: Redis open to anyone in the pod network
+    // with no memory bound, every 10.x address trusted as a proxy.
+    let copy = tempfile::tempdir().unwrap();
+    for file in manifests(&dir) {
+        let text = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("aclfile ", "# aclfile ")
+            .replace("maxmemory 768mb", "")
+            .replace("10.244.0.0/24", "10.0.0.0/8");
+        std::fs::write(copy.path().join(file.file_name().unwrap()), text).unwrap();
+    }
+    let (ok, out) = run(Command::new(&python)
+        .arg(&checker)
+        .arg("k8s")
+        .arg(copy.path()));
+    assert!(!ok, "{out}");
+    for problem in ["ACL file", "maxmemory", "broader than the ingress"] {
+        assert!(out.contains(problem), "{problem}: {out}");
+    }
 }
 
 #[test]
@@ -226,4 +246,90 @@ fn the_dockerfile_copies_the_release_binary_and_runs_as_non_root() {
         !text.contains("ENV AUTH_MASTER_KEY"),
         "no secret baked into the image"
     );
+    // Base images are pinned by digest, not by a tag that moves.
+    let bases: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(bases.len(), 2);
+    for base in bases {
+        assert!(base.contains("@sha256:"), "{base}");
+    }
+}
+
+/// The example's Redis ACL (deploy/k8s/secret.example.yaml) admits
+/// everything the service does (Lua scripts, CONFIG GET for doctor) and
+/// refuses a client without the password.
+#[tokio::test]
+async fn the_example_redis_acl_admits_the_service_and_no_one_else() {
+    let text = std::fs::read_to_string(repo().join("deploy/k8s/secret.example.yaml")).unwrap();
+    let acl: String = text
+        .split("users.acl: |")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| {
+            format!(
+                "{}\n",
+                l.trim()
+                    .replace("REPLACE-WITH-the-redis-password", "s3cret")
+            )
+        })
+        .collect();
+    assert!(acl.contains("user default off"), "{acl}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.acl"), &acl).unwrap();
+    let port = free_port();
+    /// Ends the Redis this test started, also when the test fails.
+    struct Reaper(std::process::Child);
+    impl Drop for Reaper {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let port_text = port.to_string();
+    let _redis = Reaper(
+        Command::new("redis-server")
+            .args(["--port", &port_text, "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "yes", "--appendfsync", "everysec"])
+            .args(["--maxmemory", "64mb", "--maxmemory-policy", "noeviction"])
+            .arg("--aclfile")
+            .arg(dir.path().join("users.acl"))
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it)"),
+    );
+    let url = format!("redis://auth-service:s3cret@127.0.0.1:{port}/0");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "redis did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut server = Server::start(&[
+        ("AUTH_STORE", url.as_str()),
+        ("AUTH_MASTER_KEY", MASTER_KEY),
+    ]);
+    server.wait_live().await;
+    let env = [
+        ("AUTH_STORE", url.as_str()),
+        ("AUTH_MASTER_KEY", MASTER_KEY),
+    ];
+    let svc = crate::helpers::service_client(&env, "read");
+    let token = crate::helpers::service_token(&server.base, (&svc.0, &svc.1)).await;
+    assert!(!token.is_empty());
+    let doctor = crate::helpers::cli(&env, &["doctor", "--json"], None);
+    let report = String::from_utf8_lossy(&doctor.stdout).into_owned();
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    for check in report["checks"].as_array().unwrap() {
+        if ["persistence", "memory", "store", "signing_keys"]
+            .contains(&check["name"].as_str().unwrap())
+        {
+            assert_eq!(check["status"], "ok", "{check}");
+        }
+    }
+    // Without the password, or as the default user: refused.
+    assert!(crate::helpers::redis_command(port, "PING").contains("NOAUTH"));
+    drop(server);
 }
