@@ -364,3 +364,52 @@ async fn a_key_that_signed_a_long_lived_token_stays_published_until_it_expires()
     keys.refresh().await.unwrap();
     assert!(!kids(&keys).contains(&first));
 }
+
+/// The finding: two replicas started at once on an empty store; for up to
+/// a refresh interval one signed with a key the other did not know, and
+/// introspection there said inactive. A token with an unknown kid now
+/// reloads the ring once (rate-limited), and a replica is ready only with a
+/// key for every algorithm.
+#[tokio::test]
+async fn an_unknown_kid_reloads_the_ring_once_and_readiness_needs_every_algorithm() {
+    let f = fixture();
+    let late = f.replica();
+    assert!(!late.complete(), "nothing loaded yet");
+    let first = f.replica();
+    first.refresh().await.unwrap();
+    assert!(first.complete());
+    let signed = token(&first, Alg::Es256, T0 + 60);
+    let kid = first.signer(Alg::Es256).unwrap().kid.clone();
+    assert!(matches!(
+        jwt::verify(&late, &signed, ACCESS_TOKEN_TYP, ISSUER),
+        Err(RejectedToken::UnknownKey(_))
+    ));
+    assert!(late.reload_for_unknown_kid(&kid).await);
+    assert!(late.complete());
+    assert!(jwt::verify(&late, &signed, ACCESS_TOKEN_TYP, ISSUER).is_ok());
+    // A stream of forged kids costs at most one reload per second.
+    assert!(!late.reload_for_unknown_kid("forged-1").await);
+    assert!(!late.reload_for_unknown_kid("forged-2").await);
+}
+
+/// `keys retire` removes a key at once and, for the signing key, signs with
+/// a new one from now on.
+#[tokio::test]
+async fn retiring_the_signing_key_replaces_it_at_once() {
+    let f = fixture();
+    let keys = f.replica();
+    keys.refresh().await.unwrap();
+    let old = keys.signer(Alg::Es256).unwrap().kid.clone();
+    let signed = token(&keys, Alg::Es256, T0 + 60);
+    let removed = keys.retire_now(&old).await.unwrap();
+    assert_eq!(removed.kid, old);
+    assert!(!kids(&keys).contains(&old));
+    let new = keys.signer(Alg::Es256).unwrap().kid.clone();
+    assert_ne!(new, old);
+    assert!(keys.complete());
+    assert!(jwt::verify(&keys, &signed, ACCESS_TOKEN_TYP, ISSUER).is_err());
+    assert!(matches!(
+        keys.retire_now(&old).await,
+        Err(KeysError::Store(store::Error::NotFound))
+    ));
+}
