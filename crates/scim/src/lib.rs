@@ -15,6 +15,7 @@ pub mod query;
 mod resource;
 pub mod resource_type;
 pub mod schema;
+pub mod user_name;
 
 pub use error::{Error, ScimType};
 pub use resource::{ListResponse, Meta, etag, group_resource, user_resource};

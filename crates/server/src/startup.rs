@@ -82,6 +82,7 @@ impl Application {
     /// apart from a failure to start.
     pub async fn build(config: Config, master_key: MasterKey) -> anyhow::Result<Self> {
         let store = open_store(&config).await?;
+        upgrade_user_name_keys(store.as_ref()).await;
         let metrics = Metrics::install()
             .map_err(|e| anyhow::anyhow!(e))
             .context("cannot install metrics")?;
@@ -188,6 +189,27 @@ impl Application {
         refresher.abort();
         tracing::info!(event = "server_stopped", "auth-service stopped");
         result
+    }
+}
+
+/// Brings users stored by an earlier version to RFC 8265 userName keys
+/// (SECURITY.md 26). A failure (Redis down at start) is logged; the next
+/// start tries again.
+async fn upgrade_user_name_keys(store: &dyn Store) {
+    match store.upgrade_user_name_keys().await {
+        Ok(left) if left.is_empty() => {}
+        Ok(left) => {
+            for user_id in &left {
+                tracing::warn!(
+                    event = "user_name_collision",
+                    user_id = %user_id,
+                    "this user's userName is the same as another's under RFC 8265 (e.g. fullwidth or case forms); it keeps its old key until one of them is renamed over SCIM"
+                );
+            }
+        }
+        Err(e) => {
+            tracing::warn!(event = "user_name_upgrade_failed", error = %e, "could not re-key userNames; will retry at the next start");
+        }
     }
 }
 

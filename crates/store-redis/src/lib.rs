@@ -71,6 +71,9 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
+/// The marker of userName keys under RFC 8265.
+const USER_NAME_KEYS: &str = "rfc8265";
+
 pub(crate) struct Scripts {
     pub user_write: Script,
     pub user_delete: Script,
@@ -94,6 +97,7 @@ pub(crate) struct Scripts {
     pub hget_many: Script,
     pub smembers_many: Script,
     pub attempt: Script,
+    pub user_rekey: Script,
 }
 
 impl Scripts {
@@ -121,6 +125,7 @@ impl Scripts {
             hget_many: Script::new(include_str!("lua/hget_many.lua")),
             smembers_many: Script::new(include_str!("lua/smembers_many.lua")),
             attempt: Script::new(include_str!("lua/attempt.lua")),
+            user_rekey: Script::new(include_str!("lua/user_rekey.lua")),
         }
     }
 }
@@ -356,5 +361,63 @@ impl Store for RedisStore {
     /// Redis expires keys itself.
     async fn purge_expired(&self) -> Result<u64> {
         Ok(0)
+    }
+
+    /// Once per Redis (a marker key records it): every user's userName
+    /// index moves to [`store::user_name_key`], a page at a time, each page
+    /// one script (atomic per user; replicas starting at once may both run
+    /// it, which is harmless).
+    async fn upgrade_user_name_keys(&self) -> Result<Vec<String>> {
+        let marker = self.key("meta:user-name-keys");
+        let done: Option<String> = self
+            .call("upgrade_user_name_keys", |mut conn| {
+                let marker = marker.clone();
+                async move {
+                    redis::cmd("GET")
+                        .arg(marker)
+                        .query_async(&mut conn)
+                        .await
+                        .map_err(redis_err)
+                }
+            })
+            .await?;
+        if done.as_deref() == Some(USER_NAME_KEYS) {
+            return Ok(Vec::new());
+        }
+        let mut taken = Vec::new();
+        let mut offset = 0;
+        loop {
+            let page =
+                store::UserStore::list_users(self, store::Page { offset, limit: 500 }).await?;
+            let read = page.items.len() as u64;
+            if read > 0 {
+                let mut invocation = self.inner.scripts.user_rekey.prepare_invoke();
+                invocation.arg(&self.inner.prefix);
+                for user in &page.items {
+                    invocation
+                        .arg(&user.id)
+                        .arg(store::user_name_key(&user.user_name));
+                }
+                let ids: Vec<String> = self.invoke("upgrade_user_name_keys", invocation).await?;
+                taken.extend(ids);
+            }
+            offset += read;
+            if read < 500 {
+                break;
+            }
+        }
+        self.call("upgrade_user_name_keys", |mut conn| {
+            let marker = marker.clone();
+            async move {
+                redis::cmd("SET")
+                    .arg(marker)
+                    .arg(USER_NAME_KEYS)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            }
+        })
+        .await?;
+        Ok(taken)
     }
 }

@@ -236,6 +236,27 @@ pub async fn user_name_unique_ignoring_case(h: Harness) {
     assert_not_found(s.get_user_by_name("bob").await);
     assert_eq!(s.get_user_by_name("Robert").await.unwrap().id, "u-2");
     s.create_user(&user("u-4", "Bob")).await.unwrap();
+    // RFC 8265 (SECURITY.md 26): fullwidth forms and extra spaces are the
+    // same name; lookups by them find the user.
+    assert_conflict(
+        s.create_user(&user("u-5", "ＡＬＩＣＥ")).await,
+        Conflict::Unique("userName"),
+    );
+    s.create_user(&user("u-6", "Barbara Jensen")).await.unwrap();
+    assert_conflict(
+        s.create_user(&user("u-7", " barbara  JENSEN")).await,
+        Conflict::Unique("userName"),
+    );
+    assert_eq!(s.get_user_by_name("ａｌｉｃｅ").await.unwrap().id, "u-1");
+    assert_eq!(
+        s.get_user_by_name("BARBARA JENSEN ").await.unwrap().id,
+        "u-6"
+    );
+    // Nothing stored by this version needs re-keying.
+    assert_eq!(
+        s.upgrade_user_name_keys().await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 pub async fn user_version_cas(h: Harness) {

@@ -198,10 +198,27 @@ pub struct SigningKey {
     pub version: u64,
 }
 
-/// The key under which a userName is unique: RFC 7643 §4.1.1 makes userName
-/// `caseExact: false`, so "Alice" and "alice" are the same user.
+/// The key under which a userName is unique and found (SECURITY.md 26):
+/// the RFC 8265 §3.3 UsernameCaseMapped profile (width mapping, case
+/// mapping, NFC) applied to each space-separated userpart (§3.1), so that
+/// "Alice", "alice", fullwidth "ａｌｉｃｅ" or an extra space are one user
+/// (RFC 7643 §4.1.1 makes userName `caseExact: false`).
+///
+/// Names the profile refuses are refused at the edge (`scim::user_name`);
+/// one stored before that rule, which the profile refuses, keeps the old
+/// lower-case key so it can still be found.
 pub fn user_name_key(user_name: &str) -> String {
-    user_name.to_lowercase()
+    use precis_profiles::UsernameCaseMapped;
+    use precis_profiles::precis_core::profile::PrecisFastInvocation;
+    let parts: Result<Vec<_>, _> = user_name
+        .split(' ')
+        .filter(|part| !part.is_empty())
+        .map(UsernameCaseMapped::enforce)
+        .collect();
+    match parts {
+        Ok(parts) if !parts.is_empty() => parts.join(" "),
+        _ => user_name.to_lowercase(),
+    }
 }
 
 /// The index keys of a user's email addresses: each `emails[].value`,

@@ -31,12 +31,13 @@ pub trait ClientStore: Send + Sync {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Stores a new user with the version it carries.
-    /// `Conflict(Unique("userName"))` if another user has the same userName
-    /// ignoring case; `Conflict(Exists)` if the id is taken.
+    /// `Conflict(Unique("userName"))` if another user has the same
+    /// [`crate::user_name_key`]; `Conflict(Exists)` if the id is taken.
     async fn create_user(&self, user: &UserRecord) -> Result<()>;
     /// `NotFound` if absent.
     async fn get_user(&self, id: &str) -> Result<UserRecord>;
-    /// Looks a user up by userName, ignoring case. `NotFound` if absent.
+    /// Looks a user up by userName ([`crate::user_name_key`]). `NotFound`
+    /// if absent.
     async fn get_user_by_name(&self, user_name: &str) -> Result<UserRecord>;
     /// Users whose externalId equals `external_id` exactly, ordered by id.
     async fn find_users_by_external_id(&self, external_id: &str) -> Result<Vec<UserRecord>>;
@@ -251,4 +252,10 @@ pub trait Store:
     /// Deletes expired records (a no-op where the backend expires them
     /// itself). Returns how many were removed.
     async fn purge_expired(&self) -> Result<u64>;
+    /// Brings the userName index of users stored by earlier versions to
+    /// [`crate::user_name_key`] (SECURITY.md 26). Idempotent and cheap once
+    /// done. A user whose new key another user already holds keeps its old
+    /// key (so it can still be found by id, and renamed) and is returned, for
+    /// the operator. SQLite does this when it opens (schema migration 4).
+    async fn upgrade_user_name_keys(&self) -> Result<Vec<String>>;
 }

@@ -49,6 +49,7 @@ impl Schema for CoreSchema {
         let unknown = AttrInfo {
             kind: Kind::String,
             case_exact: false,
+            user_name: false,
         };
         let Some(attribute) = self.find(urn, name) else {
             return unknown;
@@ -65,6 +66,9 @@ impl Schema for CoreSchema {
         AttrInfo {
             kind: target.kind,
             case_exact: target.case_exact,
+            user_name: sub.is_none()
+                && attribute.name == "userName"
+                && urn.is_none_or(|u| u.eq_ignore_ascii_case(urn::USER)),
         }
     }
 }

@@ -38,6 +38,8 @@ pub enum Kind {
 pub struct AttrInfo {
     pub kind: Kind,
     pub case_exact: bool,
+    /// The core User `userName`: compared as [`crate::user_name`] says.
+    pub user_name: bool,
 }
 
 /// Attribute rules by (schema URN, name, sub-attribute); names arrive as
@@ -260,7 +262,12 @@ fn compare(actual: &Value, op: &CompareOp, expected: &CompValue, info: AttrInfo)
             }
         }
         (Value::String(a), CompValue::Str(b)) => {
-            let (a, b) = if info.case_exact {
+            let (a, b) = if info.user_name {
+                // A part of a name (co, sw, ew) the profile refuses is still
+                // compared, in lower case.
+                let fold = |s: &str| crate::user_name::key(s).unwrap_or_else(|_| s.to_lowercase());
+                (fold(a), fold(b))
+            } else if info.case_exact {
                 (a.clone(), b.clone())
             } else {
                 (a.to_lowercase(), b.to_lowercase())

@@ -45,6 +45,8 @@ pub async fn create(
             "--username must be 1 to 256 printable characters".into(),
         ));
     }
+    scim::user_name::key(user_name)
+        .map_err(|e| UserError::Invalid(format!("--username: {}", e.detail)))?;
     if let Some(email) = &new.email
         && (!email.contains('@') || email.chars().any(char::is_whitespace))
     {

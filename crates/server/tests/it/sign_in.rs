@@ -283,3 +283,55 @@ async fn cookies_have_names_of_our_own() {
         .collect();
     assert_eq!(names, ["authsvc_csrf"]);
 }
+
+/// The finding: usernames were only lower-cased, so fullwidth "ａｄｍｉｎ",
+/// a Kelvin sign or a leading space made look-alike accounts. userName is
+/// compared under RFC 8265 UsernameCaseMapped everywhere: SCIM uniqueness
+/// and filters, login, lockout.
+#[tokio::test]
+async fn user_names_compare_under_rfc_8265_everywhere() {
+    let p = Provider::start_with(&[("AUTH_LOCKOUT_THRESHOLD", "2")]).await;
+    for (name, status, scim_type) in [
+        ("ＢＪＥＮＳＥＮ", StatusCode::CONFLICT, "uniqueness"),
+        (" bjensen", StatusCode::CONFLICT, "uniqueness"),
+        ("\u{212A}im", StatusCode::BAD_REQUEST, "invalidValue"),
+        ("admin\u{1F600}", StatusCode::BAD_REQUEST, "invalidValue"),
+    ] {
+        let response = scim(
+            &p,
+            reqwest::Method::POST,
+            "/Users",
+            json!({"userName": name}),
+        )
+        .await;
+        assert_eq!(response.status(), status, "{name:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["scimType"], scim_type, "{name:?}: {body}");
+    }
+    // Filters, indexed (eq) and scanned (sw).
+    for filter in [r#"userName eq "ｂｊｅｎｓｅｎ""#, r#"userName sw "ＢＪＥ""#] {
+        let q = form_urlencoded::Serializer::new(String::new())
+            .append_pair("filter", filter)
+            .finish();
+        let found: Value = scim(
+            &p,
+            reqwest::Method::GET,
+            &format!("/Users?{q}"),
+            json!(null),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(found["totalResults"], 1, "{filter}: {found}");
+    }
+    // Login with the fullwidth form is the same account…
+    let (status, _) = try_login(&p, &mut Browser::new(), "ＢＪＥＮＳＥＮ", PASSWORD).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // …and so is its lockout: guesses under look-alike forms share one budget.
+    for name in ["ｂｊｅｎｓｅｎ", "BJensen ", "bjensen"] {
+        try_login(&p, &mut Browser::new(), name, "guess").await;
+    }
+    let (status, _) = try_login(&p, &mut Browser::new(), "bjensen", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "locked for every form");
+}

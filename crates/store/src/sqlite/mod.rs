@@ -259,6 +259,36 @@ impl Store for SqliteStore {
         .await
     }
 
+    /// Re-keying happened when the database opened (schema migration 4);
+    /// this reports the users that still carry another key (collisions).
+    async fn upgrade_user_name_keys(&self) -> Result<Vec<String>> {
+        self.read("upgrade_user_name_keys", |conn, _| {
+            let mut select = conn
+                .prepare("SELECT id, user_name_key, data FROM users ORDER BY id")
+                .map_err(|e| Error::corrupt("cannot read users", e))?;
+            let rows = select
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(|e| Error::corrupt("cannot read users", e))?;
+            let mut left = Vec::new();
+            for row in rows {
+                let (id, key, data) = row.map_err(|e| Error::corrupt("cannot read users", e))?;
+                let user: crate::UserRecord = serde_json::from_str(&data)
+                    .map_err(|e| Error::corrupt(format!("user {id} is not a user record"), e))?;
+                if crate::user_name_key(&user.user_name) != key {
+                    left.push(id);
+                }
+            }
+            Ok(left)
+        })
+        .await
+    }
+
     async fn purge_expired(&self) -> Result<u64> {
         self.write("purge_expired", |tx, now| {
             let mut removed = 0;

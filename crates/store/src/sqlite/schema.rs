@@ -119,7 +119,51 @@ CREATE TABLE attempts (
     expires_at INTEGER NOT NULL
 ) STRICT;
 "#,
+    // userName keys under RFC 8265 (SECURITY.md 26): the rows are re-keyed
+    // in Rust, since SQL has no PRECIS (see `rekey_user_names`).
+    "SELECT 1;",
 ];
+
+/// The migration whose rows [`rekey_user_names`] rewrites.
+const REKEY_MIGRATION: usize = 3;
+
+/// Re-keys every user under [`crate::user_name_key`]. A user whose new key
+/// another holds keeps its old one and is logged (`user_name_collision`)
+/// so an operator can rename one of the two.
+fn rekey_user_names(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let rows: Vec<(String, String, String)> = {
+        let mut select = tx
+            .prepare("SELECT id, user_name_key, data FROM users ORDER BY id")
+            .map_err(|e| Error::corrupt("cannot read users to re-key", e))?;
+        select
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| Error::corrupt("cannot read users to re-key", e))?
+    };
+    for (id, old, data) in rows {
+        let user: crate::UserRecord = serde_json::from_str(&data)
+            .map_err(|e| Error::corrupt(format!("user {id} is not a user record"), e))?;
+        let new = crate::user_name_key(&user.user_name);
+        if new == old {
+            continue;
+        }
+        let moved = tx.execute(
+            "UPDATE users SET user_name_key = ?2 WHERE id = ?1 \
+             AND NOT EXISTS (SELECT 1 FROM users WHERE user_name_key = ?2)",
+            rusqlite::params![id, new],
+        );
+        match moved {
+            Ok(1) => {}
+            Ok(_) => tracing::warn!(
+                event = "user_name_collision",
+                user_id = %id,
+                "another user has the same userName under RFC 8265; this one keeps its old key until one of them is renamed"
+            ),
+            Err(e) => return Err(Error::corrupt(format!("cannot re-key user {id}"), e)),
+        }
+    }
+    Ok(())
+}
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -153,6 +197,9 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
             .map_err(|e| Error::unavailable("cannot start a migration", e))?;
         tx.execute_batch(sql)
             .map_err(|e| Error::corrupt(format!("schema migration {} failed", index + 1), e))?;
+        if index == REKEY_MIGRATION {
+            rekey_user_names(&tx)?;
+        }
         tx.pragma_update(None, "user_version", index as i64 + 1)
             .map_err(|e| Error::corrupt("cannot record the schema version", e))?;
         tx.commit()
@@ -169,6 +216,47 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Users stored under lower-case keys get RFC 8265 keys; a look-alike
+    /// that would collide keeps its old key.
+    #[test]
+    fn migration_4_rekeys_user_names_under_rfc_8265() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..REKEY_MIGRATION] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", REKEY_MIGRATION as i64)
+            .unwrap();
+        for (id, name) in [
+            ("u-1", "ＡＤＭＩＮ"),
+            ("u-2", "admin"),
+            ("u-3", "Bob  Smith"),
+        ] {
+            let data = serde_json::json!({
+                "id": id, "user_name": name, "external_id": null, "active": true,
+                "password_hash": null, "version": 1, "created_at": 0, "updated_at": 0,
+                "attributes": {},
+            });
+            conn.execute(
+                "INSERT INTO users (id, user_name_key, external_id, version, data) VALUES (?1, ?2, NULL, 1, ?3)",
+                rusqlite::params![id, name.to_lowercase(), data.to_string()],
+            )
+            .unwrap();
+        }
+        migrate(&mut conn).unwrap();
+        let key = |id: &str| -> String {
+            conn.query_row(
+                "SELECT user_name_key FROM users WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        // u-2 holds "admin" already, so the look-alike u-1 keeps its old key.
+        assert_eq!(key("u-2"), "admin");
+        assert_eq!(key("u-1"), "ａｄｍｉｎ");
+        assert_eq!(key("u-3"), "bob smith");
+    }
 
     /// A database written before the email index gets it filled in.
     #[test]

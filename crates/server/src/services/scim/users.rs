@@ -149,6 +149,7 @@ fn record_from(
 ) -> Result<UserRecord> {
     let user_name = take_string(&mut resource, "userName").unwrap_or_default();
     check_name(&user_name, "userName")?;
+    scim::user_name::key(&user_name)?;
     let external_id = take_string(&mut resource, "externalId");
     let active = !matches!(resource.remove("active"), Some(Value::Bool(false)));
     Ok(UserRecord {
