@@ -190,3 +190,51 @@ fn rate_limits_proxies_and_lockout() {
         assert!(message.starts_with(expected), "{message}");
     }
 }
+
+/// The settings of the hardening review, with their documented defaults.
+#[test]
+fn hardening_settings_have_documented_defaults_and_clear_errors() {
+    let config = load(&[], None).unwrap();
+    assert_eq!(
+        config.client_auth_failures,
+        Some(Rate {
+            burst: 20,
+            period: Duration::from_secs(60)
+        })
+    );
+    assert_eq!(config.ipv6_prefix, 64);
+    assert_eq!(
+        config.minted_token_max_ttl,
+        Duration::from_secs(90 * 86_400)
+    );
+    assert!(!config.assertion_audience_token_endpoint);
+    assert_eq!(
+        config.http,
+        HttpLimits {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: None,
+        }
+    );
+    let config = load(
+        &[
+            ("AUTH_ASSERTION_AUDIENCE_TOKEN_ENDPOINT", "true"),
+            ("AUTH_HTTP_MAX_CONNECTIONS", "500"),
+            ("AUTH_IPV6_PREFIX", "56"),
+            ("AUTH_RATE_LIMIT_CLIENT_AUTH_FAILURES", "off"),
+        ],
+        None,
+    )
+    .unwrap();
+    assert!(config.assertion_audience_token_endpoint);
+    assert_eq!(config.http.max_connections, Some(500));
+    assert_eq!(config.ipv6_prefix, 56);
+    assert_eq!(config.client_auth_failures, None);
+    assert!(error(&[("AUTH_IPV6_PREFIX", "129")]).starts_with("AUTH_IPV6_PREFIX:"));
+    assert!(error(&[("AUTH_HTTP_MAX_CONNECTIONS", "0")]).starts_with("AUTH_HTTP_MAX_CONNECTIONS:"));
+    assert!(
+        error(&[("AUTH_ASSERTION_AUDIENCE_TOKEN_ENDPOINT", "yes")])
+            .contains("neither true nor false")
+    );
+}
