@@ -273,27 +273,30 @@ async fn after_change(
         outcome = "success",
         "SCIM user updated"
     );
-    if before.active && !after.active {
-        end_sessions(state, &after.id).await?;
-        tracing::info!(
-            category = "security",
-            event = "scim_user_deactivated",
-            user_id = %after.id,
-            client_id = %actor.client_id,
-            outcome = "success",
-            "SCIM user deactivated: sessions ended, refresh tokens revoked"
-        );
+    let ended = if before.active && !after.active {
+        Some((
+            "scim_user_deactivated",
+            "SCIM user deactivated: sessions ended, refresh tokens revoked",
+        ))
     } else if before.password_hash != after.password_hash {
         // ASVS V7.4.3 / SECURITY.md 25: a changed credential ends the
         // sessions and refresh tokens that the old one opened.
+        Some((
+            "password_changed",
+            "password changed over SCIM: sessions ended, refresh tokens revoked",
+        ))
+    } else {
+        None
+    };
+    if let Some((event, message)) = ended {
         end_sessions(state, &after.id).await?;
         tracing::info!(
             category = "security",
-            event = "password_changed",
+            event,
             user_id = %after.id,
             client_id = %actor.client_id,
             outcome = "success",
-            "password changed over SCIM: sessions ended, refresh tokens revoked"
+            "{message}"
         );
     }
     if !before.active && after.active {
