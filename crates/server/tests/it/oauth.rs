@@ -22,10 +22,16 @@ pub struct Client {
 
 impl Provider {
     pub async fn start() -> Self {
-        let mut server = Server::start(&[
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(env: &[(&str, &str)]) -> Self {
+        let mut vars = vec![
             ("AUTH_MASTER_KEY", MASTER_KEY),
             ("AUTH_ISSUER", "https://auth.example.test"),
-        ]);
+        ];
+        vars.extend_from_slice(env);
+        let mut server = Server::start(&vars);
         server.wait_live().await;
         let store = format!("sqlite://{}", server.database().display());
         Self { server, store }
@@ -608,8 +614,24 @@ async fn minted_tokens_are_recorded_and_revocable() {
 /// RFC 7523 client authentication with a registered public key.
 #[tokio::test]
 async fn private_key_jwt_authenticates_once_per_assertion() {
+    private_key_jwt(false).await;
+}
+
+/// With the documented compatibility setting, the token endpoint URL is an
+/// accepted audience too; an array still is not.
+#[tokio::test]
+async fn private_key_jwt_accepts_the_token_endpoint_audience_only_when_configured() {
+    private_key_jwt(true).await;
+}
+
+async fn private_key_jwt(token_endpoint_audience: bool) {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-    let p = Provider::start().await;
+    let setting = if token_endpoint_audience {
+        "true"
+    } else {
+        "false"
+    };
+    let p = Provider::start_with(&[("AUTH_ASSERTION_AUDIENCE_TOKEN_ENDPOINT", setting)]).await;
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
     let point = pair.public_key().as_ref().to_vec();
     let jwks = json!({"keys": [{
@@ -682,14 +704,20 @@ async fn private_key_jwt_authenticates_once_per_assertion() {
     // Another audience, or an HMAC "signature", is refused. So is any
     // audience but the issuer alone (RFC 7523bis §4, audience injection):
     // the token endpoint URL (unless configured), or an array naming us.
+    let endpoint = token_with(assertion(json!("https://auth.example.test/token"), "jti-4")).await;
+    if token_endpoint_audience {
+        assert_eq!(endpoint.status(), 200);
+    } else {
+        oauth_error(endpoint, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    }
     for (jti, aud) in [
         ("jti-2", json!("https://other.example/token")),
-        ("jti-4", json!("https://auth.example.test/token")),
         ("jti-5", json!(["https://auth.example.test"])),
         (
             "jti-6",
             json!(["https://auth.example.test", "https://other.example"]),
         ),
+        ("jti-7", json!(["https://auth.example.test/token"])),
     ] {
         oauth_error(
             token_with(assertion(aud.clone(), jti)).await,
