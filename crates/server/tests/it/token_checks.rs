@@ -295,3 +295,49 @@ async fn introspection_has_no_leeway_after_exp() {
         .unwrap();
     assert_eq!(answer["active"], false, "{answer}");
 }
+
+/// The finding: two replicas started at once on an empty Redis; for up to
+/// 5 s one was ready with only its own new key and introspection at the
+/// other said `active: false` for a valid token. Once both are ready, each
+/// accepts the other's tokens at once.
+#[tokio::test]
+async fn replicas_started_together_accept_each_others_tokens_once_ready() {
+    let redis = store_redis::testing::TestRedis::start().unwrap_or_else(|e| panic!("{e}"));
+    let env = [
+        ("AUTH_MASTER_KEY", MASTER_KEY),
+        ("AUTH_STORE", redis.url.as_str()),
+    ];
+    let mut a = crate::helpers::Server::start(&env);
+    let mut b = crate::helpers::Server::start(&env);
+    a.wait_live().await;
+    b.wait_live().await;
+    let ready = |base: String| async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while client()
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .map_or(true, |r| r.status() != StatusCode::OK)
+        {
+            assert!(std::time::Instant::now() < deadline, "{base} never ready");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    ready(a.base.clone()).await;
+    ready(b.base.clone()).await;
+    let svc = crate::helpers::service_client(&env, "read");
+    for (issuer, verifier) in [(&a, &b), (&b, &a), (&a, &b)] {
+        let token = crate::helpers::service_token(&issuer.base, (&svc.0, &svc.1)).await;
+        let answer: Value = client()
+            .post(verifier.url("/introspect"))
+            .basic_auth(&svc.0, Some(&svc.1))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["active"], true, "{answer}");
+    }
+}
