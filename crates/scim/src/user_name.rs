@@ -7,7 +7,8 @@
 //! unassigned code points) is `invalidValue`.
 //!
 //! What it does not do: fold letters that only look alike (dotless "ı" is
-//! a letter of its own, RFC 8265 §6.1 leaves confusables to applications).
+//! a letter of its own; RFC 8264's security considerations leave
+//! visually similar characters to applications).
 //! The store keeps its own copy of the key function (`store::user_name_key`)
 //! because it must also find names stored before this rule.
 
@@ -51,7 +52,7 @@ mod tests {
         check("ａｄｍｉｎ", Some("admin"));
         check("ＡＤＭＩＮ", Some("admin"));
         // U+212A KELVIN SIGN has a compatibility form ("K"): refused
-        // (RFC 8264 §9.17 HasCompat), so it cannot pose as "kim".
+        // (the HasCompat category of RFC 8264), so it cannot pose as "kim".
         check("\u{212A}im", None);
         check(" admin", Some("admin"));
         check("Barbara  Jensen ", Some("barbara jensen"));

@@ -264,7 +264,7 @@ fn failure(client_id: &str, reason: &'static str) {
 /// `aud` this issuer, `exp` soon, `jti` used once.
 ///
 /// The audience is one JSON string, the issuer identifier, as the RFC 7523
-/// revision (draft-ietf-oauth-rfc7523bis §4) requires after the 2025
+/// revision (draft-ietf-oauth-rfc7523bis, updating RFC 7523 §3) requires after the 2025
 /// audience-injection disclosure: an assertion a client made for another
 /// server (whose token endpoint or array audience happens to name us) must
 /// not authenticate it here. The token endpoint URL is accepted only when

@@ -702,7 +702,7 @@ async fn private_key_jwt(token_endpoint_audience: bool) {
     )
     .await;
     // Another audience, or an HMAC "signature", is refused. So is any
-    // audience but the issuer alone (RFC 7523bis §4, audience injection):
+    // audience but the issuer alone (draft-ietf-oauth-rfc7523bis: audience injection):
     // the token endpoint URL (unless configured), or an array naming us.
     let endpoint = token_with(assertion(json!("https://auth.example.test/token"), "jti-4")).await;
     if token_endpoint_audience {
