@@ -132,12 +132,10 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), Failure> {
             Err(store::Error::NotFound) => Err(Failure::runtime(format!("user {id} not found"))),
             Err(e) => Err(e.into()),
         },
-        UserCommand::Delete { id } => match store.delete_user(&id).await {
+        // The same service as a SCIM delete: no membership, session or
+        // refresh token outlives the user.
+        UserCommand::Delete { id } => match crate::services::users::delete(store, &id).await {
             Ok(()) => {
-                // As a SCIM delete: no membership, session or refresh token outlives the user.
-                store.remove_member_everywhere(&id).await?;
-                store.delete_sessions_for_user(&id).await?;
-                store.revoke_families_for_user(&id, None).await?;
                 tracing::info!(category = "security", event = "user_deleted", user_id = %id, outcome = "success", "user deleted");
                 print_json(&json!({"id": id, "deleted": true}))
             }

@@ -1,5 +1,6 @@
-//! Creating users and showing them as SCIM resources. The SCIM endpoints of
-//! a later issue build on the same record and rendering.
+//! Creating and deleting users, and showing them as SCIM resources. The CLI
+//! and SCIM (`services::scim::users`) share these, so their rules cannot
+//! diverge.
 
 use serde_json::{Map, Value, json};
 use store::{Store, UserRecord};
@@ -114,4 +115,17 @@ pub fn resource(user: &UserRecord, issuer: &str) -> Value {
         &user.attributes,
         &meta,
     )
+}
+
+/// Deletes a user and everything that would outlive it: its group
+/// memberships, browser sessions and refresh-token families. In this order,
+/// with the user record last, so a failure part-way leaves a user that a
+/// retried delete finishes (deleting the record first left memberships no
+/// one could remove). `NotFound` if absent.
+pub async fn delete(store: &dyn Store, id: &str) -> Result<(), store::Error> {
+    store.get_user(id).await?;
+    store.remove_member_everywhere(id).await?;
+    store.delete_sessions_for_user(id).await?;
+    store.revoke_families_for_user(id, None).await?;
+    store.delete_user(id).await
 }

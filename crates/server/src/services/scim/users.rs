@@ -318,8 +318,7 @@ async fn end_sessions(state: &AppState, user_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// DELETE /Users/{id} (RFC 7644 §3.6): memberships first, so a failure
-/// part-way leaves a user that a retried DELETE removes.
+/// DELETE /Users/{id} (RFC 7644 §3.6), as [`crate::services::users::delete`].
 pub async fn delete(
     state: &AppState,
     actor: &Actor,
@@ -328,9 +327,7 @@ pub async fn delete(
 ) -> Result<()> {
     let current = state.store.get_user(id).await?;
     check_if_match(if_match, current.version)?;
-    state.store.remove_member_everywhere(id).await?;
-    end_sessions(state, id).await?;
-    state.store.delete_user(id).await?;
+    crate::services::users::delete(state.store.as_ref(), id).await?;
     tracing::info!(
         category = "security",
         event = "scim_user_deleted",
