@@ -22,11 +22,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{Config, StoreUrl};
-use crate::keys::{Keys, MasterKey, resolve_master_key};
+use crate::keys::{MasterKey, resolve_master_key};
 use crate::ops::health::Health;
 use crate::ops::metrics::Metrics;
 use crate::routes::router;
-use crate::state::{AppState, key_settings};
+use crate::state::AppState;
 
 /// How often the embedded store deletes expired records.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -90,29 +90,18 @@ impl Application {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let keys = Keys::new(
-            Arc::clone(&store),
-            master_key.clone(),
-            Arc::clone(&clock),
-            key_settings(&config),
-        );
+        let health_timeout = config.health_timeout;
+        // Argon2id with OWASP parameters; verification runs off the async threads.
+        let ctx = crate::services::Ctx::new(config, Arc::clone(&store), master_key)
+            .context("cannot set up password hashing")?;
         // Load (or create, on first start) the signing keys now if the store
         // answers; if not, the refresher keeps trying and readiness says why.
-        if let Err(e) = keys.refresh().await {
+        if let Err(e) = ctx.keys.refresh().await {
             tracing::warn!(event = "signing_keys_refresh_failed", error = %e, "signing keys not loaded yet");
         }
-        let health = Health::new(Arc::clone(&store), config.health_timeout, keys.clone());
-        // Argon2id with OWASP parameters; verification runs off the async threads.
-        let passwords =
-            crate::password::PasswordHasher::owasp().context("cannot set up password hashing")?;
+        let health = Health::new(store, health_timeout, ctx.keys.clone());
         let state = AppState {
-            config: Arc::new(config),
-            store,
-            master_key,
-            keys,
-            clock,
-            passwords,
+            ctx,
             health,
             metrics,
             quota: Arc::default(),

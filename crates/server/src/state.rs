@@ -1,27 +1,33 @@
-//! The application state handed to every handler: configuration, store
-//! handles, keys and the clock, passed explicitly (no globals).
+//! The application state handed to every handler: the services' [`Ctx`]
+//! (configuration, store, keys, clock) plus health, metrics and the
+//! rate-limit quota, passed explicitly (no globals).
 
 use std::sync::Arc;
 
-use store::{Clock, Store};
-
 use crate::config::Config;
-use crate::keys::{KeySettings, Keys, MasterKey};
+use crate::keys::KeySettings;
 use crate::ops::health::Health;
 use crate::ops::metrics::Metrics;
+use crate::services::Ctx;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
-    pub master_key: MasterKey,
-    pub keys: Keys,
-    pub clock: Arc<dyn Clock>,
-    pub passwords: crate::password::PasswordHasher,
+    /// What the services work with, shared with the CLI.
+    pub ctx: Ctx,
     pub health: Health,
     pub metrics: Metrics,
     /// Rate-limit quota this replica took from the store in batches.
     pub quota: Arc<crate::routes::LocalQuota>,
+}
+
+/// Handlers reach the services' context directly (`state.store`,
+/// `state.config`): the state is that context plus what only HTTP needs.
+impl std::ops::Deref for AppState {
+    type Target = Ctx;
+
+    fn deref(&self) -> &Ctx {
+        &self.ctx
+    }
 }
 
 /// Clock skew allowed between replicas and relying parties.

@@ -5,7 +5,7 @@ use serde_json::json;
 use store::SystemClock;
 
 use super::{Context, Failure, print_json};
-use crate::services::clients::{self, ClientError, NewClient};
+use crate::services::clients::{self, ClientError, Field, NewClient};
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
@@ -95,7 +95,10 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
             let created = clients::create(store, &ctx.master_key, now, new)
                 .await
                 .map_err(|e| match e {
-                    ClientError::Invalid(message) => Failure::usage(message),
+                    ClientError::Invalid(field, problem) => match flag(field) {
+                        Some(flag) => Failure::usage(format!("{flag}: {problem}")),
+                        None => Failure::usage(problem),
+                    },
                     ClientError::Store(e) => e.into(),
                 })?;
             let mut out = json!({"client_id": created.record.client_id});
@@ -123,6 +126,21 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
         ClientCommand::Disable { id } => set_disabled(store, &id, true).await,
         ClientCommand::Enable { id } => set_disabled(store, &id, false).await,
     }
+}
+
+/// The flag that sets a registration field.
+fn flag(field: Field) -> Option<&'static str> {
+    Some(match field {
+        Field::ClientName => "--name",
+        Field::RedirectUris => "--redirect-uri",
+        Field::GrantTypes => "--grant-type",
+        Field::Scope => "--scope",
+        Field::PostLogoutRedirectUris => "--post-logout-redirect-uri",
+        Field::IdTokenSignedResponseAlg => "--id-token-alg",
+        Field::AccessTokenTtl => "--access-token-ttl",
+        Field::Jwks => "--jwks-file",
+        Field::Registration => return None,
+    })
 }
 
 async fn set_disabled(store: &dyn store::Store, id: &str, disabled: bool) -> Result<(), Failure> {

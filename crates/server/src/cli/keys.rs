@@ -2,12 +2,10 @@
 
 use clap::Subcommand;
 use serde_json::{Value, json};
-use store::{Clock, SigningKey, SystemClock};
+use store::SigningKey;
 
 use super::{Context, Failure, print_json};
-use crate::keys::Keys;
 use crate::services::rfc3339;
-use crate::state::key_settings;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -36,13 +34,7 @@ fn view(key: &SigningKey) -> Value {
 }
 
 pub async fn run(command: KeysCommand, ctx: Context) -> Result<(), Failure> {
-    let clock = std::sync::Arc::new(SystemClock);
-    let keys = Keys::new(
-        ctx.store.clone(),
-        ctx.master_key.clone(),
-        clock.clone(),
-        key_settings(&ctx.config),
-    );
+    let (keys, clock) = (&ctx.keys, &ctx.clock);
     let failure =
         |e: crate::keys::KeysError| Failure::runtime(format!("{:#}", anyhow::Error::new(e)));
     match command {

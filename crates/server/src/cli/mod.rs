@@ -14,13 +14,10 @@ mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use store::Store;
 
 use crate::config::Config;
-use crate::keys::MasterKey;
 use crate::startup::{Application, master_key, open_store, shutdown_signal};
 
 #[derive(Debug, Parser)]
@@ -105,13 +102,9 @@ impl From<store::Error> for Failure {
     }
 }
 
-/// What a command needs to work on data.
-#[derive(Debug)]
-pub struct Context {
-    pub config: Config,
-    pub store: Arc<dyn Store>,
-    pub master_key: MasterKey,
-}
+/// What a command needs to work on data: the services' context, so every
+/// write goes through the function the HTTP surface uses.
+pub type Context = crate::services::Ctx;
 
 /// The process entry point.
 pub fn main() -> ExitCode {
@@ -188,11 +181,7 @@ async fn context(config: Config) -> Result<Context, Failure> {
     let store = open_store(&config)
         .await
         .map_err(|e| Failure::runtime(format!("{e:#}")))?;
-    Ok(Context {
-        config,
-        store,
-        master_key,
-    })
+    Context::new(config, store, master_key).map_err(|e| Failure::runtime(e.to_string()))
 }
 
 pub fn print_json(value: &serde_json::Value) -> Result<(), Failure> {

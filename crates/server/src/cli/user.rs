@@ -7,7 +7,6 @@ use serde_json::json;
 use store::{Page, SystemClock};
 
 use super::{Context, Failure, print_json};
-use crate::password::PasswordHasher;
 use crate::secret::Secret;
 use crate::services::lockout;
 use crate::services::users::{self, NewUser, UserError};
@@ -71,7 +70,6 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), Failure> {
             } else {
                 None
             };
-            let hasher = PasswordHasher::owasp().map_err(|e| Failure::runtime(e.to_string()))?;
             let new = NewUser {
                 user_name: username,
                 password,
@@ -80,10 +78,15 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), Failure> {
                 family_name,
             };
             let now = store::Clock::now(&SystemClock);
-            let user = users::create(store, &hasher, now, new)
+            let user = users::create(store, &ctx.passwords, now, new)
                 .await
                 .map_err(|e| match e {
-                    UserError::Invalid(message) => Failure::usage(message),
+                    UserError::InvalidUserName(problem) => {
+                        Failure::usage(format!("--username: {problem}"))
+                    }
+                    UserError::InvalidEmail(problem) => {
+                        Failure::usage(format!("--email: {problem}"))
+                    }
                     UserError::Password(e) => Failure::usage(e.to_string()),
                     UserError::Store(store::Error::Conflict(_)) => {
                         Failure::runtime("that userName is already taken")
@@ -123,12 +126,8 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), Failure> {
             Err(store::Error::NotFound) => Err(Failure::runtime(format!("user {id} not found"))),
             Err(e) => Err(e.into()),
         },
-        UserCommand::Unlock { id } => match store.get_user(&id).await {
-            Ok(user) => {
-                store.clear_attempts(&lockout::key(&user.user_name)).await?;
-                tracing::info!(category = "security", event = "account_unlocked", user_id = %id, outcome = "success", "login lock lifted by an administrator");
-                print_json(&json!({"id": id, "unlocked": true}))
-            }
+        UserCommand::Unlock { id } => match lockout::unlock(store, &id).await {
+            Ok(()) => print_json(&json!({"id": id, "unlocked": true})),
             Err(store::Error::NotFound) => Err(Failure::runtime(format!("user {id} not found"))),
             Err(e) => Err(e.into()),
         },

@@ -36,17 +36,52 @@ pub struct CreatedClient {
     pub secret: Option<Secret<String>>,
 }
 
+/// The registration field a problem is about, by its RFC 7591 §2 name;
+/// each surface names it its own way (the CLI as a flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    ClientName,
+    RedirectUris,
+    GrantTypes,
+    Scope,
+    PostLogoutRedirectUris,
+    IdTokenSignedResponseAlg,
+    AccessTokenTtl,
+    Jwks,
+    /// The combination of fields (e.g. a public client with
+    /// client_credentials).
+    Registration,
+}
+
+impl Field {
+    /// The RFC 7591 metadata name.
+    pub fn metadata_name(self) -> &'static str {
+        match self {
+            Self::ClientName => "client_name",
+            Self::RedirectUris => "redirect_uris",
+            Self::GrantTypes => "grant_types",
+            Self::Scope => "scope",
+            Self::PostLogoutRedirectUris => "post_logout_redirect_uris",
+            Self::IdTokenSignedResponseAlg => "id_token_signed_response_alg",
+            Self::AccessTokenTtl => "access_token_ttl",
+            Self::Jwks => "jwks",
+            Self::Registration => "client metadata",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The request itself is wrong (RFC 7591 would say `invalid_client_metadata`).
-    #[error("{0}")]
-    Invalid(String),
+    /// The request itself is wrong (RFC 7591 §3.2.2
+    /// `invalid_client_metadata`, or `invalid_redirect_uri`).
+    #[error("{name}: {1}", name = .0.metadata_name())]
+    Invalid(Field, String),
     #[error(transparent)]
     Store(#[from] store::Error),
 }
 
-fn invalid(message: impl Into<String>) -> ClientError {
-    ClientError::Invalid(message.into())
+fn invalid(field: Field, message: impl Into<String>) -> ClientError {
+    ClientError::Invalid(field, message.into())
 }
 
 /// Validates and stores a new client.
@@ -58,21 +93,19 @@ pub async fn create(
 ) -> Result<CreatedClient, ClientError> {
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(invalid("--name must be 1 to 200 characters"));
+        return Err(invalid(Field::ClientName, "must be 1 to 200 characters"));
     }
     let redirect_uris = new
         .redirect_uris
         .iter()
         .map(|uri| {
-            RedirectUri::parse(uri).map_err(|e| invalid(format!("--redirect-uri {uri}: {e}")))
+            RedirectUri::parse(uri).map_err(|e| invalid(Field::RedirectUris, format!("{uri}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut grant_types = new
         .grant_types
         .iter()
-        .map(|g| {
-            GrantType::parse(g).map_err(|e| invalid(format!("--grant-type: {}", e.description)))
-        })
+        .map(|g| GrantType::parse(g).map_err(|e| invalid(Field::GrantTypes, e.description)))
         .collect::<Result<Vec<_>, _>>()?;
     if grant_types.is_empty() {
         grant_types = if redirect_uris.is_empty() {
@@ -85,23 +118,25 @@ pub async fn create(
     grant_types.dedup();
     if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
         return Err(invalid(
-            "the authorization_code grant needs at least one --redirect-uri",
+            Field::RedirectUris,
+            "the authorization_code grant needs at least one redirect URI",
         ));
     }
     if new.public && grant_types.contains(&GrantType::ClientCredentials) {
         return Err(invalid(
+            Field::Registration,
             "a public client cannot use client_credentials: it has no secret to authenticate with",
         ));
     }
     let scope = Scope::parse(new.scope.as_deref().unwrap_or_default())
-        .map_err(|e| invalid(format!("--scope: {e}")))?;
+        .map_err(|e| invalid(Field::Scope, e.to_string()))?;
 
     let post_logout = new
         .post_logout_redirect_uris
         .iter()
         .map(|uri| {
             RedirectUri::parse(uri)
-                .map_err(|e| invalid(format!("--post-logout-redirect-uri {uri}: {e}")))
+                .map_err(|e| invalid(Field::PostLogoutRedirectUris, format!("{uri}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut metadata = serde_json::Map::new();
@@ -118,9 +153,10 @@ pub async fn create(
     }
     if let Some(alg) = &new.id_token_alg {
         if crate::keys::Alg::parse(alg).is_none() {
-            return Err(invalid(format!(
-                "--id-token-alg {alg:?}: use RS256 or ES256"
-            )));
+            return Err(invalid(
+                Field::IdTokenSignedResponseAlg,
+                format!("{alg:?}: use RS256 or ES256"),
+            ));
         }
         metadata.insert("id_token_signed_response_alg".into(), json!(alg));
     }
@@ -129,7 +165,10 @@ pub async fn create(
     }
     if let Some(ttl) = new.access_token_ttl {
         if ttl.as_secs() == 0 {
-            return Err(invalid("--access-token-ttl must be at least one second"));
+            return Err(invalid(
+                Field::AccessTokenTtl,
+                "must be at least one second",
+            ));
         }
         metadata.insert("access_token_ttl".into(), json!(ttl.as_secs()));
     }
@@ -138,7 +177,8 @@ pub async fn create(
     if let Some(jwks) = &new.jwks {
         if new.public {
             return Err(invalid(
-                "--jwks-file: a public client has no credentials; drop --public",
+                Field::Registration,
+                "a public client has no credentials to register keys for",
             ));
         }
         check_jwks(jwks)?;
@@ -148,7 +188,10 @@ pub async fn create(
     let secret = if new.public || uses_keys {
         None
     } else {
-        Some(random_token().map_err(|_| invalid("the system random generator failed"))?)
+        Some(
+            random_token()
+                .map_err(|_| invalid(Field::Registration, "the system random generator failed"))?,
+        )
     };
     let record = ClientRecord {
         client_id: uuid::Uuid::new_v4().to_string(),
@@ -189,9 +232,9 @@ fn check_jwks(jwks: &serde_json::Value) -> Result<(), ClientError> {
     let keys = jwks
         .get("keys")
         .and_then(serde_json::Value::as_array)
-        .ok_or_else(|| invalid("--jwks-file: expected a JWKS, {\"keys\": [...]}"))?;
+        .ok_or_else(|| invalid(Field::Jwks, "expected a JWKS, {\"keys\": [...]}"))?;
     if keys.is_empty() {
-        return Err(invalid("--jwks-file: the JWKS has no keys"));
+        return Err(invalid(Field::Jwks, "the JWKS has no keys"));
     }
     for key in keys {
         if ["d", "p", "q", "dp", "dq", "qi", "k"]
@@ -199,11 +242,12 @@ fn check_jwks(jwks: &serde_json::Value) -> Result<(), ClientError> {
             .any(|private| key.get(private).is_some())
         {
             return Err(invalid(
-                "--jwks-file: contains private or symmetric key material; register public keys only",
+                Field::Jwks,
+                "contains private or symmetric key material; register public keys only",
             ));
         }
         serde_json::from_value::<jsonwebtoken::jwk::Jwk>(key.clone())
-            .map_err(|e| invalid(format!("--jwks-file: a key is not a usable JWK: {e}")))?;
+            .map_err(|e| invalid(Field::Jwks, format!("a key is not a usable JWK: {e}")))?;
     }
     Ok(())
 }

@@ -36,3 +36,12 @@ pub async fn describe(store: &dyn Store, user_name: &str, now: i64) -> store::Re
         "locked_until": locked.then(|| super::rfc3339(locked_until)),
     }))
 }
+
+/// Lifts a user's login lock now (an administrator's decision).
+/// `NotFound` if there is no such user.
+pub async fn unlock(store: &dyn Store, user_id: &str) -> store::Result<()> {
+    let user = store.get_user(user_id).await?;
+    store.clear_attempts(&key(&user.user_name)).await?;
+    tracing::info!(category = "security", event = "account_unlocked", user_id = %user_id, outcome = "success", "login lock lifted by an administrator");
+    Ok(())
+}

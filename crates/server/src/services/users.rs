@@ -19,8 +19,12 @@ pub struct NewUser {
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    #[error("{0}")]
-    Invalid(String),
+    /// The userName is not acceptable (length, characters, RFC 8265).
+    #[error("userName: {0}")]
+    InvalidUserName(String),
+    /// The email address is not one.
+    #[error("emails: {0}")]
+    InvalidEmail(String),
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
@@ -42,17 +46,16 @@ pub async fn create(
 ) -> Result<UserRecord, UserError> {
     let user_name = new.user_name.trim();
     if !is_valid_name(user_name) {
-        return Err(UserError::Invalid(
-            "--username must be 1 to 256 printable characters".into(),
+        return Err(UserError::InvalidUserName(
+            "must be 1 to 256 printable characters".into(),
         ));
     }
-    scim::user_name::key(user_name)
-        .map_err(|e| UserError::Invalid(format!("--username: {}", e.detail)))?;
+    scim::user_name::key(user_name).map_err(|e| UserError::InvalidUserName(e.detail))?;
     if let Some(email) = &new.email
         && (!email.contains('@') || email.chars().any(char::is_whitespace))
     {
-        return Err(UserError::Invalid(format!(
-            "--email {email:?} is not an email address"
+        return Err(UserError::InvalidEmail(format!(
+            "{email:?} is not an email address"
         )));
     }
     let password_hash = match new.password {

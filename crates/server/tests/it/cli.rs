@@ -110,7 +110,7 @@ fn public_clients_have_no_secret_and_validation_speaks_plainly() {
         (vec!["--name", "x", "--grant-type", "password"], "RFC 9700"),
         (
             vec!["--name", "x", "--grant-type", "authorization_code"],
-            "needs at least one --redirect-uri",
+            "--redirect-uri: the authorization_code grant needs at least one redirect URI",
         ),
         (
             vec![
