@@ -23,7 +23,8 @@ use store::{AuthorizationCode, ClientRecord};
 
 use crate::state::AppState;
 use crate::tokens::{hash_token, random_token};
-use crate::web::pages::{self, ErrorPage, FormPost};
+use crate::web::errors::{error_page, too_large, unavailable};
+use crate::web::pages::{self, FormPost};
 use crate::web::{session, transaction};
 
 /// Authorization codes live at most 60 s (SECURITY.md 4).
@@ -53,59 +54,11 @@ pub async fn post(
     }
 }
 
-/// The page for a form over the body limit (RFC 9110 §15.5.14).
-pub fn too_large() -> Response {
-    error_page(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::InvalidRequest,
-        "The form is too large.",
-    )
-}
-
 /// What the user has just done on our pages.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Done {
     pub logged_in: bool,
     pub consented: bool,
-}
-
-/// An error page for requests that must not be redirected.
-pub fn error_page(status: StatusCode, code: ErrorCode, description: &str) -> Response {
-    tracing::info!(
-        event = "authorization_refused",
-        error = code.as_str(),
-        description,
-        "authorization request refused with a page"
-    );
-    pages::render(
-        status,
-        &ErrorPage {
-            code: code.as_str(),
-            description,
-        },
-        None,
-    )
-}
-
-/// The page for a form whose CSRF token does not match the browser's
-/// (SECURITY.md 15): nothing changes.
-pub fn csrf_refused() -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        ErrorCode::InvalidRequest,
-        "The form expired. Go back and try again.",
-    )
-}
-
-/// The page for a failure that is ours (the store, password hashing): 503,
-/// the cause logged once, nothing of it shown.
-pub fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> Response {
-    tracing::warn!(event = "authorization_failed", error = %format!("{:#}", anyhow::Error::new(e)), "the service failed during authorization");
-    error_page(
-        StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::TemporarilyUnavailable,
-        "The service is temporarily unavailable. Please try again.",
-    )
 }
 
 /// Loads and validates the request's client: an unknown one is a page.

@@ -16,12 +16,11 @@ use oauth::ErrorCode;
 use oauth::authorize::{AuthorizationRequest, Params};
 use store::{Attempt, ClientRecord, Consent};
 
-use super::authorize::{
-    Done, csrf_refused, error_page, load, redirect_error, resume, too_large, unavailable,
-};
+use super::authorize::{Done, load, redirect_error, resume};
 use crate::secret::Secret;
 use crate::services::lockout;
 use crate::state::AppState;
+use crate::web::errors::{csrf_refused, error_page, too_large, unavailable};
 use crate::web::pages::{self, Login};
 use crate::web::{device, session, transaction};
 

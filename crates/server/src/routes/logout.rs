@@ -17,9 +17,9 @@ use oauth::authorize::Params;
 use serde_json::Value;
 use store::ClientRecord;
 
-use super::authorize::{csrf_refused, error_page, too_large, unavailable};
 use crate::jwt;
 use crate::state::AppState;
+use crate::web::errors::{csrf_refused, error_page, too_large, unavailable};
 use crate::web::pages::{self, LogoutConfirm, Message};
 use crate::web::{session, transaction};
 

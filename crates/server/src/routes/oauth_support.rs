@@ -2,10 +2,11 @@
 //! parameters that may appear at most once (§3.2). Client authentication
 //! lives in `client_auth`.
 
-use axum::Json;
+use axum::extract::rejection::FormRejection;
 use axum::http::header::{CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
 use oauth::{Error, ErrorCode};
 use serde_json::json;
 
@@ -156,4 +157,20 @@ impl Params {
             )
         })
     }
+}
+
+/// Reads an `application/x-www-form-urlencoded` body, or says why not.
+pub fn form(
+    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Params, OAuthError> {
+    body.map(|Form(pairs)| Params::new(pairs)).map_err(|e| {
+        // RFC 9110 §15.5.14: a body over the limit is 413, not 400.
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return OAuthError::too_large();
+        }
+        error(
+            ErrorCode::InvalidRequest,
+            format!("the body must be application/x-www-form-urlencoded ({e})"),
+        )
+    })
 }

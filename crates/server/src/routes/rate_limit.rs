@@ -24,11 +24,11 @@ use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 use serde_json::json;
 
-use super::authorize::error_page;
 use super::oauth_support::no_store;
 use crate::config::Rate;
 use crate::ops::client_ip::ClientIp;
 use crate::state::AppState;
+use crate::web::errors::error_page;
 
 /// How a route group answers a refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

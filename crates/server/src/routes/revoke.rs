@@ -11,8 +11,7 @@ use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 
 use super::client_auth::authenticate_client;
-use super::oauth_support::{OAuthError, error, no_store};
-use super::token::form;
+use super::oauth_support::{OAuthError, error, form, no_store};
 use crate::services::verify;
 use crate::state::AppState;
 use crate::tokens::hash_token;

@@ -4,6 +4,7 @@
 //! `/login` and `/consent`.
 
 pub mod device;
+pub mod errors;
 pub mod pages;
 pub mod session;
 pub mod transaction;

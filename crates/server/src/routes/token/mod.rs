@@ -15,25 +15,9 @@ mod authorization_code;
 mod refresh_token;
 
 use super::client_auth::authenticate_client;
-use super::oauth_support::{OAuthError, Params, error, no_store};
+use super::oauth_support::{OAuthError, Params, error, form, no_store};
 use crate::services::tokens::{IssueError, client_access_ttl, issue_access_token};
 use crate::state::AppState;
-
-/// Reads an `application/x-www-form-urlencoded` body, or says why not.
-pub fn form(
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Params, OAuthError> {
-    body.map(|Form(pairs)| Params::new(pairs)).map_err(|e| {
-        // RFC 9110 §15.5.14: a body over the limit is 413, not 400.
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            return OAuthError::too_large();
-        }
-        error(
-            ErrorCode::InvalidRequest,
-            format!("the body must be application/x-www-form-urlencoded ({e})"),
-        )
-    })
-}
 
 pub async fn token(
     State(state): State<AppState>,
