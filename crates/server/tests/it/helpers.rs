@@ -127,6 +127,39 @@ impl Server {
             .collect()
     }
 
+    /// The JSON log lines matching `wanted`, once there are at least
+    /// `count` of them (within 5 s, or the test fails): log lines reach the
+    /// test through a pipe, after the response that caused them, so reading
+    /// at once may miss them and a fixed sleep is a guess.
+    pub async fn log_lines(
+        &self,
+        wanted: impl Fn(&serde_json::Value) -> bool,
+        count: usize,
+    ) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let found: Vec<serde_json::Value> =
+                self.json_logs().into_iter().filter(|l| wanted(l)).collect();
+            if found.len() >= count {
+                return found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} matching log lines after 5 s, {count} expected",
+                found.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The first security event named `event` (see [`Server::log_lines`]).
+    pub async fn security_event(&self, event: &str) -> serde_json::Value {
+        let mut lines = self
+            .log_lines(|l| l["event"] == event && l["category"] == "security", 1)
+            .await;
+        lines.swap_remove(0)
+    }
+
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .arg(format!("-{signal}"))

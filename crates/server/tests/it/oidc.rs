@@ -533,13 +533,7 @@ async fn codes_are_single_use_and_replay_revokes_what_they_issued() {
         false,
         "and its refresh tokens"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(
-        p.server
-            .json_logs()
-            .iter()
-            .any(|l| l["event"] == "authorization_code_reuse" && l["category"] == "security")
-    );
+    p.server.security_event("authorization_code_reuse").await;
 }
 
 #[tokio::test]
@@ -781,13 +775,9 @@ async fn reused_refresh_token_revokes_the_family() {
         .await;
     assert_eq!(error_of(after).await, "invalid_grant");
 
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(
-        p.server
-            .json_logs()
-            .iter()
-            .any(|l| l["event"] == "refresh_token_reuse_detected" && l["category"] == "security")
-    );
+    p.server
+        .security_event("refresh_token_reuse_detected")
+        .await;
     let metrics = reqwest::get(format!("{}/metrics", p.base))
         .await
         .unwrap()
@@ -832,13 +822,7 @@ async fn logout_with_an_id_token_hint_ends_the_session_and_its_refresh_tokens() 
     );
     // Signed out: the next authorization goes to the login page.
     assert!(location(&browser.get(&p.authorize_url(&[])).await).starts_with("/login"));
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert!(
-        p.server
-            .json_logs()
-            .iter()
-            .any(|l| l["event"] == "logout" && l["category"] == "security")
-    );
+    p.server.security_event("logout").await;
 }
 
 #[tokio::test]
