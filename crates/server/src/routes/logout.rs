@@ -129,7 +129,11 @@ async fn logout(state: &AppState, jar: CookieJar, params: Fields, confirmed: boo
         },
     };
 
-    let current = session::current(state, &jar).await.ok().flatten();
+    // Fail closed: a store error is a 503, never "nobody is signed in".
+    let current = match session::current(state, &jar).await {
+        Ok(current) => current,
+        Err(e) => return unavailable(e),
+    };
     // Only an unexpired hint issued in this very session (its `sid`) ends
     // it without a question; an expired hint, or one from another session
     // (a token an attacker holds, replayed in a link), asks the user
@@ -155,17 +159,27 @@ async fn logout(state: &AppState, jar: CookieJar, params: Fields, confirmed: boo
         return (jar, pages::render(StatusCode::OK, &page, None)).into_response();
     }
 
+    // The session's refresh tokens go first, then the session: if the store
+    // fails in between, the session is still there and a retry ends both.
+    let revoked = match &current {
+        Some(current) => {
+            let sid = current.session.data["sid"].as_str();
+            match state
+                .store
+                .revoke_families_for_user(&current.session.user_id, sid)
+                .await
+            {
+                Ok(revoked) => revoked,
+                Err(e) => return unavailable(e),
+            }
+        }
+        None => 0,
+    };
     let (jar, ended) = match session::end(state, jar).await {
         Ok(result) => result,
         Err(e) => return unavailable(e),
     };
     if let Some(session) = ended {
-        let sid = session.data["sid"].as_str();
-        let revoked = state
-            .store
-            .revoke_families_for_user(&session.user_id, sid)
-            .await
-            .unwrap_or(0);
         tracing::info!(
             category = "security",
             event = "logout",

@@ -148,7 +148,11 @@ async fn active_user(
     match state.store.get_user(user_id).await {
         Ok(user) if user.active => Ok(user),
         Ok(_) | Err(store::Error::NotFound) => {
-            state.store.revoke_family(&family.id).await.ok();
+            // Fail closed: the family must be gone before the client hears so.
+            match state.store.revoke_family(&family.id).await {
+                Ok(()) | Err(store::Error::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
             Err(invalid_grant("the user is no longer active"))
         }
         Err(e) => Err(e.into()),
