@@ -9,14 +9,14 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{Context, Failure, print_json};
+use super::{CliError, Context, print_json};
 use crate::services::backup::{self, BackupError};
 
-impl From<BackupError> for Failure {
+impl From<BackupError> for CliError {
     fn from(e: BackupError) -> Self {
         match e {
             BackupError::Store(e) => e.into(),
-            other => Failure::runtime(other.to_string()),
+            other => CliError::runtime(other.to_string()),
         }
     }
 }
@@ -47,7 +47,7 @@ fn progress() -> impl FnMut(&str, u64, Option<u64>) {
     }
 }
 
-pub async fn backup(ctx: Context, output: &Path) -> Result<(), Failure> {
+pub async fn backup(ctx: Context, output: &Path) -> Result<(), CliError> {
     let started = Instant::now();
     // Written beside the target, then renamed: never half a backup under its name.
     let partial = output.with_extension("partial");
@@ -63,7 +63,7 @@ pub async fn backup(ctx: Context, output: &Path) -> Result<(), Failure> {
             .mode(0o600)
             .open(&partial)
     }
-    .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", partial.display())))?;
+    .map_err(|e| CliError::runtime(format!("cannot create {}: {e}", partial.display())))?;
     let now = crate::services::rfc3339(store::Clock::now(&store::SystemClock));
     let mut report = progress();
     let counts = backup::export(
@@ -82,7 +82,7 @@ pub async fn backup(ctx: Context, output: &Path) -> Result<(), Failure> {
         }
     };
     std::fs::rename(&partial, output)
-        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", output.display())))?;
+        .map_err(|e| CliError::runtime(format!("cannot write {}: {e}", output.display())))?;
     let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
     print_json(&json!({
         "output": output.display().to_string(),
@@ -93,12 +93,12 @@ pub async fn backup(ctx: Context, output: &Path) -> Result<(), Failure> {
     }))
 }
 
-pub async fn restore(ctx: Context, input: &Path, force: bool) -> Result<(), Failure> {
+pub async fn restore(ctx: Context, input: &Path, force: bool) -> Result<(), CliError> {
     let started = Instant::now();
     let open = || {
         File::open(input)
             .map(BufReader::new)
-            .map_err(|e| Failure::runtime(format!("cannot open {}: {e}", input.display())))
+            .map_err(|e| CliError::runtime(format!("cannot open {}: {e}", input.display())))
     };
     let expected = backup::verify(open()?, &ctx.master_key)?;
     let mut report = progress();

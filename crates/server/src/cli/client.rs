@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::json;
 use store::SystemClock;
 
-use super::{Context, Failure, print_json};
+use super::{CliError, Context, print_json};
 use crate::services::clients::{self, ClientError, Field, NewClient};
 
 #[derive(Debug, Subcommand)]
@@ -53,7 +53,7 @@ pub enum ClientCommand {
     Enable { id: String },
 }
 
-pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
+pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
     let store = ctx.store.as_ref();
     match command {
         ClientCommand::Create {
@@ -72,10 +72,10 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
                 None => None,
                 Some(path) => {
                     let text = std::fs::read_to_string(&path).map_err(|e| {
-                        Failure::usage(format!("--jwks-file {}: {e}", path.display()))
+                        CliError::usage(format!("--jwks-file {}: {e}", path.display()))
                     })?;
                     Some(serde_json::from_str(&text).map_err(|e| {
-                        Failure::usage(format!("--jwks-file {}: not JSON: {e}", path.display()))
+                        CliError::usage(format!("--jwks-file {}: not JSON: {e}", path.display()))
                     })?)
                 }
             };
@@ -96,8 +96,8 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
                 .await
                 .map_err(|e| match e {
                     ClientError::Invalid(field, problem) => match flag(field) {
-                        Some(flag) => Failure::usage(format!("{flag}: {problem}")),
-                        None => Failure::usage(problem),
+                        Some(flag) => CliError::usage(format!("{flag}: {problem}")),
+                        None => CliError::usage(problem),
                     },
                     ClientError::Store(e) => e.into(),
                 })?;
@@ -113,14 +113,14 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), Failure> {
         }
         ClientCommand::Get { id } => match store.get_client(&id).await {
             Ok(client) => print_json(&clients::view(&client)),
-            Err(store::Error::NotFound) => Err(Failure::runtime(format!("client {id} not found"))),
+            Err(store::Error::NotFound) => Err(CliError::runtime(format!("client {id} not found"))),
             Err(e) => Err(e.into()),
         },
         ClientCommand::Delete { id } => match clients::delete(store, &id).await {
             Ok(revoked) => print_json(
                 &json!({"client_id": id, "deleted": true, "minted_tokens_revoked": revoked}),
             ),
-            Err(store::Error::NotFound) => Err(Failure::runtime(format!("client {id} not found"))),
+            Err(store::Error::NotFound) => Err(CliError::runtime(format!("client {id} not found"))),
             Err(e) => Err(e.into()),
         },
         ClientCommand::Disable { id } => set_disabled(store, &id, true).await,
@@ -143,10 +143,10 @@ fn flag(field: Field) -> Option<&'static str> {
     })
 }
 
-async fn set_disabled(store: &dyn store::Store, id: &str, disabled: bool) -> Result<(), Failure> {
+async fn set_disabled(store: &dyn store::Store, id: &str, disabled: bool) -> Result<(), CliError> {
     match clients::set_disabled(store, id, disabled).await {
         Ok(client) => print_json(&clients::view(&client)),
-        Err(store::Error::NotFound) => Err(Failure::runtime(format!("client {id} not found"))),
+        Err(store::Error::NotFound) => Err(CliError::runtime(format!("client {id} not found"))),
         Err(e) => Err(e.into()),
     }
 }

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use store::{Clock, KeyState, SigningKey, SystemClock};
 
-use super::{Context, Failure, print_json};
+use super::{CliError, Context, print_json};
 use crate::config::{Config, StoreUrl, seconds};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -53,7 +53,7 @@ fn check(
 /// seconds at most.
 const MAX_SKEW_SECONDS: i64 = 5;
 
-pub async fn run(ctx: Context, json_output: bool) -> Result<(), Failure> {
+pub async fn run(ctx: Context, json_output: bool) -> Result<(), CliError> {
     let now = SystemClock.now();
     let mut checks = vec![configuration(&ctx.config)];
     let started = Instant::now();
@@ -122,7 +122,7 @@ pub async fn run(ctx: Context, json_output: bool) -> Result<(), Failure> {
     if healthy {
         Ok(())
     } else {
-        Err(Failure {
+        Err(CliError {
             code: 1,
             message: "doctor found problems".into(),
         })

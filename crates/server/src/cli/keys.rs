@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 use store::SigningKey;
 
-use super::{Context, Failure, print_json};
+use super::{CliError, Context, print_json};
 use crate::services::rfc3339;
 
 #[derive(Debug, Subcommand)]
@@ -33,10 +33,10 @@ fn view(key: &SigningKey) -> Value {
     })
 }
 
-pub async fn run(command: KeysCommand, ctx: Context) -> Result<(), Failure> {
+pub async fn run(command: KeysCommand, ctx: Context) -> Result<(), CliError> {
     let (keys, clock) = (&ctx.keys, &ctx.clock);
     let failure =
-        |e: crate::keys::KeysError| Failure::runtime(format!("{:#}", anyhow::Error::new(e)));
+        |e: crate::keys::RingError| CliError::runtime(format!("{:#}", anyhow::Error::new(e)));
     match command {
         KeysCommand::List => {
             // Bring the lifecycle up to date first, as a server would.
@@ -53,8 +53,8 @@ pub async fn run(command: KeysCommand, ctx: Context) -> Result<(), Failure> {
         KeysCommand::Retire { kid } => {
             let removed = match keys.retire_now(&kid).await {
                 Ok(removed) => removed,
-                Err(crate::keys::KeysError::Store(store::Error::NotFound)) => {
-                    return Err(Failure::runtime(format!("no signing key {kid}")));
+                Err(crate::keys::RingError::Store(store::Error::NotFound)) => {
+                    return Err(CliError::runtime(format!("no signing key {kid}")));
                 }
                 Err(e) => return Err(failure(e)),
             };

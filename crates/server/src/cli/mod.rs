@@ -75,12 +75,12 @@ enum Command {
 
 /// A failed command: its exit code and its one line.
 #[derive(Debug)]
-pub struct Failure {
+pub struct CliError {
     pub code: u8,
     pub message: String,
 }
 
-impl Failure {
+impl CliError {
     pub fn usage(message: impl Into<String>) -> Self {
         Self {
             code: 2,
@@ -96,9 +96,9 @@ impl Failure {
     }
 }
 
-impl From<store::Error> for Failure {
+impl From<store::Error> for CliError {
     fn from(e: store::Error) -> Self {
-        Failure::runtime(format!("{:#}", anyhow::Error::new(e)))
+        CliError::runtime(format!("{:#}", anyhow::Error::new(e)))
     }
 }
 
@@ -142,7 +142,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: Config) -> Result<(), Failure> {
+async fn run(command: Command, config: Config) -> Result<(), CliError> {
     match command {
         Command::Serve => serve(config).await,
         Command::CheckConfig => print_json(&config.redacted()),
@@ -158,34 +158,34 @@ async fn run(command: Command, config: Config) -> Result<(), Failure> {
     }
 }
 
-async fn serve(config: Config) -> Result<(), Failure> {
+async fn serve(config: Config) -> Result<(), CliError> {
     crate::ops::logging::init(config.log_format, &config.log_level);
-    let master_key = master_key(&config).map_err(Failure::usage)?;
+    let master_key = master_key(&config).map_err(CliError::usage)?;
     let app = Application::build(config, master_key).await.map_err(|e| {
         tracing::error!(
             event = "startup_failed",
             error = format!("{e:#}"),
             "cannot start"
         );
-        Failure::runtime(format!("{e:#}"))
+        CliError::runtime(format!("{e:#}"))
     })?;
     app.run_until_stopped(shutdown_signal())
         .await
-        .map_err(|e| Failure::runtime(format!("{e:#}")))
+        .map_err(|e| CliError::runtime(format!("{e:#}")))
 }
 
-async fn context(config: Config) -> Result<Context, Failure> {
+async fn context(config: Config) -> Result<Context, CliError> {
     // CLI commands log only warnings, and to stderr: stdout is for JSON.
     crate::ops::logging::init_with_writer(config.log_format, "warn", std::io::stderr);
-    let master_key = master_key(&config).map_err(Failure::usage)?;
+    let master_key = master_key(&config).map_err(CliError::usage)?;
     let store = open_store(&config)
         .await
-        .map_err(|e| Failure::runtime(format!("{e:#}")))?;
-    Context::new(config, store, master_key).map_err(|e| Failure::runtime(e.to_string()))
+        .map_err(|e| CliError::runtime(format!("{e:#}")))?;
+    Context::new(config, store, master_key).map_err(|e| CliError::runtime(e.to_string()))
 }
 
-pub fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::runtime(e.to_string()))?;
+pub fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::runtime(e.to_string()))?;
     println!("{text}");
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{Context, Failure, print_json};
+use super::{CliError, Context, print_json};
 use crate::services::minted::{self, MintError};
 use crate::services::rfc3339;
 
@@ -32,7 +32,7 @@ pub enum TokenCommand {
     },
 }
 
-pub async fn run(command: TokenCommand, ctx: Context) -> Result<(), Failure> {
+pub async fn run(command: TokenCommand, ctx: Context) -> Result<(), CliError> {
     match command {
         TokenCommand::Mint {
             client_id,
@@ -61,25 +61,25 @@ pub async fn run(command: TokenCommand, ctx: Context) -> Result<(), Failure> {
 }
 
 /// The CLI's words for a service error: bad usage names the flag.
-fn failure(e: MintError) -> Failure {
+fn failure(e: MintError) -> CliError {
     match e {
         MintError::UnknownClient(id) => {
-            Failure::usage(format!("--client-id: client {id} not found"))
+            CliError::usage(format!("--client-id: client {id} not found"))
         }
-        MintError::PublicClient => Failure::usage(format!("--client-id: {e}")),
-        MintError::ScopeNotAllowed { allowed } => Failure::usage(format!(
+        MintError::PublicClient => CliError::usage(format!("--client-id: {e}")),
+        MintError::ScopeNotAllowed { allowed } => CliError::usage(format!(
             "--scope must be within the client's scopes ({allowed})"
         )),
-        MintError::InvalidScope(problem) => Failure::usage(format!("--scope: {problem}")),
-        MintError::TooShort => Failure::usage("--ttl must be at least one minute"),
+        MintError::InvalidScope(problem) => CliError::usage(format!("--scope: {problem}")),
+        MintError::TooShort => CliError::usage("--ttl must be at least one minute"),
         MintError::OverCap { cap } => {
             let cap = match cap.as_secs() {
                 s if s % 86_400 == 0 => format!("{} days", s / 86_400),
                 _ => humantime::format_duration(cap).to_string(),
             };
-            Failure::usage(format!("--ttl: at most {cap} (AUTH_MINTED_TOKEN_MAX_TTL)"))
+            CliError::usage(format!("--ttl: at most {cap} (AUTH_MINTED_TOKEN_MAX_TTL)"))
         }
         MintError::Store(e) => e.into(),
-        other => Failure::runtime(other.to_string()),
+        other => CliError::runtime(other.to_string()),
     }
 }

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use serde_json::json;
 use store::{Page, SystemClock};
 
-use super::{Context, Failure, print_json};
+use super::{CliError, Context, print_json};
 use crate::secret::Secret;
 use crate::services::lockout;
 use crate::services::users::{self, NewUser, UserError};
@@ -39,12 +39,12 @@ pub enum UserCommand {
 
 /// One line of stdin, without its line ending and nothing else trimmed:
 /// spaces are part of a password.
-fn read_password() -> Result<Secret<String>, Failure> {
+fn read_password() -> Result<Secret<String>, CliError> {
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| Failure::runtime(format!("cannot read the password from stdin: {e}")))?;
+        .map_err(|e| CliError::runtime(format!("cannot read the password from stdin: {e}")))?;
     let password = line
         .strip_suffix('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
@@ -54,7 +54,7 @@ fn read_password() -> Result<Secret<String>, Failure> {
     Ok(Secret::new(password))
 }
 
-pub async fn run(command: UserCommand, ctx: Context) -> Result<(), Failure> {
+pub async fn run(command: UserCommand, ctx: Context) -> Result<(), CliError> {
     let store = ctx.store.as_ref();
     let issuer = &ctx.config.issuer;
     match command {
@@ -82,14 +82,14 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), Failure> {
                 .await
                 .map_err(|e| match e {
                     UserError::InvalidUserName(problem) => {
-                        Failure::usage(format!("--username: {problem}"))
+                        CliError::usage(format!("--username: {problem}"))
                     }
                     UserError::InvalidEmail(problem) => {
-                        Failure::usage(format!("--email: {problem}"))
+                        CliError::usage(format!("--email: {problem}"))
                     }
-                    UserError::Password(e) => Failure::usage(e.to_string()),
+                    UserError::Password(e) => CliError::usage(e.to_string()),
                     UserError::Store(store::Error::Conflict(_)) => {
-                        Failure::runtime("that userName is already taken")
+                        CliError::runtime("that userName is already taken")
                     }
                     UserError::Store(e) => e.into(),
                 })?;
@@ -123,12 +123,12 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), Failure> {
                 shown["login"] = lockout::describe(store, &user.user_name, now).await?;
                 print_json(&shown)
             }
-            Err(store::Error::NotFound) => Err(Failure::runtime(format!("user {id} not found"))),
+            Err(store::Error::NotFound) => Err(CliError::runtime(format!("user {id} not found"))),
             Err(e) => Err(e.into()),
         },
         UserCommand::Unlock { id } => match lockout::unlock(store, &id).await {
             Ok(()) => print_json(&json!({"id": id, "unlocked": true})),
-            Err(store::Error::NotFound) => Err(Failure::runtime(format!("user {id} not found"))),
+            Err(store::Error::NotFound) => Err(CliError::runtime(format!("user {id} not found"))),
             Err(e) => Err(e.into()),
         },
         // The same service as a SCIM delete: no membership, session or
@@ -138,7 +138,7 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), Failure> {
                 tracing::info!(category = "security", event = "user_deleted", user_id = %id, outcome = "success", "user deleted");
                 print_json(&json!({"id": id, "deleted": true}))
             }
-            Err(store::Error::NotFound) => Err(Failure::runtime(format!("user {id} not found"))),
+            Err(store::Error::NotFound) => Err(CliError::runtime(format!("user {id} not found"))),
             Err(e) => Err(e.into()),
         },
     }

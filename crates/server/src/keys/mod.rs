@@ -9,7 +9,7 @@ mod ring;
 
 pub use master::{MasterKey, SealError, hex, key_file_for, resolve_master_key};
 pub use material::{Alg, KeyError, Signer};
-pub use ring::{KeySettings, Keys, KeysError};
+pub use ring::{KeySettings, Keys, RingError};
 
 #[cfg(test)]
 mod tests;

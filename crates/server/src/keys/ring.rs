@@ -41,7 +41,7 @@ pub struct KeySettings {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum KeysError {
+pub enum RingError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -145,7 +145,7 @@ impl Keys {
 
     /// Creates a new key for each algorithm, published now and signing after
     /// the publish lead (`auth-service keys rotate`).
-    pub async fn rotate_now(&self) -> Result<Vec<SigningKey>, KeysError> {
+    pub async fn rotate_now(&self) -> Result<Vec<SigningKey>, RingError> {
         let now = self.inner.clock.now();
         let mut created = Vec::new();
         for alg in Alg::ALL {
@@ -165,7 +165,7 @@ impl Keys {
 
     /// Keeps the key `kid` published at least until `until`: a long-lived
     /// token it signed must stay verifiable (compare-and-swap, retried).
-    pub async fn keep_until(&self, kid: &str, until: i64) -> Result<(), KeysError> {
+    pub async fn keep_until(&self, kid: &str, until: i64) -> Result<(), RingError> {
         loop {
             let mut key = self.inner.store.get_key(kid).await?;
             if key.keep_until.is_some_and(|at| at >= until) {
@@ -222,7 +222,7 @@ impl Keys {
     /// tokens it signed (they stop verifying on every replica within its
     /// refresh interval), and creates a replacement if it was the signing
     /// key of its algorithm. Returns the removed record.
-    pub async fn retire_now(&self, kid: &str) -> Result<SigningKey, KeysError> {
+    pub async fn retire_now(&self, kid: &str) -> Result<SigningKey, RingError> {
         let store = &self.inner.store;
         let record = store.get_key(kid).await?;
         let now = self.inner.clock.now();
@@ -248,7 +248,7 @@ impl Keys {
     }
 
     /// Brings the store's keys through their lifecycle and reloads the ring.
-    pub async fn refresh(&self) -> Result<(), KeysError> {
+    pub async fn refresh(&self) -> Result<(), RingError> {
         let store = &self.inner.store;
         let settings = self.inner.settings;
         let now = self.inner.clock.now();
@@ -297,7 +297,7 @@ impl Keys {
         now: i64,
         activates_at: i64,
         state: KeyState,
-    ) -> Result<SigningKey, KeysError> {
+    ) -> Result<SigningKey, RingError> {
         let kid = format!(
             "{}-{}",
             alg.as_str().to_lowercase(),
@@ -326,7 +326,7 @@ impl Keys {
         Ok(record)
     }
 
-    fn load(&self, records: Vec<SigningKey>, now: i64) -> Result<(), KeysError> {
+    fn load(&self, records: Vec<SigningKey>, now: i64) -> Result<(), RingError> {
         let previous = self.ring();
         let mut signers = HashMap::new();
         let mut verifiers = HashMap::new();

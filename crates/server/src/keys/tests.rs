@@ -410,6 +410,6 @@ async fn retiring_the_signing_key_replaces_it_at_once() {
     assert!(jwt::verify(&keys, &signed, ACCESS_TOKEN_TYP, ISSUER).is_err());
     assert!(matches!(
         keys.retire_now(&old).await,
-        Err(KeysError::Store(store::Error::NotFound))
+        Err(RingError::Store(store::Error::NotFound))
     ));
 }

@@ -17,7 +17,7 @@ use oauth::ErrorCode;
 use serde_json::Value;
 use store::ClientRecord;
 
-use super::oauth_support::{OAuthError, Params, error};
+use super::oauth_support::{FormParams, OAuthError, error};
 use super::rate_limit::Verdict;
 use crate::ops::client_ip::ClientIp;
 use crate::state::AppState;
@@ -99,7 +99,7 @@ fn unverified_subject(assertion: &str) -> Option<String> {
     claims["sub"].as_str().map(str::to_owned)
 }
 
-fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthError> {
+fn presented(headers: &HeaderMap, params: &FormParams) -> Result<Presented, OAuthError> {
     let body_id = params.get("client_id")?.map(str::to_owned);
     let body_secret = params.get("client_secret")?.map(str::to_owned);
     let assertion_type = params.get("client_assertion_type")?;
@@ -157,7 +157,7 @@ fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthErr
 pub async fn authenticate_client(
     state: &AppState,
     headers: &HeaderMap,
-    params: &Params,
+    params: &FormParams,
     ip: Option<ClientIp>,
 ) -> Result<ClientRecord, OAuthError> {
     match authenticate(state, headers, params).await {
@@ -216,7 +216,7 @@ impl From<OAuthError> for Refused {
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
-    params: &Params,
+    params: &FormParams,
 ) -> Result<ClientRecord, Refused> {
     let presented = presented(headers, params)?;
     let id = match &presented {

@@ -125,9 +125,9 @@ pub fn no_store(headers: &mut HeaderMap) {
 
 /// Form parameters, each allowed at most once.
 #[derive(Debug)]
-pub struct Params(Vec<(String, String)>);
+pub struct FormParams(Vec<(String, String)>);
 
-impl Params {
+impl FormParams {
     pub fn new(pairs: Vec<(String, String)>) -> Self {
         Self(pairs)
     }
@@ -162,8 +162,8 @@ impl Params {
 /// Reads an `application/x-www-form-urlencoded` body, or says why not.
 pub fn form(
     body: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<Params, OAuthError> {
-    body.map(|Form(pairs)| Params::new(pairs)).map_err(|e| {
+) -> Result<FormParams, OAuthError> {
+    body.map(|Form(pairs)| FormParams::new(pairs)).map_err(|e| {
         // RFC 9110 §15.5.14: a body over the limit is 413, not 400.
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             return OAuthError::too_large();

@@ -53,7 +53,7 @@ pub enum MintError {
     #[error("no active {0} signing key")]
     NoSigningKey(crate::keys::Alg),
     #[error(transparent)]
-    Keys(#[from] crate::keys::KeysError),
+    Keys(#[from] crate::keys::RingError),
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
     #[error(transparent)]

@@ -8,7 +8,7 @@ use oauth::{CodeChallenge, ErrorCode, Scope};
 use serde_json::{Map, Value, json};
 use store::{ClientRecord, CodeTake, RefreshFamily};
 
-use super::{Params, invalid_grant, issue_failure, token_response};
+use super::{FormParams, invalid_grant, issue_failure, token_response};
 use crate::config::seconds;
 use crate::routes::oauth_support::{OAuthError, error};
 use crate::services::tokens::{
@@ -25,7 +25,7 @@ fn derived(code_hash: &str, what: &str) -> String {
 pub async fn exchange(
     state: &AppState,
     client: &ClientRecord,
-    params: &Params,
+    params: &FormParams,
 ) -> Result<axum::response::Response, OAuthError> {
     let code_hash = hash_token(params.require("code")?);
     let code = match state.store.take_code(&code_hash).await {

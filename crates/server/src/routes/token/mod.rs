@@ -15,7 +15,7 @@ mod authorization_code;
 mod refresh_token;
 
 use super::client_auth::authenticate_client;
-use super::oauth_support::{OAuthError, Params, error, form, no_store};
+use super::oauth_support::{FormParams, OAuthError, error, form, no_store};
 use crate::services::tokens::{IssueError, client_access_ttl, issue_access_token};
 use crate::state::AppState;
 
@@ -67,7 +67,7 @@ pub fn granted_scope(client: &ClientRecord, requested: Option<&str>) -> Result<S
 fn client_credentials(
     state: &AppState,
     client: &ClientRecord,
-    params: &Params,
+    params: &FormParams,
 ) -> Result<Response, OAuthError> {
     if client.public {
         return Err(error(

@@ -7,7 +7,7 @@ use oauth::{ErrorCode, Scope};
 use serde_json::{Map, json};
 use store::{ClientRecord, Rotation};
 
-use super::{Params, invalid_grant, issue_failure, token_response};
+use super::{FormParams, invalid_grant, issue_failure, token_response};
 use crate::config::seconds;
 use crate::routes::oauth_support::{OAuthError, error};
 use crate::services::tokens::{
@@ -19,7 +19,7 @@ use crate::tokens::{hash_token, random_token};
 pub async fn refresh(
     state: &AppState,
     client: &ClientRecord,
-    params: &Params,
+    params: &FormParams,
 ) -> Result<axum::response::Response, OAuthError> {
     let presented = hash_token(params.require("refresh_token")?);
     let requested = params
