@@ -1,7 +1,7 @@
 """Checks of the operations kit that schema validation cannot make.
 
   check_ops.py k8s DIR
-      The Kubernetes manifests keep the runbook's contract (OPERATIONS.md):
+      The Kubernetes manifests keep the runbook's contract (docs/operations.md):
       names, labels, probes, rollout, security context, grace period.
   check_ops.py dashboards DIR SCRAPE RULES_OUT
       Every Grafana query uses only metrics in SCRAPE (a /metrics scrape of
@@ -92,7 +92,7 @@ def check_k8s(directory):
     need("auth-service" in by_kind.get("NetworkPolicy", {}), "a NetworkPolicy")
     redis_config = by_kind.get("ConfigMap", {}).get("redis-config", {}).get("data", {}).get("redis.conf", "")
     need("appendonly yes" in redis_config, "the Redis example has AOF on")
-    # SECURITY.md review findings: Redis with an ACL user and a memory bound,
+    # docs/security.md review findings: Redis with an ACL user and a memory bound,
     # the store URL (with its password) in a Secret, proxies narrowed.
     need(re.search(r"^aclfile \S+", redis_config, re.M) is not None, "the Redis example signs clients in with an ACL file")
     need(re.search(r"^maxmemory \d+", redis_config, re.M) is not None, "the Redis example sets maxmemory")

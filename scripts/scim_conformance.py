@@ -24,7 +24,7 @@ from scim2_tester import Status, check_server
 KNOWN_SCIM2_TESTER = {
     # Removing `active` leaves the user active: `active` has no RFC default,
     # an account needs one to decide logins, and Entra ID and Okta read it
-    # back after every change (SCIM-CLIENTS.md: deactivated users stay
+    # back after every change (docs/scim-clients.md: deactivated users stay
     # visible "with `active` present in the body"). So it is always
     # rendered; `active: false` is how a user is deactivated.
     ("check_remove_attribute", "PATCH modify() did not remove attribute 'active'"),

@@ -3,7 +3,7 @@
 //!
 //! 1. `client_id` and `redirect_uri` first. Until both are known to be
 //!    registered, an error is shown on a page and never redirected
-//!    (RFC 6749 §4.1.2.1; SECURITY.md 3).
+//!    (RFC 6749 §4.1.2.1; docs/security.md 3).
 //! 2. Everything else; errors go back to the client's redirect URI with
 //!    `state` (and `iss`, added by the caller).
 

@@ -1,5 +1,5 @@
 //! PKCE (RFC 7636), S256 only: `plain` gives no protection against a stolen
-//! code and is refused (SECURITY.md 1, RFC 9700 §2.1.1).
+//! code and is refused (docs/security.md 1, RFC 9700 §2.1.1).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,5 +1,5 @@
 //! Redirect URIs as registered by a client (RFC 6749 §3.1.2, RFC 8252 for
-//! native apps, SECURITY.md 2): absolute, no fragment; `https`, or `http`
+//! native apps, docs/security.md 2): absolute, no fragment; `https`, or `http`
 //! only on a loopback IP literal or `localhost`, or a private-use scheme with
 //! a dot (reverse domain name, RFC 8252 §7.1).
 //!

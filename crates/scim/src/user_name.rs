@@ -1,4 +1,4 @@
-//! How userNames compare (SECURITY.md 26): the PRECIS UsernameCaseMapped
+//! How userNames compare (docs/security.md 26): the PRECIS UsernameCaseMapped
 //! profile of RFC 8265 §3.3 (width mapping, case mapping, NFC, and the
 //! IdentifierClass of RFC 8264), applied to each space-separated userpart
 //! (§3.1). Fullwidth "ａｄｍｉｎ", "ADMIN" or an extra space then name the

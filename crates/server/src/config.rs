@@ -75,7 +75,7 @@ pub struct Config {
     /// …and in any case.
     pub refresh_token_max_ttl: Duration,
     /// A rotated refresh token presented again within this window is taken
-    /// for a concurrent refresh, not a theft (SECURITY.md 5).
+    /// for a concurrent refresh, not a theft (docs/security.md 5).
     pub refresh_token_grace: Duration,
     /// Per-client-IP (and per-client on `/token`) request rates.
     pub rate_limits: RateLimits,
@@ -84,7 +84,7 @@ pub struct Config {
     /// How failed logins slow an account down.
     pub lockout: store::BackoffPolicy,
     /// Failed client authentications allowed per client id and per client
-    /// IP at `/token`, `/introspect` and `/revoke` (SECURITY.md 23).
+    /// IP at `/token`, `/introspect` and `/revoke` (docs/security.md 23).
     pub client_auth_failures: Option<Rate>,
     /// IPv6 clients share one rate-limit bucket per prefix of this length
     /// (one customer usually holds a whole /64).
@@ -99,7 +99,7 @@ pub struct Config {
     pub http: HttpLimits,
 }
 
-/// How long a connection may take and how many there may be (SECURITY.md 27).
+/// How long a connection may take and how many there may be (docs/security.md 27).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
     /// From accepting a connection (or the end of the previous request) to

@@ -5,7 +5,7 @@
 //! userinfo): the `kid` must name one of our keys, the header `alg` must be
 //! that key's algorithm (so `none`, HS256 with a public key, or RS/ES
 //! confusion cannot pass), `typ` must be the expected one, and `iss`, `aud`
-//! (this issuer, for access tokens) and `exp` are checked (RFC 8725 §3.1, §3.11; SECURITY.md 11). Headers such as
+//! (this issuer, for access tokens) and `exp` are checked (RFC 8725 §3.1, §3.11; docs/security.md 11). Headers such as
 //! `jku`, `x5u` and `jwk` are never consulted.
 
 use base64::Engine;
@@ -108,7 +108,7 @@ fn verify_with(
         None => validation.validate_aud = false,
     }
     // No leeway: these are our own tokens and this server is their clock
-    // (SECURITY.md 21). Leeway belongs to relying parties, whose clocks differ.
+    // (docs/security.md 21). Leeway belongs to relying parties, whose clocks differ.
     validation.leeway = 0;
     validation.validate_exp = !allow_expired;
     if allow_expired {

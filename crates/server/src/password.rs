@@ -1,6 +1,6 @@
 //! Human passwords: Argon2id with OWASP parameters (m=19456 KiB, t=2, p=1),
 //! stored as PHC strings so the parameters can be raised later
-//! (SECURITY.md 10).
+//! (docs/security.md 10).
 //!
 //! Hashing runs on a few dedicated threads, one per core, fed by a queue:
 //! each hash needs 19 MiB, so a burst of logins must queue rather than
@@ -97,7 +97,7 @@ pub struct PasswordHasher {
     params: Params,
     workers: Arc<Workers>,
     /// A hash of a random password, verified against for unknown users so
-    /// they take as long as known ones (SECURITY.md 13).
+    /// they take as long as known ones (docs/security.md 13).
     dummy: Arc<String>,
 }
 

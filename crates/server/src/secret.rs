@@ -1,5 +1,5 @@
 //! [`Secret`]: a value that never prints. `Debug`, `Display` and `Serialize`
-//! all show `[REDACTED]`, and the bytes are zeroed on drop (SECURITY.md 18).
+//! all show `[REDACTED]`, and the bytes are zeroed on drop (docs/security.md 18).
 //! Reading it takes a deliberate [`Secret::expose`].
 
 use zeroize::Zeroize;

@@ -182,7 +182,7 @@ impl Application {
 }
 
 /// Brings users stored by an earlier version to RFC 8265 userName keys
-/// (SECURITY.md 26). A failure (Redis down at start) is logged; the next
+/// (docs/security.md 26). A failure (Redis down at start) is logged; the next
 /// start tries again.
 async fn upgrade_user_name_keys(store: &dyn Store) {
     match store.upgrade_user_name_keys().await {

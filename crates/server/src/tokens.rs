@@ -1,6 +1,6 @@
 //! Opaque bearer secrets (codes, refresh tokens, session ids, client
 //! secrets): 256 bits from the OS CSPRNG, base64url without padding
-//! (SECURITY.md 9). The store only ever sees [`hash_token`] of them.
+//! (docs/security.md 9). The store only ever sees [`hash_token`] of them.
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};

@@ -44,7 +44,7 @@ impl TestRedis {
     }
 
     /// Starts the server process (again) on the same port and directory,
-    /// with append-only persistence as OPERATIONS.md recommends
+    /// with append-only persistence as docs/operations.md recommends
     /// (`appendfsync everysec`), and waits until it answers.
     pub fn spawn(&mut self) -> Result<(), String> {
         let dir = self

@@ -236,7 +236,7 @@ pub async fn user_name_unique_ignoring_case(h: Harness) {
     assert_not_found(s.get_user_by_name("bob").await);
     assert_eq!(s.get_user_by_name("Robert").await.unwrap().id, "u-2");
     s.create_user(&user("u-4", "Bob")).await.unwrap();
-    // RFC 8265 (SECURITY.md 26): fullwidth forms and extra spaces are the
+    // RFC 8265 (docs/security.md 26): fullwidth forms and extra spaces are the
     // same name; lookups by them find the user.
     assert_conflict(
         s.create_user(&user("u-5", "ＡＬＩＣＥ")).await,

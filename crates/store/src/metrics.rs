@@ -1,6 +1,6 @@
 //! Store operation metrics, recorded by every backend through [`observe`]:
 //! `auth_store_operation_duration_seconds{backend,op}` and
-//! `auth_store_errors_total{backend}` (OPERATIONS.md). `NotFound` and
+//! `auth_store_errors_total{backend}` (docs/operations.md). `NotFound` and
 //! `Conflict` are answers, not errors; only `Unavailable` and `Corrupt` count.
 
 use std::future::Future;

@@ -198,7 +198,7 @@ pub struct SigningKey {
     pub version: u64,
 }
 
-/// The key under which a userName is unique and found (SECURITY.md 26):
+/// The key under which a userName is unique and found (docs/security.md 26):
 /// the RFC 8265 §3.3 UsernameCaseMapped profile (width mapping, case
 /// mapping, NFC) applied to each space-separated userpart (§3.1), so that
 /// "Alice", "alice", fullwidth "ａｌｉｃｅ" or an extra space are one user

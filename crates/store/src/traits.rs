@@ -253,7 +253,7 @@ pub trait Store:
     /// itself). Returns how many were removed.
     async fn purge_expired(&self) -> Result<u64>;
     /// Brings the userName index of users stored by earlier versions to
-    /// [`crate::user_name_key`] (SECURITY.md 26). Idempotent and cheap once
+    /// [`crate::user_name_key`] (docs/security.md 26). Idempotent and cheap once
     /// done. A user whose new key another user already holds keeps its old
     /// key (so it can still be found by id, and renamed) and is returned, for
     /// the operator. SQLite does this when it opens (schema migration 4).

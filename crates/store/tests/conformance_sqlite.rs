@@ -74,7 +74,7 @@ async fn reopening_keeps_data() {
     assert_eq!(version, store::sqlite::schema::SCHEMA_VERSION);
 }
 
-/// SECURITY.md 29: the database, its WAL and shared-memory files are 0600
+/// docs/security.md 29: the database, its WAL and shared-memory files are 0600
 /// and a data directory the store creates is 0700 (they were 0644/0755).
 #[tokio::test]
 async fn database_files_are_private() {

@@ -22,13 +22,13 @@ pub use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, ValFi
 use crate::{Error, ScimType};
 
 /// The longest filter accepted, in bytes, checked before any parsing
-/// (SECURITY.md 23). Real clients send a few hundred bytes at most.
+/// (docs/security.md 23). Real clients send a few hundred bytes at most.
 pub const MAX_FILTER_LENGTH: usize = 16 * 1024;
 
 /// Parses a filter, or says where it goes wrong (`invalidFilter`).
 ///
 /// Besides the RFC 7644 grammar it accepts `emails[type eq "work"].value eq
-/// "x"`, which Entra ID sends (SCIM-CLIENTS.md) and which means the same as
+/// "x"`, which Entra ID sends (docs/scim-clients.md) and which means the same as
 /// `emails[type eq "work" and value eq "x"]`.
 pub fn parse(text: &str) -> Result<Filter, Error> {
     if text.len() > MAX_FILTER_LENGTH {

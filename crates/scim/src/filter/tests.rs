@@ -118,7 +118,7 @@ fn invalid_filters_are_invalid_filter_with_a_position() {
     assert_eq!(err.scim_type, Some(ScimType::InvalidFilter));
 }
 
-/// SECURITY.md 23: the length is checked before any parsing.
+/// docs/security.md 23: the length is checked before any parsing.
 #[test]
 fn filters_over_the_length_cap_are_refused_before_parsing() {
     let at_cap = format!(r#"userName eq "{}""#, "a".repeat(MAX_FILTER_LENGTH - 14));

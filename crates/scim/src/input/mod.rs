@@ -5,10 +5,10 @@
 //!
 //! - `readOnly` attributes (`id`, `meta`, `User.groups`) are ignored, as
 //!   RFC 7644 §3.5.1 allows; unknown attributes and unknown schema URNs are
-//!   ignored too (Entra ID sends its own Group URN, SCIM-CLIENTS.md).
+//!   ignored too (Entra ID sends its own Group URN, docs/scim-clients.md).
 //! - `null` and `[]` mean unassigned (RFC 7644 §3.5.1).
 //! - Booleans sent as the strings `"True"`/`"False"` (any case) are
-//!   booleans: Entra ID's default mode (SCIM-CLIENTS.md).
+//!   booleans: Entra ID's default mode (docs/scim-clients.md).
 //! - A complex attribute sent as a bare string is its `value` (Entra ID
 //!   sends `manager` both ways).
 //! - `immutable` attributes may be set once, then not changed (`mutability`).
@@ -186,7 +186,7 @@ fn prepare_extension(
     Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
-/// The most values a multi-valued attribute may hold (SECURITY.md 23), so
+/// The most values a multi-valued attribute may hold (docs/security.md 23), so
 /// no request can make a record whose every read and write is slow. Real
 /// users have a handful of emails, phone numbers or roles.
 pub const MAX_VALUES: usize = 1_000;

@@ -157,7 +157,7 @@ fn immutable_attributes_are_set_once() {
     assert!(first.is_ok());
 }
 
-/// SECURITY.md 23: multi-valued attributes have a documented size cap.
+/// docs/security.md 23: multi-valued attributes have a documented size cap.
 #[test]
 fn multi_valued_attributes_are_capped() {
     let emails = |n: usize| -> Vec<Value> {

@@ -1,6 +1,6 @@
 //! Applying PATCH operations (RFC 7644 §3.5.2.1–3) to a resource's JSON.
 //!
-//! Interop choices, each from SCIM-CLIENTS.md:
+//! Interop choices, each from docs/scim-clients.md:
 //! - a no-path `add`/`replace` takes keys that are plain, dotted
 //!   (`name.givenName`), URN-qualified (`urn:…:User:employeeNumber`) or an
 //!   extension URN with an object;

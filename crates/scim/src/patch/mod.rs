@@ -89,7 +89,7 @@ pub enum PatchOp {
 
 impl PatchOp {
     /// Operation names without regard to case: Entra ID sends "Replace" and
-    /// "Add" (SCIM-CLIENTS.md).
+    /// "Add" (docs/scim-clients.md).
     pub fn parse(op: &str) -> Result<Self, Error> {
         match op.to_ascii_lowercase().as_str() {
             "add" => Ok(Self::Add),

@@ -1,4 +1,4 @@
-//! RFC 7644 §3.5.2 examples and the shapes of SCIM-CLIENTS.md, as data:
+//! RFC 7644 §3.5.2 examples and the shapes of docs/scim-clients.md, as data:
 //! (resource before, operations, resource after or the error's scimType).
 
 use serde_json::{Map, Value, json};

@@ -1,4 +1,4 @@
-//! The command line (ARCHITECTURE.md "CLI"): JSON on stdout for anything a
+//! The command line (README "Command line"): JSON on stdout for anything a
 //! script reads; exit 0 when it worked, 1 for a runtime error, 2 for bad
 //! usage or bad configuration, always with one clear line on stderr.
 //!

@@ -137,7 +137,7 @@ impl MasterKey {
     /// The keyed hash under which client secrets are stored: HMAC-SHA-256
     /// with a key derived from the master key, hex-encoded. A stolen store
     /// alone does not allow offline guessing; the secrets are 256-bit random
-    /// anyway, so a fast hash suffices (ARCHITECTURE.md "Tokens and keys").
+    /// anyway, so a fast hash suffices.
     pub fn hash_client_secret(&self, secret: &str) -> String {
         hex(hmac::sign(&self.client_secret_key, secret.as_bytes()).as_ref())
     }

@@ -1,10 +1,11 @@
 //! Signing key material: generating ES256 (P-256) and RS256 (RSA 3072, per
-//! SECURITY.md 11) key pairs, sealing their PKCS#8 bytes with the master key
+//! docs/security.md 11) key pairs, sealing their PKCS#8 bytes with the master key
 //! into a store record, and opening a record back into a [`Signer`].
 //!
 //! Signing uses aws-lc-rs key pairs parsed once and kept: jsonwebtoken
 //! re-parses the private key on every `encode`, which is most of the RS256
-//! cost (STACK.md). Verification goes through jsonwebtoken (see `jwt`).
+//! cost (1.5k vs 4.1k signatures a second on one core, measured when the
+//! stack was chosen). Verification goes through jsonwebtoken (see `jwt`).
 
 use std::fmt;
 
@@ -209,7 +210,7 @@ pub fn open(master: &MasterKey, record: &SigningKey) -> Result<Signer, KeyError>
     })
 }
 
-/// The public JWK of a record, with only public parameters (SECURITY.md 12).
+/// The public JWK of a record, with only public parameters (docs/security.md 12).
 pub fn public_jwk(record: &SigningKey) -> Value {
     const PUBLIC: &[&str] = &["kty", "crv", "x", "y", "n", "e", "kid", "use", "alg"];
     let mut jwk = serde_json::Map::new();

@@ -1,5 +1,5 @@
 //! The key ring: every replica's in-memory view of the signing keys, kept
-//! in step with the store, and the key lifecycle of ARCHITECTURE.md:
+//! in step with the store, and this key lifecycle:
 //!
 //! pending (in the JWKS, not signing) → active (signing) → retired (in the
 //! JWKS until every token it signed has expired) → removed.

@@ -98,7 +98,7 @@ async fn first_start_creates_one_active_key_per_algorithm_with_a_public_only_jwk
     assert_eq!(
         modulus.len() * 8,
         3072,
-        "RSA keys are 3072 bits (SECURITY.md 11)"
+        "RSA keys are 3072 bits (docs/security.md 11)"
     );
     for alg in Alg::ALL {
         let claims =

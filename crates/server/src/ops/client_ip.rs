@@ -81,7 +81,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// What a per-IP rate limit counts under: an IPv4 address, or the IPv6
 /// network of `v6_prefix` bits it belongs to. One customer usually holds a
 /// whole /64 (RFC 6177), so limiting the full address would give it 2^64
-/// buckets (SECURITY.md 28).
+/// buckets (docs/security.md 28).
 pub fn limit_subject(ip: IpAddr, v6_prefix: u8) -> String {
     match canonical(ip) {
         IpAddr::V4(v4) => v4.to_string(),

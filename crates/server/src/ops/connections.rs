@@ -1,5 +1,5 @@
 //! The HTTP/1.1 listener, with the limits a public service needs
-//! (SECURITY.md 27). `axum::serve` starts hyper without a timer, which turns
+//! (docs/security.md 27). `axum::serve` starts hyper without a timer, which turns
 //! off hyper's header-read timeout, and has no idle timeout or connection
 //! cap: trickling or idle connections stayed open forever, and at the file
 //! descriptor limit the service stopped accepting anyone. Here:

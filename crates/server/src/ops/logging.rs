@@ -1,7 +1,7 @@
 //! Logs: one JSON object per line on stdout by default, or human-readable
 //! lines with `AUTH_LOG_FORMAT=pretty`.
 //!
-//! The JSON line is flat, as OPERATIONS.md names the fields: `timestamp`
+//! The JSON line is flat, as docs/operations.md names the fields: `timestamp`
 //! (RFC 3339 UTC), `level`, `target`, `message`, the event's own fields
 //! (`event`, `outcome`, `error`, …), and the fields of every enclosing span
 //! (so `request_id` appears on every line logged while serving a request).
@@ -106,7 +106,7 @@ impl Visit for FieldVisitor<'_> {
         self.0.insert(field.name().into(), value.into());
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        // The whole cause chain, once, in the request's line (STYLE.md "Errors").
+        // The whole cause chain, once, in the request's line.
         let mut text = value.to_string();
         let mut source = value.source();
         while let Some(cause) = source {

@@ -1,4 +1,4 @@
-//! Prometheus metrics, named as OPERATIONS.md lists them: base units,
+//! Prometheus metrics, named as docs/operations.md lists them: base units,
 //! `_total` counters, `_seconds` histograms, bounded labels only.
 //!
 //! The `metrics` facade keeps one recorder per process (like the log
@@ -67,7 +67,7 @@ impl Metrics {
 /// 0 rather than "no data".
 fn zero() {
     // Unknown user, wrong password and inactive account are one public
-    // reason (SECURITY.md 22); only the log tells them apart.
+    // reason (docs/security.md 22); only the log tells them apart.
     for reason in ["invalid_credentials", "locked"] {
         metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => reason)
             .increment(0);

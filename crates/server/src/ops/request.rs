@@ -76,7 +76,7 @@ pub async fn observe(
     request.headers_mut().insert(REQUEST_ID, header.clone());
     let method = method_label(request.method());
     let path = request.uri().path().to_owned();
-    // Every log line of the request carries the client address (OPERATIONS.md).
+    // Every log line of the request carries the client address (docs/operations.md).
     let ip = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

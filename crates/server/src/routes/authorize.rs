@@ -27,7 +27,7 @@ use crate::web::errors::{error_page, too_large, unavailable};
 use crate::web::pages::{self, FormPost};
 use crate::web::{session, transaction};
 
-/// Authorization codes live at most 60 s (SECURITY.md 4).
+/// Authorization codes live at most 60 s (docs/security.md 4).
 pub const CODE_LIFETIME: i64 = 60;
 
 pub async fn get(

@@ -1,5 +1,5 @@
 //! Client authentication at the token, introspection and revocation
-//! endpoints (RFC 6749 §2.3; SECURITY.md 8):
+//! endpoints (RFC 6749 §2.3; docs/security.md 8):
 //!
 //! - `client_secret_basic` and `client_secret_post`: the shared secret,
 //!   checked against its keyed hash in constant time. Either is accepted for
@@ -150,7 +150,7 @@ fn presented(headers: &HeaderMap, params: &FormParams) -> Result<Presented, OAut
 ///
 /// Every failure is counted against a budget per client id and per client
 /// IP (`AUTH_RATE_LIMIT_CLIENT_AUTH_FAILURES`); once either is spent, a
-/// failure answers 429 with `Retry-After` instead of 401 (SECURITY.md 23).
+/// failure answers 429 with `Retry-After` instead of 401 (docs/security.md 23).
 /// Only failures are counted, and only after they happen, so a correct
 /// credential never waits for the store and a stranger who spends a
 /// client's budget does not lock the real client out.

@@ -1,4 +1,4 @@
-//! `/health`, `/health/live`, `/health/ready` (OPERATIONS.md "Health").
+//! `/health`, `/health/live`, `/health/ready` (docs/operations.md "Health").
 
 use axum::Json;
 use axum::extract::State;

@@ -1,7 +1,7 @@
 //! `/jwks.json`: the public signing keys (RFC 7517), pending, active and
 //! retired, cacheable for `JWKS_MAX_AGE` — shorter than the key publish
 //! lead, so a cached copy always has the key that signs next. Served from
-//! memory, so it keeps answering while the store is down (SECURITY.md 20).
+//! memory, so it keeps answering while the store is down (docs/security.md 20).
 
 use axum::Json;
 use axum::extract::State;

@@ -2,9 +2,9 @@
 //!
 //! Login: unknown user, wrong password and disabled account get the same
 //! message and status, and take the same time (a dummy Argon2 verification
-//! runs for unknown users; SECURITY.md 13). A success starts a new session.
+//! runs for unknown users; docs/security.md 13). A success starts a new session.
 //! Both forms carry a CSRF token and change state only by POST
-//! (SECURITY.md 15).
+//! (docs/security.md 15).
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
@@ -111,7 +111,7 @@ pub async fn login(
     let username = field(&fields, "username").unwrap_or_default().to_owned();
     let password = Secret::new(field(&fields, "password").unwrap_or_default().to_owned());
     // A name no account can have is refused before any store call or lock
-    // key is made of it (SECURITY.md 23): the same limit as SCIM userName.
+    // key is made of it (docs/security.md 23): the same limit as SCIM userName.
     if !crate::services::users::is_valid_name(&username) {
         metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => "invalid_credentials").increment(1);
         return login_page(&state, jar, &sealed, &params, "", Some(FAILED)).await;
@@ -145,7 +145,7 @@ pub async fn login(
         Err(e) => return unavailable(e),
     };
     if let Attempt::Locked { until } = attempt {
-        // SECURITY.md 13: the same work and the same answer as a wrong password.
+        // docs/security.md 13: the same work and the same answer as a wrong password.
         let _ = state.passwords.verify(password, None).await;
         metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => "locked").increment(1);
         tracing::warn!(
@@ -161,7 +161,7 @@ pub async fn login(
     }
     // The account's state is decided before and apart from the password: an
     // inactive account is checked against the dummy hash, so nothing (not
-    // even the log) learns whether a guess for it was right (SECURITY.md 22).
+    // even the log) learns whether a guess for it was right (docs/security.md 22).
     let active = user.as_ref().filter(|u| u.active);
     let hash = active.and_then(|u| u.password_hash.clone());
     let matches = match state.passwords.verify(password, hash).await {

@@ -3,7 +3,7 @@
 //! `id_token_hint` from the signed-in session it proceeds at once; otherwise it
 //! asks the user to confirm (a POST with a CSRF token). A
 //! `post_logout_redirect_uri` must match one the client registered exactly
-//! (SECURITY.md 3), or the user gets a page, never a redirect.
+//! (docs/security.md 3), or the user gets a page, never a redirect.
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;

@@ -68,7 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn(record_route))
         .layer(from_fn_with_state(state.clone(), rate_limit::per_ip))
         // The whole request, body included, within AUTH_HTTP_REQUEST_TIMEOUT
-        // (SECURITY.md 27): 408 past it. Header reading and idle
+        // (docs/security.md 27): 408 past it. Header reading and idle
         // connections are bounded by the listener (ops::connections).
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -78,7 +78,7 @@ pub fn router(state: AppState) -> Router {
         // A panic is a bug, but it answers 500 rather than dropping the connection.
         .layer(CatchPanicLayer::new())
         .layer(from_fn_with_state(settings, observe))
-        // Marks credentials so no layer ever logs them (SECURITY.md 18).
+        // Marks credentials so no layer ever logs them (docs/security.md 18).
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
             axum::http::header::COOKIE,

@@ -59,7 +59,7 @@ impl OAuthError {
 
 impl From<store::Error> for OAuthError {
     /// The store failing is ours, not the client's: 503, fail closed
-    /// (SECURITY.md 20). The cause goes to the log, not the client.
+    /// (docs/security.md 20). The cause goes to the log, not the client.
     fn from(e: store::Error) -> Self {
         let detail = format!("{:#}", anyhow::Error::new(e));
         Error::new(

@@ -9,7 +9,7 @@
 //! security event and `auth_rate_limited_total{scope}`.
 //!
 //! If the store cannot answer, the request fails at once with 503 in the
-//! route's voice: the endpoints behind need the same store (SECURITY.md 20),
+//! route's voice: the endpoints behind need the same store (docs/security.md 20),
 //! and going on would make the client wait out a second store timeout.
 
 use std::collections::HashMap;

@@ -11,7 +11,7 @@
 //! 3. a trailer: `{"kind":"end","counts":{…},"hmac":"…"}`, an HMAC-SHA-256
 //!    of every byte before it with a key derived from the master key.
 //!
-//! Authenticated, not only checksummed (SECURITY.md 29): a plain SHA-256
+//! Authenticated, not only checksummed (docs/security.md 29): a plain SHA-256
 //! let anyone who could write the backup store add a `private_key_jwt`
 //! client with their own key, recompute the checksum, and own SCIM after a
 //! restore. Without the master key no one can make a file that verifies.

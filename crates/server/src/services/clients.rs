@@ -1,5 +1,5 @@
 //! Registering OAuth clients. A confidential client gets a 256-bit secret,
-//! shown once; the store keeps only its keyed hash (SECURITY.md 9).
+//! shown once; the store keeps only its keyed hash (docs/security.md 9).
 
 use oauth::{GrantType, RedirectUri, Scope};
 use serde_json::{Value, json};
@@ -252,7 +252,7 @@ fn check_jwks(jwks: &serde_json::Value) -> Result<(), ClientError> {
     Ok(())
 }
 
-/// Deletes a client and revokes every token minted for it (SECURITY.md
+/// Deletes a client and revokes every token minted for it (docs/security.md
 /// 21): the revocations are recorded by `jti` before the record goes, so
 /// they outlive it. Tokens the client obtained at `/token` are refused from
 /// then on because every token check looks the client up

@@ -1,4 +1,4 @@
-//! Per-account login back-off (SECURITY.md 14): every password check is
+//! Per-account login back-off (docs/security.md 14): every password check is
 //! counted before it runs, so concurrent guesses on every replica share one
 //! budget; from `AUTH_LOCKOUT_THRESHOLD` failures on, the account waits a
 //! doubling delay (capped), and a quiet period or a success forgets it.
@@ -6,7 +6,7 @@
 //! The key is the userName (as it is compared: [`store::user_name_key`]),
 //! whether or not such a user exists, so a lock on a name reveals nothing
 //! about the account. It is hashed, so a key made of input has a bounded
-//! size whatever the input (SECURITY.md 23). A browser with a device cookie
+//! size whatever the input (docs/security.md 23). A browser with a device cookie
 //! counts under its own key instead ([`crate::web::device`]).
 
 use serde_json::{Value, json};

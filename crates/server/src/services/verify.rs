@@ -1,5 +1,5 @@
 //! Judging a presented access token: the one check behind introspection,
-//! userinfo, SCIM bearer authentication and revocation (SECURITY.md 21).
+//! userinfo, SCIM bearer authentication and revocation (docs/security.md 21).
 //!
 //! A token is accepted only if all of these hold:
 //! - its signature verifies with a key of ours, with the pinned algorithm,

@@ -1,5 +1,5 @@
 //! Device cookies (OWASP, "Slow Down Online Guessing Attacks with Device
-//! Cookies"; SECURITY.md 24): a browser that has signed in as a user before
+//! Cookies"; docs/security.md 24): a browser that has signed in as a user before
 //! carries a cookie, MAC'd with a key derived from the master key, naming
 //! that user and a random device id. Its login attempts for that user are
 //! counted under the device's own back-off key, so strangers who keep the

@@ -38,7 +38,7 @@ pub fn error_page(status: StatusCode, code: ErrorCode, description: &str) -> Res
 }
 
 /// The page for a form whose CSRF token does not match the browser's
-/// (SECURITY.md 15): nothing changes.
+/// (docs/security.md 15): nothing changes.
 pub fn csrf_refused() -> Response {
     error_page(
         StatusCode::FORBIDDEN,

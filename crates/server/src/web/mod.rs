@@ -15,7 +15,7 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue};
 
-/// The headers of SECURITY.md 17 on every page. `script_nonce` allows the
+/// The headers of docs/security.md 17 on every page. `script_nonce` allows the
 /// one inline script of the form_post page.
 pub fn page_headers(headers: &mut HeaderMap, script_nonce: Option<&str>) {
     let script =

@@ -1,4 +1,4 @@
-//! The browser session (SECURITY.md 16): a 256-bit random id in a cookie
+//! The browser session (docs/security.md 16): a 256-bit random id in a cookie
 //! (`HttpOnly`, `SameSite=Lax`, `Secure` and the `__Host-` prefix when the
 //! issuer is https; names of our own: [`cookie_name`]), stored hashed with idle and absolute timeouts, and a
 //! new id at every login. Also the CSRF cookie of the forms (double submit,

@@ -283,7 +283,7 @@ async fn failed_logins_back_off_and_a_locked_account_answers_like_a_wrong_passwo
     );
 }
 
-/// SECURITY.md 14: 50 parallel wrong guesses across two replicas get
+/// docs/security.md 14: 50 parallel wrong guesses across two replicas get
 /// exactly the threshold of password checks.
 #[tokio::test]
 async fn parallel_guesses_on_two_replicas_get_only_the_threshold_of_checks() {
@@ -360,7 +360,7 @@ async fn parallel_guesses_on_two_replicas_get_only_the_threshold_of_checks() {
     assert_eq!(locked, 45, "refused without a check");
 }
 
-/// SECURITY.md 18: a whole run (code flow, refresh, client credentials,
+/// docs/security.md 18: a whole run (code flow, refresh, client credentials,
 /// introspection, revocation, SCIM with a password, a failed login and a
 /// lockout) and not one of its secrets in the logs.
 #[tokio::test]

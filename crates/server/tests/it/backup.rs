@@ -137,7 +137,7 @@ async fn a_round_trip_through_both_backends_keeps_every_record() {
     let refused = run(&empty, &["restore", "--input", damaged.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("authentication tag"));
-    // SECURITY.md 29: a forged file is refused and changes nothing. The
+    // docs/security.md 29: a forged file is refused and changes nothing. The
     // attack of the review: add a private_key_jwt client of one's own and
     // fix the trailer (it was a plain SHA-256 anyone could recompute).
     use std::os::unix::fs::PermissionsExt;

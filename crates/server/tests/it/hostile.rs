@@ -1,4 +1,4 @@
-//! A hostile client on loopback (SECURITY.md 23, 27, 28): failure budgets
+//! A hostile client on loopback (docs/security.md 23, 27, 28): failure budgets
 //! for client authentication, per-/64 limits for IPv6, a limiter that
 //! concurrency never makes stricter than its rate, and 413 for bodies over
 //! the limit.

@@ -1,4 +1,4 @@
-//! Log lines: JSON by default with the OPERATIONS.md fields, the request id
+//! Log lines: JSON by default with the docs/operations.md fields, the request id
 //! on every line of a request, and pretty output on request.
 
 use crate::helpers::{Server, client};
@@ -89,7 +89,7 @@ async fn pretty_format_is_for_humans() {
     assert!(started.contains("INFO"));
 }
 
-/// SECURITY.md 18: credentials in headers never reach the logs.
+/// docs/security.md 18: credentials in headers never reach the logs.
 #[tokio::test]
 async fn credentials_in_headers_are_never_logged() {
     let mut server = Server::start(&[]);

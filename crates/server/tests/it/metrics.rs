@@ -1,5 +1,5 @@
 //! `/metrics` passes `promtool check metrics` and carries the series
-//! OPERATIONS.md names.
+//! docs/operations.md names.
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! The authorization code flow end to end, as a browser and a relying party
 //! would drive it: discovery, /authorize, the login and consent pages,
 //! the code exchange with PKCE, ID token validation through the JWKS,
-//! userinfo, refresh rotation, and the SECURITY.md promises around them.
+//! userinfo, refresh rotation, and the docs/security.md promises around them.
 
 use std::collections::HashMap;
 
@@ -483,7 +483,7 @@ async fn code_flow(p: Provider) {
         "within the grace window the family survives"
     );
 
-    // SECURITY.md 9: the store holds hashes of bearer secrets, never the values.
+    // docs/security.md 9: the store holds hashes of bearer secrets, never the values.
     let mut stored = Vec::new();
     if p.store.starts_with("sqlite://") {
         for entry in std::fs::read_dir(p.server.database().parent().unwrap()).unwrap() {
@@ -743,7 +743,7 @@ async fn form_post_response_mode() {
     assert!(csp.contains(&format!("'nonce-{nonce}'")));
 }
 
-/// SECURITY.md 5: outside the grace window, a rotated refresh token
+/// docs/security.md 5: outside the grace window, a rotated refresh token
 /// presented again revokes the whole family.
 #[tokio::test]
 async fn reused_refresh_token_revokes_the_family() {
@@ -910,7 +910,7 @@ async fn first_party_clients_skip_consent_and_may_choose_es256_id_tokens() {
     assert_eq!(header["alg"], "ES256");
 }
 
-/// SECURITY.md 8: a public client authenticates with `none` and must use PKCE.
+/// docs/security.md 8: a public client authenticates with `none` and must use PKCE.
 #[tokio::test]
 async fn public_clients_use_pkce_without_a_secret() {
     let p = Provider::start().await;
@@ -1128,7 +1128,7 @@ async fn scim_provisioned_users_sign_in_and_deactivation_ends_their_sessions() {
             .is_none_or(|l| !l.to_str().unwrap().starts_with("/consent")),
         "a deactivated user cannot sign in"
     );
-    // SECURITY.md 18: neither the SCIM password nor any token reaches the logs.
+    // docs/security.md 18: neither the SCIM password nor any token reaches the logs.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     for line in p.server.logs() {
         for secret in [password, token.as_str(), access, refresh, id_token] {

@@ -124,7 +124,7 @@ async fn a_paused_redis_does_not_hang_requests() {
     ready_within(&server, Duration::from_secs(3)).await;
 }
 
-/// SECURITY.md 20: with the store gone, the token endpoint fails closed with
+/// docs/security.md 20: with the store gone, the token endpoint fails closed with
 /// 503 while the JWKS and metadata keep serving from memory.
 #[tokio::test]
 async fn token_endpoint_fails_closed_while_jwks_keeps_serving() {

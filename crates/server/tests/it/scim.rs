@@ -1,5 +1,5 @@
 //! SCIM 2.0 over HTTP, replaying what Entra ID and Okta send
-//! (`../shared/SCIM-CLIENTS.md`), plus the RFC 7644 behaviours around them:
+//! (`docs/scim-clients.md`), plus the RFC 7644 behaviours around them:
 //! discovery, bearer scopes, ETags, Bulk, search and paging.
 
 use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, LOCATION};
@@ -880,7 +880,7 @@ async fn searching_sorting_projecting_and_refusing_bad_input() {
         400,
         Some("invalidValue"),
     );
-    // SECURITY.md 10: at least 8 characters.
+    // docs/security.md 10: at least 8 characters.
     let short = s
         .post(
             "/Users",

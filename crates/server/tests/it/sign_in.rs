@@ -1,4 +1,4 @@
-//! Sign-in hardening (SECURITY.md 22–25): what metrics and pages reveal,
+//! Sign-in hardening (docs/security.md 22–25): what metrics and pages reveal,
 //! bounded usernames, device cookies against lockout abuse, a changed
 //! password ending sessions, logout hints, and our own cookie names.
 

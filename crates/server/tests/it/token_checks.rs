@@ -1,4 +1,4 @@
-//! Every token check refuses what an operator has taken away (SECURITY.md
+//! Every token check refuses what an operator has taken away (docs/security.md
 //! 21, 25): deleted or disabled clients, deleted or deactivated users,
 //! retired keys, expired tokens (no leeway), and refused refreshes that must
 //! change nothing.

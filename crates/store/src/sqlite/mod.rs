@@ -125,7 +125,7 @@ impl SqliteStore {
 
 /// Creates the data directory (0700) and the database file (0600) if they
 /// do not exist, so that nobody but the service's user can read what the
-/// store holds (SECURITY.md 29). SQLite gives its `-wal` and `-shm` files
+/// store holds (docs/security.md 29). SQLite gives its `-wal` and `-shm` files
 /// the database file's mode. An existing file is left as it is; a warning
 /// says when others may read it.
 fn create_private(path: &Path) -> Result<()> {

@@ -119,7 +119,7 @@ CREATE TABLE attempts (
     expires_at INTEGER NOT NULL
 ) STRICT;
 "#,
-    // userName keys under RFC 8265 (SECURITY.md 26): the rows are re-keyed
+    // userName keys under RFC 8265 (docs/security.md 26): the rows are re-keyed
     // in Rust, since SQL has no PRECIS (see `rekey_user_names`).
     "SELECT 1;",
 ];

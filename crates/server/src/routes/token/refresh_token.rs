@@ -29,7 +29,7 @@ pub async fn refresh(
         })
         .transpose()?;
     // Everything that can refuse the request is decided before the rotation,
-    // so a refused refresh leaves the presented token usable (SECURITY.md 25).
+    // so a refused refresh leaves the presented token usable (docs/security.md 25).
     // The family read here is the one the rotation will find, unless a
     // concurrent refresh wins; then rotation refuses the request itself.
     match state.store.get_current_family(&presented).await {

@@ -113,7 +113,7 @@ impl Change {
 /// evaluation) on the blocking pool. Each is linear in its input and the
 /// input is bounded, but a 1 MiB request is still milliseconds of CPU, and
 /// on the async workers it would delay every other request, `/health/live`
-/// included (SECURITY.md 27).
+/// included (docs/security.md 27).
 pub async fn off_workers<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T> {

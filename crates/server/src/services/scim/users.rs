@@ -118,7 +118,7 @@ pub async fn group_names(state: &AppState, user_id: &str) -> store::Result<Vec<S
         .collect())
 }
 
-/// SECURITY.md 10 (8 to 1024 characters, no composition rules), as
+/// docs/security.md 10 (8 to 1024 characters, no composition rules), as
 /// `invalidValue`.
 fn check_password(password: &str) -> Result<()> {
     crate::password::check_policy(password).map_err(|e| {
@@ -279,7 +279,7 @@ async fn after_change(
             "SCIM user deactivated: sessions ended, refresh tokens revoked",
         ))
     } else if before.password_hash != after.password_hash {
-        // ASVS V7.4.3 / SECURITY.md 25: a changed credential ends the
+        // ASVS V7.4.3 / docs/security.md 25: a changed credential ends the
         // sessions and refresh tokens that the old one opened.
         Some((
             "password_changed",
