@@ -6,7 +6,6 @@ use serde_json::{Map, Value, json};
 
 use crate::jwt::{self, ACCESS_TOKEN_TYP};
 use crate::keys::KeyError;
-use crate::state::AppState;
 
 /// An access token and what the response reports about it.
 #[derive(Debug)]
@@ -29,7 +28,7 @@ pub enum IssueError {
 /// client_credentials, RFC 9068 §2.2) with `scope` and id `jti` (chosen by
 /// the caller, so that a replayed code can revoke what it issued).
 pub fn issue_access_token(
-    state: &AppState,
+    state: &super::Ctx,
     client_id: &str,
     subject: &str,
     scope: &Scope,
@@ -109,7 +108,7 @@ pub fn at_hash(access_token: &str) -> String {
 /// Signs an ID token for `client_id`, with the client's registered
 /// algorithm (RS256 unless it asked for ES256).
 pub fn issue_id_token(
-    state: &AppState,
+    state: &super::Ctx,
     client: &store::ClientRecord,
     auth: &Authentication<'_>,
     access_token: &str,

@@ -22,7 +22,6 @@ use serde_json::Value;
 use store::{ClientRecord, RefreshFamily, UserRecord};
 
 use crate::jwt::{self, ACCESS_TOKEN_TYP, RejectedToken};
-use crate::state::AppState;
 
 /// An access token that passed every check, with what it was checked against.
 #[derive(Debug)]
@@ -67,7 +66,7 @@ pub fn client_enabled(client: &ClientRecord) -> bool {
 /// that is not acceptable (the reason is logged at debug level); `Err` only
 /// when the store cannot answer.
 pub async fn access_token(
-    state: &AppState,
+    state: &crate::services::Ctx,
     token: &str,
 ) -> Result<Option<VerifiedToken>, store::Error> {
     let claims = match jwt::verify(&state.keys, token, ACCESS_TOKEN_TYP, &state.config.issuer) {
@@ -120,7 +119,7 @@ pub async fn access_token(
 /// The family of a live refresh token whose client and user are still
 /// valid. `Ok(None)` otherwise.
 pub async fn refresh_token(
-    state: &AppState,
+    state: &crate::services::Ctx,
     token_hash: &str,
 ) -> Result<Option<RefreshFamily>, store::Error> {
     let family = match state.store.get_current_family(token_hash).await {
@@ -140,7 +139,7 @@ pub async fn refresh_token(
 }
 
 async fn live_client(
-    state: &AppState,
+    state: &crate::services::Ctx,
     client_id: &str,
 ) -> Result<Option<ClientRecord>, store::Error> {
     match state.store.get_client(client_id).await {
@@ -150,7 +149,10 @@ async fn live_client(
     }
 }
 
-async fn live_user(state: &AppState, user_id: &str) -> Result<Option<UserRecord>, store::Error> {
+async fn live_user(
+    state: &crate::services::Ctx,
+    user_id: &str,
+) -> Result<Option<UserRecord>, store::Error> {
     match state.store.get_user(user_id).await {
         Ok(user) if user.active => Ok(Some(user)),
         Ok(_) | Err(store::Error::NotFound) => Ok(None),

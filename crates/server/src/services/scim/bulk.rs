@@ -10,7 +10,6 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::{Actor, Change, Failure, Result, base_url, groups, users};
-use crate::state::AppState;
 
 /// At most this many operations per request (`bulk.maxOperations`).
 pub const MAX_OPERATIONS: usize = 1000;
@@ -128,7 +127,7 @@ struct Outcome {
     id: Option<String>,
 }
 
-async fn execute(state: &AppState, actor: &Actor, op: &Operation) -> Result<Outcome> {
+async fn execute(state: &crate::services::Ctx, actor: &Actor, op: &Operation) -> Result<Outcome> {
     let data = op.data.clone().unwrap_or(Value::Null);
     let trimmed = op.path.trim_matches('/');
     let (resource, id) = match trimmed.split_once('/') {
@@ -223,7 +222,7 @@ fn result_json(op: &Operation, outcome: std::result::Result<Outcome, scim::Error
 }
 
 /// Runs a BulkRequest and renders the BulkResponse.
-pub async fn run(state: &AppState, actor: &Actor, body: &Value) -> Result<Value> {
+pub async fn run(state: &crate::services::Ctx, actor: &Actor, body: &Value) -> Result<Value> {
     let (operations, fail_on_errors) = parse(body)?;
     let mut created: HashMap<String, String> = HashMap::new();
     let mut failed_bulk_ids: Vec<String> = Vec::new();

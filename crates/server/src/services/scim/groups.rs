@@ -12,7 +12,6 @@ use super::{
     Actor, Change, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, check_name,
     off_workers, take_string,
 };
-use crate::state::AppState;
 
 /// The most members one group may list ([`scim::input::MAX_MEMBERS`]); a
 /// larger group is refused with `invalidValue`.
@@ -25,7 +24,7 @@ fn kind_name(kind: MemberKind) -> &'static str {
     }
 }
 
-fn members_json(state: &AppState, group: &GroupRecord) -> Vec<Value> {
+fn members_json(state: &crate::services::Ctx, group: &GroupRecord) -> Vec<Value> {
     let base = base_url(state);
     group
         .members
@@ -41,7 +40,7 @@ fn members_json(state: &AppState, group: &GroupRecord) -> Vec<Value> {
         .collect()
 }
 
-fn plain(state: &AppState, group: &GroupRecord) -> Value {
+fn plain(state: &crate::services::Ctx, group: &GroupRecord) -> Value {
     let mut resource = match &group.attributes {
         Value::Object(a) => a.clone(),
         _ => Map::new(),
@@ -59,7 +58,7 @@ fn plain(state: &AppState, group: &GroupRecord) -> Value {
 }
 
 /// The Group resource.
-pub fn render(state: &AppState, group: &GroupRecord) -> Value {
+pub fn render(state: &crate::services::Ctx, group: &GroupRecord) -> Value {
     let meta = scim::Meta {
         resource_type: "Group",
         created: crate::services::rfc3339(group.created_at),
@@ -84,7 +83,7 @@ fn invalid(detail: String) -> Failure {
 /// The members of a prepared resource, each checked to exist. Members the
 /// group already had keep their known type without a lookup.
 async fn resolve_members(
-    state: &AppState,
+    state: &crate::services::Ctx,
     group_id: &str,
     members: Option<Value>,
     known: &[GroupMember],
@@ -124,7 +123,11 @@ async fn resolve_members(
     Ok(out)
 }
 
-async fn member_kind(state: &AppState, id: &str, wants: Option<&str>) -> Result<MemberKind> {
+async fn member_kind(
+    state: &crate::services::Ctx,
+    id: &str,
+    wants: Option<&str>,
+) -> Result<MemberKind> {
     let as_group = wants.is_some_and(|w| w.eq_ignore_ascii_case("Group"));
     if !as_group {
         match state.store.get_user(id).await {
@@ -141,7 +144,7 @@ async fn member_kind(state: &AppState, id: &str, wants: Option<&str>) -> Result<
 }
 
 async fn record_from(
-    state: &AppState,
+    state: &crate::services::Ctx,
     mut resource: Map<String, Value>,
     id: String,
     known: &[GroupMember],
@@ -165,7 +168,11 @@ async fn record_from(
 }
 
 /// POST /Groups.
-pub async fn create(state: &AppState, actor: &Actor, body: &Value) -> Result<GroupRecord> {
+pub async fn create(
+    state: &crate::services::Ctx,
+    actor: &Actor,
+    body: &Value,
+) -> Result<GroupRecord> {
     let body = body.clone();
     let prepared =
         off_workers(move || scim::input::prepare(&body, &ResourceSchema::group(), None)).await??;
@@ -194,7 +201,7 @@ pub async fn create(state: &AppState, actor: &Actor, body: &Value) -> Result<Gro
 
 /// PUT or PATCH /Groups/{id}, as [`super::users::update`].
 pub async fn update(
-    state: &AppState,
+    state: &crate::services::Ctx,
     actor: &Actor,
     id: &str,
     if_match: Option<&str>,
@@ -247,7 +254,7 @@ pub async fn update(
 
 /// DELETE /Groups/{id}: its membership in other groups goes too.
 pub async fn delete(
-    state: &AppState,
+    state: &crate::services::Ctx,
     actor: &Actor,
     id: &str,
     if_match: Option<&str>,

@@ -11,8 +11,6 @@ pub mod users;
 
 use serde_json::Value;
 
-use crate::state::AppState;
-
 /// Why a SCIM operation failed: the client's mistake (a SCIM error) or the
 /// store's (503, fail closed; the cause is logged, not sent).
 #[derive(Debug)]
@@ -154,7 +152,7 @@ fn check_if_match(if_match: Option<&str>, version: u64) -> Result<()> {
 }
 
 /// The SCIM base URL, e.g. `https://auth.example.com/scim/v2`.
-pub fn base_url(state: &AppState) -> String {
+pub fn base_url(state: &crate::services::Ctx) -> String {
     format!("{}/scim/v2", state.config.issuer)
 }
 

@@ -18,7 +18,6 @@ use serde_json::Value;
 use store::{Page, UserRecord};
 
 use super::{Result, groups, users};
-use crate::state::AppState;
 
 /// A page when the client does not ask for a size; Okta asks for 100.
 pub const DEFAULT_COUNT: u64 = 100;
@@ -175,7 +174,10 @@ fn email_in(filter: &ValFilter) -> Option<&str> {
 
 /// The records an indexed filter narrows a user search to, or `None` when
 /// the filter needs a scan.
-async fn indexed_users(state: &AppState, filter: &Filter) -> Result<Option<Vec<UserRecord>>> {
+async fn indexed_users(
+    state: &crate::services::Ctx,
+    filter: &Filter,
+) -> Result<Option<Vec<UserRecord>>> {
     Ok(match filter {
         Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value)))
             if path.name.eq_ignore_ascii_case("emails")
@@ -235,7 +237,7 @@ async fn indexed_users(state: &AppState, filter: &Filter) -> Result<Option<Vec<U
 }
 
 async fn user_resources(
-    state: &AppState,
+    state: &crate::services::Ctx,
     records: Vec<UserRecord>,
     with_groups: bool,
 ) -> Result<Vec<Value>> {
@@ -274,7 +276,7 @@ async fn keep_matching(resources: Vec<Value>, filter: Option<&Filter>) -> Result
 }
 
 /// Every user matching the query's filter, rendered, in id order.
-async fn matching_users(state: &AppState, query: &Query) -> Result<Vec<Value>> {
+async fn matching_users(state: &crate::services::Ctx, query: &Query) -> Result<Vec<Value>> {
     let with_groups = query.reads_groups;
     if let Some(filter) = &query.filter
         && let Some(records) = indexed_users(state, filter).await?
@@ -303,7 +305,7 @@ async fn matching_users(state: &AppState, query: &Query) -> Result<Vec<Value>> {
 }
 
 /// Every group matching the query's filter, rendered, in id order.
-async fn matching_groups(state: &AppState, query: &Query) -> Result<Vec<Value>> {
+async fn matching_groups(state: &crate::services::Ctx, query: &Query) -> Result<Vec<Value>> {
     let mut out = Vec::new();
     let mut offset = 0;
     loop {
@@ -329,7 +331,7 @@ async fn matching_groups(state: &AppState, query: &Query) -> Result<Vec<Value>> 
 }
 
 /// Runs a search and renders the ListResponse.
-pub async fn search(state: &AppState, target: Target, query: &Query) -> Result<Value> {
+pub async fn search(state: &crate::services::Ctx, target: Target, query: &Query) -> Result<Value> {
     let paging = query.paging;
     let wants_groups = query.projection.wants("groups");
     // The fast path: one page straight from the store.
@@ -379,7 +381,7 @@ pub async fn search(state: &AppState, target: Target, query: &Query) -> Result<V
 }
 
 /// Adds `groups` to the rendered Users of a page (not to Groups).
-async fn add_groups(state: &AppState, page: &mut [Value]) -> Result<()> {
+async fn add_groups(state: &crate::services::Ctx, page: &mut [Value]) -> Result<()> {
     let ids: Vec<String> = page
         .iter()
         .filter(|r| r["meta"]["resourceType"] == "User")

@@ -16,7 +16,6 @@ use super::{
     off_workers, take_string,
 };
 use crate::secret::Secret;
-use crate::state::AppState;
 
 /// How deep nested groups are followed for `User.groups`.
 const MAX_NESTING: usize = 16;
@@ -38,7 +37,11 @@ fn plain(user: &UserRecord) -> Value {
 }
 
 /// The User resource; `groups` as given (computed by [`groups_of`]).
-pub fn render(state: &AppState, user: &UserRecord, groups: Option<Vec<Value>>) -> Value {
+pub fn render(
+    state: &crate::services::Ctx,
+    user: &UserRecord,
+    groups: Option<Vec<Value>>,
+) -> Value {
     let mut resource = crate::services::users::resource(user, &state.config.issuer);
     if let (Some(groups), Some(object)) = (groups, resource.as_object_mut())
         && !groups.is_empty()
@@ -50,7 +53,7 @@ pub fn render(state: &AppState, user: &UserRecord, groups: Option<Vec<Value>>) -
 
 /// `User.groups` (RFC 7643 §4.1.2): the groups the user is a member of,
 /// directly or through nested groups (`type` `direct` or `indirect`).
-pub async fn groups_of(state: &AppState, user_id: &str) -> store::Result<Vec<Value>> {
+pub async fn groups_of(state: &crate::services::Ctx, user_id: &str) -> store::Result<Vec<Value>> {
     let mut all = groups_of_many(state, &[user_id.to_owned()]).await?;
     Ok(all.remove(user_id).unwrap_or_default())
 }
@@ -58,7 +61,7 @@ pub async fn groups_of(state: &AppState, user_id: &str) -> store::Result<Vec<Val
 /// [`groups_of`] for a page of users: one store call per level of nesting
 /// for the whole page, not one per user.
 pub async fn groups_of_many(
-    state: &AppState,
+    state: &crate::services::Ctx,
     user_ids: &[String],
 ) -> store::Result<HashMap<String, Vec<Value>>> {
     let base = base_url(state);
@@ -110,7 +113,10 @@ pub async fn groups_of_many(
 }
 
 /// The names of the groups of a user, for the OIDC `groups` claim.
-pub async fn group_names(state: &AppState, user_id: &str) -> store::Result<Vec<String>> {
+pub async fn group_names(
+    state: &crate::services::Ctx,
+    user_id: &str,
+) -> store::Result<Vec<String>> {
     Ok(groups_of(state, user_id)
         .await?
         .into_iter()
@@ -129,7 +135,7 @@ fn check_password(password: &str) -> Result<()> {
     })
 }
 
-async fn hash(state: &AppState, password: String) -> Result<String> {
+async fn hash(state: &crate::services::Ctx, password: String) -> Result<String> {
     check_password(&password)?;
     state
         .passwords
@@ -166,7 +172,11 @@ fn record_from(
 }
 
 /// POST /Users (RFC 7644 §3.3).
-pub async fn create(state: &AppState, actor: &Actor, body: &Value) -> Result<UserRecord> {
+pub async fn create(
+    state: &crate::services::Ctx,
+    actor: &Actor,
+    body: &Value,
+) -> Result<UserRecord> {
     let body = body.clone();
     let prepared =
         off_workers(move || scim::input::prepare(&body, &ResourceSchema::user(), None)).await??;
@@ -198,7 +208,7 @@ pub async fn create(state: &AppState, actor: &Actor, body: &Value) -> Result<Use
 /// PUT or PATCH /Users/{id}: a read-modify-write, retried on a concurrent
 /// change unless the client pinned a version with `If-Match`.
 pub async fn update(
-    state: &AppState,
+    state: &crate::services::Ctx,
     actor: &Actor,
     id: &str,
     if_match: Option<&str>,
@@ -259,7 +269,7 @@ fn unchanged(current: &UserRecord, next: &UserRecord) -> bool {
 /// Security events, and the end of sessions for a deactivated user or a
 /// changed password.
 async fn after_change(
-    state: &AppState,
+    state: &crate::services::Ctx,
     actor: &Actor,
     before: &UserRecord,
     after: &UserRecord,
@@ -312,7 +322,7 @@ async fn after_change(
     Ok(())
 }
 
-async fn end_sessions(state: &AppState, user_id: &str) -> Result<()> {
+async fn end_sessions(state: &crate::services::Ctx, user_id: &str) -> Result<()> {
     state.store.delete_sessions_for_user(user_id).await?;
     state.store.revoke_families_for_user(user_id, None).await?;
     Ok(())
@@ -320,7 +330,7 @@ async fn end_sessions(state: &AppState, user_id: &str) -> Result<()> {
 
 /// DELETE /Users/{id} (RFC 7644 §3.6), as [`crate::services::users::delete`].
 pub async fn delete(
-    state: &AppState,
+    state: &crate::services::Ctx,
     actor: &Actor,
     id: &str,
     if_match: Option<&str>,
