@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod claims;
 pub mod clients;
+pub mod issue;
 pub mod lockout;
 pub mod minted;
 pub mod scim;

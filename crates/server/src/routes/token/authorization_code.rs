@@ -4,18 +4,15 @@
 //! tokens the first one issued are revoked (RFC 6749 §4.1.2). Their ids are
 //! derived from the code's hash, so no extra record is needed to find them.
 
-use oauth::{CodeChallenge, ErrorCode, Scope};
-use serde_json::{Map, Value, json};
-use store::{ClientRecord, CodeTake, RefreshFamily};
+use oauth::{CodeChallenge, Scope};
+use store::{ClientRecord, CodeTake};
 
 use super::{FormParams, invalid_grant, issue_failure, token_response};
 use crate::config::seconds;
-use crate::routes::oauth_support::{OAuthError, error};
-use crate::services::tokens::{
-    Authentication, client_access_ttl, issue_access_token, issue_id_token,
-};
+use crate::routes::oauth_support::OAuthError;
+use crate::services::issue::{Grant, GrantContext, Refresh, issue};
 use crate::state::AppState;
-use crate::tokens::{hash_token, random_token};
+use crate::tokens::hash_token;
 
 /// The id of something the code with `code_hash` issued.
 fn derived(code_hash: &str, what: &str) -> String {
@@ -73,84 +70,25 @@ pub async fn exchange(
         Err(e) => return Err(e.into()),
     };
 
-    let scope = Scope::parse(&code.scope).unwrap_or_default();
-    let grant = &code.grant;
-    let auth_time = grant["auth_time"]
-        .as_i64()
-        .unwrap_or_else(|| state.clock.now());
-    let mut extra = Map::new();
-    extra.insert("auth_time".into(), json!(auth_time));
-    let access = issue_access_token(
-        state,
-        &client.client_id,
-        &user.id,
-        &scope,
-        derived(&code_hash, "at"),
-        client_access_ttl(client),
-        extra,
-    )
-    .map_err(issue_failure)?;
-    let mut body = json!({
-        "access_token": access.token,
-        "token_type": "Bearer",
-        "expires_in": access.expires_in,
-        "scope": scope.to_string(),
-    });
-    if scope.contains("openid") {
-        let auth = Authentication {
-            user_id: &user.id,
-            auth_time,
-            nonce: grant["nonce"].as_str(),
-            sid: grant["sid"].as_str(),
-            amr: &grant["amr"],
-            profile: crate::services::claims::lookup(
-                state,
-                &user,
-                &scope.iter().collect::<Vec<_>>(),
-            )
-            .await?,
-        };
-        body["id_token"] =
-            json!(issue_id_token(state, client, &auth, &access.token).map_err(issue_failure)?);
-    }
-    if client.grant_types.iter().any(|g| g == "refresh_token") {
-        body["refresh_token"] =
-            json!(start_family(state, client, &user.id, &scope, grant, &code_hash).await?);
-    }
-    metrics::counter!("auth_tokens_issued_total", "grant_type" => "authorization_code", "token_type" => "access_token").increment(1);
-    tracing::info!(event = "token_issued", client_id = %client.client_id, user_id = %user.id, grant_type = "authorization_code", "tokens issued");
-    Ok(token_response(body))
-}
-
-async fn start_family(
-    state: &AppState,
-    client: &ClientRecord,
-    user_id: &str,
-    scope: &Scope,
-    grant: &Value,
-    code_hash: &str,
-) -> Result<String, OAuthError> {
-    let token = random_token().map_err(|_| error(ErrorCode::ServerError, "no randomness"))?;
-    let now = state.clock.now();
-    let family = RefreshFamily {
-        id: derived(code_hash, "family"),
-        client_id: client.client_id.clone(),
-        user_id: Some(user_id.to_owned()),
-        scope: scope.to_string(),
-        grant: json!({"auth_time": grant["auth_time"], "sid": grant["sid"], "amr": grant["amr"]}),
-        created_at: now,
-        expires_at: now + seconds(state.config.refresh_token_max_ttl),
-        idle_expires_at: now + seconds(state.config.refresh_token_idle_ttl),
-        rotated_at: now,
-        revoked: false,
-        session_id: grant["sid"].as_str().map(str::to_owned),
+    let refresh = if client.grant_types.iter().any(|g| g == "refresh_token") {
+        Refresh::NewFamily {
+            id: derived(&code_hash, "family"),
+        }
+    } else {
+        Refresh::None
     };
-    state
-        .store
-        .create_family(&family, &hash_token(token.expose()))
-        .await?;
-    metrics::counter!("auth_tokens_issued_total", "grant_type" => "authorization_code", "token_type" => "refresh_token").increment(1);
-    Ok(token.expose().clone())
+    let grant = Grant {
+        grant_type: "authorization_code",
+        client,
+        user: Some(&user),
+        scope: Scope::parse(&code.scope).unwrap_or_default(),
+        jti: derived(&code_hash, "at"),
+        context: GrantContext::from_stored(&code.grant),
+        refresh,
+    };
+    let tokens = issue(state, grant).await.map_err(issue_failure)?;
+    tracing::info!(event = "token_issued", client_id = %client.client_id, user_id = %user.id, grant_type = "authorization_code", "tokens issued");
+    Ok(token_response(tokens))
 }
 
 /// Revokes the access token and refresh-token family a code issued.

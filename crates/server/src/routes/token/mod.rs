@@ -16,7 +16,8 @@ mod refresh_token;
 
 use super::client_auth::authenticate_client;
 use super::oauth_support::{FormParams, OAuthError, error, form, no_store};
-use crate::services::tokens::{IssueError, client_access_ttl, issue_access_token};
+use crate::services::issue::{Grant, GrantContext, IssueFailure, Refresh, TokenSet, issue};
+use crate::services::tokens::IssueError;
 use crate::state::AppState;
 
 pub async fn token(
@@ -38,7 +39,7 @@ pub async fn token(
         ));
     }
     match grant {
-        GrantType::ClientCredentials => client_credentials(&state, &client, &params),
+        GrantType::ClientCredentials => client_credentials(&state, &client, &params).await,
         GrantType::AuthorizationCode => {
             authorization_code::exchange(&state, &client, &params).await
         }
@@ -64,7 +65,7 @@ pub fn granted_scope(client: &ClientRecord, requested: Option<&str>) -> Result<S
     Ok(requested)
 }
 
-fn client_credentials(
+async fn client_credentials(
     state: &AppState,
     client: &ClientRecord,
     params: &FormParams,
@@ -75,45 +76,55 @@ fn client_credentials(
             "public clients cannot use client_credentials",
         ));
     }
-    let scope = granted_scope(client, params.get("scope")?)?;
-    let jti = uuid::Uuid::new_v4().to_string();
-    let issued = issue_access_token(
-        state,
-        &client.client_id,
-        &client.client_id,
-        &scope,
-        jti,
-        client_access_ttl(client),
-        Default::default(),
-    )
-    .map_err(issue_failure)?;
-    metrics::counter!("auth_tokens_issued_total", "grant_type" => "client_credentials", "token_type" => "access_token")
-        .increment(1);
+    let grant = Grant {
+        grant_type: "client_credentials",
+        client,
+        user: None,
+        scope: granted_scope(client, params.get("scope")?)?,
+        jti: uuid::Uuid::new_v4().to_string(),
+        context: GrantContext::default(),
+        refresh: Refresh::None,
+    };
+    let tokens = issue(state, grant).await.map_err(issue_failure)?;
     tracing::debug!(event = "token_issued", client_id = %client.client_id, grant_type = "client_credentials", "access token issued");
-    Ok(token_response(json!({
-        "access_token": issued.token,
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-        "scope": scope.to_string(),
-    })))
+    Ok(token_response(tokens))
 }
 
-pub fn issue_failure(e: IssueError) -> OAuthError {
+/// An issuance failure in OAuth's words: ours, never the client's.
+pub fn issue_failure(e: IssueFailure) -> OAuthError {
     match e {
-        IssueError::NoSigningKey(_) => oauth::Error::new(
+        IssueFailure::Sign(e @ IssueError::NoSigningKey(_)) => oauth::Error::new(
             ErrorCode::TemporarilyUnavailable,
             "no signing key is available",
         )
         .with_detail(e.to_string())
         .into(),
-        IssueError::Key(e) => oauth::Error::new(ErrorCode::ServerError, "signing failed")
-            .with_detail(e.to_string())
-            .into(),
+        IssueFailure::Sign(IssueError::Key(e)) => {
+            oauth::Error::new(ErrorCode::ServerError, "signing failed")
+                .with_detail(e.to_string())
+                .into()
+        }
+        IssueFailure::Store(e) => e.into(),
+        IssueFailure::Randomness => {
+            oauth::Error::new(ErrorCode::ServerError, "no randomness").into()
+        }
     }
 }
 
-/// A successful token response (RFC 6749 §5.1).
-pub fn token_response(body: serde_json::Value) -> Response {
+/// A successful token response (RFC 6749 §5.1), `Cache-Control: no-store`.
+pub fn token_response(tokens: TokenSet) -> Response {
+    let mut body = json!({
+        "access_token": tokens.access_token,
+        "token_type": "Bearer",
+        "expires_in": tokens.expires_in,
+        "scope": tokens.scope.to_string(),
+    });
+    if let Some(refresh_token) = tokens.refresh_token {
+        body["refresh_token"] = json!(refresh_token);
+    }
+    if let Some(id_token) = tokens.id_token {
+        body["id_token"] = json!(id_token);
+    }
     let mut response = Json(body).into_response();
     no_store(response.headers_mut());
     response

@@ -4,15 +4,12 @@
 //! refreshes of the same token, which are refused without revoking.
 
 use oauth::{ErrorCode, Scope};
-use serde_json::{Map, json};
 use store::{ClientRecord, Rotation};
 
 use super::{FormParams, invalid_grant, issue_failure, token_response};
 use crate::config::seconds;
 use crate::routes::oauth_support::{OAuthError, error};
-use crate::services::tokens::{
-    Authentication, client_access_ttl, issue_access_token, issue_id_token,
-};
+use crate::services::issue::{Grant, GrantContext, Refresh, issue};
 use crate::state::AppState;
 use crate::tokens::{hash_token, random_token};
 
@@ -80,49 +77,22 @@ pub async fn refresh(
         Err(e) => return Err(e.into()),
     };
     let scope = narrowed(requested.as_ref(), &family.scope)?;
-    let user_id = family.user_id.clone().unwrap_or_default();
     let user = active_user(state, &family).await?;
-    let auth_time = family.grant["auth_time"]
-        .as_i64()
-        .unwrap_or(family.created_at);
-    let mut extra = Map::new();
-    extra.insert("auth_time".into(), json!(auth_time));
-    let access = issue_access_token(
-        state,
-        &client.client_id,
-        &user_id,
-        &scope,
-        uuid::Uuid::new_v4().to_string(),
-        client_access_ttl(client),
-        extra,
-    )
-    .map_err(issue_failure)?;
-    let mut body = json!({
-        "access_token": access.token,
-        "token_type": "Bearer",
-        "expires_in": access.expires_in,
-        "scope": scope.to_string(),
-        "refresh_token": new_token.expose(),
-    });
-    if scope.contains("openid") {
-        let auth = Authentication {
-            user_id: &user_id,
-            auth_time,
-            nonce: None,
-            sid: family.grant["sid"].as_str(),
-            amr: &family.grant["amr"],
-            profile: crate::services::claims::lookup(
-                state,
-                &user,
-                &scope.iter().collect::<Vec<_>>(),
-            )
-            .await?,
-        };
-        body["id_token"] =
-            json!(issue_id_token(state, client, &auth, &access.token).map_err(issue_failure)?);
-    }
-    metrics::counter!("auth_tokens_issued_total", "grant_type" => "refresh_token", "token_type" => "access_token").increment(1);
-    Ok(token_response(body))
+    let mut context = GrantContext::from_stored(&family.grant);
+    // A family from before auth_time was kept: the family's start.
+    context.auth_time = Some(context.auth_time.unwrap_or(family.created_at));
+    let grant = Grant {
+        grant_type: "refresh_token",
+        client,
+        user: Some(&user),
+        scope,
+        jti: uuid::Uuid::new_v4().to_string(),
+        context,
+        refresh: Refresh::Rotated(new_token.expose().clone()),
+    };
+    Ok(token_response(
+        issue(state, grant).await.map_err(issue_failure)?,
+    ))
 }
 
 /// The scope of the new tokens: the grant's, or a narrower one requested

@@ -1,0 +1,186 @@
+//! One issuance for every grant: a grant decides who gets what
+//! ([`Grant`]), and [`issue`] signs the access token (RFC 9068), the ID
+//! token when `openid` was granted (OpenID Connect Core §3.1.3.3), and starts
+//! a refresh-token family when the grant asks for one, into a typed
+//! [`TokenSet`]. The HTTP surface writes it as the RFC 6749 §5.1 response.
+//!
+//! It does not decide anything: the grants (authorization_code,
+//! refresh_token, client_credentials) have checked the request before.
+
+use oauth::Scope;
+use serde_json::{Map, Value, json};
+use store::{ClientRecord, RefreshFamily, UserRecord};
+
+use super::Ctx;
+use super::tokens::{
+    Authentication, IssueError, client_access_ttl, issue_access_token, issue_id_token,
+};
+use crate::config::seconds;
+use crate::tokens::{hash_token, random_token};
+
+/// How the user authenticated, as the grant remembers it (the code's or
+/// the refresh family's `grant`).
+#[derive(Debug, Clone, Default)]
+pub struct GrantContext {
+    pub auth_time: Option<i64>,
+    pub sid: Option<String>,
+    pub amr: Value,
+    pub nonce: Option<String>,
+}
+
+impl GrantContext {
+    /// The context stored with a code or family (a JSON object).
+    pub fn from_stored(grant: &Value) -> Self {
+        Self {
+            auth_time: grant["auth_time"].as_i64(),
+            sid: grant["sid"].as_str().map(str::to_owned),
+            amr: grant["amr"].clone(),
+            nonce: grant["nonce"].as_str().map(str::to_owned),
+        }
+    }
+
+    /// What a refresh family keeps of it (no nonce: RFC 6749 §6 tokens get
+    /// ID tokens without one).
+    fn for_family(&self) -> Value {
+        json!({"auth_time": self.auth_time, "sid": self.sid, "amr": self.amr})
+    }
+}
+
+/// The refresh token a grant hands out.
+#[derive(Debug)]
+pub enum Refresh {
+    None,
+    /// Start a family with this id (derived from the code, so a replay can
+    /// revoke it).
+    NewFamily {
+        id: String,
+    },
+    /// The token a rotation just stored.
+    Rotated(String),
+}
+
+/// What a grant decided.
+#[derive(Debug)]
+pub struct Grant<'a> {
+    /// `authorization_code`, `refresh_token` or `client_credentials`, for
+    /// metrics and the log.
+    pub grant_type: &'static str,
+    pub client: &'a ClientRecord,
+    /// The user, or `None` when the client acts for itself.
+    pub user: Option<&'a UserRecord>,
+    pub scope: Scope,
+    /// The access token's id (chosen by the grant, so a replayed code can
+    /// revoke what it issued).
+    pub jti: String,
+    pub context: GrantContext,
+    pub refresh: Refresh,
+}
+
+/// The tokens of one response.
+#[derive(Debug)]
+pub struct TokenSet {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scope: Scope,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueFailure {
+    #[error(transparent)]
+    Sign(#[from] IssueError),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error("the system random generator failed")]
+    Randomness,
+}
+
+/// Signs and stores what `grant` decided.
+pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure> {
+    let Grant {
+        grant_type,
+        client,
+        user,
+        scope,
+        jti,
+        context,
+        refresh,
+    } = grant;
+    let subject = user.map_or(client.client_id.as_str(), |u| u.id.as_str());
+    let auth_time = context.auth_time.unwrap_or_else(|| ctx.clock.now());
+    let mut extra = Map::new();
+    if user.is_some() {
+        extra.insert("auth_time".into(), json!(auth_time));
+    }
+    let access = issue_access_token(
+        ctx,
+        &client.client_id,
+        subject,
+        &scope,
+        jti,
+        client_access_ttl(client),
+        extra,
+    )?;
+    metrics::counter!("auth_tokens_issued_total", "grant_type" => grant_type, "token_type" => "access_token").increment(1);
+    let id_token = match user {
+        Some(user) if scope.contains("openid") => {
+            let auth = Authentication {
+                user_id: &user.id,
+                auth_time,
+                nonce: context.nonce.as_deref(),
+                sid: context.sid.as_deref(),
+                amr: &context.amr,
+                profile: super::claims::lookup(ctx, user, &scope.iter().collect::<Vec<_>>())
+                    .await?,
+            };
+            Some(issue_id_token(ctx, client, &auth, &access.token)?)
+        }
+        _ => None,
+    };
+    let refresh_token = match (refresh, user) {
+        (Refresh::NewFamily { id }, Some(user)) => {
+            Some(start_family(ctx, client, user, &scope, &context, id, grant_type).await?)
+        }
+        (Refresh::Rotated(token), _) => Some(token),
+        (Refresh::None | Refresh::NewFamily { .. }, _) => None,
+    };
+    Ok(TokenSet {
+        access_token: access.token,
+        expires_in: access.expires_in,
+        scope,
+        id_token,
+        refresh_token,
+    })
+}
+
+async fn start_family(
+    ctx: &Ctx,
+    client: &ClientRecord,
+    user: &UserRecord,
+    scope: &Scope,
+    context: &GrantContext,
+    id: String,
+    grant_type: &'static str,
+) -> Result<String, IssueFailure> {
+    let token = random_token().map_err(|_| IssueFailure::Randomness)?;
+    let now = ctx.clock.now();
+    let family = RefreshFamily {
+        id,
+        client_id: client.client_id.clone(),
+        user_id: Some(user.id.clone()),
+        scope: scope.to_string(),
+        grant: context.for_family(),
+        created_at: now,
+        expires_at: now + seconds(ctx.config.refresh_token_max_ttl),
+        idle_expires_at: now + seconds(ctx.config.refresh_token_idle_ttl),
+        rotated_at: now,
+        revoked: false,
+        session_id: context.sid.clone(),
+    };
+    ctx.store
+        .create_family(&family, &hash_token(token.expose()))
+        .await?;
+    metrics::counter!("auth_tokens_issued_total", "grant_type" => grant_type, "token_type" => "refresh_token").increment(1);
+    Ok(token.expose().clone())
+}
