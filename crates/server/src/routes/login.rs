@@ -14,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use oauth::ErrorCode;
 use oauth::authorize::{AuthorizationRequest, Params};
-use store::{Attempt, ClientRecord, Consent};
+use store::{ClientRecord, Consent};
 
 use super::authorize::{Done, load, redirect_error, resume};
 use crate::secret::Secret;
-use crate::services::lockout;
+use crate::services::{lockout, login};
 use crate::state::AppState;
 use crate::web::errors::{csrf_refused, error_page, too_large, unavailable};
 use crate::web::pages::{self, Login};
@@ -110,125 +110,44 @@ pub async fn login(
     }
     let username = field(&fields, "username").unwrap_or_default().to_owned();
     let password = Secret::new(field(&fields, "password").unwrap_or_default().to_owned());
-    // A name no account can have is refused before any store call or lock
-    // key is made of it (docs/security.md 23): the same limit as SCIM userName.
-    if !crate::services::users::is_valid_name(&username) {
-        metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => "invalid_credentials").increment(1);
-        return login_page(&state, jar, &sealed, &params, "", Some(FAILED)).await;
-    }
-
-    let user = match state.store.get_user_by_name(&username).await {
-        Ok(user) => Some(user),
-        Err(store::Error::NotFound) => None,
-        Err(e) => {
-            return unavailable(e);
-        }
-    };
     let client_id = Params(&params)
         .get("client_id")
         .ok()
         .flatten()
         .unwrap_or_default()
         .to_owned();
-    let user_id = user.as_ref().map(|u| u.id.clone()).unwrap_or_default();
-    // Counted before the check, so parallel guesses share one budget. A
-    // browser this account signed in from before has a budget of its own.
     let account = lockout::account(&username);
-    let lock_key =
-        device::lockout_key(&state, &jar, &account).unwrap_or_else(|| lockout::key(&username));
-    let attempt = match state
-        .store
-        .register_attempt(&lock_key, &state.config.lockout)
-        .await
-    {
-        Ok(attempt) => attempt,
+    let credentials = login::Credentials {
+        user_name: &username,
+        password,
+        client_id: &client_id,
+        device_key: device::lockout_key(&state, &jar, &account),
+    };
+    let user = match login::attempt(&state, credentials).await {
+        Ok(login::Outcome::SignedIn(user)) => user,
+        Ok(login::Outcome::Refused) => {
+            // A name no account can have is not echoed back into the page.
+            let valid = crate::services::users::is_valid_name(&username);
+            let shown = if valid { username.as_str() } else { "" };
+            return login_page(&state, jar, &sealed, &params, shown, Some(FAILED)).await;
+        }
         Err(e) => return unavailable(e),
     };
-    if let Attempt::Locked { until } = attempt {
-        // docs/security.md 13: the same work and the same answer as a wrong password.
-        let _ = state.passwords.verify(password, None).await;
-        metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => "locked").increment(1);
-        tracing::warn!(
-            category = "security",
-            event = "account_locked",
-            user_id = %user_id,
-            client_id = %client_id,
-            locked_until = %crate::services::rfc3339(until),
-            outcome = "failure",
-            "login refused: the account is locked after failed logins"
-        );
-        return login_page(&state, jar, &sealed, &params, &username, Some(FAILED)).await;
-    }
-    // The account's state is decided before and apart from the password: an
-    // inactive account is checked against the dummy hash, so nothing (not
-    // even the log) learns whether a guess for it was right (docs/security.md 22).
-    let active = user.as_ref().filter(|u| u.active);
-    let hash = active.and_then(|u| u.password_hash.clone());
-    let matches = match state.passwords.verify(password, hash).await {
-        Ok(matches) => matches,
-        Err(e) => {
-            return unavailable(e);
+    let jar = device::remember(&state, jar, &account);
+    match session::start(&state, jar, *user).await {
+        Ok((jar, _)) => {
+            resume(
+                &state,
+                jar,
+                params,
+                Done {
+                    logged_in: true,
+                    consented: false,
+                },
+            )
+            .await
         }
-    };
-    let outcome = match (&user, active) {
-        (None, _) => Err("unknown_user"),
-        (Some(_), None) => Err("inactive"),
-        (Some(_), Some(_)) if !matches => Err("bad_password"),
-        (Some(_), Some(user)) => Ok(user.clone()),
-    };
-    match outcome {
-        Err(reason) => {
-            // One public reason for all three: the log (not public) keeps the detail.
-            metrics::counter!("auth_login_attempts_total", "outcome" => "failure", "reason" => "invalid_credentials").increment(1);
-            tracing::info!(
-                category = "security",
-                event = "authentication_failure",
-                user_id = user.as_ref().map(|u| u.id.as_str()).unwrap_or_default(),
-                client_id = %client_id,
-                reason,
-                outcome = "failure",
-                "login failed"
-            );
-            if let Attempt::Allowed { failures } = attempt
-                && state.config.lockout.delay(failures) > 0
-            {
-                metrics::counter!("auth_lockouts_total").increment(1);
-                tracing::warn!(
-                    category = "security",
-                    event = "account_locked",
-                    user_id = %user_id,
-                    client_id = %client_id,
-                    failures,
-                    lock_seconds = state.config.lockout.delay(failures),
-                    outcome = "failure",
-                    "too many failed logins: the account waits before the next check"
-                );
-            }
-            login_page(&state, jar, &sealed, &params, &username, Some(FAILED)).await
-        }
-        Ok(user) => {
-            if let Err(e) = state.store.clear_attempts(&lock_key).await {
-                return unavailable(e);
-            }
-            metrics::counter!("auth_login_attempts_total", "outcome" => "success", "reason" => "password").increment(1);
-            tracing::info!(category = "security", event = "authentication_success", user_id = %user.id, client_id = %client_id, outcome = "success", "login succeeded");
-            let jar = device::remember(&state, jar, &account);
-            match session::start(&state, jar, user).await {
-                Ok((jar, _)) => {
-                    resume(
-                        &state,
-                        jar,
-                        params,
-                        Done {
-                            logged_in: true,
-                            consented: false,
-                        },
-                    )
-                    .await
-                }
-                Err(e) => unavailable(e),
-            }
-        }
+        Err(e) => unavailable(e),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod claims;
 pub mod clients;
 pub mod issue;
 pub mod lockout;
+pub mod login;
 pub mod minted;
 pub mod scim;
 pub mod tokens;
