@@ -174,3 +174,17 @@ pub fn form(
         )
     })
 }
+
+/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1; the
+/// scheme is case-insensitive), if there is one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}

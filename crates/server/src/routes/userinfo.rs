@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -29,20 +29,11 @@ fn challenge(status: StatusCode, error: Option<&str>, description: &str) -> Resp
     response
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
 pub async fn userinfo(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, OAuthError> {
-    let Some(token) = bearer(&headers) else {
+    let Some(token) = super::oauth_support::bearer(&headers) else {
         return Ok(challenge(StatusCode::UNAUTHORIZED, None, ""));
     };
     let Some(verified) = verify::access_token(&state, token).await? else {

@@ -251,18 +251,6 @@ fn is_discovery(path: &str) -> bool {
     )
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
 /// Reads need `scim:read` or `scim:write`; anything else `scim:write`.
 fn scope_needed(method: &Method, path: &str) -> &'static [&'static str] {
     let read = *method == Method::GET || *method == Method::HEAD || path.ends_with("/.search");
@@ -313,7 +301,7 @@ async fn caller(
         );
         error_response(&scim::Error::status(401, detail))
     };
-    let Some(token) = bearer(headers) else {
+    let Some(token) = crate::routes::oauth_support::bearer(headers) else {
         return Err(unauthorized("a Bearer access token is required"));
     };
     let claims = match verify::access_token(state, token).await {
