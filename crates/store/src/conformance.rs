@@ -1102,3 +1102,47 @@ pub async fn purge_keeps_live_records(h: Harness) {
     assert_eq!(s.get_session("s1").await.unwrap().user_id, "u1");
     assert_eq!(s.get_counter("c").await.unwrap(), 0);
 }
+
+#[cfg(test)]
+mod registration {
+    /// Every case written here is registered in `conformance_tests!`, so no
+    /// case can be written and never run on a backend.
+    #[test]
+    fn every_case_is_registered() {
+        let source = include_str!("conformance.rs");
+        let (registered, cases) = source
+            .split_once("(@cases $factory:path;")
+            .map(|(head, _)| head)
+            .and_then(|head| head.rsplit_once("$crate::conformance_tests!(@cases $factory;"))
+            .map(|(_, list)| list)
+            .zip(Some(source))
+            .expect("the macro's case list");
+        let registered: Vec<&str> = registered
+            .split(')')
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .collect();
+        let written: Vec<&str> = cases
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter(|rest| rest.contains("(h: Harness)"))
+            .filter_map(|rest| rest.split('(').next())
+            .collect();
+        assert!(!written.is_empty());
+        for case in &written {
+            assert!(
+                registered.contains(case),
+                "{case} is never run: add it to conformance_tests!"
+            );
+        }
+        for case in &registered {
+            assert!(
+                written.contains(case),
+                "{case} is registered but not written"
+            );
+        }
+    }
+}
