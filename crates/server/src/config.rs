@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine;
 use serde::Serialize;
 
 use crate::keys::MasterKey;
@@ -412,182 +411,6 @@ fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
     Ok(values)
 }
 
-fn parse_listen(raw: &Raw) -> Result<SocketAddr, ConfigError> {
-    raw.value.parse().map_err(|_| {
-        raw.fail(format!(
-            "invalid listen address {:?} (expected host:port, e.g. 0.0.0.0:3001)",
-            raw.value
-        ))
-    })
-}
-
-fn parse_issuer(raw: &Raw) -> Result<String, ConfigError> {
-    let value = raw.value.trim_end_matches('/');
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-        .ok_or_else(|| {
-            raw.fail(format!(
-                "issuer {:?} must be an http:// or https:// URL",
-                raw.value
-            ))
-        })?;
-    // OpenID Connect Discovery §3: the issuer has no query or fragment.
-    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
-        return Err(raw.fail(format!(
-            "issuer {:?} must be a URL with a host and no query or fragment",
-            raw.value
-        )));
-    }
-    Ok(value.to_owned())
-}
-
-fn parse_store(raw: &Raw) -> Result<StoreUrl, ConfigError> {
-    let value = raw.value.trim();
-    if let Some(path) = value.strip_prefix("sqlite://") {
-        if path.is_empty() {
-            return Err(raw.fail("sqlite:// needs a file path, e.g. sqlite://./data/auth.db"));
-        }
-        return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
-    }
-    if value.starts_with("redis://") || value.starts_with("rediss://") {
-        store_redis::validate_url(value)
-            .map_err(|e| raw.fail(format!("invalid Redis URL: {e}")))?;
-        return Ok(StoreUrl::Redis(Secret::new(value.to_owned())));
-    }
-    let scheme = value.split("://").next().unwrap_or(value);
-    Err(raw.fail(format!(
-        "unknown store scheme {scheme:?} (expected sqlite://, redis:// or rediss://)"
-    )))
-}
-
-fn parse_master_key(raw: &Raw) -> Result<Option<MasterKey>, ConfigError> {
-    if raw.value.is_empty() {
-        return Ok(None);
-    }
-    // The raw text is not echoed: even a malformed key may be most of a real one.
-    let bytes = Secret::new(
-        base64::engine::general_purpose::STANDARD
-            .decode(raw.value.trim())
-            .map_err(|_| {
-                raw.fail("not valid base64 (generate a key with: openssl rand -base64 32)")
-            })?,
-    );
-    MasterKey::from_bytes(bytes.expose()).map(Some).map_err(|len| {
-        raw.fail(format!("must be 32 bytes of base64, got {len} bytes (generate one with: openssl rand -base64 32)"))
-    })
-}
-
-fn parse_log_format(raw: &Raw) -> Result<LogFormat, ConfigError> {
-    match raw.value.as_str() {
-        "json" => Ok(LogFormat::Json),
-        "pretty" => Ok(LogFormat::Pretty),
-        other => Err(raw.fail(format!(
-            "unknown log format {other:?} (expected json or pretty)"
-        ))),
-    }
-}
-
-fn parse_log_level(raw: &Raw) -> Result<String, ConfigError> {
-    tracing_subscriber::EnvFilter::try_new(&raw.value)
-        .map(|_| raw.value.clone())
-        .map_err(|e| raw.fail(format!("invalid log level {:?}: {e}", raw.value)))
-}
-
-fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(&raw.value).map_err(|e| {
-        raw.fail(format!(
-            "invalid duration {:?} ({e}; e.g. 500ms, 5s, 30d)",
-            raw.value
-        ))
-    })
-}
-
-fn parse_number<T>(raw: &Raw, range: std::ops::RangeInclusive<T>) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display,
-{
-    raw.value
-        .trim()
-        .parse::<T>()
-        .ok()
-        .filter(|n| range.contains(n))
-        .ok_or_else(|| {
-            raw.fail(format!(
-                "{:?} is not a whole number from {} to {}",
-                raw.value,
-                range.start(),
-                range.end()
-            ))
-        })
-}
-
-fn parse_bool(raw: &Raw) -> Result<bool, ConfigError> {
-    match raw.value.trim() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        other => Err(raw.fail(format!("{other:?} is neither true nor false"))),
-    }
-}
-
-fn parse_rate(raw: &Raw) -> Result<Option<Rate>, ConfigError> {
-    let value = raw.value.trim();
-    if value.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    let bad = || {
-        raw.fail(format!(
-            "invalid rate {value:?} (requests/period, e.g. 30/1m or 100/1s, or off)"
-        ))
-    };
-    let (burst, period) = value.split_once('/').ok_or_else(bad)?;
-    let burst: u32 = burst
-        .trim()
-        .parse()
-        .ok()
-        .filter(|b| *b > 0)
-        .ok_or_else(bad)?;
-    let period = humantime::parse_duration(period.trim()).map_err(|_| bad())?;
-    if period.is_zero() {
-        return Err(bad());
-    }
-    Ok(Some(Rate { burst, period }))
-}
-
-fn parse_proxies(raw: &Raw) -> Result<Vec<IpBlock>, ConfigError> {
-    raw.value
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse::<IpBlock>().map_err(|e| raw.fail(e)))
-        .collect()
-}
-
-fn parse_lockout(
-    threshold: &Raw,
-    base: &Raw,
-    max: &Raw,
-    quiet: &Raw,
-) -> Result<store::BackoffPolicy, ConfigError> {
-    let threshold_value: i64 = threshold
-        .value
-        .trim()
-        .parse()
-        .ok()
-        .filter(|t| *t >= 1)
-        .ok_or_else(|| threshold.fail("must be a whole number of failures, 1 or more"))?;
-    let policy = store::BackoffPolicy {
-        threshold: threshold_value,
-        base_delay: seconds(parse_duration(base)?),
-        max_delay: seconds(parse_duration(max)?),
-        quiet_period: seconds(parse_duration(quiet)?),
-    };
-    if policy.max_delay < policy.base_delay {
-        return Err(max.fail("must not be shorter than lockout_base_delay"));
-    }
-    Ok(policy)
-}
-
 /// A duration in whole seconds, for arithmetic on Unix times.
 pub fn seconds(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
@@ -603,38 +426,9 @@ impl Config {
 /// The JWKS `Cache-Control: max-age`, in seconds.
 pub const JWKS_MAX_AGE: u64 = 300;
 
-fn parse_publish_lead(raw: &Raw) -> Result<Duration, ConfigError> {
-    let lead = parse_duration(raw)?;
-    if lead.as_secs() <= JWKS_MAX_AGE {
-        return Err(raw.fail(format!(
-            "must be longer than the JWKS cache lifetime ({JWKS_MAX_AGE}s), or relying parties could meet a key they have not fetched"
-        )));
-    }
-    Ok(lead)
-}
+mod parse;
 
-fn parse_alg(raw: &Raw) -> Result<crate::keys::Alg, ConfigError> {
-    crate::keys::Alg::parse(&raw.value).ok_or_else(|| {
-        raw.fail(format!(
-            "unsupported algorithm {:?} (ES256 or RS256)",
-            raw.value
-        ))
-    })
-}
-
-/// Hides the password of a URL like `redis://user:pass@host`.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "[REDACTED]".into();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:[REDACTED]@{host}")
-        }
-        None => url.to_owned(),
-    }
-}
+use parse::*;
 
 #[cfg(test)]
 mod tests;
