@@ -230,7 +230,10 @@ async fn verification_refuses_forgeries_and_expired_tokens() {
         &claims,
         b"",
     );
-    assert!(jwt::verify(&keys, &none, ACCESS_TOKEN_TYP, ISSUER).is_err());
+    assert!(matches!(
+        jwt::verify(&keys, &none, ACCESS_TOKEN_TYP, ISSUER),
+        Err(RejectedToken::Malformed(_) | RejectedToken::WrongAlgorithm(_))
+    ));
 
     // HS256 keyed with the public key (the classic RS/HS confusion).
     let rsa = keys.signer(Alg::Rs256).unwrap();
@@ -266,7 +269,10 @@ async fn verification_refuses_forgeries_and_expired_tokens() {
         parts[1],
         parts[2]
     );
-    assert!(jwt::verify(&keys, &relabelled, ACCESS_TOKEN_TYP, ISSUER).is_err());
+    assert!(matches!(
+        jwt::verify(&keys, &relabelled, ACCESS_TOKEN_TYP, ISSUER),
+        Err(RejectedToken::WrongAlgorithm(_))
+    ));
 
     // A tampered payload.
     let tampered = format!(
@@ -297,7 +303,10 @@ async fn verification_refuses_forgeries_and_expired_tokens() {
         jwt::verify(&keys, &id_token, ACCESS_TOKEN_TYP, ISSUER),
         Err(RejectedToken::WrongType(..))
     ));
-    assert!(jwt::verify(&keys, &good, ACCESS_TOKEN_TYP, "https://other.example").is_err());
+    assert!(matches!(
+        jwt::verify(&keys, &good, ACCESS_TOKEN_TYP, "https://other.example"),
+        Err(RejectedToken::Invalid(reason)) if reason.contains("Issuer") || reason.contains("issuer")
+    ));
     let other_audience = jwt::sign(
         &signer,
         ACCESS_TOKEN_TYP,
@@ -319,7 +328,10 @@ async fn verification_refuses_forgeries_and_expired_tokens() {
         Err(RejectedToken::Invalid(_))
     ));
     let no_exp = jwt::sign(&signer, ACCESS_TOKEN_TYP, &json!({"iss": ISSUER})).unwrap();
-    assert!(jwt::verify(&keys, &no_exp, ACCESS_TOKEN_TYP, ISSUER).is_err());
+    assert!(matches!(
+        jwt::verify(&keys, &no_exp, ACCESS_TOKEN_TYP, ISSUER),
+        Err(RejectedToken::Invalid(reason)) if reason.contains("exp")
+    ));
     // And "application/at+jwt" is the same type.
     let long_typ = jwt::sign(&signer, "application/at+jwt", &claims).unwrap();
     jwt::verify(&keys, &long_typ, ACCESS_TOKEN_TYP, ISSUER).unwrap();
