@@ -19,6 +19,7 @@ mod error;
 pub mod limits;
 mod metrics;
 mod records;
+pub mod rotation;
 pub mod sqlite;
 mod traits;
 

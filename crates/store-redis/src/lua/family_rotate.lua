@@ -1,4 +1,5 @@
--- The compare-and-swap of refresh-token rotation (RFC 9700 §4.14.2).
+-- The compare-and-swap of refresh-token rotation (RFC 9700 §4.14.2); the
+-- decision mirrors store::rotation::decide (crates/store/src/rotation.rs).
 -- ARGV: prefix, presented hash, new hash, now, new idle expiry, grace seconds
 -- Returns {outcome, data, rotated_at, idle_exp, revoked}.
 local p, presented, new = ARGV[1], ARGV[2], ARGV[3]

@@ -114,7 +114,15 @@ impl RefreshTokenStore for SqliteStore {
             if !is_live(&family, now) {
                 return Err(Error::NotFound);
             }
-            if current == presented {
+            let decision = crate::rotation::decide(
+                &presented,
+                &current,
+                previous.as_deref(),
+                family.rotated_at,
+                now,
+                grace_seconds,
+            );
+            if decision == crate::rotation::Decision::Rotate {
                 family.rotated_at = now;
                 family.idle_expires_at = idle_expires_at.min(family.expires_at);
                 tx.execute(
@@ -133,7 +141,7 @@ impl RefreshTokenStore for SqliteStore {
                 }
                 return Ok(Rotation::Rotated(family));
             }
-            if previous.as_deref() == Some(presented.as_str()) && now - family.rotated_at < grace_seconds {
+            if decision == crate::rotation::Decision::WithinGrace {
                 return Ok(Rotation::WithinGrace(family));
             }
             family.revoked = true;
