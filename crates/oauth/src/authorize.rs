@@ -18,6 +18,10 @@ pub enum ResponseMode {
 }
 
 impl ResponseMode {
+    /// Every mode `validate` accepts, which is what discovery advertises
+    /// (`response_modes_supported`).
+    pub const ALL: [ResponseMode; 2] = [ResponseMode::Query, ResponseMode::FormPost];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Query => "query",

@@ -14,6 +14,14 @@ pub enum GrantType {
 }
 
 impl GrantType {
+    /// Every grant this crate parses, which is what discovery advertises
+    /// (`grant_types_supported`).
+    pub const ALL: [GrantType; 3] = [
+        GrantType::AuthorizationCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+    ];
+
     pub fn parse(value: &str) -> Result<Self, Error> {
         match value {
             "authorization_code" => Ok(Self::AuthorizationCode),
@@ -53,11 +61,7 @@ mod tests {
 
     #[test]
     fn parses_supported_and_names_forbidden() {
-        for grant in [
-            GrantType::AuthorizationCode,
-            GrantType::RefreshToken,
-            GrantType::ClientCredentials,
-        ] {
+        for grant in GrantType::ALL {
             assert_eq!(GrantType::parse(grant.as_str()), Ok(grant));
         }
         for forbidden in ["implicit", "password"] {

@@ -26,7 +26,7 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 
 /// Asymmetric algorithms only: an assertion "signed" with `none` or HMAC
 /// proves nothing about a registered public key (RFC 8725 §3.1).
-const ASSERTION_ALGS: &[Algorithm] = &[
+pub const ASSERTION_ALGS: &[Algorithm] = &[
     Algorithm::RS256,
     Algorithm::RS384,
     Algorithm::RS512,

@@ -13,6 +13,16 @@ use crate::state::AppState;
 
 pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
     let issuer = &state.config.issuer;
+    // Derived from the types that implement them: a value is advertised
+    // because the code handles it.
+    let grant_types: Vec<&str> = oauth::GrantType::ALL.iter().map(|g| g.as_str()).collect();
+    let response_modes: Vec<&str> = oauth::authorize::ResponseMode::ALL
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    let signing_algs: Vec<&str> = crate::keys::Alg::ALL.iter().map(|a| a.as_str()).collect();
+    let assertion_algs =
+        serde_json::to_value(super::client_auth::ASSERTION_ALGS).unwrap_or_default();
     let client_auth = json!([
         "client_secret_basic",
         "client_secret_post",
@@ -29,12 +39,12 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "end_session_endpoint": format!("{issuer}/logout"),
         "scopes_supported": ["openid", "profile", "email", "phone", "address", "groups"],
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "response_modes_supported": response_modes,
+        "grant_types_supported": grant_types,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "id_token_signing_alg_values_supported": signing_algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
-        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"],
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": client_auth,
         "revocation_endpoint_auth_methods_supported": client_auth,
         "code_challenge_methods_supported": ["S256"],

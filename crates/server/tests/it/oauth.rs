@@ -481,6 +481,22 @@ async fn jwks_and_metadata() {
             .iter()
             .all(|g| g != "implicit" && g != "password")
     );
+    // Derived from the code's own lists (issue 12): the names are the
+    // registered JOSE and OAuth ones.
+    assert_eq!(
+        metadata["response_modes_supported"],
+        json!(["query", "form_post"])
+    );
+    assert_eq!(
+        metadata["id_token_signing_alg_values_supported"],
+        json!(["ES256", "RS256"])
+    );
+    assert_eq!(
+        metadata["token_endpoint_auth_signing_alg_values_supported"],
+        json!([
+            "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"
+        ])
+    );
 }
 
 #[tokio::test]
