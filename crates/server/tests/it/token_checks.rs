@@ -10,6 +10,24 @@ use crate::helpers::{MASTER_KEY, cli, client};
 use crate::oauth::{Provider as Service, oauth_error, segment};
 use crate::oidc::{Browser, Provider, error_of, query};
 
+/// `/introspect` at `server`, as the client `(id, secret)`.
+async fn introspect(
+    server: &crate::helpers::Server,
+    (id, secret): &(String, String),
+    token: &str,
+) -> Value {
+    client()
+        .post(server.url("/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn scim_create(base: &str, token: &str, user_name: &str) -> StatusCode {
     client()
         .post(format!("{base}/scim/v2/Users"))
@@ -283,16 +301,7 @@ async fn introspection_has_no_leeway_after_exp() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let answer: Value = client()
-        .post(server.url("/introspect"))
-        .basic_auth(&svc.0, Some(&svc.1))
-        .form(&[("token", token.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = introspect(&server, &svc, &token).await;
     assert_eq!(answer["active"], false, "{answer}");
 }
 
@@ -328,16 +337,7 @@ async fn replicas_started_together_accept_each_others_tokens_once_ready() {
     let svc = crate::helpers::service_client(&env, "read");
     for (issuer, verifier) in [(&a, &b), (&b, &a), (&a, &b)] {
         let token = crate::helpers::service_token(&issuer.base, (&svc.0, &svc.1)).await;
-        let answer: Value = client()
-            .post(verifier.url("/introspect"))
-            .basic_auth(&svc.0, Some(&svc.1))
-            .form(&[("token", token.as_str())])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let answer = introspect(verifier, &svc, &token).await;
         assert_eq!(answer["active"], true, "{answer}");
     }
 }
