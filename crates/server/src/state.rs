@@ -17,7 +17,7 @@ pub struct AppState {
     pub health: Health,
     pub metrics: Metrics,
     /// Rate-limit quota this replica took from the store in batches.
-    pub quota: Arc<crate::routes::LocalQuota>,
+    pub quota: Arc<crate::ops::quota::LocalQuota>,
 }
 
 /// Handlers reach the services' context directly (`state.store`,

@@ -6,4 +6,5 @@ pub mod connections;
 pub mod health;
 pub mod logging;
 pub mod metrics;
+pub mod quota;
 pub mod request;

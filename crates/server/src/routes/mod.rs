@@ -31,8 +31,6 @@ use tower_http::timeout::TimeoutLayer;
 use crate::ops::request::{RequestSettings, observe, record_route};
 use crate::state::AppState;
 
-pub use rate_limit::LocalQuota;
-
 pub fn router(state: AppState) -> Router {
     let settings = Arc::new(RequestSettings {
         slow_request_threshold: state.config.slow_request_threshold,
