@@ -31,7 +31,7 @@ impl std::ops::Deref for AppState {
 }
 
 /// Clock skew allowed between replicas and relying parties.
-const SKEW_SECONDS: i64 = 300;
+pub const SKEW_SECONDS: i64 = 300;
 
 /// The key lifecycle settings a configuration implies.
 pub fn key_settings(config: &Config) -> KeySettings {

@@ -29,16 +29,16 @@ pub async fn revoke(
     let _hint = params.get("token_type_hint")?;
 
     if let Some(verified) = verify::access_token(&state, token).await? {
-        let claims = verified.claims;
-        if claims["client_id"].as_str() != Some(client.client_id.as_str()) {
+        if verified.client_id() != client.client_id {
             return Err(error(
                 ErrorCode::UnauthorizedClient,
                 "the token was not issued to this client",
             ));
         }
-        let jti = claims["jti"].as_str().unwrap_or_default();
-        let exp = claims["exp"].as_i64().unwrap_or_else(|| state.clock.now());
-        state.store.revoke_token_id(jti, exp).await?;
+        let exp = verified.claims["exp"]
+            .as_i64()
+            .unwrap_or_else(|| state.clock.now());
+        state.store.revoke_token_id(verified.jti(), exp).await?;
         revoked(&client.client_id, "access_token");
     } else {
         match state.store.get_current_family(&hash_token(token)).await {

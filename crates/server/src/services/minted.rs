@@ -16,9 +16,9 @@ use serde_json::json;
 use super::Ctx;
 use super::tokens::access_token_claims;
 use crate::jwt::{self, ACCESS_TOKEN_TYP};
+// The key outlives a minted token by the verifiers' clock skew.
+use crate::state::SKEW_SECONDS;
 
-/// Clock skew allowed for verifiers: the key outlives the token by this.
-const SKEW_SECONDS: i64 = 300;
 /// The shortest lifetime worth minting.
 const MIN_TTL: Duration = Duration::from_secs(60);
 

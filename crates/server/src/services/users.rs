@@ -37,6 +37,19 @@ pub fn is_valid_name(name: &str) -> bool {
     !name.trim().is_empty() && name.chars().count() <= 256 && !name.chars().any(char::is_control)
 }
 
+/// Whether `user_name` may name a user: the name rule of
+/// [`is_valid_name`], then RFC 8265 ([`scim::user_name`]). The CLI and SCIM
+/// share it, so neither accepts a name the other refuses.
+pub fn check_user_name(user_name: &str) -> Result<(), scim::Error> {
+    if !is_valid_name(user_name) {
+        return Err(scim::Error::new(
+            scim::ScimType::InvalidValue,
+            "userName must be 1 to 256 printable characters",
+        ));
+    }
+    scim::user_name::key(user_name).map(drop)
+}
+
 /// Validates, hashes the password (Argon2id) and stores a new user.
 pub async fn create(
     store: &dyn Store,
@@ -45,12 +58,7 @@ pub async fn create(
     new: NewUser,
 ) -> Result<UserRecord, UserError> {
     let user_name = new.user_name.trim();
-    if !is_valid_name(user_name) {
-        return Err(UserError::InvalidUserName(
-            "must be 1 to 256 printable characters".into(),
-        ));
-    }
-    scim::user_name::key(user_name).map_err(|e| UserError::InvalidUserName(e.detail))?;
+    check_user_name(user_name).map_err(|e| UserError::InvalidUserName(e.detail))?;
     if let Some(email) = &new.email
         && (!email.contains('@') || email.chars().any(char::is_whitespace))
     {

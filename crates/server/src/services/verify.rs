@@ -69,16 +69,15 @@ pub async fn access_token(
     state: &crate::services::Ctx,
     token: &str,
 ) -> Result<Option<VerifiedToken>, store::Error> {
-    let claims = match jwt::verify(&state.keys, token, ACCESS_TOKEN_TYP, &state.config.issuer) {
+    let check = || jwt::verify(&state.keys, token, ACCESS_TOKEN_TYP, &state.config.issuer);
+    let mut verified = check();
+    if let Err(RejectedToken::UnknownKey(Some(kid))) = &verified
+        && state.keys.reload_for_unknown_kid(kid).await
+    {
+        verified = check();
+    }
+    let claims = match verified {
         Ok(claims) => claims,
-        Err(RejectedToken::UnknownKey(Some(kid)))
-            if state.keys.reload_for_unknown_kid(&kid).await =>
-        {
-            match jwt::verify(&state.keys, token, ACCESS_TOKEN_TYP, &state.config.issuer) {
-                Ok(claims) => claims,
-                Err(reason) => return Ok(rejected(&reason.to_string())),
-            }
-        }
         Err(reason) => return Ok(rejected(&reason.to_string())),
     };
     // RFC 7519 §4.1.4: valid only *before* exp, judged by our clock (the

@@ -304,8 +304,8 @@ async fn caller(
     let Some(token) = crate::routes::oauth_support::bearer(headers) else {
         return Err(unauthorized("a Bearer access token is required"));
     };
-    let claims = match verify::access_token(state, token).await {
-        Ok(Some(verified)) => verified.claims,
+    let verified = match verify::access_token(state, token).await {
+        Ok(Some(verified)) => verified,
         Ok(None) => {
             return Err(unauthorized(
                 "the access token is invalid, expired or revoked",
@@ -318,18 +318,13 @@ async fn caller(
             )));
         }
     };
-    let scopes: Vec<&str> = claims["scope"]
-        .as_str()
-        .unwrap_or_default()
-        .split(' ')
-        .collect();
     let needed = scope_needed(method, path);
-    if !needed.iter().any(|s| scopes.contains(s)) {
+    if !verified.scopes().any(|s| needed.contains(&s)) {
         tracing::info!(
             category = "security",
             event = "scim_forbidden",
             outcome = "failure",
-            client_id = claims["client_id"].as_str().unwrap_or_default(),
+            client_id = verified.client_id(),
             "SCIM request without the scope"
         );
         return Err(error_response(&scim::Error::status(
@@ -339,9 +334,9 @@ async fn caller(
     }
     Ok(Caller {
         actor: Actor {
-            client_id: claims["client_id"].as_str().unwrap_or_default().to_owned(),
+            client_id: verified.client_id().to_owned(),
         },
-        subject: claims["sub"].as_str().unwrap_or_default().to_owned(),
+        subject: verified.subject().to_owned(),
     })
 }
 

@@ -29,7 +29,7 @@ pub async fn refresh(
     // so a refused refresh leaves the presented token usable (docs/security.md 25).
     // The family read here is the one the rotation will find, unless a
     // concurrent refresh wins; then rotation refuses the request itself.
-    match state.store.get_current_family(&presented).await {
+    let checked_user = match state.store.get_current_family(&presented).await {
         Ok(family) if family.client_id != client.client_id => {
             return Err(invalid_grant(
                 "the refresh token was issued to another client",
@@ -37,11 +37,11 @@ pub async fn refresh(
         }
         Ok(family) => {
             narrowed(requested.as_ref(), &family.scope)?;
-            active_user(state, &family).await?;
+            Some(active_user(state, &family).await?)
         }
-        Err(store::Error::NotFound) => {}
+        Err(store::Error::NotFound) => None,
         Err(e) => return Err(e.into()),
-    }
+    };
     let new_token = random_token().map_err(|_| error(ErrorCode::ServerError, "no randomness"))?;
     let now = state.clock.now();
     let idle = now + seconds(state.config.refresh_token_idle_ttl);
@@ -77,7 +77,12 @@ pub async fn refresh(
         Err(e) => return Err(e.into()),
     };
     let scope = narrowed(requested.as_ref(), &family.scope)?;
-    let user = active_user(state, &family).await?;
+    // The user read before the rotation, unless a concurrent refresh won
+    // that race and the rotation succeeded anyway: one store read, not two.
+    let user = match checked_user {
+        Some(user) => user,
+        None => active_user(state, &family).await?,
+    };
     let mut context = GrantContext::from_stored(&family.grant);
     // A family from before auth_time was kept: the family's start.
     context.auth_time = Some(context.auth_time.unwrap_or(family.created_at));

@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use store::UserRecord;
 
 use super::{
-    Actor, Change, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, check_name,
-    off_workers, take_string,
+    Actor, Change, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, off_workers,
+    take_string,
 };
 use crate::secret::Secret;
 
@@ -154,8 +154,7 @@ fn record_from(
     now: i64,
 ) -> Result<UserRecord> {
     let user_name = take_string(&mut resource, "userName").unwrap_or_default();
-    check_name(&user_name, "userName")?;
-    scim::user_name::key(&user_name)?;
+    crate::services::users::check_user_name(&user_name)?;
     let external_id = take_string(&mut resource, "externalId");
     let active = !matches!(resource.remove("active"), Some(Value::Bool(false)));
     Ok(UserRecord {
