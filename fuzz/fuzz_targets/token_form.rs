@@ -1,32 +1,39 @@
-//! The token endpoint's form: decoded as the server decodes it, then every
-//! parameter parser the grants use (grant type, scope, PKCE).
+//! The token endpoint's form, decoded as the server decodes it and read by
+//! the functions the endpoint calls: `oauth::token_request` (grant type,
+//! then the grant's parameters, each at most once), scope narrowing
+//! against a registration, and the PKCE check of a code exchange; plus the
+//! authorization request's first step, which reads the same pairs.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use oauth::token_request::{self, TokenRequest};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(data) else {
         return;
     };
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    let params = oauth::Params(&pairs);
+    let _ = oauth::authorize::client_id(params);
+    let Ok(grant) = token_request::grant_type(params) else {
+        return;
     };
-    if let Some(grant) = get("grant_type") {
-        let _ = oauth::GrantType::parse(grant);
-    }
-    if let Some(scope) = get("scope") {
-        if let Ok(scope) = oauth::Scope::parse(scope) {
-            let _ = scope.is_subset(&scope);
+    let Ok(request) = TokenRequest::parse(grant, params) else {
+        return;
+    };
+    assert_eq!(request.grant_type(), grant);
+    let registered = oauth::Scope::parse("openid email offline_access").unwrap_or_default();
+    match request {
+        TokenRequest::AuthorizationCode { code_verifier, .. } => {
+            let stored = oauth::CodeChallenge::from_stored(
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+            );
+            let _ = stored.verify(code_verifier);
+        }
+        TokenRequest::RefreshToken { scope, .. } | TokenRequest::ClientCredentials { scope } => {
+            // Narrowing never widens.
+            if let Ok(granted) = registered.narrow(scope.as_ref()) {
+                assert!(granted.is_subset(&registered));
+            }
         }
     }
-    if let Ok(challenge) =
-        oauth::CodeChallenge::parse(get("code_challenge"), get("code_challenge_method"))
-    {
-        let _ = challenge.verify(get("code_verifier"));
-    }
-    let params = oauth::authorize::Params(&pairs);
-    let _ = oauth::authorize::client_id(params);
 });

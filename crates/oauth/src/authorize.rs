@@ -7,6 +7,7 @@
 //! 2. Everything else; errors go back to the client's redirect URI with
 //!    `state` (and `iss`, added by the caller).
 
+use crate::Params;
 use crate::{CodeChallenge, Error, ErrorCode, RedirectUri, Scope};
 
 /// How the response travels back (OAuth 2.0 Multiple Response Types §2.1;
@@ -74,29 +75,6 @@ pub enum AuthorizeError {
     Page(Error),
     /// Send the error to the (trusted) redirect URI.
     Redirect(Redirect, Error),
-}
-
-/// The request parameters, each allowed at most once (RFC 6749 §3.1).
-#[derive(Debug, Clone, Copy)]
-pub struct Params<'a>(pub &'a [(String, String)]);
-
-impl<'a> Params<'a> {
-    /// The value of `name`, empty meaning absent; `Err` if repeated.
-    pub fn get(&self, name: &str) -> Result<Option<&'a str>, Error> {
-        let mut values = self
-            .0
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str());
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(Error::new(
-                ErrorCode::InvalidRequest,
-                format!("{name} appears more than once"),
-            ));
-        }
-        Ok(first.filter(|v| !v.is_empty()))
-    }
 }
 
 const MAX_PARAM: usize = 2048;
@@ -223,13 +201,10 @@ pub fn validate(
     }
     let scope = Scope::parse(get("scope")?.unwrap_or_default())
         .map_err(|e| fail(ErrorCode::InvalidScope, e.to_string()))?;
-    let allowed = Scope::parse(&client.scopes.join(" ")).unwrap_or_default();
-    if !scope.is_subset(&allowed) {
-        return Err(fail(
-            ErrorCode::InvalidScope,
-            "the requested scope exceeds what this client may request".into(),
-        ));
-    }
+    let scope = Scope::parse(&client.scopes.join(" "))
+        .unwrap_or_default()
+        .narrow(Some(&scope))
+        .map_err(|e| AuthorizeError::Redirect(redirect.clone(), e))?;
     let code_challenge =
         CodeChallenge::parse(get("code_challenge")?, get("code_challenge_method")?)
             .map_err(|e| AuthorizeError::Redirect(redirect.clone(), e))?;
@@ -291,6 +266,9 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, Error> {
     }
     Ok(prompt)
 }
+
+mod interaction;
+pub use interaction::{Next, consent_step, sign_in_step};
 
 #[cfg(test)]
 mod tests;

@@ -8,12 +8,15 @@
 pub mod authorize;
 mod error;
 mod grant;
+mod params;
 mod pkce;
 mod redirect_uri;
 mod scope;
+pub mod token_request;
 
 pub use error::{Error, ErrorCode};
 pub use grant::GrantType;
+pub use params::Params;
 pub use pkce::CodeChallenge;
 pub use redirect_uri::{RedirectUri, RedirectUriError};
 pub use scope::{Scope, ScopeError};

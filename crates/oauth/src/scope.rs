@@ -45,6 +45,22 @@ impl Scope {
         self.0.is_subset(&other.0)
     }
 
+    /// The scope to grant when `self` is what may be granted: all of it
+    /// when nothing is requested, the requested scope when it asks for no
+    /// more, `invalid_scope` otherwise. RFC 6749 §3.3 for a client's
+    /// registered scope, §6 for a refresh ("MUST NOT include any scope not
+    /// originally granted"). The one subset rule every grant uses.
+    pub fn narrow(&self, requested: Option<&Scope>) -> Result<Scope, crate::Error> {
+        match requested {
+            None => Ok(self.clone()),
+            Some(requested) if requested.is_subset(self) => Ok(requested.clone()),
+            Some(_) => Err(crate::Error::new(
+                crate::ErrorCode::InvalidScope,
+                "the requested scope exceeds what may be granted",
+            )),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -86,6 +102,22 @@ mod tests {
         check("a\\b", Err("a\\b"));
         check("caf\u{e9}", Err("caf\u{e9}"));
         check("tab\there", Err("tab\there"));
+    }
+
+    #[test]
+    fn narrowing_never_widens() {
+        let granted = Scope::parse("openid email").unwrap();
+        assert_eq!(granted.narrow(None).unwrap(), granted);
+        let email = Scope::parse("email").unwrap();
+        assert_eq!(granted.narrow(Some(&email)).unwrap(), email);
+        let wider = Scope::parse("email admin").unwrap();
+        let refused = granted.narrow(Some(&wider)).unwrap_err();
+        assert_eq!(refused.code, crate::ErrorCode::InvalidScope);
+        assert!(Scope::default().narrow(Some(&email)).is_err());
+        assert_eq!(
+            granted.narrow(Some(&Scope::default())).unwrap(),
+            Scope::default()
+        );
     }
 
     #[test]

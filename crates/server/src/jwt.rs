@@ -60,7 +60,7 @@ pub fn verify(
     typ: &'static str,
     issuer: &str,
 ) -> Result<Value, RejectedToken> {
-    // Our access tokens are for this issuer's own APIs (services::tokens).
+    // Our access tokens are for this issuer's own APIs (services::oauth::sign).
     verify_with(keys, token, typ, issuer, Some(issuer), false)
 }
 

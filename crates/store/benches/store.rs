@@ -32,7 +32,10 @@ fn code(hash: String) -> AuthorizationCode {
         scope: "openid profile".into(),
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         expires_at: FAR,
-        grant: json!({"nonce": "n"}),
+        grant: store::GrantContext {
+            nonce: Some("n".into()),
+            ..Default::default()
+        },
     }
 }
 
@@ -75,7 +78,7 @@ async fn setup(store: &dyn Store, chains: usize) -> Chains {
             client_id: "client".into(),
             user_id: Some("user".into()),
             scope: "openid offline_access".into(),
-            grant: json!({}),
+            grant: Default::default(),
             created_at: 0,
             expires_at: FAR,
             idle_expires_at: FAR - 1,

@@ -15,8 +15,9 @@ use serde_json::json;
 
 use crate::error::Conflict;
 use crate::{
-    AuthorizationCode, ClientRecord, CodeTake, Consent, Error, GroupMember, GroupRecord, KeyState,
-    MemberKind, Page, RefreshFamily, Rotation, Session, SigningKey, Store, TestClock, UserRecord,
+    AuthorizationCode, ClientRecord, CodeTake, Consent, Error, GrantContext, GroupMember,
+    GroupRecord, KeyState, MemberKind, Page, RefreshFamily, Rotation, Session, SessionData,
+    SigningKey, Store, TestClock, UserRecord,
 };
 
 /// What a conformance case runs against.
@@ -118,7 +119,10 @@ fn code(hash: &str, expires_at: i64) -> AuthorizationCode {
         scope: "openid".into(),
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         expires_at,
-        grant: json!({"nonce": "n-0S6_WzA2Mj"}),
+        grant: GrantContext {
+            nonce: Some("n-0S6_WzA2Mj".into()),
+            ..GrantContext::default()
+        },
     }
 }
 
@@ -128,7 +132,7 @@ fn family(id: &str, now: i64) -> RefreshFamily {
         client_id: "c1".into(),
         user_id: Some("u1".into()),
         scope: "openid offline_access".into(),
-        grant: json!({}),
+        grant: Default::default(),
         created_at: now,
         expires_at: now + 86_400,
         idle_expires_at: now + 3_600,
@@ -146,7 +150,10 @@ fn session(hash: &str, user: &str, now: i64) -> Session {
         auth_time: now,
         expires_at: now + 3_600,
         idle_expires_at: now + 600,
-        data: json!({"amr": ["pwd"]}),
+        data: SessionData {
+            sid: "sid-1".into(),
+            amr: vec!["pwd".into()],
+        },
     }
 }
 

@@ -1,7 +1,10 @@
 //! The records the store keeps. Timestamps are Unix seconds from the store's
-//! [`Clock`](crate::Clock). Fields that only the protocol layers interpret
-//! (SCIM attributes, extra registration metadata, grant details) travel as
-//! JSON so this crate does not have to follow every protocol change.
+//! [`Clock`](crate::Clock). SCIM attributes travel as JSON, because the
+//! SCIM layer owns their schema; everything the OAuth side reads back
+//! (client metadata, a grant's authentication context, a session's data)
+//! is a typed struct, so a stored record is parsed once, when it is read,
+//! and one that does not parse is a [`crate::Error::Corrupt`], never a
+//! silently defaulted field.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,7 +38,90 @@ pub struct ClientRecord {
     pub created_at: i64,
     /// Further registration metadata (JWKS, ID token alg, token lifetimes…).
     #[serde(default)]
-    pub metadata: serde_json::Map<String, Value>,
+    pub metadata: ClientMetadata,
+}
+
+/// A client's registration beyond the RFC 6749 basics, in RFC 7591 names
+/// where one exists. Absent fields take their documented defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    /// OpenID Connect RP-Initiated Logout 1.0 §3.1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// OpenID Connect Dynamic Client Registration §2; RS256 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// Trusted by configuration: no consent page.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub first_party: bool,
+    /// `auth-service client disable`: cannot authenticate, and every token
+    /// it holds is refused while it stays disabled.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub disabled: bool,
+    /// Access-token lifetime in seconds (capped at the service's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<u64>,
+    /// RFC 7591 §2 `jwks`, for `private_key_jwt` (public keys only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<Value>,
+    /// Long-lived tokens `auth-service token mint` issued for this client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub minted_tokens: Vec<MintedToken>,
+    /// Fields a newer version of the service wrote, kept unchanged so that
+    /// an older replica rewriting the record during a rolling upgrade does
+    /// not drop them.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+/// A token minted on the command line, remembered so that deleting the
+/// client revokes it by `jti`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MintedToken {
+    pub jti: String,
+    pub scope: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub kid: String,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if signature
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// How the user authenticated, as a code or refresh family remembers it
+/// for the ID tokens it will issue (OpenID Connect Core §2: `auth_time`,
+/// `amr`, `sid`, `nonce`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantContext {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Authentication methods (RFC 8176), e.g. `["pwd"]`. Older records
+    /// may hold `null`.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub amr: Vec<String>,
+    /// The authorization request's nonce; codes only (a refresh's ID token
+    /// carries none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// What a browser session knows beyond its timestamps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionData {
+    /// The session id relying parties see (the ID token's `sid`, OpenID
+    /// Connect Front-Channel Logout §3); not the cookie value.
+    pub sid: String,
+    /// How the user signed in (RFC 8176).
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 /// A user, as SCIM resource plus the fields the store indexes.
@@ -93,8 +179,7 @@ pub struct AuthorizationCode {
     pub scope: String,
     pub code_challenge: String,
     pub expires_at: i64,
-    /// Nonce, auth_time, session id, claims requested…
-    pub grant: Value,
+    pub grant: GrantContext,
 }
 
 /// The outcome of [`CodeStore::take`](crate::CodeStore::take).
@@ -113,7 +198,7 @@ pub struct RefreshFamily {
     pub client_id: String,
     pub user_id: Option<String>,
     pub scope: String,
-    pub grant: Value,
+    pub grant: GrantContext,
     pub created_at: i64,
     /// Absolute end of the family.
     pub expires_at: i64,
@@ -152,7 +237,7 @@ pub struct Session {
     pub expires_at: i64,
     /// Idle timeout, moved by [`SessionStore::touch`](crate::SessionStore::touch).
     pub idle_expires_at: i64,
-    pub data: Value,
+    pub data: SessionData,
 }
 
 /// A user's consent to a client's scopes.
@@ -240,4 +325,61 @@ pub fn email_keys(user: &UserRecord) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn records_written_by_earlier_versions_still_parse() {
+        let grant: GrantContext =
+            serde_json::from_value(json!({"nonce": null, "auth_time": 7, "sid": "s", "amr": null}))
+                .unwrap();
+        assert_eq!(
+            grant,
+            GrantContext {
+                auth_time: Some(7),
+                sid: Some("s".into()),
+                amr: vec![],
+                nonce: None,
+            }
+        );
+        let metadata: ClientMetadata = serde_json::from_value(json!({
+            "first_party": true,
+            "minted_tokens": [{"jti": "j", "scope": "a", "created_at": 1, "expires_at": 2, "kid": "k"}],
+            "written_by_a_newer_version": {"x": 1},
+        }))
+        .unwrap();
+        assert!(metadata.first_party && !metadata.disabled);
+        assert_eq!(metadata.minted_tokens[0].jti, "j");
+        // What this version does not know survives a rewrite.
+        assert_eq!(
+            serde_json::to_value(&metadata).unwrap()["written_by_a_newer_version"],
+            json!({"x": 1})
+        );
+        assert_eq!(
+            serde_json::to_value(ClientMetadata::default()).unwrap(),
+            json!({})
+        );
+    }
+
+    #[test]
+    fn a_malformed_record_is_refused_not_defaulted() {
+        for bad in [
+            json!({"first_party": "yes"}),
+            json!({"disabled": 1}),
+            json!({"access_token_ttl": -5}),
+            json!({"minted_tokens": [{"jti": "j"}]}),
+        ] {
+            assert!(
+                serde_json::from_value::<ClientMetadata>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(serde_json::from_value::<SessionData>(json!({"amr": ["pwd"]})).is_err());
+        assert!(serde_json::from_value::<GrantContext>(json!({"auth_time": "now"})).is_err());
+    }
 }

@@ -17,8 +17,8 @@ use oauth::ErrorCode;
 use serde_json::Value;
 use store::ClientRecord;
 
-use super::oauth_support::{FormParams, OAuthError, error};
 use super::rate_limit::Verdict;
+use super::support::{FormParams, OAuthError, error};
 use crate::ops::client_ip::ClientIp;
 use crate::state::AppState;
 
@@ -182,7 +182,7 @@ async fn spend_failure_budget(state: &AppState, id: &str, ip: Option<ClientIp>) 
         )
     });
     // The id is what the caller sent, so it is hashed to a bounded key.
-    let client = format!("client:{}", crate::tokens::hash_token(id));
+    let client = format!("client:{}", crate::opaque::hash_token(id));
     for subject in ip.iter().chain(std::iter::once(&client)) {
         match super::rate_limit::check(state, "client_auth", subject, rate).await {
             Verdict::Admit => {}
@@ -225,7 +225,7 @@ async fn authenticate(
         }
     };
     let client = match state.store.get_client(&id).await {
-        Ok(client) if crate::services::verify::client_enabled(&client) => client,
+        Ok(client) if crate::services::oauth::verify::client_enabled(&client) => client,
         Ok(_) => return Err(Refused::Failed(id, "client_disabled")),
         Err(store::Error::NotFound) => return Err(Refused::Failed(id, "unknown_client")),
         Err(e) => return Err(OAuthError::from(e).into()),
@@ -282,7 +282,8 @@ async fn verify_assertion(
     }
     let Some(jwks) = client
         .metadata
-        .get("jwks")
+        .jwks
+        .as_ref()
         .and_then(|j| serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(j.clone()).ok())
     else {
         return Ok(Err("no_registered_keys"));
@@ -330,7 +331,7 @@ async fn verify_assertion(
     let key = format!(
         "assertion:{}:{}",
         client.client_id,
-        crate::tokens::hash_token(jti)
+        crate::opaque::hash_token(jti)
     );
     let uses = state
         .store

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 
-use crate::services::claims::CLAIMS_SUPPORTED;
+use crate::services::oauth::claims::CLAIMS_SUPPORTED;
 use crate::state::AppState;
 
 pub async fn metadata(State(state): State<AppState>) -> Json<Value> {

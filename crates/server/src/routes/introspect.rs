@@ -2,27 +2,25 @@
 //! tokens (opaque). The caller must be an authenticated confidential client.
 //! Revoked, expired, foreign or malformed tokens are simply inactive (§2.2).
 
+use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
 use oauth::ErrorCode;
 use serde_json::{Value, json};
 
 use super::client_auth::authenticate_client;
-use super::oauth_support::{OAuthError, error, form, no_store};
-use crate::services::verify;
+use super::support::{OAuthError, OAuthForm, error, no_store};
+use crate::opaque::hash_token;
+use crate::services::oauth::verify;
 use crate::state::AppState;
-use crate::tokens::hash_token;
 
 pub async fn introspect(
     State(state): State<AppState>,
     ip: Option<axum::Extension<crate::ops::client_ip::ClientIp>>,
     headers: HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+    OAuthForm(params): OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let params = form(body)?;
     let client = authenticate_client(&state, &headers, &params, ip.map(|e| e.0)).await?;
     if client.public {
         return Err(error(

@@ -13,12 +13,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use oauth::ErrorCode;
-use oauth::authorize::{AuthorizationRequest, Params};
-use store::{ClientRecord, Consent};
+use oauth::Params;
+use oauth::authorize::AuthorizationRequest;
+use store::ClientRecord;
 
-use super::authorize::{Done, load, redirect_error, resume};
+use super::support::authorization_response::{failure, redirect_error, resume};
 use crate::secret::Secret;
-use crate::services::{lockout, login};
+use crate::services::lockout;
+use crate::services::oauth::authorize::{self, Done};
+use crate::services::oauth::{consent as consents, login};
 use crate::state::AppState;
 use crate::web::errors::{csrf_refused, error_page, too_large, unavailable};
 use crate::web::pages::{self, Login};
@@ -53,9 +56,9 @@ async fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> Response {
-    let (client, _) = match load(state, params).await {
+    let (client, _) = match authorize::load(state, Params(params)).await {
         Ok(loaded) => loaded,
-        Err(response) => return response,
+        Err(e) => return failure(state, e),
     };
     let (jar, csrf) = session::csrf_token(state, jar);
     let status = if error.is_some() {
@@ -141,7 +144,7 @@ pub async fn login(
                 jar,
                 params,
                 Done {
-                    logged_in: true,
+                    signed_in: true,
                     consented: false,
                 },
             )
@@ -158,7 +161,9 @@ async fn consent_context(
     jar: &CookieJar,
     params: &[(String, String)],
 ) -> Result<(ClientRecord, AuthorizationRequest, session::Current), Response> {
-    let (client, request) = load(state, params).await?;
+    let (client, request) = authorize::load(state, Params(params))
+        .await
+        .map_err(|e| failure(state, e))?;
     match session::current(state, jar).await {
         Ok(Some(current)) => Ok((client, request, current)),
         Ok(None) => Err(resume(state, jar.clone(), params.to_vec(), Done::default()).await),
@@ -211,7 +216,7 @@ pub async fn consent(
         Err(response) => return response,
     };
     if field(&fields, "decision") != Some("allow") {
-        tracing::info!(category = "security", event = "consent_denied", user_id = %current.user.id, client_id = %client.client_id, outcome = "failure", "consent denied");
+        consents::denied(&current.user.id, &client.client_id);
         return redirect_error(
             &state,
             &request.redirect,
@@ -219,33 +224,17 @@ pub async fn consent(
             "the user denied the request",
         );
     }
-    let mut scopes: Vec<String> = match state
-        .store
-        .get_consent(&current.user.id, &client.client_id)
-        .await
+    if let Err(e) =
+        consents::grant(&state, &current.user.id, &client.client_id, &request.scope).await
     {
-        Ok(previous) => previous.scopes,
-        Err(_) => Vec::new(),
-    };
-    scopes.extend(request.scope.iter().map(str::to_owned));
-    scopes.sort();
-    scopes.dedup();
-    let consent = Consent {
-        user_id: current.user.id.clone(),
-        client_id: client.client_id.clone(),
-        scopes,
-        granted_at: state.clock.now(),
-    };
-    if let Err(e) = state.store.put_consent(&consent).await {
         return unavailable(e);
     }
-    tracing::info!(category = "security", event = "consent_granted", user_id = %current.user.id, client_id = %client.client_id, outcome = "success", "consent granted");
     resume(
         &state,
         jar,
         params,
         Done {
-            logged_in: false,
+            signed_in: false,
             consented: true,
         },
     )

@@ -13,8 +13,7 @@ use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use oauth::ErrorCode;
-use oauth::authorize::Params;
-use serde_json::Value;
+use oauth::Params;
 use store::ClientRecord;
 
 use crate::jwt;
@@ -145,7 +144,7 @@ async fn logout(state: &AppState, jar: CookieJar, params: Fields, confirmed: boo
         fresh
             && current.as_ref().is_none_or(|c| {
                 claims["sub"].as_str() == Some(c.user.id.as_str())
-                    && claims["sid"].as_str() == Some(c.sid().as_str())
+                    && claims["sid"].as_str() == Some(c.session.data.sid.as_str())
             })
     });
     if !confirmed && !hint_matches && current.is_some() {
@@ -163,7 +162,7 @@ async fn logout(state: &AppState, jar: CookieJar, params: Fields, confirmed: boo
     // fails in between, the session is still there and a retry ends both.
     let revoked = match &current {
         Some(current) => {
-            let sid = current.session.data["sid"].as_str();
+            let sid = Some(current.session.data.sid.as_str());
             match state
                 .store
                 .revoke_families_for_user(&current.session.user_id, sid)
@@ -219,9 +218,7 @@ async fn logout(state: &AppState, jar: CookieJar, params: Fields, confirmed: boo
 fn registered_post_logout(client: &ClientRecord) -> impl Iterator<Item = &str> {
     client
         .metadata
-        .get("post_logout_redirect_uris")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
+        .post_logout_redirect_uris
+        .iter()
+        .map(String::as_str)
 }

@@ -10,11 +10,11 @@ mod jwks;
 mod login;
 mod logout;
 mod metrics;
-mod oauth_support;
 mod openapi;
 mod rate_limit;
 mod revoke;
 mod scim;
+mod support;
 mod token;
 mod userinfo;
 

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 use serde_json::json;
 
-use super::oauth_support::no_store;
+use super::support::no_store;
 use crate::config::Rate;
 use crate::ops::client_ip::ClientIp;
 use crate::ops::quota::LocalQuota;

@@ -3,26 +3,23 @@
 //! server does not know is not an error (§2.2); a token issued to another
 //! client is refused.
 
-use axum::Form;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 
 use super::client_auth::authenticate_client;
-use super::oauth_support::{OAuthError, error, form, no_store};
-use crate::services::verify;
+use super::support::{OAuthError, OAuthForm, error, no_store};
+use crate::opaque::hash_token;
+use crate::services::oauth::verify;
 use crate::state::AppState;
-use crate::tokens::hash_token;
 
 pub async fn revoke(
     State(state): State<AppState>,
     ip: Option<axum::Extension<crate::ops::client_ip::ClientIp>>,
     headers: HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+    OAuthForm(params): OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let params = form(body)?;
     let client = authenticate_client(&state, &headers, &params, ip.map(|e| e.0)).await?;
     let token = params.require("token")?;
     // token_type_hint only orders the search (§2.1); we look in both places.

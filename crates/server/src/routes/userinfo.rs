@@ -6,12 +6,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::WWW_AUTHENTICATE;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::oauth_support::{OAuthError, no_store};
-use crate::services::claims;
-use crate::services::verify;
+use super::support::{Bearer, OAuthError, no_store};
+use crate::services::oauth::claims;
+use crate::services::oauth::verify;
 use crate::state::AppState;
 
 /// RFC 6750 §3: the challenge, with an error code once a token was presented.
@@ -31,12 +31,12 @@ fn challenge(status: StatusCode, error: Option<&str>, description: &str) -> Resp
 
 pub async fn userinfo(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    bearer: Option<Bearer>,
 ) -> Result<Response, OAuthError> {
-    let Some(token) = super::oauth_support::bearer(&headers) else {
+    let Some(Bearer(token)) = bearer else {
         return Ok(challenge(StatusCode::UNAUTHORIZED, None, ""));
     };
-    let Some(verified) = verify::access_token(&state, token).await? else {
+    let Some(verified) = verify::access_token(&state, &token).await? else {
         return Ok(challenge(
             StatusCode::UNAUTHORIZED,
             Some("invalid_token"),

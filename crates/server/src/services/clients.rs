@@ -3,11 +3,11 @@
 
 use oauth::{GrantType, RedirectUri, Scope};
 use serde_json::{Value, json};
-use store::{ClientRecord, Store};
+use store::{ClientMetadata, ClientRecord, Store};
 
 use crate::keys::MasterKey;
+use crate::opaque::random_token;
 use crate::secret::Secret;
-use crate::tokens::random_token;
 
 /// What an operator asks for.
 #[derive(Debug, Clone, Default)]
@@ -139,18 +139,11 @@ pub async fn create(
                 .map_err(|e| invalid(Field::PostLogoutRedirectUris, format!("{uri}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut metadata = serde_json::Map::new();
-    if !post_logout.is_empty() {
-        metadata.insert(
-            "post_logout_redirect_uris".into(),
-            json!(
-                post_logout
-                    .iter()
-                    .map(RedirectUri::as_str)
-                    .collect::<Vec<_>>()
-            ),
-        );
-    }
+    let mut metadata = ClientMetadata {
+        post_logout_redirect_uris: post_logout.iter().map(|u| u.as_str().to_owned()).collect(),
+        first_party: new.first_party,
+        ..ClientMetadata::default()
+    };
     if let Some(alg) = &new.id_token_alg {
         if crate::keys::Alg::parse(alg).is_none() {
             return Err(invalid(
@@ -158,10 +151,7 @@ pub async fn create(
                 format!("{alg:?}: use RS256 or ES256"),
             ));
         }
-        metadata.insert("id_token_signed_response_alg".into(), json!(alg));
-    }
-    if new.first_party {
-        metadata.insert("first_party".into(), json!(true));
+        metadata.id_token_signed_response_alg = Some(alg.clone());
     }
     if let Some(ttl) = new.access_token_ttl {
         if ttl.as_secs() == 0 {
@@ -170,7 +160,7 @@ pub async fn create(
                 "must be at least one second",
             ));
         }
-        metadata.insert("access_token_ttl".into(), json!(ttl.as_secs()));
+        metadata.access_token_ttl = Some(ttl.as_secs());
     }
 
     let uses_keys = new.jwks.is_some();
@@ -182,7 +172,7 @@ pub async fn create(
             ));
         }
         check_jwks(jwks)?;
-        metadata.insert("jwks".into(), jwks.clone());
+        metadata.jwks = Some(jwks.clone());
     }
 
     let secret = if new.public || uses_keys {
@@ -256,7 +246,7 @@ fn check_jwks(jwks: &serde_json::Value) -> Result<(), ClientError> {
 /// 21): the revocations are recorded by `jti` before the record goes, so
 /// they outlive it. Tokens the client obtained at `/token` are refused from
 /// then on because every token check looks the client up
-/// ([`super::verify`]). `NotFound` if absent.
+/// ([`super::oauth::verify`]). `NotFound` if absent.
 pub async fn delete(store: &dyn Store, client_id: &str) -> Result<u64, store::Error> {
     let client = store.get_client(client_id).await?;
     let minted = minted_tokens(&client);
@@ -276,11 +266,7 @@ pub async fn set_disabled(
     disabled: bool,
 ) -> Result<ClientRecord, store::Error> {
     let mut client = store.get_client(client_id).await?;
-    if disabled {
-        client.metadata.insert("disabled".into(), json!(true));
-    } else {
-        client.metadata.remove("disabled");
-    }
+    client.metadata.disabled = disabled;
     store.update_client(&client).await?;
     let event = if disabled {
         "client_disabled"
@@ -295,11 +281,9 @@ pub async fn set_disabled(
 pub fn minted_tokens(client: &ClientRecord) -> Vec<(String, i64)> {
     client
         .metadata
-        .get("minted_tokens")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|t| Some((t["jti"].as_str()?.to_owned(), t["expires_at"].as_i64()?)))
+        .minted_tokens
+        .iter()
+        .map(|t| (t.jti.clone(), t.expires_at))
         .collect()
 }
 
@@ -315,11 +299,11 @@ pub fn view(client: &ClientRecord) -> Value {
         "scope": client.scopes.join(" "),
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "created_at": super::rfc3339(client.created_at),
-        "post_logout_redirect_uris": client.metadata.get("post_logout_redirect_uris").cloned().unwrap_or(json!([])),
-        "id_token_signed_response_alg": client.metadata.get("id_token_signed_response_alg").cloned().unwrap_or(json!("RS256")),
-        "first_party": client.metadata.get("first_party").cloned().unwrap_or(json!(false)),
-        "access_token_ttl": client.metadata.get("access_token_ttl").cloned(),
-        "minted_tokens": client.metadata.get("minted_tokens").cloned().unwrap_or(json!([])),
-        "disabled": !super::verify::client_enabled(client),
+        "post_logout_redirect_uris": client.metadata.post_logout_redirect_uris,
+        "id_token_signed_response_alg": client.metadata.id_token_signed_response_alg.as_deref().unwrap_or("RS256"),
+        "first_party": client.metadata.first_party,
+        "access_token_ttl": client.metadata.access_token_ttl,
+        "minted_tokens": client.metadata.minted_tokens,
+        "disabled": !super::oauth::verify::client_enabled(client),
     })
 }

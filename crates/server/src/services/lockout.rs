@@ -15,7 +15,7 @@ use store::{AttemptState, Store};
 /// The account a userName names, for back-off purposes: a fixed-size hash
 /// of its comparison form.
 pub fn account(user_name: &str) -> String {
-    crate::tokens::hash_token(&store::user_name_key(user_name))
+    crate::opaque::hash_token(&store::user_name_key(user_name))
 }
 
 /// The back-off key of a userName.

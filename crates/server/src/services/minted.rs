@@ -4,17 +4,16 @@
 //! A minted token is an ordinary RFC 9068 access token with a long `exp`,
 //! at most `AUTH_MINTED_TOKEN_MAX_TTL`. It is recorded on its client
 //! (`client get` lists it), refused once its client is deleted or disabled
-//! ([`super::verify`]), revocable by `jti` whether or not the client still
+//! ([`super::oauth::verify`]), revocable by `jti` whether or not the client still
 //! exists, and its signing key stays published until it expires, even after
 //! rotation retires the key.
 
 use std::time::Duration;
 
 use oauth::Scope;
-use serde_json::json;
 
 use super::Ctx;
-use super::tokens::access_token_claims;
+use super::oauth::sign::access_token_claims;
 use crate::jwt::{self, ACCESS_TOKEN_TYP};
 // The key outlives a minted token by the verifiers' clock skew.
 use crate::state::SKEW_SECONDS;
@@ -110,14 +109,13 @@ pub async fn mint(
     // The key must outlive the token.
     ctx.keys.keep_until(&signer.kid, exp + SKEW_SECONDS).await?;
 
-    let record = json!({"jti": jti, "scope": scope.to_string(), "created_at": now, "expires_at": exp, "kid": signer.kid});
-    let minted = client
-        .metadata
-        .entry("minted_tokens")
-        .or_insert_with(|| json!([]));
-    if let Some(list) = minted.as_array_mut() {
-        list.push(record);
-    }
+    client.metadata.minted_tokens.push(store::MintedToken {
+        jti: jti.clone(),
+        scope: scope.to_string(),
+        created_at: now,
+        expires_at: exp,
+        kid: signer.kid.clone(),
+    });
     ctx.store.update_client(&client).await?;
     tracing::info!(
         category = "security",

@@ -6,16 +6,12 @@
 //! function, with the same rules, as one made over HTTP.
 
 pub mod backup;
-pub mod claims;
 pub mod clients;
-pub mod issue;
 pub mod lockout;
-pub mod login;
 pub mod minted;
+pub mod oauth;
 pub mod scim;
-pub mod tokens;
 pub mod users;
-pub mod verify;
 
 use std::sync::Arc;
 

@@ -17,8 +17,8 @@
 use axum_extra::extract::CookieJar;
 
 use super::session::{CookieKind, cookie, cookie_name};
+use crate::opaque::{hash_token, random_token};
 use crate::state::AppState;
-use crate::tokens::{hash_token, random_token};
 
 const PURPOSE: &str = "device-cookie";
 /// A device is remembered for 180 days after its last successful sign-in.

@@ -6,13 +6,13 @@
 
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use serde_json::json;
 use store::{Session, UserRecord};
 use subtle::ConstantTimeEq;
 
 use crate::config::seconds;
+use crate::opaque::{hash_token, random_token};
+use crate::services::oauth::session;
 use crate::state::AppState;
-use crate::tokens::{hash_token, random_token};
 
 /// Cookie names of our own, so that an application on the same host with a
 /// `session` or `csrf` cookie of its own cannot collide with ours; on https
@@ -61,84 +61,35 @@ pub(crate) fn cookie(
         .build()
 }
 
-/// A live session and its (active) user.
-#[derive(Debug)]
-pub struct Current {
-    pub session: Session,
-    pub user: UserRecord,
-}
-
-impl Current {
-    /// The session id as relying parties see it (the ID token's `sid`).
-    pub fn sid(&self) -> String {
-        self.session.data["sid"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-}
+pub use crate::services::oauth::session::Current;
 
 /// The session the browser presents, if it is live and its user active.
 /// Using it moves its idle timeout.
 pub async fn current(state: &AppState, jar: &CookieJar) -> Result<Option<Current>, store::Error> {
-    let Some(cookie) = jar.get(session_cookie(state)) else {
-        return Ok(None);
-    };
-    let id_hash = hash_token(cookie.value());
-    let session = match state.store.get_session(&id_hash).await {
-        Ok(session) => session,
-        Err(store::Error::NotFound) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let user = match state.store.get_user(&session.user_id).await {
-        Ok(user) if user.active => user,
-        Ok(_) | Err(store::Error::NotFound) => {
-            state.store.delete_session(&id_hash).await?;
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
-    let idle = state.clock.now() + seconds(state.config.session_idle_timeout);
-    match state.store.touch_session(&id_hash, idle).await {
-        Ok(()) | Err(store::Error::NotFound) => {}
-        Err(e) => return Err(e),
+    match jar.get(session_cookie(state)) {
+        Some(cookie) => session::find(state, &hash_token(cookie.value())).await,
+        None => Ok(None),
     }
-    Ok(Some(Current { session, user }))
 }
 
 /// Starts a new session for `user` after a login, ending the browser's
-/// previous one (a fresh id defeats session fixation).
+/// previous one, and sets its cookie.
 pub async fn start(
     state: &AppState,
     jar: CookieJar,
     user: UserRecord,
 ) -> Result<(CookieJar, Current), store::Error> {
-    if let Some(old) = jar.get(session_cookie(state)) {
-        state.store.delete_session(&hash_token(old.value())).await?;
-    }
-    let token = random_token().map_err(|_| store::Error::Unavailable {
-        message: "no randomness".into(),
-        source: None,
-    })?;
-    let now = state.clock.now();
-    let max_age = seconds(state.config.session_max_age);
-    let session = Session {
-        id_hash: hash_token(token.expose()),
-        user_id: user.id.clone(),
-        created_at: now,
-        auth_time: now,
-        expires_at: now + max_age,
-        idle_expires_at: now + seconds(state.config.session_idle_timeout),
-        data: json!({"sid": uuid::Uuid::new_v4().to_string(), "amr": ["pwd"]}),
-    };
-    state.store.put_session(&session).await?;
+    let previous = jar
+        .get(session_cookie(state))
+        .map(|c| hash_token(c.value()));
+    let (token, current) = session::start(state, previous.as_deref(), user).await?;
     let jar = jar.add(cookie(
         state,
         session_cookie(state),
         token.expose().clone(),
-        max_age,
+        seconds(state.config.session_max_age),
     ));
-    Ok((jar, Current { session, user }))
+    Ok((jar, current))
 }
 
 /// Ends the browser's session, if any, and clears the cookie.
@@ -149,9 +100,7 @@ pub async fn end(
     let Some(cookie) = jar.get(session_cookie(state)) else {
         return Ok((jar, None));
     };
-    let id_hash = hash_token(cookie.value());
-    let session = state.store.get_session(&id_hash).await.ok();
-    state.store.delete_session(&id_hash).await?;
+    let session = session::end(state, &hash_token(cookie.value())).await?;
     Ok((
         jar.remove(Cookie::build(session_cookie(state)).path("/")),
         session,

@@ -21,9 +21,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
+use crate::routes::support::Bearer;
+use crate::services::oauth::verify;
 use crate::services::scim::bulk::MAX_PAYLOAD_BYTES;
 use crate::services::scim::{Actor, Failure};
-use crate::services::verify;
 use crate::state::AppState;
 
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -301,10 +302,10 @@ async fn caller(
         );
         error_response(&scim::Error::status(401, detail))
     };
-    let Some(token) = crate::routes::oauth_support::bearer(headers) else {
+    let Some(Bearer(token)) = Bearer::from_headers(headers) else {
         return Err(unauthorized("a Bearer access token is required"));
     };
-    let verified = match verify::access_token(state, token).await {
+    let verified = match verify::access_token(state, &token).await {
         Ok(Some(verified)) => verified,
         Ok(None) => {
             return Err(unauthorized(

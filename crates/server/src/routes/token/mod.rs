@@ -1,97 +1,60 @@
-//! The token endpoint (RFC 6749 §3.2): client authentication, then one
-//! module per grant type. Every response carries `Cache-Control: no-store`.
+//! The token endpoint (RFC 6749 §3.2): authenticate the client, read the
+//! request (`oauth::token_request`), run its grant
+//! (`services::oauth::grants`), and write the outcome: the RFC 6749 §5.1
+//! response, or a §5.2 error. Every response carries `Cache-Control:
+//! no-store`.
 
-use axum::Form;
 use axum::Json;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use oauth::{ErrorCode, GrantType, Scope};
+use oauth::ErrorCode;
+use oauth::token_request::{self, TokenRequest};
 use serde_json::json;
-use store::ClientRecord;
-
-mod authorization_code;
-mod refresh_token;
 
 use super::client_auth::authenticate_client;
-use super::oauth_support::{FormParams, OAuthError, error, form, no_store};
-use crate::services::issue::{Grant, GrantContext, IssueFailure, Refresh, TokenSet, issue};
-use crate::services::tokens::IssueError;
+use super::support::{OAuthError, OAuthForm, error, no_store};
+use crate::services::oauth::grants::{self, GrantError};
+use crate::services::oauth::issue::{IssueFailure, TokenSet};
+use crate::services::oauth::sign::IssueError;
 use crate::state::AppState;
 
 pub async fn token(
     State(state): State<AppState>,
     ip: Option<axum::Extension<crate::ops::client_ip::ClientIp>>,
     headers: HeaderMap,
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
+    OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthError> {
-    let params = form(body)?;
-    let client = authenticate_client(&state, &headers, &params, ip.map(|e| e.0)).await?;
+    let client = authenticate_client(&state, &headers, &form, ip.map(|e| e.0)).await?;
     if let Some(refusal) = super::rate_limit::per_client(&state, &client.client_id).await {
         return Ok(refusal);
     }
-    let grant = GrantType::parse(params.require("grant_type")?)?;
-    if !client.grant_types.iter().any(|g| g == grant.as_str()) {
-        return Err(error(
-            ErrorCode::UnauthorizedClient,
-            format!("this client may not use the {grant} grant"),
-        ));
-    }
-    match grant {
-        GrantType::ClientCredentials => client_credentials(&state, &client, &params).await,
-        GrantType::AuthorizationCode => {
-            authorization_code::exchange(&state, &client, &params).await
-        }
-        GrantType::RefreshToken => refresh_token::refresh(&state, &client, &params).await,
-    }
-}
-
-/// The scope to grant: the requested one if the client may have all of it,
-/// or all the client's scopes when none is requested (RFC 6749 §3.3).
-pub fn granted_scope(client: &ClientRecord, requested: Option<&str>) -> Result<Scope, OAuthError> {
-    let allowed = Scope::parse(&client.scopes.join(" ")).unwrap_or_default();
-    let Some(requested) = requested else {
-        return Ok(allowed);
-    };
-    let requested =
-        Scope::parse(requested).map_err(|e| error(ErrorCode::InvalidScope, e.to_string()))?;
-    if !requested.is_subset(&allowed) {
-        return Err(error(
-            ErrorCode::InvalidScope,
-            "the requested scope exceeds what this client may request",
-        ));
-    }
-    Ok(requested)
-}
-
-async fn client_credentials(
-    state: &AppState,
-    client: &ClientRecord,
-    params: &FormParams,
-) -> Result<Response, OAuthError> {
-    if client.public {
-        return Err(error(
-            ErrorCode::UnauthorizedClient,
-            "public clients cannot use client_credentials",
-        ));
-    }
-    let grant = Grant {
-        grant_type: "client_credentials",
-        client,
-        user: None,
-        scope: granted_scope(client, params.get("scope")?)?,
-        jti: uuid::Uuid::new_v4().to_string(),
-        context: GrantContext::default(),
-        refresh: Refresh::None,
-    };
-    let tokens = issue(state, grant).await.map_err(issue_failure)?;
-    tracing::debug!(event = "token_issued", client_id = %client.client_id, grant_type = "client_credentials", "access token issued");
+    let params = form.params();
+    let grant = token_request::grant_type(params)?;
+    // unauthorized_client before anything about the grant's parameters.
+    grants::allowed(&client, grant).map_err(grant_error)?;
+    let request = TokenRequest::parse(grant, params)?;
+    let tokens = grants::exchange(&state, &client, request)
+        .await
+        .map_err(grant_error)?;
     Ok(token_response(tokens))
 }
 
+/// A refused grant in RFC 6749 §5.2's words.
+fn grant_error(e: GrantError) -> OAuthError {
+    match e {
+        GrantError::Invalid(reason) => error(ErrorCode::InvalidGrant, reason.description()),
+        e @ (GrantError::NotAllowed(_) | GrantError::PublicClient) => {
+            error(ErrorCode::UnauthorizedClient, e.to_string())
+        }
+        GrantError::Protocol(e) => e.into(),
+        GrantError::Issue(e) => issue_failure(e),
+        GrantError::Store(e) => e.into(),
+    }
+}
+
 /// An issuance failure in OAuth's words: ours, never the client's.
-pub fn issue_failure(e: IssueFailure) -> OAuthError {
+fn issue_failure(e: IssueFailure) -> OAuthError {
     match e {
         IssueFailure::Sign(e @ IssueError::NoSigningKey(_)) => oauth::Error::new(
             ErrorCode::TemporarilyUnavailable,
@@ -99,6 +62,11 @@ pub fn issue_failure(e: IssueFailure) -> OAuthError {
         )
         .with_detail(e.to_string())
         .into(),
+        IssueFailure::Sign(e @ IssueError::Corrupt(_)) => {
+            oauth::Error::new(ErrorCode::ServerError, "a stored record is corrupt")
+                .with_detail(e.to_string())
+                .into()
+        }
         IssueFailure::Sign(IssueError::Key(e)) => {
             oauth::Error::new(ErrorCode::ServerError, "signing failed")
                 .with_detail(e.to_string())
@@ -112,7 +80,7 @@ pub fn issue_failure(e: IssueFailure) -> OAuthError {
 }
 
 /// A successful token response (RFC 6749 §5.1), `Cache-Control: no-store`.
-pub fn token_response(tokens: TokenSet) -> Response {
+fn token_response(tokens: TokenSet) -> Response {
     let mut body = json!({
         "access_token": tokens.access_token,
         "token_type": "Bearer",
@@ -128,10 +96,4 @@ pub fn token_response(tokens: TokenSet) -> Response {
     let mut response = Json(body).into_response();
     no_store(response.headers_mut());
     response
-}
-
-/// RFC 6749 §5.2: the grant (code, refresh token) is invalid, expired,
-/// revoked, or bound to another client or redirect URI.
-pub fn invalid_grant(description: &str) -> OAuthError {
-    error(ErrorCode::InvalidGrant, description)
 }

@@ -59,7 +59,7 @@ impl VerifiedToken {
 /// Whether a client record may still hold tokens: present and not disabled
 /// (`auth-service client disable`).
 pub fn client_enabled(client: &ClientRecord) -> bool {
-    client.metadata.get("disabled").and_then(Value::as_bool) != Some(true)
+    !client.metadata.disabled
 }
 
 /// Verifies `token` as one of our access tokens. `Ok(None)` for any token

@@ -7,12 +7,11 @@
 use oauth::{CodeChallenge, Scope};
 use store::{ClientRecord, CodeTake};
 
-use super::{FormParams, invalid_grant, issue_failure, token_response};
+use super::{GrantError, InvalidGrant};
 use crate::config::seconds;
-use crate::routes::oauth_support::OAuthError;
-use crate::services::issue::{Grant, GrantContext, Refresh, issue};
-use crate::state::AppState;
-use crate::tokens::hash_token;
+use crate::opaque::hash_token;
+use crate::services::Ctx;
+use crate::services::oauth::issue::{Grant, Refresh, TokenSet, issue};
 
 /// The id of something the code with `code_hash` issued.
 fn derived(code_hash: &str, what: &str) -> String {
@@ -20,15 +19,17 @@ fn derived(code_hash: &str, what: &str) -> String {
 }
 
 pub async fn exchange(
-    state: &AppState,
+    ctx: &Ctx,
     client: &ClientRecord,
-    params: &FormParams,
-) -> Result<axum::response::Response, OAuthError> {
-    let code_hash = hash_token(params.require("code")?);
-    let code = match state.store.take_code(&code_hash).await {
+    code: &str,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+) -> Result<TokenSet, GrantError> {
+    let code_hash = hash_token(code);
+    let code = match ctx.store.take_code(&code_hash).await {
         Ok(CodeTake::Fresh(code)) => code,
         Ok(CodeTake::AlreadyUsed(code)) => {
-            revoke_issued(state, &code_hash).await?;
+            revoke_issued(ctx, &code_hash).await?;
             metrics::counter!("auth_authorization_code_reuse_total").increment(1);
             tracing::warn!(
                 category = "security",
@@ -38,35 +39,22 @@ pub async fn exchange(
                 outcome = "failure",
                 "an authorization code was presented twice; the tokens it issued are revoked"
             );
-            return Err(invalid_grant("the authorization code was already used"));
+            return Err(InvalidGrant::CodeReused.into());
         }
-        Err(store::Error::NotFound) => {
-            return Err(invalid_grant(
-                "the authorization code is invalid or expired",
-            ));
-        }
+        Err(store::Error::NotFound) => return Err(InvalidGrant::UnknownCode.into()),
         Err(e) => return Err(e.into()),
     };
     // RFC 6749 §4.1.3: bound to the client and the redirect URI.
     if code.client_id != client.client_id {
-        return Err(invalid_grant(
-            "the authorization code was issued to another client",
-        ));
+        return Err(InvalidGrant::CodeOfAnotherClient.into());
     }
-    if params
-        .get("redirect_uri")?
-        .is_some_and(|uri| uri != code.redirect_uri)
-    {
-        return Err(invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
+    if redirect_uri.is_some_and(|uri| uri != code.redirect_uri) {
+        return Err(InvalidGrant::RedirectUriMismatch.into());
     }
-    CodeChallenge::from_stored(code.code_challenge.clone()).verify(params.get("code_verifier")?)?;
-    let user = match state.store.get_user(&code.user_id).await {
+    CodeChallenge::from_stored(code.code_challenge.clone()).verify(code_verifier)?;
+    let user = match ctx.store.get_user(&code.user_id).await {
         Ok(user) if user.active => user,
-        Ok(_) | Err(store::Error::NotFound) => {
-            return Err(invalid_grant("the user is no longer active"));
-        }
+        Ok(_) | Err(store::Error::NotFound) => return Err(InvalidGrant::UserInactive.into()),
         Err(e) => return Err(e.into()),
     };
 
@@ -81,29 +69,26 @@ pub async fn exchange(
         grant_type: "authorization_code",
         client,
         user: Some(&user),
+        // Validated when the code was issued; a stored scope that no
+        // longer parses grants nothing rather than something.
         scope: Scope::parse(&code.scope).unwrap_or_default(),
         jti: derived(&code_hash, "at"),
-        context: GrantContext::from_stored(&code.grant),
+        context: code.grant,
         refresh,
     };
-    let tokens = issue(state, grant).await.map_err(issue_failure)?;
+    let tokens = issue(ctx, grant).await?;
     tracing::info!(event = "token_issued", client_id = %client.client_id, user_id = %user.id, grant_type = "authorization_code", "tokens issued");
-    Ok(token_response(tokens))
+    Ok(tokens)
 }
 
 /// Revokes the access token and refresh-token family a code issued.
-async fn revoke_issued(state: &AppState, code_hash: &str) -> Result<(), OAuthError> {
-    let until = state.clock.now() + seconds(state.config.access_token_ttl) + 60;
-    state
-        .store
+async fn revoke_issued(ctx: &Ctx, code_hash: &str) -> Result<(), store::Error> {
+    let until = ctx.clock.now() + seconds(ctx.config.access_token_ttl) + 60;
+    ctx.store
         .revoke_token_id(&derived(code_hash, "at"), until)
         .await?;
-    match state
-        .store
-        .revoke_family(&derived(code_hash, "family"))
-        .await
-    {
+    match ctx.store.revoke_family(&derived(code_hash, "family")).await {
         Ok(()) | Err(store::Error::NotFound) => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }

@@ -1,12 +1,10 @@
-//! What the OAuth endpoints share: the RFC 6749 §5.2 error response and form
-//! parameters that may appear at most once (§3.2). Client authentication
-//! lives in `client_auth`.
+//! The RFC 6749 §5.2 error response of the OAuth endpoints, and the
+//! `no-store` headers of every response that carries a token.
 
-use axum::extract::rejection::FormRejection;
+use axum::Json;
 use axum::http::header::{CACHE_CONTROL, PRAGMA, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
 use oauth::{Error, ErrorCode};
 use serde_json::json;
 
@@ -121,70 +119,4 @@ impl IntoResponse for OAuthError {
 pub fn no_store(headers: &mut HeaderMap) {
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
-/// Form parameters, each allowed at most once.
-#[derive(Debug)]
-pub struct FormParams(Vec<(String, String)>);
-
-impl FormParams {
-    pub fn new(pairs: Vec<(String, String)>) -> Self {
-        Self(pairs)
-    }
-
-    /// The value of `name`; empty counts as absent (RFC 6749 §3.1).
-    pub fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
-        let mut values = self
-            .0
-            .iter()
-            .filter(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str());
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(error(
-                ErrorCode::InvalidRequest,
-                format!("the {name} parameter appears more than once"),
-            ));
-        }
-        Ok(first.filter(|v| !v.is_empty()))
-    }
-
-    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
-        self.get(name)?.ok_or_else(|| {
-            error(
-                ErrorCode::InvalidRequest,
-                format!("the {name} parameter is missing"),
-            )
-        })
-    }
-}
-
-/// Reads an `application/x-www-form-urlencoded` body, or says why not.
-pub fn form(
-    body: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<FormParams, OAuthError> {
-    body.map(|Form(pairs)| FormParams::new(pairs)).map_err(|e| {
-        // RFC 9110 §15.5.14: a body over the limit is 413, not 400.
-        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            return OAuthError::too_large();
-        }
-        error(
-            ErrorCode::InvalidRequest,
-            format!("the body must be application/x-www-form-urlencoded ({e})"),
-        )
-    })
-}
-
-/// The token of an `Authorization: Bearer` header (RFC 6750 §2.1; the
-/// scheme is case-insensitive), if there is one.
-pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
 }

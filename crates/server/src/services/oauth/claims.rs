@@ -51,7 +51,7 @@ fn primary<'a>(attributes: &'a Value, name: &str) -> Option<&'a Value> {
 /// looked up when the `groups` scope asks for them: what userinfo answers
 /// and what ID tokens carry (OpenID Connect Core §5.4).
 pub async fn lookup(
-    state: &super::Ctx,
+    state: &crate::services::Ctx,
     user: &UserRecord,
     scopes: &[&str],
 ) -> store::Result<Map<String, Value>> {

@@ -22,13 +22,16 @@ pub enum IssueError {
     NoSigningKey(crate::keys::Alg),
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A stored record says something this version cannot act on.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
 }
 
 /// Signs an access token for `subject` (the client itself for
 /// client_credentials, RFC 9068 §2.2) with `scope` and id `jti` (chosen by
 /// the caller, so that a replayed code can revoke what it issued).
 pub fn issue_access_token(
-    state: &super::Ctx,
+    state: &crate::services::Ctx,
     client_id: &str,
     subject: &str,
     scope: &Scope,
@@ -92,7 +95,7 @@ pub struct Authentication<'a> {
     pub auth_time: i64,
     pub nonce: Option<&'a str>,
     pub sid: Option<&'a str>,
-    pub amr: &'a Value,
+    pub amr: &'a [String],
     /// The user's claims for the granted scopes ([`super::claims::lookup`]).
     pub profile: Map<String, Value>,
 }
@@ -108,17 +111,12 @@ pub fn at_hash(access_token: &str) -> String {
 /// Signs an ID token for `client_id`, with the client's registered
 /// algorithm (RS256 unless it asked for ES256).
 pub fn issue_id_token(
-    state: &super::Ctx,
+    state: &crate::services::Ctx,
     client: &store::ClientRecord,
     auth: &Authentication<'_>,
     access_token: &str,
 ) -> Result<String, IssueError> {
-    let alg = client
-        .metadata
-        .get("id_token_signed_response_alg")
-        .and_then(Value::as_str)
-        .and_then(crate::keys::Alg::parse)
-        .unwrap_or(crate::keys::Alg::Rs256);
+    let alg = id_token_alg(client)?;
     let signer = state
         .keys
         .signer(alg)
@@ -152,12 +150,26 @@ pub fn issue_id_token(
     Ok(jwt::sign(&signer, "JWT", &claims)?)
 }
 
+/// The algorithm of the client's ID tokens (OpenID Connect Dynamic Client
+/// Registration §2: RS256 unless registered otherwise). A stored value this
+/// version cannot sign with is refused, not replaced.
+fn id_token_alg(client: &store::ClientRecord) -> Result<crate::keys::Alg, IssueError> {
+    match client.metadata.id_token_signed_response_alg.as_deref() {
+        None => Ok(crate::keys::Alg::Rs256),
+        Some(name) => crate::keys::Alg::parse(name).ok_or_else(|| {
+            IssueError::Corrupt(format!(
+                "client {}: id_token_signed_response_alg {name:?} is not one this service signs with",
+                client.client_id
+            ))
+        }),
+    }
+}
+
 /// The access-token lifetime a client registered, if any (capped at the
 /// service's when used).
 pub fn client_access_ttl(client: &store::ClientRecord) -> Option<std::time::Duration> {
     client
         .metadata
-        .get("access_token_ttl")
-        .and_then(Value::as_u64)
+        .access_token_ttl
         .map(std::time::Duration::from_secs)
 }

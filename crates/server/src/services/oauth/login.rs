@@ -12,9 +12,9 @@
 
 use store::{Attempt, UserRecord};
 
-use super::{Ctx, lockout};
 use crate::password::PasswordError;
 use crate::secret::Secret;
+use crate::services::{Ctx, lockout};
 
 /// A login attempt.
 #[derive(Debug)]
@@ -55,7 +55,7 @@ pub async fn attempt(ctx: &Ctx, credentials: Credentials<'_>) -> Result<Outcome,
     } = credentials;
     // A name no account can have is refused before any store call or lock
     // key is made of it (docs/security.md 23): the same limit as SCIM userName.
-    if !super::users::is_valid_name(user_name) {
+    if !crate::services::users::is_valid_name(user_name) {
         failed();
         return Ok(Outcome::Refused);
     }
@@ -81,7 +81,7 @@ pub async fn attempt(ctx: &Ctx, credentials: Credentials<'_>) -> Result<Outcome,
             event = "account_locked",
             user_id = %user_id,
             client_id = %client_id,
-            locked_until = %super::rfc3339(until),
+            locked_until = %crate::services::rfc3339(until),
             outcome = "failure",
             "login refused: the account is locked after failed logins"
         );

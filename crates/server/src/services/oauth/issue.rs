@@ -8,43 +8,17 @@
 //! refresh_token, client_credentials) have checked the request before.
 
 use oauth::Scope;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 use store::{ClientRecord, RefreshFamily, UserRecord};
 
-use super::Ctx;
-use super::tokens::{
+use super::sign::{
     Authentication, IssueError, client_access_ttl, issue_access_token, issue_id_token,
 };
 use crate::config::seconds;
-use crate::tokens::{hash_token, random_token};
+use crate::opaque::{hash_token, random_token};
+use crate::services::Ctx;
 
-/// How the user authenticated, as the grant remembers it (the code's or
-/// the refresh family's `grant`).
-#[derive(Debug, Clone, Default)]
-pub struct GrantContext {
-    pub auth_time: Option<i64>,
-    pub sid: Option<String>,
-    pub amr: Value,
-    pub nonce: Option<String>,
-}
-
-impl GrantContext {
-    /// The context stored with a code or family (a JSON object).
-    pub fn from_stored(grant: &Value) -> Self {
-        Self {
-            auth_time: grant["auth_time"].as_i64(),
-            sid: grant["sid"].as_str().map(str::to_owned),
-            amr: grant["amr"].clone(),
-            nonce: grant["nonce"].as_str().map(str::to_owned),
-        }
-    }
-
-    /// What a refresh family keeps of it (no nonce: RFC 6749 §6 tokens get
-    /// ID tokens without one).
-    fn for_family(&self) -> Value {
-        json!({"auth_time": self.auth_time, "sid": self.sid, "amr": self.amr})
-    }
-}
+pub use store::GrantContext;
 
 /// The refresh token a grant hands out.
 #[derive(Debug)]
@@ -170,7 +144,12 @@ async fn start_family(
         client_id: client.client_id.clone(),
         user_id: Some(user.id.clone()),
         scope: scope.to_string(),
-        grant: context.for_family(),
+        // No nonce: the ID tokens of a refresh carry none (OpenID Connect
+        // Core §12.2).
+        grant: GrantContext {
+            nonce: None,
+            ..context.clone()
+        },
         created_at: now,
         expires_at: now + seconds(ctx.config.refresh_token_max_ttl),
         idle_expires_at: now + seconds(ctx.config.refresh_token_idle_ttl),

@@ -1,0 +1,171 @@
+//! What the user must still do before an authorization request can be
+//! answered with a code (OpenID Connect Core §3.1.2.3 and §3.1.2.4):
+//! sign in, consent, or nothing. With `prompt=none` a needed interaction
+//! is an error sent to the client instead (§3.1.2.6).
+//!
+//! Two steps, asked in order, so that the consent record is read only
+//! when the session is good enough: [`sign_in_step`], then
+//! [`consent_step`].
+
+use super::AuthorizationRequest;
+use crate::{Error, ErrorCode, Scope};
+
+/// The next step of an authorization request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing more is needed from the user at this step.
+    Proceed,
+    /// Show the login page.
+    SignIn,
+    /// Show the consent page.
+    Consent,
+    /// The user must interact but the client said `prompt=none`: send this
+    /// error (`login_required`, `consent_required`) to its redirect URI.
+    Refuse(Error),
+}
+
+/// Whether the browser's session is good enough for `request`.
+/// `auth_time` is the session's, `None` when nobody is signed in;
+/// `just_signed_in` is true right after our login page, which satisfies
+/// `prompt=login` and `max_age` by definition.
+pub fn sign_in_step(
+    request: &AuthorizationRequest,
+    auth_time: Option<i64>,
+    just_signed_in: bool,
+    now: i64,
+) -> Next {
+    let too_old = |auth_time: i64| request.max_age.is_some_and(|max| now - auth_time > max);
+    match auth_time {
+        Some(_) if just_signed_in => Next::Proceed,
+        Some(at) if !request.prompt.login && !too_old(at) => Next::Proceed,
+        _ if request.prompt.none => Next::Refuse(Error::new(
+            ErrorCode::LoginRequired,
+            "the user is not signed in",
+        )),
+        _ => Next::SignIn,
+    }
+}
+
+/// Whether the user's consent covers `request`. `granted` is the scope the
+/// user consented to for this client before, if any; `just_consented` is
+/// true right after our consent page.
+pub fn consent_step(
+    request: &AuthorizationRequest,
+    granted: Option<&Scope>,
+    just_consented: bool,
+) -> Next {
+    if just_consented {
+        return Next::Proceed;
+    }
+    let covered = granted.is_some_and(|g| request.scope.is_subset(g));
+    if covered && !request.prompt.consent {
+        return Next::Proceed;
+    }
+    if request.prompt.none {
+        return Next::Refuse(Error::new(
+            ErrorCode::ConsentRequired,
+            "the user has not consented",
+        ));
+    }
+    Next::Consent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Prompt, Redirect, ResponseMode};
+    use super::*;
+    use crate::CodeChallenge;
+
+    fn request(prompt: Prompt, max_age: Option<i64>) -> AuthorizationRequest {
+        AuthorizationRequest {
+            client_id: "web".into(),
+            redirect: Redirect {
+                uri: "https://app.example/cb".into(),
+                mode: ResponseMode::Query,
+                state: None,
+            },
+            scope: Scope::parse("openid email").unwrap(),
+            nonce: None,
+            code_challenge: CodeChallenge::from_stored(
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+            ),
+            prompt,
+            max_age,
+            login_hint: None,
+        }
+    }
+
+    fn code(next: Next) -> Option<ErrorCode> {
+        match next {
+            Next::Refuse(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_session_is_enough_unless_the_client_asks_for_more() {
+        let plain = request(Prompt::default(), None);
+        assert_eq!(sign_in_step(&plain, Some(100), false, 200), Next::Proceed);
+        assert_eq!(sign_in_step(&plain, None, false, 200), Next::SignIn);
+        // prompt=login and max_age force a new sign-in (§3.1.2.1), which
+        // our own login page has just done.
+        let login = Prompt {
+            login: true,
+            ..Prompt::default()
+        };
+        assert_eq!(
+            sign_in_step(&request(login, None), Some(100), false, 200),
+            Next::SignIn
+        );
+        assert_eq!(
+            sign_in_step(&request(login, None), Some(200), true, 200),
+            Next::Proceed
+        );
+        let max_age = request(Prompt::default(), Some(60));
+        assert_eq!(sign_in_step(&max_age, Some(140), false, 200), Next::Proceed);
+        assert_eq!(sign_in_step(&max_age, Some(139), false, 200), Next::SignIn);
+        let none = Prompt {
+            none: true,
+            ..Prompt::default()
+        };
+        assert_eq!(
+            code(sign_in_step(&request(none, None), None, false, 200)),
+            Some(ErrorCode::LoginRequired)
+        );
+        assert_eq!(
+            sign_in_step(&request(none, None), Some(100), false, 200),
+            Next::Proceed
+        );
+    }
+
+    #[test]
+    fn consent_must_cover_every_requested_scope() {
+        let plain = request(Prompt::default(), None);
+        let all = Scope::parse("openid email profile").unwrap();
+        let some = Scope::parse("openid").unwrap();
+        assert_eq!(consent_step(&plain, Some(&all), false), Next::Proceed);
+        assert_eq!(consent_step(&plain, Some(&some), false), Next::Consent);
+        assert_eq!(consent_step(&plain, None, false), Next::Consent);
+        assert_eq!(consent_step(&plain, None, true), Next::Proceed);
+        let again = Prompt {
+            consent: true,
+            ..Prompt::default()
+        };
+        assert_eq!(
+            consent_step(&request(again, None), Some(&all), false),
+            Next::Consent
+        );
+        let none = Prompt {
+            none: true,
+            ..Prompt::default()
+        };
+        assert_eq!(
+            code(consent_step(&request(none, None), Some(&some), false)),
+            Some(ErrorCode::ConsentRequired)
+        );
+        assert_eq!(
+            consent_step(&request(none, None), Some(&all), false),
+            Next::Proceed
+        );
+    }
+}

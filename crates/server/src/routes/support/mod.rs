@@ -1,0 +1,11 @@
+//! What the HTTP routes share, so that no route module imports another:
+//! the OAuth error response, the extractors (a form whose parameters
+//! appear at most once, a Bearer token), and the authorization response
+//! that `/authorize`, `/login` and `/consent` all end with.
+
+pub mod authorization_response;
+mod error;
+mod extract;
+
+pub use error::{OAuthError, error, no_store};
+pub use extract::{Bearer, FormParams, OAuthForm};

@@ -1,0 +1,142 @@
+//! An authorization request's way to a code (RFC 6749 §4.1, OpenID
+//! Connect Core §3.1.2): load the client and validate the request
+//! (`oauth::authorize`), ask what the user must still do
+//! (`oauth::authorize::{sign_in_step, consent_step}`), and once nothing is
+//! left, issue the code. The request is re-validated at every step, so a
+//! client disabled or changed meanwhile is seen.
+
+use oauth::authorize::{
+    self, AuthorizationRequest, AuthorizeError, Next, Redirect, RegisteredClient,
+};
+use oauth::{Error, ErrorCode, Params};
+use store::{AuthorizationCode, ClientRecord, GrantContext};
+
+use super::session::Current;
+use crate::opaque::{hash_token, random_token};
+use crate::services::Ctx;
+
+/// Authorization codes live at most 60 s (docs/security.md 4).
+pub const CODE_LIFETIME: i64 = 60;
+
+/// What the user has just done on our pages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Done {
+    pub signed_in: bool,
+    pub consented: bool,
+}
+
+/// Where an authorization request goes next.
+#[derive(Debug)]
+pub enum Step {
+    SignIn,
+    Consent,
+    /// An error for the client's (trusted) redirect URI.
+    Refused(Redirect, Error),
+    /// The authorization code, for the redirect URI.
+    Code(Redirect, String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorizeFailure {
+    /// The request is refused: on a page when the client or redirect URI
+    /// is not trusted, at the redirect URI otherwise.
+    #[error("{0:?}")]
+    Refused(AuthorizeError),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// The request's client, and the request validated against it. An
+/// unknown or disabled client is refused on a page: its redirect URIs are
+/// not trusted.
+pub async fn load(
+    ctx: &Ctx,
+    params: Params<'_>,
+) -> Result<(ClientRecord, AuthorizationRequest), AuthorizeFailure> {
+    let id = authorize::client_id(params).map_err(AuthorizeFailure::Refused)?;
+    let client = match ctx.store.get_client(id).await {
+        Ok(client) if super::verify::client_enabled(&client) => client,
+        Ok(_) | Err(store::Error::NotFound) => {
+            return Err(AuthorizeFailure::Refused(AuthorizeError::Page(Error::new(
+                ErrorCode::InvalidClient,
+                "Unknown client.",
+            ))));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let registered = RegisteredClient {
+        client_id: &client.client_id,
+        redirect_uris: &client.redirect_uris,
+        scopes: &client.scopes,
+        grant_types: &client.grant_types,
+    };
+    let request = authorize::validate(params, &registered).map_err(AuthorizeFailure::Refused)?;
+    Ok((client, request))
+}
+
+/// The next step for a loaded request, given the browser's session and
+/// what the user has just done.
+pub async fn next(
+    ctx: &Ctx,
+    client: &ClientRecord,
+    request: &AuthorizationRequest,
+    current: Option<&Current>,
+    done: Done,
+) -> Result<Step, store::Error> {
+    let auth_time = current.map(|c| c.session.auth_time);
+    let current = match authorize::sign_in_step(request, auth_time, done.signed_in, ctx.clock.now())
+    {
+        Next::Proceed => current,
+        other => return Ok(step(request, other)),
+    };
+    let Some(current) = current else {
+        return Ok(Step::SignIn);
+    };
+    // A first-party client is trusted by configuration: no consent page.
+    if !done.consented && !client.metadata.first_party {
+        let granted = super::consent::granted(ctx, &current.user.id, &client.client_id).await?;
+        match authorize::consent_step(request, granted.as_ref(), false) {
+            Next::Proceed => {}
+            other => return Ok(step(request, other)),
+        }
+    }
+    let code = issue_code(ctx, request, current).await?;
+    Ok(Step::Code(request.redirect.clone(), code))
+}
+
+fn step(request: &AuthorizationRequest, next: Next) -> Step {
+    match next {
+        Next::SignIn | Next::Proceed => Step::SignIn,
+        Next::Consent => Step::Consent,
+        Next::Refuse(e) => Step::Refused(request.redirect.clone(), e),
+    }
+}
+
+/// Stores a code for the request and the session's user; returns it.
+async fn issue_code(
+    ctx: &Ctx,
+    request: &AuthorizationRequest,
+    current: &Current,
+) -> Result<String, store::Error> {
+    let code = random_token().map_err(|_| store::Error::Unavailable {
+        message: "no randomness".into(),
+        source: None,
+    })?;
+    let record = AuthorizationCode {
+        code_hash: hash_token(code.expose()),
+        client_id: request.client_id.clone(),
+        user_id: current.user.id.clone(),
+        redirect_uri: request.redirect.uri.clone(),
+        scope: request.scope.to_string(),
+        code_challenge: request.code_challenge.as_str().to_owned(),
+        expires_at: ctx.clock.now() + CODE_LIFETIME,
+        grant: GrantContext {
+            nonce: request.nonce.clone(),
+            auth_time: Some(current.session.auth_time),
+            sid: Some(current.session.data.sid.clone()),
+            amr: current.session.data.amr.clone(),
+        },
+    };
+    ctx.store.insert_code(&record).await?;
+    Ok(code.expose().clone())
+}

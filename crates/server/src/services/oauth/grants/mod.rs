@@ -1,0 +1,120 @@
+//! The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6): each checks
+//! what the request refers to, decides who gets what as a
+//! [`Grant`](super::issue::Grant), and calls [`issue`](super::issue::issue).
+//! The request itself was parsed by `oauth::token_request`; the HTTP side
+//! writes the [`TokenSet`] as the RFC 6749 §5.1 response and a
+//! [`GrantError`] in §5.2's vocabulary.
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use oauth::GrantType;
+use oauth::token_request::TokenRequest;
+use store::ClientRecord;
+
+use super::issue::{IssueFailure, TokenSet};
+use crate::services::Ctx;
+
+/// Why a grant was refused. Each variant names one RFC 6749 §5.2 error.
+#[derive(Debug, thiserror::Error)]
+pub enum GrantError {
+    /// `invalid_grant`, with the reason.
+    #[error("{}", .0.description())]
+    Invalid(InvalidGrant),
+    /// `unauthorized_client`: the client's registration does not allow it.
+    #[error("this client may not use the {0} grant")]
+    NotAllowed(GrantType),
+    /// `unauthorized_client`: client_credentials needs a confidential
+    /// client (RFC 6749 §4.4).
+    #[error("public clients cannot use client_credentials")]
+    PublicClient,
+    /// A refusal the protocol crate decided (PKCE, scope), already in
+    /// OAuth's words.
+    #[error(transparent)]
+    Protocol(#[from] oauth::Error),
+    #[error(transparent)]
+    Issue(#[from] IssueFailure),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// Why a code or refresh token is `invalid_grant`: invalid, expired,
+/// revoked, or bound to another client or redirect URI (RFC 6749 §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidGrant {
+    UnknownCode,
+    /// Presented a second time; what the first use issued is revoked.
+    CodeReused,
+    CodeOfAnotherClient,
+    RedirectUriMismatch,
+    UnknownRefreshToken,
+    RefreshTokenOfAnotherClient,
+    /// Rotated less than the grace period ago (a concurrent refresh).
+    RefreshTokenJustUsed,
+    /// Rotated earlier: reuse; the family is revoked (RFC 9700 §4.14.2).
+    RefreshTokenReused,
+    UserInactive,
+}
+
+impl InvalidGrant {
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::UnknownCode => "the authorization code is invalid or expired",
+            Self::CodeReused => "the authorization code was already used",
+            Self::CodeOfAnotherClient => "the authorization code was issued to another client",
+            Self::RedirectUriMismatch => "redirect_uri does not match the authorization request",
+            Self::UnknownRefreshToken => "the refresh token is invalid, expired or revoked",
+            Self::RefreshTokenOfAnotherClient => "the refresh token was issued to another client",
+            Self::RefreshTokenJustUsed => {
+                "this refresh token was just used; use the one issued with it"
+            }
+            Self::RefreshTokenReused => "the refresh token was already used",
+            Self::UserInactive => "the user is no longer active",
+        }
+    }
+}
+
+impl From<InvalidGrant> for GrantError {
+    fn from(reason: InvalidGrant) -> Self {
+        Self::Invalid(reason)
+    }
+}
+
+/// Whether the client's registration allows `grant` (RFC 6749 §5.2
+/// `unauthorized_client`). Asked before the grant's parameters are read.
+pub fn allowed(client: &ClientRecord, grant: GrantType) -> Result<(), GrantError> {
+    if client.grant_types.iter().any(|g| g == grant.as_str()) {
+        Ok(())
+    } else {
+        Err(GrantError::NotAllowed(grant))
+    }
+}
+
+/// Runs the grant `request` names for an authenticated `client`.
+pub async fn exchange(
+    ctx: &Ctx,
+    client: &ClientRecord,
+    request: TokenRequest<'_>,
+) -> Result<TokenSet, GrantError> {
+    allowed(client, request.grant_type())?;
+    match request {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => authorization_code::exchange(ctx, client, code, redirect_uri, code_verifier).await,
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh_token::refresh(ctx, client, refresh_token, scope.as_ref()).await,
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials::grant(ctx, client, scope.as_ref()).await
+        }
+    }
+}
+
+/// The scope a client may be granted: its registered scopes.
+fn registered_scope(client: &ClientRecord) -> oauth::Scope {
+    oauth::Scope::parse(&client.scopes.join(" ")).unwrap_or_default()
+}

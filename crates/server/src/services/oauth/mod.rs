@@ -1,0 +1,29 @@
+//! The OAuth 2.0 and OpenID Connect services, one module per decision:
+//!
+//! - [`authorize`]: an authorization request's next step (sign in,
+//!   consent, or the code), and the code itself;
+//! - [`consent`]: recording the user's consent;
+//! - [`login`]: whether a userName and password sign in;
+//! - [`session`]: browser sessions as records (the cookie is `web::session`);
+//! - [`grants`]: the token endpoint's grants, each deciding and then
+//!   calling [`issue`];
+//! - [`issue`]: one issuance into a typed `TokenSet`;
+//! - [`sign`]: what goes into access and ID tokens, and signing them;
+//! - [`claims`]: the standard claims of a user, by scope;
+//! - [`verify`]: the one check of a presented access token;
+//! - [`logout`]: ending a session and what was issued in it.
+//!
+//! The protocol rules themselves (request parsing, scope narrowing, the
+//! interaction steps) are pure functions in `crates/oauth`; these modules
+//! read and write the store around them. Nothing here knows HTTP: the
+//! routes extract, call one service, and map its typed outcome.
+
+pub mod authorize;
+pub mod claims;
+pub mod consent;
+pub mod grants;
+pub mod issue;
+pub mod login;
+pub mod session;
+pub mod sign;
+pub mod verify;
