@@ -1,6 +1,10 @@
 //! JWT parsing as the server does it: the header decoded (kid, alg, typ are
-//! read from it before any key is chosen), then a full decode against a
-//! fixed P-256 key, which exercises base64, JSON and signature parsing.
+//! read from it before any key is chosen) and its `typ` judged by our
+//! `oauth::access_token::typ_matches`, then a full decode against a fixed
+//! P-256 key, which exercises base64, JSON and signature parsing. The
+//! input read as a claims set goes through our
+//! `oauth::access_token::AccessClaims::accept`, the check after the
+//! signature.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -18,13 +22,21 @@ static KEY: LazyLock<DecodingKey> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(claims) = serde_json::from_slice::<serde_json::Value>(data) {
+        if let Ok(accepted) =
+            oauth::access_token::AccessClaims::accept(claims, "https://auth.example", 0)
+        {
+            assert!(accepted.exp > 0 && !accepted.jti.is_empty());
+            let _ = accepted.scope();
+        }
+    }
     let Ok(token) = std::str::from_utf8(data) else {
         return;
     };
     let Ok(header) = jsonwebtoken::decode_header(token) else {
         return;
     };
-    let _ = header.typ.as_deref().map(str::to_ascii_lowercase);
+    let _ = oauth::access_token::typ_matches(header.typ.as_deref(), oauth::access_token::TYP);
     let mut validation = Validation::new(Algorithm::ES256);
     validation.validate_aud = false;
     let _ = jsonwebtoken::decode::<serde_json::Value>(token, &KEY, &validation);

@@ -5,6 +5,7 @@
 //! random values are parameters. It knows nothing of HTTP types, stores or
 //! tokio, which keeps it fast to test against the RFCs' own examples.
 
+pub mod access_token;
 pub mod authorize;
 mod error;
 mod grant;

@@ -16,14 +16,22 @@ use serde_json::Value;
 use crate::keys::{Alg, KeyError, Keys, Signer};
 
 /// The media type of RFC 9068 access tokens.
-pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+pub const ACCESS_TOKEN_TYP: &str = oauth::access_token::TYP;
 
 /// Signs `claims` as a compact JWS.
-pub fn sign(signer: &Signer, typ: &str, claims: &Value) -> Result<String, KeyError> {
+pub fn sign(
+    signer: &Signer,
+    typ: &str,
+    claims: &impl serde::Serialize,
+) -> Result<String, KeyError> {
     let header = serde_json::json!({"alg": signer.alg.as_str(), "typ": typ, "kid": signer.kid});
     let mut token = URL_SAFE_NO_PAD.encode(header.to_string());
     token.push('.');
-    token.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let claims = serde_json::to_vec(claims).map_err(|e| KeyError {
+        kid: signer.kid.clone(),
+        problem: format!("the claims do not serialize: {e}"),
+    })?;
+    token.push_str(&URL_SAFE_NO_PAD.encode(claims));
     let signature = signer.sign(token.as_bytes())?;
     token.push('.');
     token.push_str(&URL_SAFE_NO_PAD.encode(signature));
@@ -93,11 +101,7 @@ fn verify_with(
         return Err(RejectedToken::WrongAlgorithm(format!("{:?}", header.alg)));
     }
     // RFC 9068 §4: "at+jwt", and "application/at+jwt" is the same type.
-    let typ_ok = header.typ.as_deref().is_some_and(|t| {
-        let t = t.to_ascii_lowercase();
-        t == typ || t.strip_prefix("application/") == Some(typ)
-    });
-    if !typ_ok {
+    if !oauth::access_token::typ_matches(header.typ.as_deref(), typ) {
         return Err(RejectedToken::WrongType(header.typ, typ));
     }
     let mut validation = Validation::new(algorithm(alg));

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
+use oauth::access_token::AccessClaims;
 use serde_json::{Value, json};
 
 use super::client_auth::authenticate_client;
@@ -30,7 +31,7 @@ pub async fn introspect(
     }
     let token = params.require("token")?;
     let answer = match verify::access_token(&state, token).await? {
-        Some(verified) => active_access_token(verified.claims),
+        Some(verified) => active_access_token(&verified.claims),
         None => refresh_token_answer(&state, token).await?,
     };
     let active = answer["active"] == json!(true);
@@ -40,23 +41,20 @@ pub async fn introspect(
     Ok(response)
 }
 
-fn active_access_token(claims: Value) -> Value {
-    let mut answer = json!({"active": true, "token_type": "Bearer"});
-    for name in [
-        "scope",
-        "client_id",
-        "sub",
-        "aud",
-        "iss",
-        "exp",
-        "iat",
-        "jti",
-    ] {
-        if let Some(value) = claims.get(name) {
-            answer[name] = value.clone();
-        }
-    }
-    answer
+/// RFC 7662 §2.2: the token's own claims, and that it is active.
+fn active_access_token(claims: &AccessClaims) -> Value {
+    json!({
+        "active": true,
+        "token_type": "Bearer",
+        "scope": claims.scope,
+        "client_id": claims.client_id,
+        "sub": claims.sub,
+        "aud": claims.aud,
+        "iss": claims.iss,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "jti": claims.jti,
+    })
 }
 
 async fn refresh_token_answer(state: &AppState, token: &str) -> Result<Value, OAuthError> {

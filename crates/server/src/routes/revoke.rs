@@ -32,9 +32,7 @@ pub async fn revoke(
                 "the token was not issued to this client",
             ));
         }
-        let exp = verified.claims["exp"]
-            .as_i64()
-            .unwrap_or_else(|| state.clock.now());
+        let exp = verified.claims.exp;
         state.store.revoke_token_id(verified.jti(), exp).await?;
         revoked(&client.client_id, "access_token");
     } else {

@@ -8,7 +8,6 @@
 //! refresh_token, client_credentials) have checked the request before.
 
 use oauth::Scope;
-use serde_json::{Map, json};
 use store::{ClientRecord, RefreshFamily, UserRecord};
 
 use super::sign::{
@@ -83,10 +82,6 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
     } = grant;
     let subject = user.map_or(client.client_id.as_str(), |u| u.id.as_str());
     let auth_time = context.auth_time.unwrap_or_else(|| ctx.clock.now());
-    let mut extra = Map::new();
-    if user.is_some() {
-        extra.insert("auth_time".into(), json!(auth_time));
-    }
     let access = issue_access_token(
         ctx,
         &client.client_id,
@@ -94,7 +89,7 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
         &scope,
         jti,
         client_access_ttl(client),
-        extra,
+        user.is_some().then_some(auth_time),
     )?;
     metrics::counter!("auth_tokens_issued_total", "grant_type" => grant_type, "token_type" => "access_token").increment(1);
     let id_token = match user {

@@ -2,6 +2,7 @@
 //! active key of the configured algorithm.
 
 use oauth::Scope;
+use oauth::access_token::AccessClaims;
 use serde_json::{Map, Value, json};
 
 use crate::jwt::{self, ACCESS_TOKEN_TYP};
@@ -37,7 +38,7 @@ pub fn issue_access_token(
     scope: &Scope,
     jti: String,
     ttl: Option<std::time::Duration>,
-    extra: Map<String, Value>,
+    auth_time: Option<i64>,
 ) -> Result<AccessToken, IssueError> {
     let config = &state.config;
     let alg = config.access_token_alg;
@@ -53,9 +54,7 @@ pub fn issue_access_token(
         .as_secs();
     let exp = now + i64::try_from(ttl).unwrap_or(i64::MAX / 2);
     let mut claims = access_token_claims(&config.issuer, client_id, subject, scope, &jti, now, exp);
-    if let Some(object) = claims.as_object_mut() {
-        object.extend(extra);
-    }
+    claims.auth_time = auth_time;
     let token = jwt::sign(&signer, ACCESS_TOKEN_TYP, &claims)?;
     Ok(AccessToken {
         token,
@@ -73,19 +72,18 @@ pub fn access_token_claims(
     jti: &str,
     iat: i64,
     exp: i64,
-) -> Value {
-    json!({
-        "iss": issuer,
-        "sub": subject,
-        // Without resource indicators (RFC 8707) the audience is this issuer,
-        // whose own APIs (SCIM, userinfo) accept these tokens.
-        "aud": issuer,
-        "client_id": client_id,
-        "iat": iat,
-        "exp": exp,
-        "jti": jti,
-        "scope": scope.to_string(),
-    })
+) -> AccessClaims {
+    AccessClaims {
+        iss: issuer.to_owned(),
+        sub: subject.to_owned(),
+        aud: issuer.to_owned(),
+        client_id: client_id.to_owned(),
+        iat,
+        exp,
+        jti: jti.to_owned(),
+        scope: scope.to_string(),
+        auth_time: None,
+    }
 }
 
 /// What an ID token says about the authentication (OpenID Connect Core §2).

@@ -18,7 +18,7 @@
 //!
 //! It does not decide what the token may do (scopes are the caller's).
 
-use serde_json::Value;
+use oauth::access_token::{AccessClaims, ClaimsRejection};
 use store::{ClientRecord, RefreshFamily, UserRecord};
 
 use crate::jwt::{self, ACCESS_TOKEN_TYP, RejectedToken};
@@ -27,7 +27,7 @@ use crate::jwt::{self, ACCESS_TOKEN_TYP, RejectedToken};
 #[derive(Debug)]
 pub struct VerifiedToken {
     /// The token's claims as signed.
-    pub claims: Value,
+    pub claims: AccessClaims,
     pub client: ClientRecord,
     /// The user the token was issued for; `None` when the subject is the
     /// client itself (client_credentials, minted tokens).
@@ -40,20 +40,35 @@ impl VerifiedToken {
     }
 
     pub fn subject(&self) -> &str {
-        self.claims["sub"].as_str().unwrap_or_default()
+        &self.claims.sub
     }
 
     pub fn jti(&self) -> &str {
-        self.claims["jti"].as_str().unwrap_or_default()
+        &self.claims.jti
     }
 
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.claims["scope"]
-            .as_str()
-            .unwrap_or_default()
-            .split(' ')
-            .filter(|s| !s.is_empty())
+        self.claims.scope.split(' ').filter(|s| !s.is_empty())
     }
+}
+
+/// Why a presented access token is not accepted. Every caller answers
+/// `invalid_token` (or SCIM's 401) whatever the reason; the reason is for
+/// the log and for tests that must show *why* a forgery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
+    /// The JWS layer: malformed, unknown key, algorithm, `typ`, signature.
+    #[error(transparent)]
+    Token(#[from] RejectedToken),
+    /// The claims (`oauth::access_token`): issuer, audience, expiry, jti.
+    #[error(transparent)]
+    Claims(#[from] ClaimsRejection),
+    #[error("revoked")]
+    Revoked,
+    #[error("client deleted or disabled")]
+    ClientGone,
+    #[error("user deleted or inactive")]
+    UserGone,
 }
 
 /// Whether a client record may still hold tokens: present and not disabled
@@ -66,49 +81,54 @@ pub fn client_enabled(client: &ClientRecord) -> bool {
 /// that is not acceptable (the reason is logged at debug level); `Err` only
 /// when the store cannot answer.
 pub async fn access_token(
-    state: &crate::services::Ctx,
+    ctx: &crate::services::Ctx,
     token: &str,
 ) -> Result<Option<VerifiedToken>, store::Error> {
-    let check = || jwt::verify(&state.keys, token, ACCESS_TOKEN_TYP, &state.config.issuer);
-    let mut verified = check();
+    Ok(check(ctx, token).await?.map_or_else(
+        |reason| {
+            tracing::debug!(reason = %reason, "token not accepted");
+            None
+        },
+        Some,
+    ))
+}
+
+/// [`access_token`], saying why a token is refused.
+pub async fn check(
+    ctx: &crate::services::Ctx,
+    token: &str,
+) -> Result<Result<VerifiedToken, Rejection>, store::Error> {
+    let verify = || jwt::verify(&ctx.keys, token, ACCESS_TOKEN_TYP, &ctx.config.issuer);
+    let mut verified = verify();
     if let Err(RejectedToken::UnknownKey(Some(kid))) = &verified
-        && state.keys.reload_for_unknown_kid(kid).await
+        && ctx.keys.reload_for_unknown_kid(kid).await
     {
-        verified = check();
+        verified = verify();
     }
     let claims = match verified {
-        Ok(claims) => claims,
-        Err(reason) => return Ok(rejected(&reason.to_string())),
+        // Judged by our clock (the injected one, which the JWT library
+        // does not know): valid only before exp.
+        Ok(claims) => match AccessClaims::accept(claims, &ctx.config.issuer, ctx.clock.now()) {
+            Ok(claims) => claims,
+            Err(reason) => return Ok(Err(reason.into())),
+        },
+        Err(reason) => return Ok(Err(reason.into())),
     };
-    // RFC 7519 §4.1.4: valid only *before* exp, judged by our clock (the
-    // injected one, which the JWT library does not know).
-    if claims["exp"]
-        .as_i64()
-        .is_none_or(|exp| exp <= state.clock.now())
-    {
-        return Ok(rejected("expired"));
+    if ctx.store.is_token_id_revoked(&claims.jti).await? {
+        return Ok(Err(Rejection::Revoked));
     }
-    let jti = claims["jti"].as_str().unwrap_or_default();
-    if jti.is_empty() {
-        return Ok(rejected("no jti"));
-    }
-    if state.store.is_token_id_revoked(jti).await? {
-        return Ok(rejected("revoked"));
-    }
-    let client_id = claims["client_id"].as_str().unwrap_or_default();
-    let subject = claims["sub"].as_str().unwrap_or_default();
-    let Some(client) = live_client(state, client_id).await? else {
-        return Ok(rejected("client deleted or disabled"));
+    let Some(client) = live_client(ctx, &claims.client_id).await? else {
+        return Ok(Err(Rejection::ClientGone));
     };
-    let user = if subject == client_id {
+    let user = if claims.for_client_itself() {
         None
     } else {
-        match live_user(state, subject).await? {
+        match live_user(ctx, &claims.sub).await? {
             Some(user) => Some(user),
-            None => return Ok(rejected("user deleted or inactive")),
+            None => return Ok(Err(Rejection::UserGone)),
         }
     };
-    Ok(Some(VerifiedToken {
+    Ok(Ok(VerifiedToken {
         claims,
         client,
         user,
@@ -162,4 +182,126 @@ async fn live_user(
 fn rejected<T>(reason: &str) -> Option<T> {
     tracing::debug!(reason, "token not accepted");
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use store::sqlite::SqliteStore;
+    use store::{ClientMetadata, Clock, Store, TestClock};
+
+    use super::*;
+    use crate::services::Ctx;
+    use crate::services::oauth::sign::issue_access_token;
+
+    /// The JWT library also checks `exp`, against the system clock, so the
+    /// test clock starts at the real time.
+    fn now() -> i64 {
+        store::Clock::now(&store::SystemClock)
+    }
+
+    async fn ctx(dir: &std::path::Path, clock: &TestClock) -> Ctx {
+        let config = crate::config::Config::load_from(None, &|name| {
+            (name == "AUTH_ISSUER").then(|| "https://auth.example".to_owned())
+        })
+        .unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.join("auth.db"), Arc::new(clock.clone())).unwrap());
+        let mut ctx = Ctx::new(
+            config,
+            store,
+            crate::keys::MasterKey::from_bytes(&[7; 32]).unwrap(),
+        )
+        .unwrap();
+        ctx.clock = Arc::new(clock.clone());
+        ctx.keys = crate::keys::Keys::new(
+            Arc::clone(&ctx.store),
+            ctx.master_key.clone(),
+            Arc::clone(&ctx.clock),
+            crate::state::key_settings(&ctx.config),
+        );
+        ctx.keys.refresh().await.unwrap();
+        ctx.store
+            .create_client(&ClientRecord {
+                client_id: "svc".into(),
+                name: "svc".into(),
+                secret_hash: None,
+                public: false,
+                grant_types: vec!["client_credentials".into()],
+                redirect_uris: vec![],
+                scopes: vec!["read".into()],
+                token_endpoint_auth_method: "client_secret_basic".into(),
+                created_at: now(),
+                metadata: ClientMetadata::default(),
+            })
+            .await
+            .unwrap();
+        ctx
+    }
+
+    fn mint(ctx: &Ctx, subject: &str, jti: &str) -> String {
+        let scope = oauth::Scope::parse("read").unwrap();
+        issue_access_token(ctx, "svc", subject, &scope, jti.into(), None, None)
+            .unwrap()
+            .token
+    }
+
+    /// Each refusal names its reason, and only the reason expected: a
+    /// forgery that failed for some other reason would not pass.
+    #[tokio::test]
+    async fn every_refusal_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::new(now());
+        let ctx = ctx(dir.path(), &clock).await;
+        let reason = |r: Result<VerifiedToken, Rejection>| r.err().map(|e| e.to_string());
+
+        let good = mint(&ctx, "svc", "j-good");
+        let verified = check(&ctx, &good).await.unwrap().unwrap();
+        assert_eq!(verified.jti(), "j-good");
+        assert!(verified.user.is_none());
+
+        let (body, _) = good.rsplit_once('.').unwrap();
+        let forged = format!("{body}.AAAA");
+        assert!(matches!(
+            check(&ctx, &forged).await.unwrap(),
+            Err(Rejection::Token(RejectedToken::Invalid(_)))
+        ));
+
+        let for_nobody = mint(&ctx, "no-such-user", "j-user");
+        assert!(matches!(
+            check(&ctx, &for_nobody).await.unwrap(),
+            Err(Rejection::UserGone)
+        ));
+
+        let revoked = mint(&ctx, "svc", "j-revoked");
+        ctx.store
+            .revoke_token_id("j-revoked", now() + 3_600)
+            .await
+            .unwrap();
+        assert!(matches!(
+            check(&ctx, &revoked).await.unwrap(),
+            Err(Rejection::Revoked)
+        ));
+
+        crate::services::clients::set_disabled(ctx.store.as_ref(), "svc", true)
+            .await
+            .unwrap();
+        assert!(matches!(
+            check(&ctx, &good).await.unwrap(),
+            Err(Rejection::ClientGone)
+        ));
+        crate::services::clients::set_disabled(ctx.store.as_ref(), "svc", false)
+            .await
+            .unwrap();
+        assert!(check(&ctx, &good).await.unwrap().is_ok());
+
+        // At exp, not a second later (RFC 7519 §4.1.4; no leeway).
+        clock.advance(verified.claims.exp - clock.now());
+        assert_eq!(
+            reason(check(&ctx, &good).await.unwrap()).as_deref(),
+            Some("expired")
+        );
+        assert!(access_token(&ctx, &good).await.unwrap().is_none());
+    }
 }

@@ -1,0 +1,163 @@
+//! RFC 9068 access tokens as this server issues them: the claims (§2.2),
+//! and what is checked of them once the signature has verified (§4).
+//!
+//! The signature, `alg` and `kid` are the JWS layer's (the server's
+//! `jwt` module). This module decides the rest: the `typ` header, that
+//! every required claim is present with its type, that `iss` and `aud`
+//! are this issuer, and that `exp` is after now with no leeway (RFC 7519
+//! §4.1.4: "on or after" `exp` it "MUST NOT be accepted"; the issuer is
+//! the clock for its own tokens).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Scope;
+
+/// The `typ` header of an access token (RFC 9068 §2.1).
+pub const TYP: &str = "at+jwt";
+
+/// Whether a JOSE `typ` header names `expected`: compared without case,
+/// and with the `application/` prefix RFC 7515 §4.1.9 allows omitting.
+pub fn typ_matches(header_typ: Option<&str>, expected: &str) -> bool {
+    header_typ.is_some_and(|t| {
+        let t = t.to_ascii_lowercase();
+        t == expected || t.strip_prefix("application/") == Some(expected)
+    })
+}
+
+/// The claims of one of our access tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    /// The user, or the client itself when it acts for itself (§2.2).
+    pub sub: String,
+    /// Without resource indicators (RFC 8707) the audience is this issuer,
+    /// whose own APIs (SCIM, userinfo) accept these tokens.
+    pub aud: String,
+    pub client_id: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// Space-delimited, as issued.
+    pub scope: String,
+    /// When the user authenticated; absent for a client's own tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+}
+
+/// Why verified claims are not an acceptable access token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClaimsRejection {
+    #[error("the claims are not those of an access token: {0}")]
+    Malformed(String),
+    #[error("iss is not this issuer")]
+    WrongIssuer,
+    #[error("aud is not this issuer")]
+    WrongAudience,
+    #[error("expired")]
+    Expired,
+    #[error("no jti")]
+    NoJti,
+}
+
+impl AccessClaims {
+    /// Reads the claims of a token whose signature verified, for `issuer`
+    /// at `now`.
+    pub fn accept(claims: Value, issuer: &str, now: i64) -> Result<Self, ClaimsRejection> {
+        let claims: Self = serde_json::from_value(claims)
+            .map_err(|e| ClaimsRejection::Malformed(e.to_string()))?;
+        if claims.iss != issuer {
+            return Err(ClaimsRejection::WrongIssuer);
+        }
+        if claims.aud != issuer {
+            return Err(ClaimsRejection::WrongAudience);
+        }
+        if claims.exp <= now {
+            return Err(ClaimsRejection::Expired);
+        }
+        if claims.jti.is_empty() {
+            return Err(ClaimsRejection::NoJti);
+        }
+        Ok(claims)
+    }
+
+    /// Whether the subject is the client itself (client_credentials, a
+    /// minted token) rather than a user.
+    pub fn for_client_itself(&self) -> bool {
+        self.sub == self.client_id
+    }
+
+    /// The granted scope; a token whose scope does not parse grants none.
+    pub fn scope(&self) -> Scope {
+        Scope::parse(&self.scope).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const ISSUER: &str = "https://auth.example";
+
+    fn claims() -> Value {
+        json!({
+            "iss": ISSUER, "sub": "u1", "aud": ISSUER, "client_id": "web",
+            "iat": 100, "exp": 200, "jti": "j1", "scope": "openid email",
+        })
+    }
+
+    #[test]
+    fn typ_is_compared_as_rfc_7515_says() {
+        assert!(typ_matches(Some("at+jwt"), TYP));
+        assert!(typ_matches(Some("application/AT+JWT"), TYP));
+        assert!(!typ_matches(Some("JWT"), TYP));
+        assert!(!typ_matches(Some("text/at+jwt"), TYP));
+        assert!(!typ_matches(None, TYP));
+    }
+
+    #[test]
+    fn claims_are_accepted_until_exp_and_not_at_it() {
+        let accepted = AccessClaims::accept(claims(), ISSUER, 199).unwrap();
+        assert_eq!(accepted.scope().to_string(), "email openid");
+        assert!(!accepted.for_client_itself());
+        assert_eq!(
+            AccessClaims::accept(claims(), ISSUER, 200),
+            Err(ClaimsRejection::Expired)
+        );
+    }
+
+    #[test]
+    fn each_rejection_says_why() {
+        let with = |name: &str, value: Value| {
+            let mut c = claims();
+            c[name] = value;
+            AccessClaims::accept(c, ISSUER, 150).unwrap_err()
+        };
+        assert_eq!(
+            with("iss", json!("https://evil")),
+            ClaimsRejection::WrongIssuer
+        );
+        assert_eq!(
+            with("aud", json!("https://api.other")),
+            ClaimsRejection::WrongAudience
+        );
+        assert_eq!(with("jti", json!("")), ClaimsRejection::NoJti);
+        // An array audience is not what this server issues.
+        assert!(matches!(
+            with("aud", json!([ISSUER])),
+            ClaimsRejection::Malformed(_)
+        ));
+        assert!(matches!(
+            with("exp", json!("200")),
+            ClaimsRejection::Malformed(_)
+        ));
+        let mut missing = claims();
+        missing.as_object_mut().unwrap().remove("client_id");
+        assert!(matches!(
+            AccessClaims::accept(missing, ISSUER, 150),
+            Err(ClaimsRejection::Malformed(_))
+        ));
+    }
+}
