@@ -9,6 +9,7 @@ pub mod access_token;
 pub mod authorize;
 mod error;
 mod grant;
+pub mod logout;
 mod params;
 mod pkce;
 mod redirect_uri;

@@ -6,7 +6,7 @@
 
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use store::{Session, UserRecord};
+use store::UserRecord;
 use subtle::ConstantTimeEq;
 
 use crate::config::seconds;
@@ -92,19 +92,16 @@ pub async fn start(
     Ok((jar, current))
 }
 
-/// Ends the browser's session, if any, and clears the cookie.
-pub async fn end(
-    state: &AppState,
-    jar: CookieJar,
-) -> Result<(CookieJar, Option<Session>), store::Error> {
-    let Some(cookie) = jar.get(session_cookie(state)) else {
-        return Ok((jar, None));
-    };
-    let session = session::end(state, &hash_token(cookie.value())).await?;
-    Ok((
-        jar.remove(Cookie::build(session_cookie(state)).path("/")),
-        session,
-    ))
+/// The hash of the browser's session id, if it presents one.
+pub fn id_hash(state: &AppState, jar: &CookieJar) -> Option<String> {
+    jar.get(session_cookie(state))
+        .map(|cookie| hash_token(cookie.value()))
+}
+
+/// Clears the session cookie (the session itself is ended by
+/// `services::oauth::logout::end`).
+pub fn clear(state: &AppState, jar: CookieJar) -> CookieJar {
+    jar.remove(Cookie::build(session_cookie(state)).path("/"))
 }
 
 /// The CSRF token for a form: the one in the browser's cookie, or a new one.

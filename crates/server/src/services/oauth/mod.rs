@@ -24,6 +24,7 @@ pub mod consent;
 pub mod grants;
 pub mod issue;
 pub mod login;
+pub mod logout;
 pub mod session;
 pub mod sign;
 pub mod verify;
