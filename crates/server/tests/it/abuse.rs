@@ -403,10 +403,7 @@ async fn no_secret_of_a_whole_run_reaches_the_logs() {
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::OK);
 
-    let env = [
-        ("AUTH_STORE", p.store.as_str()),
-        ("AUTH_MASTER_KEY", MASTER_KEY),
-    ];
+    let env = p.cli_env();
     let (idp_id, idp_secret) = crate::helpers::service_client(&env, "scim:write");
     secrets.push(idp_secret.clone());
     let scim_token = crate::helpers::service_token(&p.base, (&idp_id, &idp_secret)).await;

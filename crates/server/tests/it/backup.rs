@@ -37,10 +37,7 @@ async fn a_round_trip_through_both_backends_keeps_every_record() {
     let mut browser = Browser::new();
     let callback = p.sign_in(&mut browser, &[]).await;
     assert!(query(&callback).contains_key("code"));
-    let env = [
-        ("AUTH_STORE", p.store.as_str()),
-        ("AUTH_MASTER_KEY", MASTER_KEY),
-    ];
+    let env = p.cli_env();
     let (id, secret) = crate::helpers::service_client(&env, "scim:write");
     let token = crate::helpers::service_token(&p.base, (&id, &secret)).await;
     let token = token.as_str();

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{MASTER_KEY, Server, cli, client, free_port, stdout_json};
+use crate::helpers::{TestApp, cli, client, free_port, stdout_json};
 use crate::oidc::{CHALLENGE, VERIFIER, query};
 
 struct Driver {
@@ -280,8 +280,8 @@ return problems;
 
 #[tokio::test]
 async fn a_real_browser_signs_in_consents_signs_out_and_the_pages_are_accessible() {
-    let mut server = Server::start(&[("AUTH_MASTER_KEY", MASTER_KEY), ("AUTH_ISSUER", "self")]);
-    server.wait_live().await;
+    let app = TestApp::start(&[("AUTH_ISSUER", "self")]).await;
+    let server = &app.server;
     let base = server.base.clone();
     // The relying party: a callback on loopback that just answers.
     let rp_port = free_port();
@@ -295,11 +295,7 @@ async fn a_real_browser_signs_in_consents_signs_out_and_the_pages_are_accessible
         });
         axum::serve(listener, app).await.unwrap();
     });
-    let store = format!("sqlite://{}", server.database().display());
-    let env = [
-        ("AUTH_STORE", store.as_str()),
-        ("AUTH_MASTER_KEY", MASTER_KEY),
-    ];
+    let env = app.cli_env();
     let callback = format!("{rp}/callback");
     let logged_out = format!("{rp}/logged-out");
     let app = stdout_json(&cli(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use store::{SystemClock, UserStore};
 
-use crate::helpers::{MASTER_KEY, Server, cli, client, stdout_json};
+use crate::helpers::{MASTER_KEY, TestApp, cli, client, stdout_json};
 
 struct Env {
     dir: tempfile::TempDir,
@@ -241,13 +241,9 @@ fn check_config_prints_effective_config_with_secrets_redacted() {
 /// The CLI and a running server share the embedded store.
 #[tokio::test]
 async fn cli_works_beside_a_running_server() {
-    let mut server = Server::start(&[("AUTH_MASTER_KEY", MASTER_KEY)]);
-    server.wait_live().await;
-    let store = format!("sqlite://{}", server.database().display());
-    let vars = [
-        ("AUTH_STORE", store.as_str()),
-        ("AUTH_MASTER_KEY", MASTER_KEY),
-    ];
+    let app = TestApp::start(&[]).await;
+    let server = &app.server;
+    let vars = app.cli_env();
     for i in 0..5 {
         let name = format!("client-{i}");
         stdout_json(&cli(&vars, &["client", "create", "--name", &name], None));

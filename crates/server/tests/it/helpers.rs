@@ -290,3 +290,129 @@ pub async fn service_token(base: &str, (id, secret): (&str, &str)) -> String {
         .unwrap_or_else(|| panic!("no token: {answer}"))
         .to_owned()
 }
+
+/// The issuer the fixtures configure.
+pub const ISSUER: &str = "https://auth.example.test";
+
+/// The one fixture of the integration tests: `auth-service serve` on the
+/// embedded store in a fresh directory (or on the `AUTH_STORE` given),
+/// with the test master key and [`ISSUER`] unless `env` says otherwise,
+/// and the CLI pointed at the same store and configuration.
+pub struct TestApp {
+    pub server: Server,
+    /// The store URL the server and the CLI share.
+    pub store: String,
+    /// What the CLI shares with the server: store, master key, issuer.
+    cli_env: Vec<(String, String)>,
+}
+
+/// A confidential client's credentials.
+pub struct Client {
+    pub id: String,
+    pub secret: String,
+}
+
+impl TestApp {
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        let mut vars = vec![("AUTH_MASTER_KEY", MASTER_KEY), ("AUTH_ISSUER", ISSUER)];
+        for (name, value) in env {
+            vars.retain(|(n, _)| n != name);
+            vars.push((name, value));
+        }
+        let mut server = Server::start(&vars);
+        server.wait_live().await;
+        let var = |name: &str| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        let store = var("AUTH_STORE").map_or_else(
+            || format!("sqlite://{}", server.database().display()),
+            str::to_owned,
+        );
+        let issuer = match var("AUTH_ISSUER") {
+            Some("self") => server.base.clone(),
+            other => other.unwrap_or(ISSUER).to_owned(),
+        };
+        let cli_env = vec![
+            ("AUTH_STORE".to_owned(), store.clone()),
+            (
+                "AUTH_MASTER_KEY".to_owned(),
+                var("AUTH_MASTER_KEY").unwrap_or(MASTER_KEY).to_owned(),
+            ),
+            ("AUTH_ISSUER".to_owned(), issuer),
+        ];
+        Self {
+            server,
+            store,
+            cli_env,
+        }
+    }
+
+    /// The environment of a CLI run against this server.
+    pub fn cli_env(&self) -> Vec<(&str, &str)> {
+        self.cli_env
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect()
+    }
+
+    /// Runs the CLI against this server's store; the raw output.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        cli(&self.cli_env(), args, stdin)
+    }
+
+    /// Runs the CLI, which must succeed, and parses its JSON output.
+    pub fn cli(&self, args: &[&str]) -> serde_json::Value {
+        stdout_json(&self.run(args, None))
+    }
+
+    /// A `client_credentials` client with `scope`.
+    pub fn client(&self, scope: &str) -> Client {
+        let created = self.cli(&[
+            "client",
+            "create",
+            "--name",
+            "svc",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            scope,
+        ]);
+        Client {
+            id: created["client_id"].as_str().unwrap().into(),
+            secret: created["client_secret"].as_str().unwrap().into(),
+        }
+    }
+
+    /// A form POST to `path`, with `auth` as HTTP Basic credentials.
+    pub async fn post(
+        &self,
+        path: &str,
+        auth: Option<&Client>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = client().post(self.server.url(path)).form(form);
+        if let Some(c) = auth {
+            request = request.basic_auth(&c.id, Some(&c.secret));
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A client_credentials token response for `c`.
+    pub async fn token(&self, c: &Client, scope: Option<&str>) -> serde_json::Value {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        let response = self.post("/token", Some(c), &form).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// An introspection answer, which must be a 200 with `no-store`.
+    pub async fn introspect(&self, caller: &Client, token: &str) -> serde_json::Value {
+        let response = self
+            .post("/introspect", Some(caller), &[("token", token)])
+            .await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        response.json().await.unwrap()
+    }
+}

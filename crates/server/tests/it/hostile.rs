@@ -332,12 +332,10 @@ async fn at_the_connection_cap_idle_connections_make_way_for_a_request() {
     assert_eq!(live.status(), StatusCode::OK);
     assert!(started.elapsed() < Duration::from_secs(10));
     drop(held);
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let limits = server
-        .json_logs()
-        .into_iter()
-        .find(|l| l["event"] == "connection_limits")
-        .expect("the limits are logged at startup");
+        .log_lines(|l| l["event"] == "connection_limits", 1)
+        .await
+        .swap_remove(0);
     assert_eq!(limits["max_connections"], 50);
     assert_eq!(
         limits["fd_soft_limit"], limits["fd_hard_limit"],

@@ -8,97 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{MASTER_KEY, Server, cli, client, stdout_json};
-
-pub struct Provider {
-    pub server: Server,
-    pub store: String,
-}
-
-pub struct Client {
-    pub id: String,
-    pub secret: String,
-}
-
-impl Provider {
-    pub async fn start() -> Self {
-        Self::start_with(&[]).await
-    }
-
-    pub async fn start_with(env: &[(&str, &str)]) -> Self {
-        let mut vars = vec![
-            ("AUTH_MASTER_KEY", MASTER_KEY),
-            ("AUTH_ISSUER", "https://auth.example.test"),
-        ];
-        vars.extend_from_slice(env);
-        let mut server = Server::start(&vars);
-        server.wait_live().await;
-        let store = format!("sqlite://{}", server.database().display());
-        Self { server, store }
-    }
-
-    pub fn cli(&self, args: &[&str]) -> Value {
-        stdout_json(&cli(
-            &[
-                ("AUTH_STORE", &self.store),
-                ("AUTH_MASTER_KEY", MASTER_KEY),
-                // The CLI shares the server's configuration.
-                ("AUTH_ISSUER", "https://auth.example.test"),
-            ],
-            args,
-            None,
-        ))
-    }
-
-    pub fn client(&self, scope: &str) -> Client {
-        let created = self.cli(&[
-            "client",
-            "create",
-            "--name",
-            "svc",
-            "--grant-type",
-            "client_credentials",
-            "--scope",
-            scope,
-        ]);
-        Client {
-            id: created["client_id"].as_str().unwrap().into(),
-            secret: created["client_secret"].as_str().unwrap().into(),
-        }
-    }
-
-    pub async fn post(
-        &self,
-        path: &str,
-        auth: Option<&Client>,
-        form: &[(&str, &str)],
-    ) -> reqwest::Response {
-        let mut request = client().post(self.server.url(path)).form(form);
-        if let Some(c) = auth {
-            request = request.basic_auth(&c.id, Some(&c.secret));
-        }
-        request.send().await.unwrap()
-    }
-
-    pub async fn token(&self, c: &Client, scope: Option<&str>) -> Value {
-        let mut form = vec![("grant_type", "client_credentials")];
-        if let Some(scope) = scope {
-            form.push(("scope", scope));
-        }
-        let response = self.post("/token", Some(c), &form).await;
-        assert_eq!(response.status(), 200);
-        response.json().await.unwrap()
-    }
-
-    pub async fn introspect(&self, caller: &Client, token: &str) -> Value {
-        let response = self
-            .post("/introspect", Some(caller), &[("token", token)])
-            .await;
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["cache-control"], "no-store");
-        response.json().await.unwrap()
-    }
-}
+use crate::helpers::{Client, TestApp, client};
 
 pub async fn oauth_error(
     response: reqwest::Response,
@@ -124,7 +34,7 @@ pub fn segment(token: &str, index: usize) -> Value {
 
 #[tokio::test]
 async fn client_credentials_issues_an_rfc_9068_token_that_verifies_through_the_jwks() {
-    let p = Provider::start().await;
+    let p = TestApp::start(&[]).await;
     let c = p.client("invoices:read invoices:write");
     let response = p
         .post(
@@ -201,7 +111,7 @@ async fn client_credentials_issues_an_rfc_9068_token_that_verifies_through_the_j
 
 #[tokio::test]
 async fn token_endpoint_errors_speak_rfc_6749() {
-    let p = Provider::start().await;
+    let p = TestApp::start(&[]).await;
     let c = p.client("read");
     let wrong = Client {
         id: c.id.clone(),
@@ -332,13 +242,7 @@ async fn token_endpoint_errors_speak_rfc_6749() {
     .await;
 
     // Failed client authentication is a security event.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let logs = p.server.json_logs();
-    let failure = logs
-        .iter()
-        .find(|l| l["event"] == "authentication_failure")
-        .expect("logged");
-    assert_eq!(failure["category"], "security");
+    p.server.security_event("authentication_failure").await;
     assert!(
         !p.server.logs().join("\n").contains(&c.secret),
         "the secret never reaches the logs"
@@ -347,7 +251,7 @@ async fn token_endpoint_errors_speak_rfc_6749() {
 
 #[tokio::test]
 async fn introspection_and_revocation() {
-    let p = Provider::start().await;
+    let p = TestApp::start(&[]).await;
     let a = p.client("read");
     let b = p.client("read");
     let token = p.token(&a, None).await["access_token"]
@@ -412,13 +316,7 @@ async fn introspection_and_revocation() {
         200
     );
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(
-        p.server
-            .json_logs()
-            .iter()
-            .any(|l| l["event"] == "token_revoked" && l["category"] == "security")
-    );
+    p.server.security_event("token_revoked").await;
     let metrics = client()
         .get(p.server.url("/metrics"))
         .send()
@@ -441,7 +339,7 @@ async fn introspection_and_revocation() {
 
 #[tokio::test]
 async fn jwks_and_metadata() {
-    let p = Provider::start().await;
+    let p = TestApp::start(&[]).await;
     let response = client()
         .get(p.server.url("/jwks.json"))
         .send()
@@ -501,7 +399,7 @@ async fn jwks_and_metadata() {
 
 #[tokio::test]
 async fn keys_cli_lists_and_rotates_and_the_server_publishes_the_new_keys() {
-    let p = Provider::start().await;
+    let p = TestApp::start(&[]).await;
     let listed = p.cli(&["keys", "list"]);
     assert_eq!(listed["keys"].as_array().unwrap().len(), 2);
     assert!(
@@ -566,7 +464,7 @@ async fn keys_cli_lists_and_rotates_and_the_server_publishes_the_new_keys() {
 
 #[tokio::test]
 async fn minted_tokens_are_recorded_and_revocable() {
-    let p = Provider::start().await;
+    let p = TestApp::start(&[]).await;
     let c = p.client("scim:read scim:write");
     let minted = p.cli(&[
         "token",
@@ -611,11 +509,7 @@ async fn minted_tokens_are_recorded_and_revocable() {
     ] {
         let mut full = vec!["token", "mint", "--client-id", c.id.as_str()];
         full.extend(args);
-        let output = cli(
-            &[("AUTH_STORE", &p.store), ("AUTH_MASTER_KEY", MASTER_KEY)],
-            &full,
-            None,
-        );
+        let output = p.run(&full, None);
         assert_eq!(output.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&output.stderr).contains(expected));
     }
@@ -647,7 +541,7 @@ async fn private_key_jwt(token_endpoint_audience: bool) {
     } else {
         "false"
     };
-    let p = Provider::start_with(&[("AUTH_ASSERTION_AUDIENCE_TOKEN_ENDPOINT", setting)]).await;
+    let p = TestApp::start(&[("AUTH_ASSERTION_AUDIENCE_TOKEN_ENDPOINT", setting)]).await;
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
     let point = pair.public_key().as_ref().to_vec();
     let jwks = json!({"keys": [{
@@ -777,8 +671,7 @@ async fn private_key_jwt(token_endpoint_audience: bool) {
         json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}).to_string(),
     )
     .unwrap();
-    let output = cli(
-        &[("AUTH_STORE", &p.store), ("AUTH_MASTER_KEY", MASTER_KEY)],
+    let output = p.run(
         &[
             "client",
             "create",

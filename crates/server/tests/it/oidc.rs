@@ -11,9 +11,9 @@ use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
-use crate::helpers::{MASTER_KEY, Server, cli, stdout_json};
+use crate::helpers::{TestApp, stdout_json};
 
-const ISSUER_ENV: &str = "https://auth.example.test";
+const ISSUER_ENV: &str = crate::helpers::ISSUER;
 pub const REDIRECT: &str = "https://app.example.test/callback";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -141,13 +141,28 @@ pub fn hidden(html: &str, name: &str) -> String {
         .replace("&#x2b;", "+")
 }
 
+/// A [`TestApp`] with a registered web client (authorization code with
+/// PKCE, a post-logout redirect URI) and one user, Barbara Jensen.
 pub struct Provider {
-    pub store: String,
-    pub server: Server,
+    app: TestApp,
     pub base: String,
     pub client_id: String,
     pub client_secret: String,
     pub user_id: String,
+}
+
+impl std::ops::Deref for Provider {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+impl std::ops::DerefMut for Provider {
+    fn deref_mut(&mut self) -> &mut TestApp {
+        &mut self.app
+    }
 }
 
 impl Provider {
@@ -156,36 +171,20 @@ impl Provider {
     }
 
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
-        let mut vars = vec![("AUTH_MASTER_KEY", MASTER_KEY), ("AUTH_ISSUER", ISSUER_ENV)];
-        vars.extend_from_slice(env);
-        let mut server = Server::start(&vars);
-        server.wait_live().await;
-        let store = match env.iter().find(|(name, _)| *name == "AUTH_STORE") {
-            Some((_, url)) => (*url).to_owned(),
-            None => format!("sqlite://{}", server.database().display()),
-        };
-        let vars = [
-            ("AUTH_STORE", store.as_str()),
-            ("AUTH_MASTER_KEY", MASTER_KEY),
-        ];
-        let created = stdout_json(&cli(
-            &vars,
-            &[
-                "client",
-                "create",
-                "--name",
-                "Example App",
-                "--redirect-uri",
-                REDIRECT,
-                "--scope",
-                "openid profile email groups",
-                "--post-logout-redirect-uri",
-                LOGGED_OUT,
-            ],
-            None,
-        ));
-        let user = stdout_json(&cli(
-            &vars,
+        let app = TestApp::start(env).await;
+        let created = app.cli(&[
+            "client",
+            "create",
+            "--name",
+            "Example App",
+            "--redirect-uri",
+            REDIRECT,
+            "--scope",
+            "openid profile email groups",
+            "--post-logout-redirect-uri",
+            LOGGED_OUT,
+        ]);
+        let user = stdout_json(&app.run(
             &[
                 "user",
                 "create",
@@ -201,26 +200,14 @@ impl Provider {
             ],
             Some(&format!("{PASSWORD}\n")),
         ));
-        let base = server.base.clone();
+        let base = app.server.base.clone();
         Self {
-            store,
-            server,
+            app,
             base,
             client_id: created["client_id"].as_str().unwrap().into(),
             client_secret: created["client_secret"].as_str().unwrap().into(),
             user_id: user["id"].as_str().unwrap().into(),
         }
-    }
-
-    pub fn cli(&self, args: &[&str]) -> Value {
-        stdout_json(&cli(
-            &[
-                ("AUTH_STORE", self.store.as_str()),
-                ("AUTH_MASTER_KEY", MASTER_KEY),
-            ],
-            args,
-            None,
-        ))
     }
 
     pub fn authorize_url(&self, extra: &[(&str, &str)]) -> String {
@@ -987,10 +974,7 @@ async fn public_clients_use_pkce_without_a_secret() {
 #[tokio::test]
 async fn scim_provisioned_users_sign_in_and_deactivation_ends_their_sessions() {
     let p = Provider::start().await;
-    let env = [
-        ("AUTH_STORE", p.store.as_str()),
-        ("AUTH_MASTER_KEY", MASTER_KEY),
-    ];
+    let env = p.cli_env();
     let idp = crate::helpers::service_client(&env, "scim:write");
     let token = crate::helpers::service_token(&p.base, (&idp.0, &idp.1)).await;
     let http = reqwest::Client::new();

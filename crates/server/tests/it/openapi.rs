@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::helpers::{MASTER_KEY, Server, client};
+use crate::helpers::{MASTER_KEY, Server, TestApp, client};
 
 fn source(path: &str) -> String {
     std::fs::read_to_string(format!("{}/src/routes/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
@@ -90,13 +90,9 @@ async fn the_openapi_document_matches_the_router_and_every_operation_answers() {
 async fn schemathesis_finds_no_server_error_and_no_contradiction() {
     let python = crate::ops_kit::python();
     let schemathesis = python.with_file_name("schemathesis");
-    let mut server = Server::start(&[("AUTH_MASTER_KEY", MASTER_KEY), ("AUTH_ISSUER", "self")]);
-    server.wait_live().await;
-    let store = format!("sqlite://{}", server.database().display());
-    let env = [
-        ("AUTH_STORE", store.as_str()),
-        ("AUTH_MASTER_KEY", MASTER_KEY),
-    ];
+    let app = TestApp::start(&[("AUTH_ISSUER", "self")]).await;
+    let server = &app.server;
+    let env = app.cli_env();
     let (id, secret) = crate::helpers::service_client(&env, "scim:read scim:write");
     let token = crate::helpers::service_token(&server.base, (&id, &secret)).await;
     let header = format!("Authorization: Bearer {token}");

@@ -10,7 +10,7 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 
-use crate::helpers::{MASTER_KEY, Server, cli, stdout_json};
+use crate::helpers::{TestApp, cli, stdout_json};
 use crate::oidc::{Browser, PASSWORD, location, query};
 
 const REDIRECT: &str = "http://127.0.0.1:8765/callback";
@@ -39,13 +39,9 @@ async fn http(
 
 #[tokio::test]
 async fn an_openidconnect_relying_party_completes_every_flow() {
-    let mut server = Server::start(&[("AUTH_MASTER_KEY", MASTER_KEY), ("AUTH_ISSUER", "self")]);
-    server.wait_live().await;
-    let store = format!("sqlite://{}", server.database().display());
-    let vars = [
-        ("AUTH_STORE", store.as_str()),
-        ("AUTH_MASTER_KEY", MASTER_KEY),
-    ];
+    let app = TestApp::start(&[("AUTH_ISSUER", "self")]).await;
+    let server = &app.server;
+    let vars = app.cli_env();
     let created = stdout_json(&cli(
         &vars,
         &[

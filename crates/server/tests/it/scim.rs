@@ -6,16 +6,29 @@ use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, LOCATION};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{MASTER_KEY, Server, cli, client, stdout_json};
+use crate::helpers::{ISSUER, TestApp, client};
 
-const ISSUER: &str = "https://auth.example.test";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
+/// A [`TestApp`] with a provisioning token of `scim:read scim:write`.
 pub struct Scim {
-    pub server: Server,
-    store: String,
+    app: TestApp,
     pub token: String,
+}
+
+impl std::ops::Deref for Scim {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+impl std::ops::DerefMut for Scim {
+    fn deref_mut(&mut self) -> &mut TestApp {
+        &mut self.app
+    }
 }
 
 pub struct Reply {
@@ -30,33 +43,12 @@ impl Scim {
     }
 
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
-        let mut vars = vec![("AUTH_MASTER_KEY", MASTER_KEY), ("AUTH_ISSUER", ISSUER)];
-        vars.extend_from_slice(env);
-        let mut server = Server::start(&vars);
-        server.wait_live().await;
-        let store = match env.iter().find(|(name, _)| *name == "AUTH_STORE") {
-            Some((_, url)) => (*url).to_owned(),
-            None => format!("sqlite://{}", server.database().display()),
-        };
         let mut scim = Self {
-            server,
-            store,
+            app: TestApp::start(env).await,
             token: String::new(),
         };
         scim.token = scim.token_with("scim:read scim:write").await;
         scim
-    }
-
-    pub fn cli(&self, args: &[&str]) -> Value {
-        stdout_json(&cli(
-            &[
-                ("AUTH_STORE", self.store.as_str()),
-                ("AUTH_MASTER_KEY", MASTER_KEY),
-                ("AUTH_ISSUER", ISSUER),
-            ],
-            args,
-            None,
-        ))
     }
 
     /// A client_credentials token with exactly `scope`.

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use serde_json::{Value, json};
 
-use crate::helpers::{MASTER_KEY, client};
+use crate::helpers::client;
 use crate::oidc::{Browser, PASSWORD, Provider, hidden, location, query};
 
 /// Posts the login form of a fresh authorization request; returns the
@@ -44,10 +44,7 @@ fn alert(html: &str) -> String {
 }
 
 async fn scim(p: &Provider, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
-    let env = [
-        ("AUTH_STORE", p.store.as_str()),
-        ("AUTH_MASTER_KEY", MASTER_KEY),
-    ];
+    let env = p.cli_env();
     let idp = crate::helpers::service_client(&env, "scim:write");
     let token = crate::helpers::service_token(&p.base, (&idp.0, &idp.1)).await;
     client()

@@ -6,8 +6,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{MASTER_KEY, cli, client};
-use crate::oauth::{Provider as Service, oauth_error, segment};
+use crate::helpers::TestApp;
+use crate::helpers::{MASTER_KEY, client};
+use crate::oauth::{oauth_error, segment};
 use crate::oidc::{Browser, Provider, error_of, query};
 
 /// `/introspect` at `server`, as the client `(id, secret)`.
@@ -44,7 +45,7 @@ async fn scim_create(base: &str, token: &str, user_name: &str) -> StatusCode {
 /// still created users, `token revoke` failed, `/introspect` said active.
 #[tokio::test]
 async fn a_minted_token_dies_with_its_client_and_stays_revocable() {
-    let p = Service::start().await;
+    let p = TestApp::start(&[]).await;
     let idp = p.client("scim:write");
     let caller = p.client("read");
     let minted = p.cli(&[
@@ -80,7 +81,7 @@ async fn a_minted_token_dies_with_its_client_and_stays_revocable() {
 
 #[tokio::test]
 async fn tokens_of_a_deleted_or_disabled_client_are_refused() {
-    let p = Service::start().await;
+    let p = TestApp::start(&[]).await;
     let svc = p.client("scim:read");
     let caller = p.client("read");
     let token = p.token(&svc, None).await["access_token"]
@@ -120,7 +121,7 @@ async fn tokens_of_a_deleted_or_disabled_client_are_refused() {
 /// stops verifying, and a new key signs.
 #[tokio::test]
 async fn a_retired_key_leaves_the_jwks_and_its_tokens_stop_verifying() {
-    let p = Service::start().await;
+    let p = TestApp::start(&[]).await;
     let svc = p.client("read");
     let token = p.token(&svc, None).await["access_token"]
         .as_str()
@@ -128,15 +129,7 @@ async fn a_retired_key_leaves_the_jwks_and_its_tokens_stop_verifying() {
         .to_owned();
     let kid = segment(&token, 0)["kid"].as_str().unwrap().to_owned();
 
-    let output = cli(
-        &[
-            ("AUTH_STORE", &p.store),
-            ("AUTH_MASTER_KEY", MASTER_KEY),
-            ("AUTH_ISSUER", "https://auth.example.test"),
-        ],
-        &["keys", "retire", &kid],
-        None,
-    );
+    let output = p.run(&["keys", "retire", &kid], None);
     assert!(output.status.success(), "{output:?}");
     let warning = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -144,13 +137,9 @@ async fn a_retired_key_leaves_the_jwks_and_its_tokens_stop_verifying() {
         "{warning}"
     );
     assert_eq!(
-        cli(
-            &[("AUTH_STORE", &p.store), ("AUTH_MASTER_KEY", MASTER_KEY)],
-            &["keys", "retire", "no-such-kid"],
-            None
-        )
-        .status
-        .code(),
+        p.run(&["keys", "retire", "no-such-kid"], None)
+            .status
+            .code(),
         Some(1)
     );
 
@@ -189,10 +178,7 @@ async fn a_retired_key_leaves_the_jwks_and_its_tokens_stop_verifying() {
 #[tokio::test]
 async fn tokens_of_a_deactivated_or_deleted_user_are_refused() {
     let p = Provider::start().await;
-    let env = [
-        ("AUTH_STORE", p.store.as_str()),
-        ("AUTH_MASTER_KEY", MASTER_KEY),
-    ];
+    let env = p.cli_env();
     let idp = crate::helpers::service_client(&env, "scim:write");
     let scim_token = crate::helpers::service_token(&p.base, (&idp.0, &idp.1)).await;
 
