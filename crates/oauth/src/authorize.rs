@@ -47,6 +47,13 @@ pub struct Prompt {
     pub consent: bool,
 }
 
+impl Prompt {
+    /// The values that change what happens (`select_account` is accepted
+    /// and means nothing with one account per session): what discovery
+    /// advertises as `prompt_values_supported`.
+    pub const VALUES: [&'static str; 3] = ["none", "login", "consent"];
+}
+
 /// A validated authorization request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthorizationRequest {

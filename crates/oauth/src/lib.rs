@@ -7,6 +7,9 @@
 
 pub mod access_token;
 pub mod authorize;
+pub mod claims;
+pub mod client_auth;
+pub mod discovery;
 mod error;
 mod grant;
 pub mod logout;

@@ -21,6 +21,8 @@ fn unreserved(value: &str) -> bool {
 }
 
 impl CodeChallenge {
+    /// The one method accepted (`code_challenge_methods_supported`).
+    pub const METHODS: [&'static str; 1] = ["S256"];
     /// Validates the challenge and its method from an authorization request.
     pub fn parse(challenge: Option<&str>, method: Option<&str>) -> Result<Self, Error> {
         let challenge = challenge.ok_or_else(|| {

@@ -10,7 +10,7 @@ use oauth::ErrorCode;
 use oauth::access_token::AccessClaims;
 use serde_json::{Value, json};
 
-use super::client_auth::authenticate_client;
+use super::support::client_auth::authenticate_client;
 use super::support::{OAuthError, OAuthForm, error, no_store};
 use crate::opaque::hash_token;
 use crate::services::oauth::verify;

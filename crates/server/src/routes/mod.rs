@@ -2,7 +2,6 @@
 //! middleware every route shares.
 
 mod authorize;
-mod client_auth;
 mod discovery;
 mod health;
 mod introspect;
@@ -11,7 +10,6 @@ mod login;
 mod logout;
 mod metrics;
 mod openapi;
-mod rate_limit;
 mod revoke;
 mod scim;
 mod support;
@@ -64,7 +62,10 @@ pub fn router(state: AppState) -> Router {
         .route("/revoke", post(revoke::revoke))
         .nest("/scim/v2", scim::router(state.clone()))
         .route_layer(from_fn(record_route))
-        .layer(from_fn_with_state(state.clone(), rate_limit::per_ip))
+        .layer(from_fn_with_state(
+            state.clone(),
+            support::rate_limit::per_ip,
+        ))
         // The whole request, body included, within AUTH_HTTP_REQUEST_TIMEOUT
         // (docs/security.md 27): 408 past it. Header reading and idle
         // connections are bounded by the listener (ops::connections).

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 
-use super::client_auth::authenticate_client;
+use super::support::client_auth::authenticate_client;
 use super::support::{OAuthError, OAuthForm, error, no_store};
 use crate::opaque::hash_token;
 use crate::services::oauth::verify;

@@ -1,6 +1,7 @@
 //! Registering OAuth clients. A confidential client gets a 256-bit secret,
 //! shown once; the store keeps only its keyed hash (docs/security.md 9).
 
+use oauth::client_auth::AuthMethod;
 use oauth::{GrantType, RedirectUri, Scope};
 use serde_json::{Value, json};
 use store::{ClientMetadata, ClientRecord, Store};
@@ -195,12 +196,13 @@ pub async fn create(
             .collect(),
         scopes: scope.iter().map(str::to_owned).collect(),
         token_endpoint_auth_method: if new.public {
-            "none"
+            AuthMethod::None
         } else if uses_keys {
-            "private_key_jwt"
+            AuthMethod::PrivateKeyJwt
         } else {
-            "client_secret_basic"
+            AuthMethod::ClientSecretBasic
         }
+        .as_str()
         .to_owned(),
         created_at: now,
         metadata,

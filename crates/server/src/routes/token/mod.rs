@@ -12,7 +12,7 @@ use oauth::ErrorCode;
 use oauth::token_request::{self, TokenRequest};
 use serde_json::json;
 
-use super::client_auth::authenticate_client;
+use super::support::client_auth::authenticate_client;
 use super::support::{OAuthError, OAuthForm, error, no_store};
 use crate::services::oauth::grants::{self, GrantError};
 use crate::services::oauth::issue::{IssueFailure, TokenSet};
@@ -26,7 +26,7 @@ pub async fn token(
     OAuthForm(form): OAuthForm,
 ) -> Result<Response, OAuthError> {
     let client = authenticate_client(&state, &headers, &form, ip.map(|e| e.0)).await?;
-    if let Some(refusal) = super::rate_limit::per_client(&state, &client.client_id).await {
+    if let Some(refusal) = super::support::rate_limit::per_client(&state, &client.client_id).await {
         return Ok(refusal);
     }
     let params = form.params();

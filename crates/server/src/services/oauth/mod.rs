@@ -20,6 +20,7 @@
 
 pub mod authorize;
 pub mod claims;
+pub mod client_auth;
 pub mod consent;
 pub mod grants;
 pub mod issue;

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 use serde_json::json;
 
-use super::support::no_store;
+use super::no_store;
 use crate::config::Rate;
 use crate::ops::client_ip::ClientIp;
 use crate::ops::quota::LocalQuota;
@@ -192,7 +192,9 @@ fn answer(voice: Voice, verdict: Verdict) -> Response {
             no_store(response.headers_mut());
             response
         }
-        Voice::Scim => super::scim::error_response(&scim::Error::status(status.as_u16(), detail)),
+        Voice::Scim => {
+            crate::routes::scim::error_response(&scim::Error::status(status.as_u16(), detail))
+        }
         Voice::Page => error_page(status, ErrorCode::TemporarilyUnavailable, page),
     };
     if let Some(value) = retry_after.and_then(|r| HeaderValue::from_str(&r.to_string()).ok()) {
