@@ -12,10 +12,12 @@ pub mod client_auth;
 pub mod discovery;
 mod error;
 mod grant;
+pub mod id_token;
 pub mod logout;
 mod params;
 mod pkce;
 mod redirect_uri;
+pub mod registration;
 mod scope;
 pub mod token_request;
 

@@ -80,25 +80,26 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 }
             };
             let new = NewClient {
-                name,
+                client_name: name,
                 grant_types,
                 redirect_uris,
                 scope,
                 public,
                 post_logout_redirect_uris,
-                id_token_alg,
+                id_token_signed_response_alg: id_token_alg,
                 first_party,
-                access_token_ttl,
+                access_token_ttl: access_token_ttl.map(|ttl| ttl.as_secs()),
                 jwks,
             };
             let now = store::Clock::now(&SystemClock);
             let created = clients::create(store, &ctx.master_key, now, new)
                 .await
                 .map_err(|e| match e {
-                    ClientError::Invalid(field, problem) => match flag(field) {
-                        Some(flag) => CliError::usage(format!("{flag}: {problem}")),
-                        None => CliError::usage(problem),
+                    ClientError::Invalid(e) => match flag(e.field) {
+                        Some(flag) => CliError::usage(format!("{flag}: {}", e.problem)),
+                        None => CliError::usage(e.problem),
                     },
+                    ClientError::Randomness => CliError::runtime(e.to_string()),
                     ClientError::Store(e) => e.into(),
                 })?;
             let mut out = json!({"client_id": created.record.client_id});

@@ -4,25 +4,24 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 use oauth::access_token::AccessClaims;
 use serde_json::{Value, json};
 
-use super::support::client_auth::authenticate_client;
-use super::support::{OAuthError, OAuthForm, error, no_store};
+use super::support::client_auth::AuthenticatedClient;
+use super::support::{OAuthError, error, no_store};
 use crate::opaque::hash_token;
 use crate::services::oauth::verify;
 use crate::state::AppState;
 
 pub async fn introspect(
     State(state): State<AppState>,
-    ip: Option<axum::Extension<crate::ops::client_ip::ClientIp>>,
-    headers: HeaderMap,
-    OAuthForm(params): OAuthForm,
+    AuthenticatedClient {
+        client,
+        form: params,
+    }: AuthenticatedClient,
 ) -> Result<Response, OAuthError> {
-    let client = authenticate_client(&state, &headers, &params, ip.map(|e| e.0)).await?;
     if client.public {
         return Err(error(
             ErrorCode::UnauthorizedClient,

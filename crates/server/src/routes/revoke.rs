@@ -4,23 +4,22 @@
 //! client is refused.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 
-use super::support::client_auth::authenticate_client;
-use super::support::{OAuthError, OAuthForm, error, no_store};
+use super::support::client_auth::AuthenticatedClient;
+use super::support::{OAuthError, error, no_store};
 use crate::opaque::hash_token;
 use crate::services::oauth::verify;
 use crate::state::AppState;
 
 pub async fn revoke(
     State(state): State<AppState>,
-    ip: Option<axum::Extension<crate::ops::client_ip::ClientIp>>,
-    headers: HeaderMap,
-    OAuthForm(params): OAuthForm,
+    AuthenticatedClient {
+        client,
+        form: params,
+    }: AuthenticatedClient,
 ) -> Result<Response, OAuthError> {
-    let client = authenticate_client(&state, &headers, &params, ip.map(|e| e.0)).await?;
     let token = params.require("token")?;
     // token_type_hint only orders the search (§2.1); we look in both places.
     let _hint = params.get("token_type_hint")?;

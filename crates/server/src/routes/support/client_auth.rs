@@ -3,19 +3,48 @@
 //! judged by `services::oauth::client_auth`, and a failure spends the
 //! failure budget (docs/security.md 23).
 
-use axum::http::HeaderMap;
+use axum::extract::{FromRequest, Request};
+use axum::http::HeaderValue;
+use axum::http::header::AUTHORIZATION;
 use oauth::ErrorCode;
 use oauth::client_auth::presented;
 use store::ClientRecord;
 
 use super::rate_limit::{self, Verdict};
-use super::{FormParams, OAuthError, error};
+use super::{FormParams, OAuthError, OAuthForm, error};
 use crate::ops::client_ip::ClientIp;
 use crate::services::oauth::client_auth::{ClientAuthError, authenticate};
 use crate::state::AppState;
 
 fn invalid_client() -> OAuthError {
     error(ErrorCode::InvalidClient, "client authentication failed")
+}
+
+/// The authenticated client of a token, introspection or revocation
+/// request, with the request's form: the extractor those routes take.
+#[derive(Debug)]
+pub struct AuthenticatedClient {
+    pub client: ClientRecord,
+    pub form: FormParams,
+}
+
+impl FromRequest<AppState> for AuthenticatedClient {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = req.extensions().get::<ClientIp>().copied();
+        // A HeaderValue clone shares the received bytes: no copy.
+        let authorization = req.headers().get(AUTHORIZATION).cloned();
+        let OAuthForm(form) = OAuthForm::from_request(req, state).await?;
+        let client = authenticate_client(
+            state,
+            authorization.as_ref().map(HeaderValue::as_bytes),
+            &form,
+            ip,
+        )
+        .await?;
+        Ok(Self { client, form })
+    }
 }
 
 /// Authenticates the client of a token, introspection or revocation request.
@@ -26,15 +55,12 @@ fn invalid_client() -> OAuthError {
 /// Only failures are counted, and only after they happen, so a correct
 /// credential never waits for the store and a stranger who spends a
 /// client's budget does not lock the real client out.
-pub async fn authenticate_client(
+async fn authenticate_client(
     state: &AppState,
-    headers: &HeaderMap,
+    authorization: Option<&[u8]>,
     params: &FormParams,
     ip: Option<ClientIp>,
 ) -> Result<ClientRecord, OAuthError> {
-    let authorization = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .map(|v| v.as_bytes());
     let presented = presented(authorization, params.params())?;
     match authenticate(state, &presented).await {
         Ok(client) => Ok(client),

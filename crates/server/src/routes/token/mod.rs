@@ -6,14 +6,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 use oauth::token_request::{self, TokenRequest};
 use serde_json::json;
 
-use super::support::client_auth::authenticate_client;
-use super::support::{OAuthError, OAuthForm, error, no_store};
+use super::support::client_auth::AuthenticatedClient;
+use super::support::{OAuthError, error, no_store};
 use crate::services::oauth::grants::{self, GrantError};
 use crate::services::oauth::issue::{IssueFailure, TokenSet};
 use crate::services::oauth::sign::IssueError;
@@ -21,11 +20,8 @@ use crate::state::AppState;
 
 pub async fn token(
     State(state): State<AppState>,
-    ip: Option<axum::Extension<crate::ops::client_ip::ClientIp>>,
-    headers: HeaderMap,
-    OAuthForm(form): OAuthForm,
+    AuthenticatedClient { client, form }: AuthenticatedClient,
 ) -> Result<Response, OAuthError> {
-    let client = authenticate_client(&state, &headers, &form, ip.map(|e| e.0)).await?;
     if let Some(refusal) = super::support::rate_limit::per_client(&state, &client.client_id).await {
         return Ok(refusal);
     }

@@ -8,11 +8,10 @@
 //! refresh_token, client_credentials) have checked the request before.
 
 use oauth::Scope;
+use oauth::id_token::Authentication;
 use store::{ClientRecord, RefreshFamily, UserRecord};
 
-use super::sign::{
-    Authentication, IssueError, client_access_ttl, issue_access_token, issue_id_token,
-};
+use super::sign::{IssueError, client_access_ttl, issue_access_token, issue_id_token};
 use crate::config::seconds;
 use crate::opaque::{hash_token, random_token};
 use crate::services::Ctx;
@@ -94,14 +93,17 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
     metrics::counter!("auth_tokens_issued_total", "grant_type" => grant_type, "token_type" => "access_token").increment(1);
     let id_token = match user {
         Some(user) if scope.contains("openid") => {
+            let profile =
+                super::claims::lookup(ctx, user, &scope.iter().collect::<Vec<_>>()).await?;
             let auth = Authentication {
+                issuer: &ctx.config.issuer,
                 user_id: &user.id,
+                client_id: &client.client_id,
                 auth_time,
                 nonce: context.nonce.as_deref(),
                 sid: context.sid.as_deref(),
                 amr: &context.amr,
-                profile: super::claims::lookup(ctx, user, &scope.iter().collect::<Vec<_>>())
-                    .await?,
+                profile: &profile,
             };
             Some(issue_id_token(ctx, client, &auth, &access.token)?)
         }

@@ -1,9 +1,11 @@
-//! Issuing access tokens: RFC 9068 JWTs (`typ: at+jwt`) signed with the
-//! active key of the configured algorithm.
+//! Signing what a grant issues: access tokens (RFC 9068 JWTs, `typ:
+//! at+jwt`, with the active key of the configured algorithm) and ID tokens
+//! (with the client's algorithm). What the tokens say is decided in
+//! `oauth::access_token` and `oauth::id_token`.
 
 use oauth::Scope;
 use oauth::access_token::AccessClaims;
-use serde_json::{Map, Value, json};
+use oauth::id_token::Authentication;
 
 use crate::jwt::{self, ACCESS_TOKEN_TYP};
 use crate::keys::KeyError;
@@ -86,65 +88,19 @@ pub fn access_token_claims(
     }
 }
 
-/// What an ID token says about the authentication (OpenID Connect Core §2).
-#[derive(Debug)]
-pub struct Authentication<'a> {
-    pub user_id: &'a str,
-    pub auth_time: i64,
-    pub nonce: Option<&'a str>,
-    pub sid: Option<&'a str>,
-    pub amr: &'a [String],
-    /// The user's claims for the granted scopes ([`super::claims::lookup`]).
-    pub profile: Map<String, Value>,
-}
-
-/// `at_hash`: base64url of the left half of SHA-256 of the access token
-/// (OpenID Connect Core §3.1.3.6; ES256 and RS256 both use SHA-256).
-pub fn at_hash(access_token: &str) -> String {
-    use base64::Engine;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access_token.as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
-}
-
-/// Signs an ID token for `client_id`, with the client's registered
-/// algorithm (RS256 unless it asked for ES256).
+/// Signs an ID token for `client` (`oauth::id_token::claims`) with the
+/// client's registered algorithm (RS256 unless it asked for ES256).
 pub fn issue_id_token(
-    state: &crate::services::Ctx,
+    ctx: &crate::services::Ctx,
     client: &store::ClientRecord,
     auth: &Authentication<'_>,
     access_token: &str,
 ) -> Result<String, IssueError> {
     let alg = id_token_alg(client)?;
-    let signer = state
-        .keys
-        .signer(alg)
-        .ok_or(IssueError::NoSigningKey(alg))?;
-    let now = state.clock.now();
-    let ttl = i64::try_from(state.config.access_token_ttl.as_secs()).unwrap_or(3_600);
-    let mut claims = json!({
-        "iss": state.config.issuer,
-        "sub": auth.user_id,
-        "aud": client.client_id,
-        "azp": client.client_id,
-        "iat": now,
-        "exp": now + ttl,
-        "auth_time": auth.auth_time,
-        "at_hash": at_hash(access_token),
-        "amr": auth.amr,
-        // ISO/IEC 29115 level 1: one factor (a password). Raised when a
-        // second factor exists.
-        "acr": "1",
-    });
-    if let Some(object) = claims.as_object_mut() {
-        let profile = auth.profile.iter().filter(|(name, _)| *name != "sub");
-        object.extend(profile.map(|(name, value)| (name.clone(), value.clone())));
-    }
-    if let Some(nonce) = auth.nonce {
-        claims["nonce"] = json!(nonce);
-    }
-    if let Some(sid) = auth.sid {
-        claims["sid"] = json!(sid);
-    }
+    let signer = ctx.keys.signer(alg).ok_or(IssueError::NoSigningKey(alg))?;
+    let now = ctx.clock.now();
+    let ttl = i64::try_from(ctx.config.access_token_ttl.as_secs()).unwrap_or(3_600);
+    let claims = oauth::id_token::claims(auth, now, now + ttl, access_token);
     Ok(jwt::sign(&signer, "JWT", &claims)?)
 }
 

@@ -1,0 +1,343 @@
+//! Client registration (RFC 7591 §2): the metadata a client is registered
+//! with, validated once into a typed [`Registration`], and the error
+//! vocabulary of §3.2.2. The CLI registers clients through this today;
+//! dynamic registration will parse its JSON into the same
+//! [`ClientMetadata`] request.
+
+use serde_json::Value;
+
+use crate::client_auth::AuthMethod;
+use crate::{GrantType, RedirectUri, Scope};
+
+/// What a registration asks for, in RFC 7591 terms.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMetadata {
+    pub client_name: String,
+    pub grant_types: Vec<String>,
+    pub redirect_uris: Vec<String>,
+    pub scope: Option<String>,
+    /// A public client (RFC 6749 §2.1): no credentials, PKCE only.
+    pub public: bool,
+    /// OpenID Connect RP-Initiated Logout 1.0 §3.1 (exact match).
+    pub post_logout_redirect_uris: Vec<String>,
+    pub id_token_signed_response_alg: Option<String>,
+    /// Trusted by configuration: no consent page.
+    pub first_party: bool,
+    /// A shorter access-token lifetime than the service's, in seconds.
+    pub access_token_ttl: Option<u64>,
+    /// Public keys for `private_key_jwt` (RFC 7523); no secret is issued.
+    pub jwks: Option<Value>,
+}
+
+/// The registration field a problem is about, by its RFC 7591 §2 name;
+/// each surface names it its own way (the CLI as a flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    ClientName,
+    RedirectUris,
+    GrantTypes,
+    Scope,
+    PostLogoutRedirectUris,
+    IdTokenSignedResponseAlg,
+    AccessTokenTtl,
+    Jwks,
+    /// The combination of fields (e.g. a public client with
+    /// client_credentials).
+    Registration,
+}
+
+impl Field {
+    /// The RFC 7591 metadata name.
+    pub fn metadata_name(self) -> &'static str {
+        match self {
+            Self::ClientName => "client_name",
+            Self::RedirectUris => "redirect_uris",
+            Self::GrantTypes => "grant_types",
+            Self::Scope => "scope",
+            Self::PostLogoutRedirectUris => "post_logout_redirect_uris",
+            Self::IdTokenSignedResponseAlg => "id_token_signed_response_alg",
+            Self::AccessTokenTtl => "access_token_ttl",
+            Self::Jwks => "jwks",
+            Self::Registration => "client metadata",
+        }
+    }
+}
+
+/// A refused registration: the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {problem}", name = .field.metadata_name())]
+pub struct RegistrationError {
+    pub field: Field,
+    pub problem: String,
+}
+
+impl RegistrationError {
+    fn new(field: Field, problem: impl Into<String>) -> Self {
+        Self {
+            field,
+            problem: problem.into(),
+        }
+    }
+
+    /// The RFC 7591 §3.2.2 error code.
+    pub fn code(&self) -> &'static str {
+        match self.field {
+            Field::RedirectUris | Field::PostLogoutRedirectUris => "invalid_redirect_uri",
+            _ => "invalid_client_metadata",
+        }
+    }
+}
+
+/// A validated registration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub client_name: String,
+    /// Sorted, without duplicates.
+    pub grant_types: Vec<GrantType>,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub scope: Scope,
+    pub auth_method: AuthMethod,
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
+    pub id_token_signed_response_alg: Option<String>,
+    pub first_party: bool,
+    pub access_token_ttl: Option<u64>,
+    /// Each key public and with its members named; the server checks that
+    /// its JWT library can use it.
+    pub jwks: Option<Value>,
+}
+
+/// Validates `request`; `id_token_algs` are the algorithms the server
+/// signs ID tokens with.
+pub fn validate(
+    request: &ClientMetadata,
+    id_token_algs: &[&str],
+) -> Result<Registration, RegistrationError> {
+    use RegistrationError as E;
+    let client_name = request.client_name.trim();
+    if client_name.is_empty() || client_name.chars().count() > 200 {
+        return Err(E::new(Field::ClientName, "must be 1 to 200 characters"));
+    }
+    let uris = |field: Field, uris: &[String]| {
+        uris.iter()
+            .map(|uri| RedirectUri::parse(uri).map_err(|e| E::new(field, format!("{uri}: {e}"))))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let redirect_uris = uris(Field::RedirectUris, &request.redirect_uris)?;
+    let mut grant_types = request
+        .grant_types
+        .iter()
+        .map(|g| GrantType::parse(g).map_err(|e| E::new(Field::GrantTypes, e.description)))
+        .collect::<Result<Vec<_>, _>>()?;
+    // RFC 7591 §2 defaults grant_types to authorization_code; a client
+    // with no redirect URI can only be a service, so it gets
+    // client_credentials instead.
+    if grant_types.is_empty() {
+        grant_types = if redirect_uris.is_empty() {
+            vec![GrantType::ClientCredentials]
+        } else {
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        };
+    }
+    grant_types.sort();
+    grant_types.dedup();
+    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+        return Err(E::new(
+            Field::RedirectUris,
+            "the authorization_code grant needs at least one redirect URI",
+        ));
+    }
+    if request.public && grant_types.contains(&GrantType::ClientCredentials) {
+        return Err(E::new(
+            Field::Registration,
+            "a public client cannot use client_credentials: it has no secret to authenticate with",
+        ));
+    }
+    let scope = Scope::parse(request.scope.as_deref().unwrap_or_default())
+        .map_err(|e| E::new(Field::Scope, e.to_string()))?;
+    let post_logout_redirect_uris = uris(
+        Field::PostLogoutRedirectUris,
+        &request.post_logout_redirect_uris,
+    )?;
+    if let Some(alg) = &request.id_token_signed_response_alg
+        && !id_token_algs.contains(&alg.as_str())
+    {
+        return Err(E::new(
+            Field::IdTokenSignedResponseAlg,
+            format!("{alg:?}: use one of {}", id_token_algs.join(", ")),
+        ));
+    }
+    if request.access_token_ttl == Some(0) {
+        return Err(E::new(Field::AccessTokenTtl, "must be at least one second"));
+    }
+    if let Some(jwks) = &request.jwks {
+        if request.public {
+            return Err(E::new(
+                Field::Registration,
+                "a public client has no credentials to register keys for",
+            ));
+        }
+        check_jwks(jwks)?;
+    }
+    let auth_method = if request.public {
+        AuthMethod::None
+    } else if request.jwks.is_some() {
+        AuthMethod::PrivateKeyJwt
+    } else {
+        AuthMethod::ClientSecretBasic
+    };
+    Ok(Registration {
+        client_name: client_name.to_owned(),
+        grant_types,
+        redirect_uris,
+        scope,
+        auth_method,
+        post_logout_redirect_uris,
+        id_token_signed_response_alg: request.id_token_signed_response_alg.clone(),
+        first_party: request.first_party,
+        access_token_ttl: request.access_token_ttl,
+        jwks: request.jwks.clone(),
+    })
+}
+
+/// A registrable JWKS (RFC 7517 §5): keys, and public ones only.
+fn check_jwks(jwks: &Value) -> Result<(), RegistrationError> {
+    let keys = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| RegistrationError::new(Field::Jwks, "expected a JWKS, {\"keys\": [...]}"))?;
+    if keys.is_empty() {
+        return Err(RegistrationError::new(Field::Jwks, "the JWKS has no keys"));
+    }
+    // RFC 7518 §6.2.2, §6.3.2 and §6.4: the private and symmetric members.
+    if keys.iter().any(|key| {
+        ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
+            .iter()
+            .any(|private| key.get(private).is_some())
+    }) {
+        return Err(RegistrationError::new(
+            Field::Jwks,
+            "contains private or symmetric key material; register public keys only",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const ALGS: &[&str] = &["RS256", "ES256"];
+
+    fn web() -> ClientMetadata {
+        ClientMetadata {
+            client_name: " Example ".into(),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            scope: Some("openid email".into()),
+            ..ClientMetadata::default()
+        }
+    }
+
+    fn refused(request: &ClientMetadata) -> (Field, &'static str) {
+        let e = validate(request, ALGS).unwrap_err();
+        (e.field, e.code())
+    }
+
+    #[test]
+    fn defaults_follow_the_redirect_uris() {
+        let app = validate(&web(), ALGS).unwrap();
+        assert_eq!(app.client_name, "Example");
+        assert_eq!(
+            app.grant_types,
+            vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
+        assert_eq!(app.auth_method, AuthMethod::ClientSecretBasic);
+        let service = validate(
+            &ClientMetadata {
+                client_name: "svc".into(),
+                ..ClientMetadata::default()
+            },
+            ALGS,
+        )
+        .unwrap();
+        assert_eq!(service.grant_types, vec![GrantType::ClientCredentials]);
+        let spa = validate(
+            &ClientMetadata {
+                public: true,
+                ..web()
+            },
+            ALGS,
+        )
+        .unwrap();
+        assert_eq!(spa.auth_method, AuthMethod::None);
+    }
+
+    #[test]
+    fn each_refusal_names_its_field_and_rfc_7591_code() {
+        let bad_uri = ClientMetadata {
+            redirect_uris: vec!["http://app.example/cb".into()],
+            ..web()
+        };
+        assert_eq!(
+            refused(&bad_uri),
+            (Field::RedirectUris, "invalid_redirect_uri")
+        );
+        let code_without_uri = ClientMetadata {
+            redirect_uris: vec![],
+            grant_types: vec!["authorization_code".into()],
+            ..web()
+        };
+        assert_eq!(refused(&code_without_uri).0, Field::RedirectUris);
+        let public_service = ClientMetadata {
+            public: true,
+            grant_types: vec!["client_credentials".into()],
+            ..web()
+        };
+        assert_eq!(
+            refused(&public_service),
+            (Field::Registration, "invalid_client_metadata")
+        );
+        let implicit = ClientMetadata {
+            grant_types: vec!["implicit".into()],
+            ..web()
+        };
+        assert_eq!(refused(&implicit).0, Field::GrantTypes);
+        let hs256 = ClientMetadata {
+            id_token_signed_response_alg: Some("HS256".into()),
+            ..web()
+        };
+        assert_eq!(refused(&hs256).0, Field::IdTokenSignedResponseAlg);
+        let zero = ClientMetadata {
+            access_token_ttl: Some(0),
+            ..web()
+        };
+        assert_eq!(refused(&zero).0, Field::AccessTokenTtl);
+        let blank = ClientMetadata {
+            client_name: "  ".into(),
+            ..web()
+        };
+        assert_eq!(refused(&blank).0, Field::ClientName);
+    }
+
+    #[test]
+    fn only_public_keys_register() {
+        let with = |jwks: Value| ClientMetadata {
+            jwks: Some(jwks),
+            ..web()
+        };
+        let public = json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "a", "y": "b"}]});
+        assert_eq!(
+            validate(&with(public), ALGS).unwrap().auth_method,
+            AuthMethod::PrivateKeyJwt
+        );
+        for bad in [
+            json!({"keys": []}),
+            json!([]),
+            json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}),
+            json!({"keys": [{"kty": "RSA", "n": "x", "e": "AQAB", "d": "y"}]}),
+        ] {
+            assert_eq!(refused(&with(bad.clone())).0, Field::Jwks, "{bad}");
+        }
+    }
+}
