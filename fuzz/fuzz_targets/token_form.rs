@@ -1,8 +1,10 @@
 //! The token endpoint's form, decoded as the server decodes it and read by
-//! the functions the endpoint calls: `oauth::token_request` (grant type,
-//! then the grant's parameters, each at most once), scope narrowing
-//! against a registration, and the PKCE check of a code exchange; plus the
-//! authorization request's first step, which reads the same pairs.
+//! the functions the endpoint calls: client authentication
+//! (`oauth::client_auth::presented`, with a fuzzed `Authorization` value),
+//! `oauth::token_request` (grant type, then the grant's parameters, each at
+//! most once), scope narrowing against a registration, and the PKCE check
+//! of a code exchange; plus the authorization and logout requests, which
+//! read the same pairs.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,6 +16,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let params = oauth::Params(&pairs);
     let _ = oauth::authorize::client_id(params);
+    let _ = oauth::logout::LogoutRequest::parse(params);
+    // Client authentication reads the same form, with or without Basic.
+    if let Ok(presented) = oauth::client_auth::presented(None, params) {
+        assert!(!presented.client_id().is_empty());
+    }
+    let basic = params.get("authorization").ok().flatten().unwrap_or_default();
+    let _ = oauth::client_auth::presented(Some(basic.as_bytes()), params);
     let Ok(grant) = token_request::grant_type(params) else {
         return;
     };

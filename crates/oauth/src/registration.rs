@@ -2,7 +2,7 @@
 //! with, validated once into a typed [`Registration`], and the error
 //! vocabulary of §3.2.2. The CLI registers clients through this today;
 //! dynamic registration will parse its JSON into the same
-//! [`ClientMetadata`] request.
+//! [`RegistrationRequest`] request.
 
 use serde_json::Value;
 
@@ -11,7 +11,7 @@ use crate::{GrantType, RedirectUri, Scope};
 
 /// What a registration asks for, in RFC 7591 terms.
 #[derive(Debug, Clone, Default)]
-pub struct ClientMetadata {
+pub struct RegistrationRequest {
     pub client_name: String,
     pub grant_types: Vec<String>,
     pub redirect_uris: Vec<String>,
@@ -109,7 +109,7 @@ pub struct Registration {
 /// Validates `request`; `id_token_algs` are the algorithms the server
 /// signs ID tokens with.
 pub fn validate(
-    request: &ClientMetadata,
+    request: &RegistrationRequest,
     id_token_algs: &[&str],
 ) -> Result<Registration, RegistrationError> {
     use RegistrationError as E;
@@ -230,16 +230,16 @@ mod tests {
 
     const ALGS: &[&str] = &["RS256", "ES256"];
 
-    fn web() -> ClientMetadata {
-        ClientMetadata {
+    fn web() -> RegistrationRequest {
+        RegistrationRequest {
             client_name: " Example ".into(),
             redirect_uris: vec!["https://app.example/cb".into()],
             scope: Some("openid email".into()),
-            ..ClientMetadata::default()
+            ..RegistrationRequest::default()
         }
     }
 
-    fn refused(request: &ClientMetadata) -> (Field, &'static str) {
+    fn refused(request: &RegistrationRequest) -> (Field, &'static str) {
         let e = validate(request, ALGS).unwrap_err();
         (e.field, e.code())
     }
@@ -254,16 +254,16 @@ mod tests {
         );
         assert_eq!(app.auth_method, AuthMethod::ClientSecretBasic);
         let service = validate(
-            &ClientMetadata {
+            &RegistrationRequest {
                 client_name: "svc".into(),
-                ..ClientMetadata::default()
+                ..RegistrationRequest::default()
             },
             ALGS,
         )
         .unwrap();
         assert_eq!(service.grant_types, vec![GrantType::ClientCredentials]);
         let spa = validate(
-            &ClientMetadata {
+            &RegistrationRequest {
                 public: true,
                 ..web()
             },
@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn each_refusal_names_its_field_and_rfc_7591_code() {
-        let bad_uri = ClientMetadata {
+        let bad_uri = RegistrationRequest {
             redirect_uris: vec!["http://app.example/cb".into()],
             ..web()
         };
@@ -283,13 +283,13 @@ mod tests {
             refused(&bad_uri),
             (Field::RedirectUris, "invalid_redirect_uri")
         );
-        let code_without_uri = ClientMetadata {
+        let code_without_uri = RegistrationRequest {
             redirect_uris: vec![],
             grant_types: vec!["authorization_code".into()],
             ..web()
         };
         assert_eq!(refused(&code_without_uri).0, Field::RedirectUris);
-        let public_service = ClientMetadata {
+        let public_service = RegistrationRequest {
             public: true,
             grant_types: vec!["client_credentials".into()],
             ..web()
@@ -298,22 +298,22 @@ mod tests {
             refused(&public_service),
             (Field::Registration, "invalid_client_metadata")
         );
-        let implicit = ClientMetadata {
+        let implicit = RegistrationRequest {
             grant_types: vec!["implicit".into()],
             ..web()
         };
         assert_eq!(refused(&implicit).0, Field::GrantTypes);
-        let hs256 = ClientMetadata {
+        let hs256 = RegistrationRequest {
             id_token_signed_response_alg: Some("HS256".into()),
             ..web()
         };
         assert_eq!(refused(&hs256).0, Field::IdTokenSignedResponseAlg);
-        let zero = ClientMetadata {
+        let zero = RegistrationRequest {
             access_token_ttl: Some(0),
             ..web()
         };
         assert_eq!(refused(&zero).0, Field::AccessTokenTtl);
-        let blank = ClientMetadata {
+        let blank = RegistrationRequest {
             client_name: "  ".into(),
             ..web()
         };
@@ -322,7 +322,7 @@ mod tests {
 
     #[test]
     fn only_public_keys_register() {
-        let with = |jwks: Value| ClientMetadata {
+        let with = |jwks: Value| RegistrationRequest {
             jwks: Some(jwks),
             ..web()
         };

@@ -24,7 +24,7 @@ use crate::services::oauth::authorize::{self, Done};
 use crate::services::oauth::{consent as consents, login};
 use crate::state::AppState;
 use crate::web::errors::{csrf_refused, error_page, too_large, unavailable};
-use crate::web::pages::{self, Login};
+use crate::web::pages::{self, LoginPage};
 use crate::web::{device, session, transaction};
 
 const FAILED: &str = "Incorrect username or password.";
@@ -66,7 +66,7 @@ async fn login_page(
     } else {
         StatusCode::OK
     };
-    let page = Login {
+    let page = LoginPage {
         client_name: &client.name,
         authz: sealed,
         csrf: &csrf,
@@ -185,7 +185,7 @@ pub async fn consent_form(
         Err(response) => return response,
     };
     let (jar, csrf) = session::csrf_token(&state, jar);
-    let page = pages::Consent {
+    let page = pages::ConsentPage {
         client_name: &client.name,
         user_name: &current.user.user_name,
         scopes: request.scope.iter().collect(),

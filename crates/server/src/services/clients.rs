@@ -10,7 +10,7 @@ use crate::keys::MasterKey;
 use crate::opaque::random_token;
 use crate::secret::Secret;
 
-pub use oauth::registration::{ClientMetadata as NewClient, Field, RegistrationError};
+pub use oauth::registration::{Field, RegistrationError, RegistrationRequest as NewClient};
 
 /// The stored client, and its secret, which exists only here and now.
 #[derive(Debug)]

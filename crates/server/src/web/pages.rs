@@ -9,7 +9,7 @@ use super::page_headers;
 
 #[derive(Template, Debug)]
 #[template(path = "login.html")]
-pub struct Login<'a> {
+pub struct LoginPage<'a> {
     pub client_name: &'a str,
     pub authz: &'a str,
     pub csrf: &'a str,
@@ -19,7 +19,7 @@ pub struct Login<'a> {
 
 #[derive(Template, Debug)]
 #[template(path = "consent.html")]
-pub struct Consent<'a> {
+pub struct ConsentPage<'a> {
     pub client_name: &'a str,
     pub user_name: &'a str,
     pub scopes: Vec<&'a str>,
