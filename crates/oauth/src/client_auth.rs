@@ -5,7 +5,7 @@
 //!
 //! The server looks the client up, compares the secret with its keyed
 //! hash, verifies the assertion's signature with a registered key and
-//! remembers its `jti` (`routes::client_auth`).
+//! remembers its `jti` (`services::oauth::client_auth`).
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

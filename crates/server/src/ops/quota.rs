@@ -1,6 +1,6 @@
 //! The rate-limit quota this replica holds: requests it may admit
 //! locally from batches it took from the shared limit in the store
-//! (`routes::rate_limit` takes and spends it).
+//! (`routes::support::rate_limit` takes and spends it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -49,7 +49,7 @@ impl LocalQuota {
         }
     }
 
-    /// The fetching turn of `key` (see `routes::rate_limit::check`).
+    /// The fetching turn of `key` (see `routes::support::rate_limit::check`).
     pub fn gate(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut gates = self
             .gates
