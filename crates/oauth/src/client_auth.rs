@@ -241,12 +241,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    fn pairs(raw: &[(&str, &str)]) -> Vec<(String, String)> {
-        raw.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::params::pairs;
 
     fn basic(id: &str, secret: &str) -> String {
         format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")))

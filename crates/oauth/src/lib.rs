@@ -1,5 +1,15 @@
 //! OAuth 2.0 and OpenID Connect as pure logic: typed protocol identifiers
-//! that validate once when parsed, and the RFC error vocabulary.
+//! that validate once when parsed, the RFC error vocabulary, and the
+//! protocol decisions the server asks for:
+//!
+//! - requests: [`Params`] (each parameter at most once), [`authorize`]
+//!   (the authorization request and the sign-in and consent steps),
+//!   [`token_request`], [`logout`];
+//! - clients: [`client_auth`] (presented credentials, assertion claims),
+//!   [`registration`] (RFC 7591 metadata);
+//! - tokens: [`access_token`] (RFC 9068 claims and their checks),
+//!   [`id_token`], [`claims`] (a user's claims by scope), [`Scope::narrow`];
+//! - [`discovery`]: the metadata, derived from the types above.
 //!
 //! This crate does no IO, reads no clock and draws no randomness: time and
 //! random values are parameters. It knows nothing of HTTP types, stores or

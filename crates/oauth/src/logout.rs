@@ -81,12 +81,7 @@ pub fn ends_without_asking(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(raw: &[(&str, &str)]) -> Vec<(String, String)> {
-        raw.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::params::pairs;
 
     #[test]
     fn parameters_appear_at_most_once_and_the_client_must_agree() {

@@ -42,15 +42,17 @@ impl<'a> Params<'a> {
     }
 }
 
+/// Owned pairs from literals, for tests.
+#[cfg(test)]
+pub(crate) fn pairs(raw: &[(&str, &str)]) -> Vec<(String, String)> {
+    raw.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(raw: &[(&str, &str)]) -> Vec<(String, String)> {
-        raw.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
 
     #[test]
     fn empty_is_absent_and_repeats_are_refused() {

@@ -74,12 +74,7 @@ fn scope(params: Params<'_>) -> Result<Option<Scope>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pairs(raw: &[(&str, &str)]) -> Vec<(String, String)> {
-        raw.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::params::pairs;
 
     fn parse(raw: &[(&str, &str)]) -> Result<TokenRequest<'static>, Error> {
         let owned: &'static [(String, String)] = Box::leak(pairs(raw).into_boxed_slice());

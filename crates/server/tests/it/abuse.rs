@@ -144,20 +144,8 @@ async fn rate_limits_answer_429_in_each_routes_vocabulary() {
     assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
 
     // The token endpoint, per client: an OAuth error.
-    let cc = p.cli(&[
-        "client",
-        "create",
-        "--name",
-        "svc",
-        "--grant-type",
-        "client_credentials",
-        "--scope",
-        "scim:read",
-    ]);
-    let (id, secret) = (
-        cc["client_id"].as_str().unwrap(),
-        cc["client_secret"].as_str().unwrap(),
-    );
+    let cc = p.client("scim:read");
+    let (id, secret) = (cc.id.as_str(), cc.secret.as_str());
     let first: Value = cc_token(&p.base, id, secret).await.json().await.unwrap();
     let access = first["access_token"].as_str().unwrap().to_owned();
     assert_eq!(cc_token(&p.base, id, secret).await.status(), StatusCode::OK);

@@ -3,6 +3,7 @@
 //! - [`authorize`]: an authorization request's next step (sign in,
 //!   consent, or the code), and the code itself;
 //! - [`consent`]: recording the user's consent;
+//! - [`client_auth`]: whether a client's credentials are right;
 //! - [`login`]: whether a userName and password sign in;
 //! - [`session`]: browser sessions as records (the cookie is `web::session`);
 //! - [`grants`]: the token endpoint's grants, each deciding and then
