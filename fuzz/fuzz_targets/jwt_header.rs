@@ -33,6 +33,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(token) = std::str::from_utf8(data) else {
         return;
     };
+    // The Authorization header a resource reads the token from (RFC 6750).
+    if let Some(bearer) = oauth::bearer::token(token) {
+        assert!(!bearer.is_empty() && bearer.len() < token.len());
+    }
     let Ok(header) = jsonwebtoken::decode_header(token) else {
         return;
     };

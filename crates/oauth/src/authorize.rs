@@ -39,6 +39,39 @@ pub struct Redirect {
     pub state: Option<String>,
 }
 
+impl Redirect {
+    /// The parameters of an authorization response or error: `fields`,
+    /// then `state` if the request had one (RFC 6749 §4.1.2) and `iss`
+    /// (RFC 9207 §2).
+    pub fn response_params<'a>(
+        &'a self,
+        fields: &[(&'a str, &'a str)],
+        issuer: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut all = fields.to_vec();
+        if let Some(state) = &self.state {
+            all.push(("state", state));
+        }
+        all.push(("iss", issuer));
+        all
+    }
+
+    /// The redirect URI with `params` added to its query (RFC 6749 §4.1.2,
+    /// keeping any query it was registered with, §3.1.2).
+    pub fn location(&self, params: &[(&str, &str)]) -> String {
+        with_query(&self.uri, params)
+    }
+}
+
+/// `uri` with `params` appended to its query, form-encoded.
+pub(crate) fn with_query(uri: &str, params: &[(&str, &str)]) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let separator = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{separator}{query}")
+}
+
 /// The `prompt` values (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Prompt {

@@ -33,6 +33,19 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The HTTP status of an error response with this code (RFC 6749 §5.2:
+    /// 400, and 401 for `invalid_client`; RFC 6750 §3.1 for the token
+    /// errors; 500 and 503 for the server's own failures).
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidClient | Self::InvalidToken => 401,
+            Self::InsufficientScope => 403,
+            Self::ServerError => 500,
+            Self::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidRequest => "invalid_request",

@@ -8,7 +8,8 @@
 //! - clients: [`client_auth`] (presented credentials, assertion claims),
 //!   [`registration`] (RFC 7591 metadata);
 //! - tokens: [`access_token`] (RFC 9068 claims and their checks),
-//!   [`id_token`], [`claims`] (a user's claims by scope), [`Scope::narrow`];
+//!   [`id_token`], [`claims`] (a user's claims by scope), [`Scope::narrow`],
+//!   [`bearer`] (RFC 6750), [`introspection`] (RFC 7662 answers);
 //! - [`discovery`]: the metadata, derived from the types above.
 //!
 //! This crate does no IO, reads no clock and draws no randomness: time and
@@ -17,12 +18,14 @@
 
 pub mod access_token;
 pub mod authorize;
+pub mod bearer;
 pub mod claims;
 pub mod client_auth;
 pub mod discovery;
 mod error;
 mod grant;
 pub mod id_token;
+pub mod introspection;
 pub mod logout;
 mod params;
 mod pkce;

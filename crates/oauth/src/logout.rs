@@ -42,6 +42,15 @@ impl<'a> LogoutRequest<'a> {
     }
 }
 
+/// Where the browser goes after a logout: the registered
+/// `post_logout_redirect_uri`, with the request's `state` (§3).
+pub fn redirect_location(post_logout_redirect_uri: &str, state: Option<&str>) -> String {
+    match state {
+        Some(state) => crate::authorize::with_query(post_logout_redirect_uri, &[("state", state)]),
+        None => post_logout_redirect_uri.to_owned(),
+    }
+}
+
 /// What an ID token used as a hint says about the session it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hint<'a> {
@@ -100,6 +109,18 @@ mod tests {
             ("post_logout_redirect_uri", "b"),
         ]);
         assert!(LogoutRequest::parse(Params(&raw)).is_err());
+    }
+
+    #[test]
+    fn the_state_goes_back_with_the_browser() {
+        assert_eq!(
+            redirect_location("https://app.example/bye", Some("x y")),
+            "https://app.example/bye?state=x+y"
+        );
+        assert_eq!(
+            redirect_location("https://app.example/bye?a=1", None),
+            "https://app.example/bye?a=1"
+        );
     }
 
     #[test]

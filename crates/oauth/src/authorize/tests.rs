@@ -173,3 +173,30 @@ fn the_only_registered_uri_may_be_omitted() {
         ))
     ));
 }
+
+#[test]
+fn responses_carry_state_and_iss_and_keep_the_registered_query() {
+    let redirect = Redirect {
+        uri: "https://app.example/cb?tenant=a".into(),
+        mode: ResponseMode::Query,
+        state: Some("af0 ifjsldkj".into()),
+    };
+    let params = redirect.response_params(
+        &[("code", "SplxlOBeZQQYbYS6WxSbIA")],
+        "https://auth.example",
+    );
+    assert_eq!(
+        redirect.location(&params),
+        "https://app.example/cb?tenant=a&code=SplxlOBeZQQYbYS6WxSbIA&state=af0+ifjsldkj&iss=https%3A%2F%2Fauth.example"
+    );
+    let stateless = Redirect {
+        uri: "https://app.example/cb".into(),
+        state: None,
+        ..redirect
+    };
+    let params = stateless.response_params(&[("error", "access_denied")], "https://auth.example");
+    assert_eq!(
+        stateless.location(&params),
+        "https://app.example/cb?error=access_denied&iss=https%3A%2F%2Fauth.example"
+    );
+}

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
-use oauth::access_token::AccessClaims;
+use oauth::introspection::{self, RefreshToken};
 use serde_json::{Value, json};
 
 use super::support::client_auth::AuthenticatedClient;
@@ -30,7 +30,7 @@ pub async fn introspect(
     }
     let token = params.require("token")?;
     let answer = match verify::access_token(&state, token).await? {
-        Some(verified) => active_access_token(&verified.claims),
+        Some(verified) => introspection::access_token(&verified.claims),
         None => refresh_token_answer(&state, token).await?,
     };
     let active = answer["active"] == json!(true);
@@ -40,39 +40,16 @@ pub async fn introspect(
     Ok(response)
 }
 
-/// RFC 7662 §2.2: the token's own claims, and that it is active.
-fn active_access_token(claims: &AccessClaims) -> Value {
-    json!({
-        "active": true,
-        "token_type": "Bearer",
-        "scope": claims.scope,
-        "client_id": claims.client_id,
-        "sub": claims.sub,
-        "aud": claims.aud,
-        "iss": claims.iss,
-        "exp": claims.exp,
-        "iat": claims.iat,
-        "jti": claims.jti,
-    })
-}
-
 async fn refresh_token_answer(state: &AppState, token: &str) -> Result<Value, OAuthError> {
     match verify::refresh_token(state, &hash_token(token)).await? {
-        Some(family) => {
-            let mut answer = json!({
-                "active": true,
-                "token_type": "refresh_token",
-                "client_id": family.client_id,
-                "scope": family.scope,
-                "iss": state.config.issuer,
-                "iat": family.rotated_at,
-                "exp": family.idle_expires_at.min(family.expires_at),
-            });
-            if let Some(user) = family.user_id {
-                answer["sub"] = json!(user);
-            }
-            Ok(answer)
-        }
-        None => Ok(json!({"active": false})),
+        Some(family) => Ok(introspection::refresh_token(&RefreshToken {
+            issuer: &state.config.issuer,
+            client_id: &family.client_id,
+            user_id: family.user_id.as_deref(),
+            scope: &family.scope,
+            issued_at: family.rotated_at,
+            expires_at: family.idle_expires_at.min(family.expires_at),
+        })),
+        None => Ok(introspection::inactive()),
     }
 }

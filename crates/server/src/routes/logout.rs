@@ -131,14 +131,7 @@ async fn logout(state: &AppState, jar: CookieJar, params: Fields, confirmed: boo
     let jar = session::clear(state, jar);
     match &checked.redirect {
         Some(uri) => {
-            let mut location = uri.clone();
-            if let Some(s) = request.state {
-                let query = form_urlencoded::Serializer::new(String::new())
-                    .append_pair("state", s)
-                    .finish();
-                location.push(if location.contains('?') { '&' } else { '?' });
-                location.push_str(&query);
-            }
+            let location = oauth::logout::redirect_location(uri, request.state);
             let mut response = StatusCode::SEE_OTHER.into_response();
             if let Ok(value) = location.parse() {
                 response.headers_mut().insert(LOCATION, value);

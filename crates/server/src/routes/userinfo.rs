@@ -16,12 +16,7 @@ use crate::state::AppState;
 
 /// RFC 6750 §3: the challenge, with an error code once a token was presented.
 fn challenge(status: StatusCode, error: Option<&str>, description: &str) -> Response {
-    let value = match error {
-        Some(error) => format!(
-            "Bearer realm=\"auth-service\", error=\"{error}\", error_description=\"{description}\""
-        ),
-        None => "Bearer realm=\"auth-service\"".to_owned(),
-    };
+    let value = oauth::bearer::challenge(error.map(|code| (code, description)));
     let mut response = status.into_response();
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().insert(WWW_AUTHENTICATE, value);

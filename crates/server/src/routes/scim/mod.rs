@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::header::{CONTENT_TYPE, ETAG, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_TYPE, ETAG};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -22,12 +22,11 @@ use axum::routing::{get, post};
 use serde_json::Value;
 
 use crate::routes::support::Bearer;
+pub use crate::routes::support::scim_response::{SCIM_JSON, error_response, scim_json};
 use crate::services::oauth::verify;
 use crate::services::scim::bulk::MAX_PAYLOAD_BYTES;
 use crate::services::scim::{Actor, Failure};
 use crate::state::AppState;
-
-pub const SCIM_JSON: &str = "application/scim+json";
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -88,32 +87,11 @@ async fn not_found() -> Response {
     error_response(&scim::Error::status(404, "no such SCIM endpoint"))
 }
 
-/// A JSON body with the SCIM media type.
-pub fn scim_json(status: StatusCode, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-    response
-}
-
 /// A single resource, with its ETag (RFC 7644 §3.14).
 pub fn resource_response(status: StatusCode, body: &Value, version: u64) -> Response {
     let mut response = scim_json(status, body);
     if let Ok(etag) = HeaderValue::from_str(&scim::etag(version)) {
         response.headers_mut().insert(ETAG, etag);
-    }
-    response
-}
-
-pub fn error_response(error: &scim::Error) -> Response {
-    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response = scim_json(status, &error.to_json());
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"auth-service\""),
-        );
     }
     response
 }

@@ -70,18 +70,10 @@ pub fn redirect_error(
 /// parameters in the query, or a self-submitting form (form_post). Both
 /// carry `state` and `iss` (RFC 9207).
 fn respond(state: &AppState, redirect: &Redirect, fields: &[(&str, &str)]) -> Response {
-    let mut all: Vec<(&str, &str)> = fields.to_vec();
-    if let Some(s) = &redirect.state {
-        all.push(("state", s));
-    }
-    all.push(("iss", &state.config.issuer));
+    let all = redirect.response_params(fields, &state.config.issuer);
     match redirect.mode {
         ResponseMode::Query => {
-            let query = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(all)
-                .finish();
-            let separator = if redirect.uri.contains('?') { '&' } else { '?' };
-            let mut response = see_other(&format!("{}{separator}{query}", redirect.uri));
+            let mut response = see_other(&redirect.location(&all));
             crate::web::page_headers(response.headers_mut(), None);
             response
         }

@@ -80,11 +80,8 @@ impl IntoResponse for OAuthError {
             description,
             detail,
         } = self.0;
-        let status = self.1.status.unwrap_or(match code {
-            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
-            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
+        let status = self.1.status.unwrap_or_else(|| {
+            StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
         });
         if let Some(detail) = &detail {
             tracing::warn!(event = "oauth_error", error = code.as_str(), detail = %detail, "request refused");

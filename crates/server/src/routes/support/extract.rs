@@ -68,9 +68,7 @@ impl Bearer {
             .get(axum::http::header::AUTHORIZATION)?
             .to_str()
             .ok()?;
-        let (scheme, token) = value.split_once(' ')?;
-        let token = token.trim();
-        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| Self(token.to_owned()))
+        oauth::bearer::token(value).map(|token| Self(token.to_owned()))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod client_auth;
 mod error;
 mod extract;
 pub mod rate_limit;
+pub mod scim_response;
 
 pub use error::{OAuthError, error, no_store};
 pub use extract::{Bearer, FormParams, OAuthForm};

@@ -193,7 +193,7 @@ fn answer(voice: Voice, verdict: Verdict) -> Response {
             response
         }
         Voice::Scim => {
-            crate::routes::scim::error_response(&scim::Error::status(status.as_u16(), detail))
+            super::scim_response::error_response(&scim::Error::status(status.as_u16(), detail))
         }
         Voice::Page => error_page(status, ErrorCode::TemporarilyUnavailable, page),
     };

@@ -1,0 +1,94 @@
+//! Token introspection answers (RFC 7662 §2.2): what an active access or
+//! refresh token says about itself, and the one answer for every other
+//! token (§2.2: "active": false and nothing else, so that a caller learns
+//! nothing about why).
+
+use serde_json::{Value, json};
+
+use crate::access_token::AccessClaims;
+
+/// The answer for a token that is not active, whatever the reason.
+pub fn inactive() -> Value {
+    json!({"active": false})
+}
+
+/// An active access token: its own claims.
+pub fn access_token(claims: &AccessClaims) -> Value {
+    json!({
+        "active": true,
+        "token_type": "Bearer",
+        "scope": claims.scope,
+        "client_id": claims.client_id,
+        "sub": claims.sub,
+        "aud": claims.aud,
+        "iss": claims.iss,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "jti": claims.jti,
+    })
+}
+
+/// What an active refresh token is known by.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshToken<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    /// The user; `None` for a client's own family.
+    pub user_id: Option<&'a str>,
+    pub scope: &'a str,
+    /// When the current token was issued (the family's last rotation).
+    pub issued_at: i64,
+    /// The earlier of the family's idle and absolute ends.
+    pub expires_at: i64,
+}
+
+/// An active refresh token.
+pub fn refresh_token(token: &RefreshToken<'_>) -> Value {
+    let mut answer = json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "client_id": token.client_id,
+        "scope": token.scope,
+        "iss": token.issuer,
+        "iat": token.issued_at,
+        "exp": token.expires_at,
+    });
+    if let Some(user) = token.user_id {
+        answer["sub"] = json!(user);
+    }
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_carry_rfc_7662_members_only() {
+        assert_eq!(inactive(), json!({"active": false}));
+        let claims = AccessClaims {
+            iss: "https://auth.example".into(),
+            sub: "u1".into(),
+            aud: "https://auth.example".into(),
+            client_id: "web".into(),
+            iat: 1,
+            exp: 2,
+            jti: "j".into(),
+            scope: "openid".into(),
+            auth_time: Some(1),
+        };
+        let answer = access_token(&claims);
+        assert_eq!(answer["token_type"], "Bearer");
+        assert!(answer.get("auth_time").is_none());
+        let service = refresh_token(&RefreshToken {
+            issuer: "https://auth.example",
+            client_id: "svc",
+            user_id: None,
+            scope: "read",
+            issued_at: 1,
+            expires_at: 9,
+        });
+        assert!(service.get("sub").is_none());
+        assert_eq!(service["token_type"], "refresh_token");
+    }
+}
