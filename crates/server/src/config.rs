@@ -42,6 +42,9 @@ pub struct Config {
     pub issuer: String,
     pub store: StoreUrl,
     pub redis_prefix: String,
+    /// The Sentinels' credentials, for `redis+sentinel://` stores.
+    pub redis_sentinel_username: Option<String>,
+    pub redis_sentinel_password: Option<Secret<String>>,
     pub master_key: Option<MasterKey>,
     pub log_format: LogFormat,
     pub log_level: String,
@@ -166,6 +169,10 @@ const SETTINGS: &[(&str, &str)] = &[
     ("issuer", "http://localhost:3001"),
     ("store", "sqlite://./data/auth.db"),
     ("redis_prefix", ""),
+    // The Sentinels' own credentials (redis+sentinel:// URLs carry the
+    // data nodes'); empty means none.
+    ("redis_sentinel_username", ""),
+    ("redis_sentinel_password", ""),
     ("master_key", ""),
     ("log_format", "json"),
     ("log_level", "info"),
@@ -271,6 +278,11 @@ impl Config {
             issuer: parse_issuer(get("issuer")?)?,
             store: parse_store(get("store")?)?,
             redis_prefix: get("redis_prefix")?.value.clone(),
+            redis_sentinel_username: Some(get("redis_sentinel_username")?.value.clone())
+                .filter(|u| !u.is_empty()),
+            redis_sentinel_password: Some(get("redis_sentinel_password")?.value.clone())
+                .filter(|p| !p.is_empty())
+                .map(Secret::new),
             master_key: parse_master_key(get("master_key")?)?,
             log_format: parse_log_format(get("log_format")?)?,
             log_level: parse_log_level(get("log_level")?)?,
@@ -330,7 +342,7 @@ impl Config {
         };
         let duration = |d: Duration| humantime::format_duration(d).to_string();
         let rate = |r: Option<Rate>| r.map_or_else(|| "off".to_owned(), |r| r.to_string());
-        serde_json::json!({
+        let mut view = serde_json::json!({
             "listen": self.listen.to_string(),
             "issuer": self.issuer,
             "store": store,
@@ -372,7 +384,11 @@ impl Config {
             "http_request_timeout": duration(self.http.request_timeout),
             "http_idle_timeout": duration(self.http.idle_timeout),
             "http_max_connections": self.http.max_connections.map_or_else(|| serde_json::json!("auto"), |n| serde_json::json!(n)),
-        })
+        });
+        view["redis_sentinel_username"] = serde_json::json!(self.redis_sentinel_username);
+        view["redis_sentinel_password"] =
+            serde_json::json!(self.redis_sentinel_password.as_ref().map(|_| "[REDACTED]"));
+        view
     }
 }
 

@@ -55,6 +55,13 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 url: url.expose().clone(),
                 prefix: config.redis_prefix.clone(),
                 timeout: config.store_timeout,
+                sentinel_auth: store_redis::SentinelAuth {
+                    username: config.redis_sentinel_username.clone(),
+                    password: config
+                        .redis_sentinel_password
+                        .as_ref()
+                        .map(|p| p.expose().clone()),
+                },
             };
             Arc::new(RedisStore::new(&redis, clock)?)
         }

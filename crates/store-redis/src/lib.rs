@@ -8,8 +8,9 @@
 //!
 //! Every multi-key update is one Lua script (in `lua/`), so no update is a
 //! read-modify-write race between replicas. Scripts build key names from the
-//! prefix they are given, so this backend targets a single Redis primary (with
-//! replicas or Sentinel), not Redis Cluster.
+//! prefix they are given, so this backend targets one Redis primary: at a
+//! fixed address, or the one a set of Sentinels names ([`topology`]), not
+//! Redis Cluster.
 //!
 //! Expiry is checked against the store clock in every read, as the contract
 //! says ("expired means absent"); Redis TTLs only collect the garbage.
@@ -17,13 +18,18 @@
 //! Connection: one multiplexed [`ConnectionManager`], which reconnects by
 //! itself. If Redis is down at startup the manager is created on first use,
 //! so the service starts and turns ready when Redis appears. Every call is
-//! bounded by the configured timeout and fails with `Unavailable`.
+//! bounded by the configured timeout and fails with `Unavailable`. Behind
+//! Sentinels, a call that meets a replica (`READONLY`), a dropped
+//! connection or a timeout forgets the primary, and a watcher asks the
+//! Sentinels every [`SENTINEL_POLL`] whether it changed; the next call
+//! connects to the primary the Sentinels name then.
 
 mod grants;
 mod identity;
 mod system;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod topology;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,9 +37,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{Client, FromRedisValue, RedisError, Script, ScriptInvocation};
 use store::{Clock, Error, Result, Store, observe};
-use tokio::sync::OnceCell;
+pub use topology::{SentinelAuth, Topology};
+
+/// How often the Sentinels are asked whether the primary changed: the
+/// longest a replica of the service keeps talking to a demoted primary
+/// that still answers reads.
+pub const SENTINEL_POLL: Duration = Duration::from_secs(1);
 
 /// How to reach Redis.
 #[derive(Debug, Clone)]
@@ -44,6 +56,9 @@ pub struct RedisConfig {
     pub prefix: String,
     /// Upper bound for any single store call, connection included.
     pub timeout: Duration,
+    /// The Sentinels' own credentials, when the URL is a Sentinel one and
+    /// they have any.
+    pub sentinel_auth: SentinelAuth,
 }
 
 /// The Redis store. Clones share the connection.
@@ -53,14 +68,37 @@ pub struct RedisStore {
 }
 
 struct Inner {
-    client: Client,
+    source: Source,
     /// Empty until the first successful connection; a failed attempt leaves
-    /// it empty, so the next call tries again.
-    manager: OnceCell<ConnectionManager>,
+    /// it empty, so the next call tries again. Behind Sentinels it is
+    /// emptied again when the primary may have changed.
+    current: std::sync::RwLock<Option<Connected>>,
+    /// One (re)connection at a time.
+    connecting: tokio::sync::Mutex<()>,
     prefix: String,
     timeout: Duration,
     clock: Arc<dyn Clock>,
     scripts: Scripts,
+}
+
+/// Where connections go.
+enum Source {
+    /// One Redis; the connection manager reconnects to it by itself.
+    Single(Box<Client>),
+    /// The primary the Sentinels name.
+    Sentinel(Box<Sentinels>),
+}
+
+struct Sentinels {
+    client: tokio::sync::Mutex<SentinelClient>,
+    target: topology::SentinelTarget,
+}
+
+#[derive(Clone)]
+struct Connected {
+    manager: ConnectionManager,
+    /// `host:port` of the node, for readiness and `doctor`.
+    primary: String,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -132,20 +170,65 @@ impl Scripts {
 
 /// Checks that `url` is a Redis URL this backend can use, without connecting.
 pub fn validate_url(url: &str) -> std::result::Result<(), String> {
-    Client::open(url).map(drop).map_err(|e| e.to_string())
+    Topology::parse(url).map(drop)
 }
+
+fn sentinel_client(
+    target: &topology::SentinelTarget,
+    auth: &SentinelAuth,
+) -> RedisResultOf<SentinelClient> {
+    let mut builder = SentinelClientBuilder::new(
+        target.addresses(),
+        &target.service,
+        SentinelServerType::Master,
+    )?
+    .set_client_to_redis_db(target.db);
+    if let Some(user) = &target.username {
+        builder = builder.set_client_to_redis_username(user);
+    }
+    if let Some(password) = &target.password {
+        builder = builder.set_client_to_redis_password(password);
+    }
+    if let Some(user) = &auth.username {
+        builder = builder.set_client_to_sentinel_username(user);
+    }
+    if let Some(password) = &auth.password {
+        builder = builder.set_client_to_sentinel_password(password);
+    }
+    if target.tls {
+        builder = builder
+            .set_client_to_redis_tls_mode(redis::TlsMode::Secure)
+            .set_client_to_sentinel_tls_mode(redis::TlsMode::Secure);
+    }
+    builder.build()
+}
+
+type RedisResultOf<T> = std::result::Result<T, RedisError>;
 
 impl RedisStore {
     /// Validates the URL; does not connect (the first call does).
     pub fn new(config: &RedisConfig, clock: Arc<dyn Clock>) -> Result<Self> {
-        let client = Client::open(config.url.as_str()).map_err(|e| Error::Corrupt {
+        let invalid = |e: String| Error::Corrupt {
             message: format!("invalid Redis URL: {e}"),
             source: None,
-        })?;
+        };
+        let source = match Topology::parse(&config.url).map_err(invalid)? {
+            Topology::Single(url) => Source::Single(Box::new(
+                Client::open(url).map_err(|e| invalid(e.to_string()))?,
+            )),
+            Topology::Sentinel(target) => Source::Sentinel(Box::new(Sentinels {
+                client: tokio::sync::Mutex::new(
+                    sentinel_client(&target, &config.sentinel_auth)
+                        .map_err(|e| invalid(e.to_string()))?,
+                ),
+                target,
+            })),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                client,
-                manager: OnceCell::new(),
+                source,
+                current: std::sync::RwLock::new(None),
+                connecting: tokio::sync::Mutex::new(()),
                 prefix: config.prefix.clone(),
                 timeout: config.timeout,
                 clock,
@@ -170,22 +253,118 @@ impl RedisStore {
         &self.inner.scripts
     }
 
-    /// The shared connection, created on first use.
-    async fn connection(&self) -> Result<ConnectionManager> {
+    fn connected(&self) -> Option<Connected> {
         self.inner
-            .manager
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.inner.timeout))
-                    .set_response_timeout(Some(self.inner.timeout))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_millis(500));
-                ConnectionManager::new_with_config(self.inner.client.clone(), config)
-                    .await
-                    .map_err(|e| Error::unavailable("cannot connect to Redis", e))
-            })
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Forgets the primary (behind Sentinels only), so that the next call
+    /// asks the Sentinels again.
+    fn forget_primary(&self, why: &str) {
+        if matches!(self.inner.source, Source::Sentinel(_)) {
+            let old = self
+                .inner
+                .current
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(old) = old {
+                tracing::warn!(event = "redis_primary_lost", primary = %old.primary, reason = why, "asking the Sentinels for the primary again");
+            }
+        }
+    }
+
+    /// The `host:port` of the Redis this store talks to, once connected.
+    pub fn primary(&self) -> Option<String> {
+        self.connected().map(|c| c.primary)
+    }
+
+    /// The shared connection, created on first use (and, behind Sentinels,
+    /// again after the primary changed).
+    async fn connection(&self) -> Result<ConnectionManager> {
+        if let Some(current) = self.connected() {
+            return Ok(current.manager);
+        }
+        let _one = self.inner.connecting.lock().await;
+        if let Some(current) = self.connected() {
+            return Ok(current.manager);
+        }
+        let (client, sentinel) = match &self.inner.source {
+            Source::Single(client) => (client.as_ref().clone(), false),
+            Source::Sentinel(sentinels) => {
+                let Sentinels { client, target } = sentinels.as_ref();
+                let found = client.lock().await.async_get_client().await.map_err(|e| {
+                    Error::unavailable(
+                        format!(
+                            "the Sentinels ({}) do not name a primary for {:?}",
+                            target.redacted(),
+                            target.service
+                        ),
+                        e,
+                    )
+                })?;
+                (found, true)
+            }
+        };
+        let primary = address(&client);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.inner.timeout))
+            .set_response_timeout(Some(self.inner.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let manager = ConnectionManager::new_with_config(client, config)
             .await
-            .cloned()
+            .map_err(|e| Error::unavailable("cannot connect to Redis", e))?;
+        if sentinel {
+            tracing::info!(event = "redis_primary", primary = %primary, "connected to the primary the Sentinels name");
+            self.watch_sentinels(primary.clone());
+        }
+        *self
+            .inner
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Connected {
+            manager: manager.clone(),
+            primary,
+        });
+        Ok(manager)
+    }
+
+    /// Asks the Sentinels every [`SENTINEL_POLL`] whether the primary is
+    /// still `primary`; when it is not, forgets it. Stops when the store is
+    /// dropped or the primary was forgotten for another reason.
+    fn watch_sentinels(&self, primary: String) {
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SENTINEL_POLL).await;
+                let Some(inner) = inner.upgrade() else { return };
+                let store = RedisStore { inner };
+                if store.primary().as_deref() != Some(primary.as_str()) {
+                    return;
+                }
+                let Source::Sentinel(sentinels) = &store.inner.source else {
+                    return;
+                };
+                let client = &sentinels.client;
+                let named = tokio::time::timeout(store.inner.timeout, async {
+                    client.lock().await.async_get_client().await
+                })
+                .await;
+                match named {
+                    Ok(Ok(found)) if address(&found) != primary => {
+                        store.forget_primary("the Sentinels name another primary");
+                        return;
+                    }
+                    // Same primary, or the Sentinels did not answer: the
+                    // calls themselves notice a primary that is gone.
+                    _ => {}
+                }
+            }
+        });
     }
 
     /// Runs one Redis interaction under the store timeout, with metrics.
@@ -197,8 +376,15 @@ impl RedisStore {
         let timeout = self.inner.timeout;
         observe("redis", op, async move {
             match tokio::time::timeout(timeout, async { f(self.connection().await?).await }).await {
+                Ok(Err(e)) => {
+                    if let Some(why) = lost_primary(&e) {
+                        self.forget_primary(why);
+                    }
+                    Err(e)
+                }
                 Ok(result) => result,
                 Err(elapsed) => {
+                    self.forget_primary("timeout");
                     tracing::warn!(
                         event = "store_timeout",
                         backend = "redis",
@@ -267,6 +453,39 @@ impl RedisStore {
     }
 }
 
+/// `host:port` of a client's node.
+fn address(client: &Client) -> String {
+    match client.get_connection_info().addr() {
+        redis::ConnectionAddr::Tcp(host, port)
+        | redis::ConnectionAddr::TcpTls { host, port, .. } => {
+            format!("{host}:{port}")
+        }
+        redis::ConnectionAddr::Unix(path) => path.display().to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Whether an error means the node may no longer be the primary: it
+/// refused a write as a replica (`READONLY`), or the connection failed.
+fn lost_primary(e: &Error) -> Option<&'static str> {
+    let Error::Unavailable {
+        source: Some(source),
+        ..
+    } = e
+    else {
+        return None;
+    };
+    let redis = source.downcast_ref::<RedisError>()?;
+    if redis.code() == Some("READONLY") {
+        Some("the node is a replica now (READONLY)")
+    } else if redis.is_io_error() || redis.is_connection_dropped() || redis.is_connection_refusal()
+    {
+        Some("the connection failed")
+    } else {
+        None
+    }
+}
+
 /// Maps a Redis error: a reply of the wrong shape means the data is not
 /// ours to read; anything else is the backend being unavailable.
 pub(crate) fn redis_err(e: RedisError) -> Error {
@@ -313,6 +532,10 @@ pub(crate) fn parse_i64(text: Option<&String>) -> Result<i64> {
 impl Store for RedisStore {
     fn backend(&self) -> &'static str {
         "redis"
+    }
+
+    fn primary(&self) -> Option<String> {
+        RedisStore::primary(self)
     }
 
     async fn ping(&self) -> Result<()> {

@@ -1,6 +1,7 @@
 //! A private `redis-server` for tests: started on a free loopback port in a
 //! temporary directory, killed when dropped. When `AUTH_TEST_REDIS_URL` is set,
-//! that server is used instead and nothing is started.
+//! that server is used instead and nothing is started. [`TestSentinel`] is a
+//! primary, a replica and three Sentinels, always private.
 //!
 //! There is no silent skip: if neither works, [`TestRedis::start`] fails with
 //! a message saying how to get Redis.
@@ -17,6 +18,8 @@ pub struct TestRedis {
     pub port: u16,
     child: Option<Child>,
     dir: Option<tempfile::TempDir>,
+    /// Further `redis-server` arguments, kept for a restart.
+    extra: Vec<String>,
 }
 
 impl TestRedis {
@@ -28,8 +31,15 @@ impl TestRedis {
                 port: 0,
                 child: None,
                 dir: None,
+                extra: Vec::new(),
             });
         }
+        Self::start_private(&[])
+    }
+
+    /// Starts a private server with `extra` arguments (e.g. `--replicaof`),
+    /// whatever `AUTH_TEST_REDIS_URL` says.
+    pub fn start_private(extra: &[&str]) -> Result<Self, String> {
         let port = free_port()?;
         let dir =
             tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
@@ -38,6 +48,7 @@ impl TestRedis {
             port,
             child: None,
             dir: Some(dir),
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
         };
         redis.spawn()?;
         Ok(redis)
@@ -63,6 +74,7 @@ impl TestRedis {
             .args(["--appendonly", "yes", "--appendfsync", "everysec"])
             // As deploy/k8s/redis.yaml: bounded, and never evicting.
             .args(["--maxmemory", "256mb", "--maxmemory-policy", "noeviction"])
+            .args(&self.extra)
             .arg("--dir")
             .arg(dir.path())
             .stdout(Stdio::null())
@@ -121,6 +133,162 @@ impl Drop for TestRedis {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// One primary, one replica and three Sentinels watching them (quorum 2),
+/// each a private process on a free loopback port, killed when dropped.
+/// The Sentinels call the primary down after 1 s and fail over within 3 s.
+#[derive(Debug)]
+pub struct TestSentinel {
+    /// `redis+sentinel://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3/auth/0`.
+    pub url: String,
+    pub service: String,
+    pub nodes: Vec<TestRedis>,
+    pub sentinel_ports: Vec<u16>,
+    sentinels: Vec<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl TestSentinel {
+    pub fn start() -> Result<Self, String> {
+        let service = "auth".to_owned();
+        let primary = TestRedis::start_private(&[])?;
+        let replica =
+            TestRedis::start_private(&["--replicaof", "127.0.0.1", &primary.port.to_string()])?;
+        let dir =
+            tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+        let mut sentinels = Vec::new();
+        let mut sentinel_ports = Vec::new();
+        for i in 0..3 {
+            let port = free_port()?;
+            let conf = dir.path().join(format!("sentinel-{i}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "port {port}\nbind 127.0.0.1\ndir {}\n\
+                     sentinel monitor {service} 127.0.0.1 {} 2\n\
+                     sentinel down-after-milliseconds {service} 1000\n\
+                     sentinel failover-timeout {service} 3000\n\
+                     sentinel parallel-syncs {service} 1\n",
+                    dir.path().display(),
+                    primary.port
+                ),
+            )
+            .map_err(|e| format!("cannot write the Sentinel configuration: {e}"))?;
+            let child = Command::new("redis-server")
+                .arg(&conf)
+                .arg("--sentinel")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start redis-server --sentinel ({e})"))?;
+            sentinels.push(child);
+            sentinel_ports.push(port);
+        }
+        let hosts: Vec<String> = sentinel_ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let sentinel = Self {
+            url: format!("redis+sentinel://{}/{service}/0", hosts.join(",")),
+            service,
+            nodes: vec![primary, replica],
+            sentinel_ports,
+            sentinels,
+            dir,
+        };
+        // Ready when every Sentinel names the primary ([`Self::wait_replica`]
+        // waits for what a failover needs as well).
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            let ready = sentinel
+                .sentinel_ports
+                .iter()
+                .all(|port| sentinel.primary_port_at(*port) == Some(sentinel.nodes[0].port));
+            if ready {
+                return Ok(sentinel);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err("the Sentinels did not name the primary within 15 s".into())
+    }
+
+    /// Waits until the replica is in sync and every Sentinel knows it, so
+    /// that a failover has somewhere to go (Sentinels learn of replicas
+    /// from the primary's INFO, every 10 s at most). At most 20 s.
+    pub fn wait_replica(&self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let synced = command(self.nodes[1].port, &["INFO", "replication"])
+                .is_some_and(|info| info.contains("master_link_status:up"));
+            let known = self.sentinel_ports.iter().all(|port| {
+                command(*port, &["SENTINEL", "REPLICAS", &self.service])
+                    .is_some_and(|reply| reply.contains(&self.nodes[1].port.to_string()))
+            });
+            if synced && known {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("the replica was not in sync and known to every Sentinel within 20 s".into())
+    }
+
+    /// The port of the primary the Sentinel at `port` names.
+    pub fn primary_port_at(&self, port: u16) -> Option<u16> {
+        let reply = command(
+            port,
+            &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", &self.service],
+        )?;
+        reply.lines().rev().find_map(|l| l.trim().parse().ok())
+    }
+
+    /// Asks the Sentinels to fail over now (no node is harmed) and waits
+    /// until they name the other node (at most 15 s). Returns its port.
+    pub fn failover(&self) -> Result<u16, String> {
+        let before = self.primary_port_at(self.sentinel_ports[0]);
+        command(
+            self.sentinel_ports[0],
+            &["SENTINEL", "FAILOVER", &self.service],
+        )
+        .ok_or("SENTINEL FAILOVER got no answer")?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            let now = self.primary_port_at(self.sentinel_ports[0]);
+            if now.is_some() && now != before {
+                return now.ok_or_else(String::new);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err("the Sentinels did not fail over within 15 s".into())
+    }
+}
+
+impl Drop for TestSentinel {
+    fn drop(&mut self) {
+        for child in &mut self.sentinels {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = &self.dir;
+    }
+}
+
+/// Sends one command (RESP) to the Redis or Sentinel at `port` and returns
+/// the raw reply, or `None` when nothing answers within 1 s.
+fn command(port: u16, args: &[&str]) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(1000)))
+        .ok()?;
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut buffer = [0u8; 4096];
+    let n = stream.read(&mut buffer).ok()?;
+    Some(String::from_utf8_lossy(&buffer[..n]).into_owned())
 }
 
 fn free_port() -> Result<u16, String> {

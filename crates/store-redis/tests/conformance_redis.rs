@@ -20,6 +20,7 @@ async fn harness() -> Harness {
         url: server.url.clone(),
         prefix: TestRedis::unique_prefix(),
         timeout: Duration::from_secs(5),
+        sentinel_auth: store_redis::SentinelAuth::default(),
     };
     let clock = TestClock::new(T0);
     let store: Arc<dyn Store> =
@@ -48,6 +49,7 @@ async fn upgrade_moves_user_names_to_rfc_8265_keys_once() {
         url: server.url.clone(),
         prefix: prefix.clone(),
         timeout: Duration::from_secs(5),
+        sentinel_auth: store_redis::SentinelAuth::default(),
     };
     let store = RedisStore::new(&config, Arc::new(TestClock::new(T0))).unwrap();
     let user = |id: &str, name: &str| store::UserRecord {

@@ -241,6 +241,12 @@ pub trait Store:
 {
     /// `"sqlite"` or `"redis"`, for metrics and health.
     fn backend(&self) -> &'static str;
+    /// The node the backend writes to (`host:port`), once connected: for
+    /// Redis behind Sentinel, the primary the Sentinels named last. `None`
+    /// for the embedded database.
+    fn primary(&self) -> Option<String> {
+        None
+    }
     /// Succeeds when the backend answers a trivial request.
     async fn ping(&self) -> Result<()>;
     /// Backend settings an operator should see (`doctor`): Redis

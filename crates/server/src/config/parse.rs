@@ -50,14 +50,22 @@ pub(super) fn parse_store(raw: &Raw) -> Result<StoreUrl, ConfigError> {
         }
         return Ok(StoreUrl::Sqlite(PathBuf::from(path)));
     }
-    if value.starts_with("redis://") || value.starts_with("rediss://") {
+    if [
+        "redis://",
+        "rediss://",
+        "redis+sentinel://",
+        "rediss+sentinel://",
+    ]
+    .iter()
+    .any(|scheme| value.starts_with(scheme))
+    {
         store_redis::validate_url(value)
             .map_err(|e| raw.fail(format!("invalid Redis URL: {e}")))?;
         return Ok(StoreUrl::Redis(Secret::new(value.to_owned())));
     }
     let scheme = value.split("://").next().unwrap_or(value);
     Err(raw.fail(format!(
-        "unknown store scheme {scheme:?} (expected sqlite://, redis:// or rediss://)"
+        "unknown store scheme {scheme:?} (expected sqlite://, redis://, rediss://, redis+sentinel:// or rediss+sentinel://)"
     )))
 }
 

@@ -130,6 +130,32 @@ fn redacted_view_hides_secrets() {
     );
     assert_eq!(config.redacted()["master_key"], "[REDACTED]");
     assert!(!format!("{config:?}").contains("s3cret-pw"));
+
+    let sentinel = load(
+        &[
+            ("AUTH_MASTER_KEY", key),
+            (
+                "AUTH_STORE",
+                "redis+sentinel://app:data-pw@10.0.0.1:26379,10.0.0.2:26379/auth/0",
+            ),
+            ("AUTH_REDIS_SENTINEL_USERNAME", "watcher"),
+            ("AUTH_REDIS_SENTINEL_PASSWORD", "sentinel-pw"),
+        ],
+        None,
+    )
+    .unwrap();
+    let shown = sentinel.redacted().to_string();
+    assert!(
+        !shown.contains("data-pw") && !shown.contains("sentinel-pw"),
+        "{shown}"
+    );
+    assert_eq!(
+        sentinel.redacted()["store"],
+        "redis+sentinel://app:[REDACTED]@10.0.0.1:26379,10.0.0.2:26379/auth/0"
+    );
+    assert_eq!(sentinel.redacted()["redis_sentinel_username"], "watcher");
+    assert_eq!(sentinel.redacted()["redis_sentinel_password"], "[REDACTED]");
+    assert!(!format!("{sentinel:?}").contains("sentinel-pw"));
 }
 
 #[test]

@@ -43,6 +43,8 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "status": if ready { "ok" } else { "unavailable" },
         "version": env!("CARGO_PKG_VERSION"),
         "store": state.store.backend(),
+        // Behind Sentinel, the primary in use: what a failover changes.
+        "store_primary": state.store.primary(),
         "checks": checks,
     });
     (

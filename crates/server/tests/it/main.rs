@@ -26,6 +26,7 @@ mod redis_tls;
 mod relying_party;
 mod runbook;
 mod scim;
+mod sentinel;
 mod shutdown;
 mod sign_in;
 mod startup;

@@ -21,6 +21,10 @@ fn bad_values_stop_with_exit_2_and_one_line() {
             "auth-service: AUTH_STORE: unknown store scheme \"mysql\"",
         ),
         (
+            vec![("AUTH_STORE", "redis+sentinel://127.0.0.1:26379")],
+            "auth-service: AUTH_STORE: invalid Redis URL: a Sentinel URL names the service",
+        ),
+        (
             vec![("AUTH_MASTER_KEY", "dG9vIHNob3J0")],
             "auth-service: AUTH_MASTER_KEY: must be 32 bytes",
         ),
