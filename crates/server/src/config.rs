@@ -42,6 +42,8 @@ pub struct Config {
     pub issuer: String,
     pub store: StoreUrl,
     pub redis_prefix: String,
+    /// Replicas that must acknowledge a durable Redis write (`WAIT`).
+    pub redis_min_replicas_ack: u32,
     /// The Sentinels' credentials, for `redis+sentinel://` stores.
     pub redis_sentinel_username: Option<String>,
     pub redis_sentinel_password: Option<Secret<String>>,
@@ -173,6 +175,9 @@ const SETTINGS: &[(&str, &str)] = &[
     // data nodes'); empty means none.
     ("redis_sentinel_username", ""),
     ("redis_sentinel_password", ""),
+    // Durable Redis writes wait for this many replicas (WAIT) before they
+    // are acknowledged; 0 does not wait.
+    ("redis_min_replicas_ack", "0"),
     ("master_key", ""),
     ("log_format", "json"),
     ("log_level", "info"),
@@ -278,6 +283,7 @@ impl Config {
             issuer: parse_issuer(get("issuer")?)?,
             store: parse_store(get("store")?)?,
             redis_prefix: get("redis_prefix")?.value.clone(),
+            redis_min_replicas_ack: parse_number(get("redis_min_replicas_ack")?, 0..=16)?,
             redis_sentinel_username: Some(get("redis_sentinel_username")?.value.clone())
                 .filter(|u| !u.is_empty()),
             redis_sentinel_password: Some(get("redis_sentinel_password")?.value.clone())
@@ -385,6 +391,7 @@ impl Config {
             "http_idle_timeout": duration(self.http.idle_timeout),
             "http_max_connections": self.http.max_connections.map_or_else(|| serde_json::json!("auto"), |n| serde_json::json!(n)),
         });
+        view["redis_min_replicas_ack"] = serde_json::json!(self.redis_min_replicas_ack);
         view["redis_sentinel_username"] = serde_json::json!(self.redis_sentinel_username);
         view["redis_sentinel_password"] =
             serde_json::json!(self.redis_sentinel_password.as_ref().map(|_| "[REDACTED]"));

@@ -55,6 +55,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
                 url: url.expose().clone(),
                 prefix: config.redis_prefix.clone(),
                 timeout: config.store_timeout,
+                min_replicas_ack: config.redis_min_replicas_ack,
                 sentinel_auth: store_redis::SentinelAuth {
                     username: config.redis_sentinel_username.clone(),
                     password: config

@@ -56,10 +56,40 @@ pub struct RedisConfig {
     pub prefix: String,
     /// Upper bound for any single store call, connection included.
     pub timeout: Duration,
+    /// Durable writes ([`DURABLE`]) wait until this many replicas have
+    /// them (`WAIT`), or fail as unavailable; 0 does not wait.
+    pub min_replicas_ack: u32,
     /// The Sentinels' own credentials, when the URL is a Sentinel one and
     /// they have any.
     pub sentinel_auth: SentinelAuth,
 }
+
+/// The writes that must survive a primary's crash, and so wait for
+/// [`RedisConfig::min_replicas_ack`] replicas: users, groups, clients,
+/// signing keys, consents, revocations and refresh-token families. Codes,
+/// sessions, counters and rate limits are short-lived and not waited for.
+pub const DURABLE: &[&str] = &[
+    "create_client",
+    "update_client",
+    "delete_client",
+    "create_user",
+    "update_user",
+    "delete_user",
+    "create_group",
+    "update_group",
+    "delete_group",
+    "insert_key",
+    "update_key",
+    "delete_key",
+    "put_consent",
+    "delete_consent",
+    "revoke_token_id",
+    "create_family",
+    "rotate_refresh_token",
+    "revoke_family",
+    "revoke_families_for_user",
+    "upgrade_user_name_keys",
+];
 
 /// The Redis store. Clones share the connection.
 #[derive(Clone)]
@@ -77,6 +107,7 @@ struct Inner {
     connecting: tokio::sync::Mutex<()>,
     prefix: String,
     timeout: Duration,
+    min_replicas_ack: u32,
     clock: Arc<dyn Clock>,
     scripts: Scripts,
 }
@@ -231,6 +262,7 @@ impl RedisStore {
                 connecting: tokio::sync::Mutex::new(()),
                 prefix: config.prefix.clone(),
                 timeout: config.timeout,
+                min_replicas_ack: config.min_replicas_ack,
                 clock,
                 scripts: Scripts::load(),
             }),
@@ -333,6 +365,38 @@ impl RedisStore {
         Ok(manager)
     }
 
+    /// `WAIT`s until [`RedisConfig::min_replicas_ack`] replicas have every
+    /// write this connection made, for at most half the store timeout (so
+    /// the answer comes before the call's own timeout).
+    async fn wait_for_replicas(&self, mut conn: ConnectionManager, op: &'static str) -> Result<()> {
+        let wanted = self.inner.min_replicas_ack;
+        let millis = u64::try_from(self.inner.timeout.as_millis() / 2)
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let acked: u32 = redis::cmd("WAIT")
+            .arg(wanted)
+            .arg(millis)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_err)?;
+        if acked >= wanted {
+            return Ok(());
+        }
+        tracing::warn!(
+            event = "redis_replicas_missing",
+            op,
+            acked,
+            wanted,
+            "a durable write was not acknowledged by enough replicas"
+        );
+        Err(Error::Unavailable {
+            message: format!(
+                "{op}: {acked} of {wanted} Redis replicas acknowledged the write within {millis} ms; it may not survive a failover"
+            ),
+            source: None,
+        })
+    }
+
     /// Asks the Sentinels every [`SENTINEL_POLL`] whether the primary is
     /// still `primary`; when it is not, forgets it. Stops when the store is
     /// dropped or the primary was forgotten for another reason.
@@ -375,7 +439,16 @@ impl RedisStore {
     {
         let timeout = self.inner.timeout;
         observe("redis", op, async move {
-            match tokio::time::timeout(timeout, async { f(self.connection().await?).await }).await {
+            let durable = self.inner.min_replicas_ack > 0 && DURABLE.contains(&op);
+            let work = async {
+                let conn = self.connection().await?;
+                let result = f(conn.clone()).await?;
+                if durable {
+                    self.wait_for_replicas(conn, op).await?;
+                }
+                Ok(result)
+            };
+            match tokio::time::timeout(timeout, work).await {
                 Ok(Err(e)) => {
                     if let Some(why) = lost_primary(&e) {
                         self.forget_primary(why);

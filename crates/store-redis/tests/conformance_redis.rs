@@ -20,6 +20,7 @@ async fn harness() -> Harness {
         url: server.url.clone(),
         prefix: TestRedis::unique_prefix(),
         timeout: Duration::from_secs(5),
+        min_replicas_ack: 0,
         sentinel_auth: store_redis::SentinelAuth::default(),
     };
     let clock = TestClock::new(T0);
@@ -49,6 +50,7 @@ async fn upgrade_moves_user_names_to_rfc_8265_keys_once() {
         url: server.url.clone(),
         prefix: prefix.clone(),
         timeout: Duration::from_secs(5),
+        min_replicas_ack: 0,
         sentinel_auth: store_redis::SentinelAuth::default(),
     };
     let store = RedisStore::new(&config, Arc::new(TestClock::new(T0))).unwrap();
@@ -125,4 +127,42 @@ async fn upgrade_moves_user_names_to_rfc_8265_keys_once() {
     assert_eq!(store.get_user_by_name("admin").await.unwrap().id, "u-1");
     // Done once: the marker makes the next start skip the scan.
     assert!(store.upgrade_user_name_keys().await.unwrap().is_empty());
+}
+
+/// A Redis without replicas cannot acknowledge a durable write that must
+/// reach one: refused as unavailable, with the count in the message.
+#[tokio::test]
+async fn min_replicas_ack_without_replicas_refuses_durable_writes() {
+    use store::ConsentStore;
+    let server = TestRedis::start().unwrap_or_else(|e| panic!("{e}"));
+    let store = RedisStore::new(
+        &RedisConfig {
+            url: server.url.clone(),
+            prefix: TestRedis::unique_prefix(),
+            timeout: Duration::from_millis(400),
+            min_replicas_ack: 1,
+            sentinel_auth: store_redis::SentinelAuth::default(),
+        },
+        Arc::new(TestClock::new(T0)),
+    )
+    .unwrap();
+    let consent = store::Consent {
+        user_id: "u".into(),
+        client_id: "c".into(),
+        scopes: vec!["openid".into()],
+        granted_at: T0,
+    };
+    match store.put_consent(&consent).await {
+        Err(store::Error::Unavailable { message, .. }) => {
+            assert!(message.contains("0 of 1 Redis replicas"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Counters are not durable writes: they do not wait.
+    assert_eq!(
+        store::CounterStore::increment(&store, "k", 1, 60)
+            .await
+            .unwrap(),
+        1
+    );
 }

@@ -17,6 +17,7 @@ fn config(sentinel: &TestSentinel) -> RedisConfig {
         url: sentinel.url.clone(),
         prefix: String::new(),
         timeout: Duration::from_secs(2),
+        min_replicas_ack: 0,
         sentinel_auth: SentinelAuth::default(),
     }
 }
@@ -125,5 +126,62 @@ async fn an_unknown_service_is_unavailable_with_a_reason() {
             assert!(message.contains("do not name a primary"), "{message}");
         }
         other => panic!("{other:?}"),
+    }
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// With `min_replicas_ack = 1`, a durable write is acknowledged only once
+/// the replica has it: with the replica stopped, writes are refused as
+/// unavailable (and reads still answer); short-lived writes (codes) are
+/// not held up; when the replica is back, writes are acknowledged again.
+#[tokio::test]
+async fn durable_writes_wait_for_a_replica() {
+    let sentinel = TestSentinel::start().unwrap_or_else(|e| panic!("{e}"));
+    sentinel.wait_replica().unwrap();
+    let store = RedisStore::new(
+        &RedisConfig {
+            min_replicas_ack: 1,
+            ..config(&sentinel)
+        },
+        Arc::new(TestClock::new(T0)),
+    )
+    .unwrap();
+    store.create_client(&client("acked")).await.unwrap();
+
+    let replica = sentinel.nodes[1].pid().expect("a private replica");
+    signal(replica, "STOP");
+    let refused = store.create_client(&client("unacked")).await;
+    match &refused {
+        Err(store::Error::Unavailable { message, .. }) => {
+            assert!(message.contains("0 of 1 Redis replicas"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.get_client("acked").await.unwrap().name, "acked");
+    let code = store::AuthorizationCode {
+        code_hash: "h".into(),
+        client_id: "acked".into(),
+        user_id: "u".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        scope: "openid".into(),
+        code_challenge: "c".into(),
+        expires_at: T0 + 60,
+        grant: Default::default(),
+    };
+    store::CodeStore::insert_code(&store, &code).await.unwrap();
+    signal(replica, "CONT");
+
+    let started = Instant::now();
+    while store.create_client(&client("again")).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(10), "still refused");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -123,6 +123,7 @@ fn bench(c: &mut Criterion) {
         url: redis.url.clone(),
         prefix: TestRedis::unique_prefix(),
         timeout: Duration::from_secs(5),
+        min_replicas_ack: 0,
         sentinel_auth: store_redis::SentinelAuth::default(),
     };
     let redis_store: Arc<dyn Store> =
