@@ -365,6 +365,31 @@ impl RedisStore {
         Ok(manager)
     }
 
+    /// What the Sentinels say of their quorum (`SENTINEL CKQUORUM`): `OK …`
+    /// when a failover can be authorized, otherwise why not.
+    async fn quorum(&self, sentinels: &Sentinels) -> String {
+        let answer = tokio::time::timeout(self.inner.timeout, async {
+            let client = sentinels
+                .client
+                .lock()
+                .await
+                .async_get_sentinel_client()
+                .await?;
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            redis::cmd("SENTINEL")
+                .arg("CKQUORUM")
+                .arg(&sentinels.target.service)
+                .query_async::<String>(&mut conn)
+                .await
+        })
+        .await;
+        match answer {
+            Ok(Ok(text)) => text,
+            Ok(Err(e)) => format!("NOQUORUM {e}"),
+            Err(_) => "NOQUORUM the Sentinels did not answer".to_owned(),
+        }
+    }
+
     /// `WAIT`s until [`RedisConfig::min_replicas_ack`] replicas have every
     /// write this connection made, for at most half the store timeout (so
     /// the answer comes before the call's own timeout).
@@ -623,35 +648,69 @@ impl Store for RedisStore {
     }
 
     async fn diagnostics(&self) -> Result<std::collections::BTreeMap<String, String>> {
-        self.call("diagnostics", |mut conn| async move {
-            let mut out = std::collections::BTreeMap::new();
-            for name in [
-                "appendonly",
-                "appendfsync",
-                "save",
-                "maxmemory",
-                "maxmemory-policy",
-            ] {
-                // Managed Redis may refuse CONFIG: the setting is then unknown.
-                let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
-                    .arg("GET")
-                    .arg(name)
-                    .query_async(&mut conn)
-                    .await;
-                if let Ok(pair) = reply
-                    && let Some(value) = pair.get(1)
-                {
-                    out.insert(name.to_owned(), value.clone());
+        let out = self
+            .call("diagnostics", |mut conn| async move {
+                let mut out = std::collections::BTreeMap::new();
+                for name in [
+                    "appendonly",
+                    "appendfsync",
+                    "save",
+                    "maxmemory",
+                    "maxmemory-policy",
+                ] {
+                    // Managed Redis may refuse CONFIG: the setting is then unknown.
+                    let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
+                        .arg("GET")
+                        .arg(name)
+                        .query_async(&mut conn)
+                        .await;
+                    if let Ok(pair) = reply
+                        && let Some(value) = pair.get(1)
+                    {
+                        out.insert(name.to_owned(), value.clone());
+                    }
                 }
+                let (seconds, _micros): (String, String) = redis::cmd("TIME")
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_err)?;
+                out.insert("time".to_owned(), seconds);
+                // Replicas of the node written to: where a failover can go,
+                // and what AUTH_REDIS_MIN_REPLICAS_ACK can count on.
+                let info: String = redis::cmd("INFO")
+                    .arg("replication")
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_err)?;
+                for line in info.lines() {
+                    if let Some(n) = line.trim().strip_prefix("connected_slaves:") {
+                        out.insert("connected_replicas".to_owned(), n.to_owned());
+                    }
+                    if let Some(role) = line.trim().strip_prefix("role:") {
+                        out.insert("role".to_owned(), role.to_owned());
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut out = out;
+        out.insert(
+            "min_replicas_ack".to_owned(),
+            self.inner.min_replicas_ack.to_string(),
+        );
+        if let Some(primary) = self.primary() {
+            out.insert("primary".to_owned(), primary);
+        }
+        match &self.inner.source {
+            Source::Single(_) => {
+                out.insert("topology".to_owned(), "single".to_owned());
             }
-            let (seconds, _micros): (String, String) = redis::cmd("TIME")
-                .query_async(&mut conn)
-                .await
-                .map_err(redis_err)?;
-            out.insert("time".to_owned(), seconds);
-            Ok(out)
-        })
-        .await
+            Source::Sentinel(sentinels) => {
+                out.insert("topology".to_owned(), "sentinel".to_owned());
+                out.insert("sentinel_quorum".to_owned(), self.quorum(sentinels).await);
+            }
+        }
+        Ok(out)
     }
 
     /// Redis expires keys itself.

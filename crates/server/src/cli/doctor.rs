@@ -83,6 +83,9 @@ pub async fn run(ctx: Context, json_output: bool) -> Result<(), CliError> {
         if let Some(memory) = memory(&ctx).await {
             checks.push(memory);
         }
+        if let Some(topology) = topology(&ctx).await {
+            checks.push(topology);
+        }
         checks.push(signing_keys(&ctx, now).await);
     }
     checks.extend(issuer(&ctx.config, now).await);
@@ -251,6 +254,68 @@ async fn memory(ctx: &Context) -> Option<Check> {
             "memory",
             Status::Ok,
             format!("maxmemory {bytes} bytes, noeviction"),
+            None,
+        ),
+    })
+}
+
+/// Redis's topology: behind Sentinel, a quorum that can authorize a
+/// failover and a replica to fail over to; on any topology, enough
+/// replicas for `AUTH_REDIS_MIN_REPLICAS_ACK` (otherwise every durable
+/// write is refused). `None` on SQLite.
+async fn topology(ctx: &Context) -> Option<Check> {
+    if !matches!(ctx.config.store, StoreUrl::Redis(_)) {
+        return None;
+    }
+    let settings = ctx.store.diagnostics().await.ok()?;
+    let get = |name: &str| settings.get(name).map(String::as_str);
+    let replicas: u32 = get("connected_replicas")?.parse().ok()?;
+    let wanted = ctx.config.redis_min_replicas_ack;
+    let primary = get("primary").unwrap_or("?");
+    if replicas < wanted {
+        return Some(check(
+            "topology",
+            Status::Fail,
+            format!(
+                "{primary} has {replicas} replica(s); AUTH_REDIS_MIN_REPLICAS_ACK={wanted} refuses every durable write"
+            ),
+            Some(
+                "runbook: \"Redis replicas\" — start the replicas, or lower AUTH_REDIS_MIN_REPLICAS_ACK",
+            ),
+        ));
+    }
+    Some(match get("topology") {
+        Some("sentinel") => {
+            let quorum = get("sentinel_quorum").unwrap_or("NOQUORUM unknown");
+            if !quorum.starts_with("OK") {
+                check(
+                    "topology",
+                    Status::Fail,
+                    format!("the Sentinels cannot fail over: {quorum}"),
+                    Some(
+                        "runbook: \"Redis replicas\" — run an odd number (3+) of Sentinels that reach each other",
+                    ),
+                )
+            } else if replicas == 0 {
+                check(
+                    "topology",
+                    Status::Warn,
+                    format!("primary {primary} has no replica: a failover has nowhere to go"),
+                    Some("runbook: \"Redis replicas\" — start a replica of the primary"),
+                )
+            } else {
+                check(
+                    "topology",
+                    Status::Ok,
+                    format!("Sentinel: primary {primary} with {replicas} replica(s); {quorum}"),
+                    None,
+                )
+            }
+        }
+        _ => check(
+            "topology",
+            Status::Ok,
+            format!("one Redis ({primary}) with {replicas} replica(s)"),
             None,
         ),
     })

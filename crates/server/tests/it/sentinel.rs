@@ -223,3 +223,42 @@ async fn a_killed_primary_without_replica_acks_recovers_and_reports_losses() {
     );
     assert!(acked > 0);
 }
+
+/// `doctor` reports the Sentinel topology: the primary, its replicas and
+/// the quorum; and fails when AUTH_REDIS_MIN_REPLICAS_ACK asks for more
+/// replicas than there are.
+#[tokio::test]
+async fn doctor_checks_the_sentinel_topology() {
+    let sentinel = TestSentinel::start().unwrap_or_else(|e| panic!("{e}"));
+    sentinel.wait_replica().unwrap();
+    // The issuer is the server itself, so doctor's issuer check can pass.
+    let app = TestApp::start(&[("AUTH_STORE", &sentinel.url), ("AUTH_ISSUER", "self")]).await;
+    let topology = |extra: &[(&str, &str)]| {
+        let mut env = app.cli_env();
+        env.extend_from_slice(extra);
+        let output = crate::helpers::cli(&env, &["doctor", "--json"], None);
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let check = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "topology")
+            .cloned()
+            .unwrap_or_else(|| panic!("no topology check: {report}"));
+        (output.status.code(), check)
+    };
+    let (code, check) = topology(&[]);
+    assert_eq!(check["status"], "ok", "{check}");
+    let detail = check["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("primary 127.0.0.1:{}", sentinel.nodes[0].port))
+            && detail.contains("1 replica")
+            && detail.contains("OK"),
+        "{detail}"
+    );
+    assert_eq!(code, Some(0));
+    let (code, check) = topology(&[("AUTH_REDIS_MIN_REPLICAS_ACK", "2")]);
+    assert_eq!(check["status"], "fail", "{check}");
+    assert!(check["fix"].as_str().unwrap().contains("Redis replicas"));
+    assert_ne!(code, Some(0));
+}
