@@ -105,6 +105,8 @@ struct Inner {
     current: std::sync::RwLock<Option<Connected>>,
     /// One (re)connection at a time.
     connecting: tokio::sync::Mutex<()>,
+    /// The last primary connected to, to count changes of it.
+    last_primary: std::sync::Mutex<Option<String>>,
     prefix: String,
     timeout: Duration,
     min_replicas_ack: u32,
@@ -260,6 +262,7 @@ impl RedisStore {
                 source,
                 current: std::sync::RwLock::new(None),
                 connecting: tokio::sync::Mutex::new(()),
+                last_primary: std::sync::Mutex::new(None),
                 prefix: config.prefix.clone(),
                 timeout: config.timeout,
                 min_replicas_ack: config.min_replicas_ack,
@@ -352,6 +355,17 @@ impl RedisStore {
             .map_err(|e| Error::unavailable("cannot connect to Redis", e))?;
         if sentinel {
             tracing::info!(event = "redis_primary", primary = %primary, "connected to the primary the Sentinels name");
+            let previous = self
+                .inner
+                .last_primary
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .replace(primary.clone());
+            if previous.is_some_and(|p| p != primary) {
+                metrics::counter!("auth_redis_primary_changes_total").increment(1);
+                metrics::gauge!("auth_redis_last_failover_timestamp_seconds")
+                    .set(self.now() as f64);
+            }
             self.watch_sentinels(primary.clone());
         }
         *self
@@ -363,6 +377,20 @@ impl RedisStore {
             primary,
         });
         Ok(manager)
+    }
+
+    /// The primary's connected replicas (`INFO replication`), if it answers.
+    async fn connected_replicas(&self) -> Option<u32> {
+        let mut conn = self.connected()?.manager;
+        let info: String = tokio::time::timeout(
+            self.inner.timeout,
+            redis::cmd("INFO").arg("replication").query_async(&mut conn),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        info.lines()
+            .find_map(|l| l.trim().strip_prefix("connected_slaves:")?.parse().ok())
     }
 
     /// What the Sentinels say of their quorum (`SENTINEL CKQUORUM`): `OK …`
@@ -451,6 +479,9 @@ impl RedisStore {
                     // Same primary, or the Sentinels did not answer: the
                     // calls themselves notice a primary that is gone.
                     _ => {}
+                }
+                if let Some(replicas) = store.connected_replicas().await {
+                    metrics::gauge!("auth_redis_replicas").set(f64::from(replicas));
                 }
             }
         });

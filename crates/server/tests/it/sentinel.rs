@@ -66,6 +66,28 @@ async fn the_service_follows_a_sentinel_failover() {
             1,
         )
         .await;
+    // The watcher sets the replica gauge within a second of connecting.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let metrics = client()
+            .get(app.server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("auth_redis_replicas") || Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        metrics.contains("auth_redis_primary_changes_total 1")
+            && metrics.contains("auth_redis_last_failover_timestamp_seconds")
+            && metrics.contains("auth_redis_replicas"),
+        "{metrics}"
+    );
 }
 
 /// What a failover under load does: three replicas of the service create
