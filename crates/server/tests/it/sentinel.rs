@@ -284,3 +284,50 @@ async fn doctor_checks_the_sentinel_topology() {
     assert!(check["fix"].as_str().unwrap().contains("Redis replicas"));
     assert_ne!(code, Some(0));
 }
+
+/// `backup` reads from a store behind Sentinel and `restore` writes into
+/// one (through the primary the Sentinels name), byte for byte.
+#[tokio::test]
+async fn backup_and_restore_work_behind_sentinel() {
+    let source = TestSentinel::start().unwrap_or_else(|e| panic!("{e}"));
+    let app = TestApp::start(&[("AUTH_STORE", &source.url)]).await;
+    let svc = app.client("read");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("backup.jsonl");
+    let file = file.to_str().unwrap();
+    let taken = app.cli(&["backup", "--output", file]);
+    assert_eq!(taken["counts"]["client"], 1);
+    assert_eq!(taken["counts"]["signing_key"], 2);
+
+    let target = TestSentinel::start().unwrap_or_else(|e| panic!("{e}"));
+    let env = |url: &str| {
+        vec![
+            ("AUTH_STORE".to_owned(), url.to_owned()),
+            (
+                "AUTH_MASTER_KEY".to_owned(),
+                crate::helpers::MASTER_KEY.to_owned(),
+            ),
+            ("AUTH_ISSUER".to_owned(), crate::helpers::ISSUER.to_owned()),
+        ]
+    };
+    let run = |url: &str, args: &[&str]| {
+        let env = env(url);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        crate::helpers::stdout_json(&crate::helpers::cli(&env, args, None))
+    };
+    let restored = run(&target.url, &["restore", "--input", file]);
+    assert_eq!(restored["counts"], taken["counts"]);
+    let again = dir.path().join("again.jsonl");
+    run(
+        &target.url,
+        &["backup", "--output", again.to_str().unwrap()],
+    );
+    let body = |path: &str| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines[1..lines.len() - 1].to_vec()
+    };
+    assert_eq!(body(file), body(again.to_str().unwrap()));
+    let client = run(&target.url, &["client", "get", &svc.id]);
+    assert_eq!(client["client_id"], svc.id.as_str());
+}
