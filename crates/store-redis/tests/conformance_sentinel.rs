@@ -185,3 +185,47 @@ async fn durable_writes_wait_for_a_replica() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The partition case: a replica of the service still talking to the old
+/// primary after the Sentinels moved on (here pinned to its address with a
+/// plain `redis://` URL). With `min_replicas_ack = 1` it cannot have a
+/// durable write acknowledged: the old primary has lost its replica (and
+/// soon turns into one, answering READONLY). Nothing it refused appears on
+/// the new primary.
+#[tokio::test]
+async fn a_demoted_primary_cannot_acknowledge_durable_writes() {
+    let sentinel = TestSentinel::start().unwrap_or_else(|e| panic!("{e}"));
+    sentinel.wait_replica().unwrap();
+    let pinned = RedisStore::new(
+        &RedisConfig {
+            url: sentinel.nodes[0].url.clone(),
+            min_replicas_ack: 1,
+            ..config(&sentinel)
+        },
+        Arc::new(TestClock::new(T0)),
+    )
+    .unwrap();
+    pinned.create_client(&client("before")).await.unwrap();
+    let promoted = sentinel.failover().unwrap();
+
+    let mut refused = 0;
+    for i in 0..20 {
+        match pinned.create_client(&client(&format!("late-{i}"))).await {
+            Err(store::Error::Unavailable { .. }) => refused += 1,
+            other => panic!("the old primary acknowledged a durable write: {other:?}"),
+        }
+    }
+    assert_eq!(refused, 20);
+    let new_primary = RedisStore::new(
+        &RedisConfig {
+            url: format!("redis://127.0.0.1:{promoted}/0"),
+            ..config(&sentinel)
+        },
+        Arc::new(TestClock::new(T0)),
+    )
+    .unwrap();
+    assert_eq!(
+        new_primary.get_client("before").await.unwrap().name,
+        "before"
+    );
+}

@@ -269,7 +269,14 @@ async fn topology(ctx: &Context) -> Option<Check> {
     }
     let settings = ctx.store.diagnostics().await.ok()?;
     let get = |name: &str| settings.get(name).map(String::as_str);
-    let replicas: u32 = get("connected_replicas")?.parse().ok()?;
+    let Some(replicas) = get("connected_replicas").and_then(|n| n.parse::<u32>().ok()) else {
+        return Some(check(
+            "topology",
+            Status::Warn,
+            "Redis does not answer INFO replication: replicas unknown",
+            Some("runbook: \"Redis replicas\" — allow +info for the service's Redis user"),
+        ));
+    };
     let wanted = ctx.config.redis_min_replicas_ack;
     let primary = get("primary").unwrap_or("?");
     if replicas < wanted {
