@@ -112,6 +112,26 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// GET `path`, its body as JSON (`Null` when the server does not answer).
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        match client().get(self.url(path)).send().await {
+            Ok(response) => response.json().await.unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+
+    /// GET `path`, its body as text.
+    pub async fn get_text(&self, path: &str) -> String {
+        client()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn logs(&self) -> Vec<String> {
         self.logs.lock().unwrap().clone()
     }

@@ -10,14 +10,7 @@ use store_redis::testing::TestSentinel;
 use crate::helpers::{TestApp, client};
 
 async fn health(app: &TestApp) -> Value {
-    client()
-        .get(app.server.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    app.server.get_json("/health").await
 }
 
 #[tokio::test]
@@ -69,14 +62,7 @@ async fn the_service_follows_a_sentinel_failover() {
     // The watcher sets the replica gauge within a second of connecting.
     let deadline = Instant::now() + Duration::from_secs(5);
     let metrics = loop {
-        let metrics = client()
-            .get(app.server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.server.get_text("/metrics").await;
         if metrics.contains("auth_redis_replicas") || Instant::now() > deadline {
             break metrics;
         }
@@ -179,10 +165,7 @@ async fn failover_under_load(min_replicas_ack: &str) -> (u128, usize, usize, usi
     loop {
         let mut all = true;
         for server in &replicas {
-            let health: Value = match client().get(server.url("/health")).send().await {
-                Ok(r) => r.json().await.unwrap_or_default(),
-                Err(_) => Value::Null,
-            };
+            let health = server.get_json("/health").await;
             all &= health["status"] == "ok" && health["store_primary"] == primary.as_str();
         }
         if all {
@@ -206,10 +189,9 @@ async fn failover_under_load(min_replicas_ack: &str) -> (u128, usize, usize, usi
     let mut lost = 0;
     for name in &acked {
         let found: Value = client()
-            .get(format!(
-                "{}/scim/v2/Users?filter=userName%20eq%20%22{name}%22",
-                replicas[0].base
-            ))
+            .get(replicas[0].url(&format!(
+                "/scim/v2/Users?filter=userName%20eq%20%22{name}%22"
+            )))
             .bearer_auth(&token)
             .send()
             .await
