@@ -20,9 +20,10 @@
 //! so the service starts and turns ready when Redis appears. Every call is
 //! bounded by the configured timeout and fails with `Unavailable`. Behind
 //! Sentinels, a call that meets a replica (`READONLY`), a dropped
-//! connection or a timeout forgets the primary, and a watcher asks the
-//! Sentinels every [`SENTINEL_POLL`] whether it changed; the next call
-//! connects to the primary the Sentinels name then.
+//! connection or a timeout forgets the primary, and a watcher forgets it
+//! when the Sentinels announce `+switch-master` or, asked every
+//! [`SENTINEL_POLL`], name another; the next call connects to the primary
+//! the Sentinels name then.
 
 mod grants;
 mod identity;
@@ -454,13 +455,44 @@ impl RedisStore {
     /// still `primary`; when it is not, forgets it. Stops when the store is
     /// dropped or the primary was forgotten for another reason.
     fn watch_sentinels(&self, primary: String) {
-        let inner = Arc::downgrade(&self.inner);
+        let weak = Arc::downgrade(&self.inner);
+        let service = match &self.inner.source {
+            Source::Sentinel(sentinels) => sentinels.target.service.clone(),
+            Source::Single(_) => return,
+        };
         tokio::spawn(async move {
+            // Sentinel's `+switch-master` announces a failover as it happens
+            // (best effort: without it, the poll below still finds it).
+            let mut switches = match weak.upgrade() {
+                Some(inner) => RedisStore { inner }.subscribe_switches().await,
+                None => return,
+            };
             loop {
-                tokio::time::sleep(SENTINEL_POLL).await;
-                let Some(inner) = inner.upgrade() else { return };
+                let switched = match &mut switches {
+                    Some(stream) => tokio::select! {
+                        message = futures_util::StreamExt::next(stream) => match message {
+                            Some(message) => message
+                                .get_payload::<String>()
+                                .is_ok_and(|payload| switch_away(&payload, &service, &primary)),
+                            None => {
+                                switches = None;
+                                false
+                            }
+                        },
+                        () = tokio::time::sleep(SENTINEL_POLL) => false,
+                    },
+                    None => {
+                        tokio::time::sleep(SENTINEL_POLL).await;
+                        false
+                    }
+                };
+                let Some(inner) = weak.upgrade() else { return };
                 let store = RedisStore { inner };
                 if store.primary().as_deref() != Some(primary.as_str()) {
+                    return;
+                }
+                if switched {
+                    store.forget_primary("the Sentinels announced +switch-master");
                     return;
                 }
                 let Source::Sentinel(sentinels) = &store.inner.source else {
@@ -485,6 +517,30 @@ impl RedisStore {
                 }
             }
         });
+    }
+
+    /// A subscription to `+switch-master` on the first Sentinel that
+    /// answers, or `None`.
+    async fn subscribe_switches(&self) -> Option<redis::aio::PubSubStream> {
+        let Source::Sentinel(sentinels) = &self.inner.source else {
+            return None;
+        };
+        let subscribed = tokio::time::timeout(self.inner.timeout, async {
+            let client = sentinels
+                .client
+                .lock()
+                .await
+                .async_get_sentinel_client()
+                .await?;
+            let mut pubsub = client.get_async_pubsub().await?;
+            pubsub.subscribe("+switch-master").await?;
+            Ok::<_, RedisError>(pubsub.into_on_message())
+        })
+        .await;
+        match subscribed {
+            Ok(Ok(stream)) => Some(stream),
+            _ => None,
+        }
     }
 
     /// Runs one Redis interaction under the store timeout, with metrics.
@@ -579,6 +635,16 @@ impl RedisStore {
         } else {
             Ok(())
         }
+    }
+}
+
+/// Whether a `+switch-master` message (`<name> <old-ip> <old-port>
+/// <new-ip> <new-port>`) moves `service` away from `primary`.
+fn switch_away(payload: &str, service: &str, primary: &str) -> bool {
+    let words: Vec<&str> = payload.split_whitespace().collect();
+    match words.as_slice() {
+        [name, _, _, ip, port] => *name == service && format!("{ip}:{port}") != primary,
+        _ => false,
     }
 }
 
@@ -806,5 +872,31 @@ impl Store for RedisStore {
         })
         .await?;
         Ok(taken)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::switch_away;
+
+    #[test]
+    fn switch_master_messages_are_read_for_our_service_only() {
+        let current = "10.0.0.1:6379";
+        assert!(switch_away(
+            "auth 10.0.0.1 6379 10.0.0.2 6379",
+            "auth",
+            current
+        ));
+        assert!(!switch_away(
+            "other 10.0.0.1 6379 10.0.0.2 6379",
+            "auth",
+            current
+        ));
+        assert!(!switch_away(
+            "auth 10.0.0.2 6379 10.0.0.1 6379",
+            "auth",
+            current
+        ));
+        assert!(!switch_away("garbage", "auth", current));
     }
 }
