@@ -26,7 +26,12 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let ready = checks.iter().all(|c| c.ok());
     let failing: Vec<_> = checks.iter().filter(|c| !c.ok()).collect();
     if ready {
-        (StatusCode::OK, Json(json!({"status": "ready"})))
+        let mut body = json!({"status": "ready"});
+        // Behind Sentinel: which primary this replica is ready on.
+        if let Some(primary) = state.store.primary() {
+            body["store_primary"] = json!(primary);
+        }
+        (StatusCode::OK, Json(body))
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -22,6 +22,8 @@ async fn the_service_follows_a_sentinel_failover() {
     assert!(before["access_token"].is_string());
     let first = format!("127.0.0.1:{}", sentinel.nodes[0].port);
     assert_eq!(health(&app).await["store_primary"], first.as_str());
+    let ready = app.server.get_json("/health/ready").await;
+    assert_eq!(ready["store_primary"], first.as_str(), "{ready}");
 
     sentinel.wait_replica().unwrap();
     let promoted = format!("127.0.0.1:{}", sentinel.failover().unwrap());
