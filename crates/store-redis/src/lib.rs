@@ -128,7 +128,6 @@ struct Sentinels {
     target: topology::SentinelTarget,
 }
 
-#[derive(Clone)]
 struct Connected {
     manager: ConnectionManager,
     /// `host:port` of the node, for readiness and `doctor`.
@@ -289,12 +288,15 @@ impl RedisStore {
         &self.inner.scripts
     }
 
-    fn connected(&self) -> Option<Connected> {
+    /// The current connection: a handle clone, no allocation (every store
+    /// call takes this path).
+    fn manager(&self) -> Option<ConnectionManager> {
         self.inner
             .current
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .as_ref()
+            .map(|c| c.manager.clone())
     }
 
     /// Forgets the primary (behind Sentinels only), so that the next call
@@ -315,18 +317,23 @@ impl RedisStore {
 
     /// The `host:port` of the Redis this store talks to, once connected.
     pub fn primary(&self) -> Option<String> {
-        self.connected().map(|c| c.primary)
+        self.inner
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|c| c.primary.clone())
     }
 
     /// The shared connection, created on first use (and, behind Sentinels,
     /// again after the primary changed).
     async fn connection(&self) -> Result<ConnectionManager> {
-        if let Some(current) = self.connected() {
-            return Ok(current.manager);
+        if let Some(manager) = self.manager() {
+            return Ok(manager);
         }
         let _one = self.inner.connecting.lock().await;
-        if let Some(current) = self.connected() {
-            return Ok(current.manager);
+        if let Some(manager) = self.manager() {
+            return Ok(manager);
         }
         let (client, sentinel) = match &self.inner.source {
             Source::Single(client) => (client.as_ref().clone(), false),
@@ -382,7 +389,7 @@ impl RedisStore {
 
     /// The primary's connected replicas (`INFO replication`), if it answers.
     async fn connected_replicas(&self) -> Option<u32> {
-        let mut conn = self.connected()?.manager;
+        let mut conn = self.manager()?;
         let info: String = tokio::time::timeout(
             self.inner.timeout,
             redis::cmd("INFO").arg("replication").query_async(&mut conn),
