@@ -128,6 +128,14 @@ struct Sentinels {
     target: topology::SentinelTarget,
 }
 
+impl Sentinels {
+    /// A client of the first Sentinel that answers (for its own commands:
+    /// `CKQUORUM`, `+switch-master`).
+    async fn sentinel(&self) -> RedisResultOf<Client> {
+        self.client.lock().await.async_get_sentinel_client().await
+    }
+}
+
 struct Connected {
     manager: ConnectionManager,
     /// `host:port` of the node, for readiness and `doctor`.
@@ -405,12 +413,7 @@ impl RedisStore {
     /// when a failover can be authorized, otherwise why not.
     async fn quorum(&self, sentinels: &Sentinels) -> String {
         let answer = tokio::time::timeout(self.inner.timeout, async {
-            let client = sentinels
-                .client
-                .lock()
-                .await
-                .async_get_sentinel_client()
-                .await?;
+            let client = sentinels.sentinel().await?;
             let mut conn = client.get_multiplexed_async_connection().await?;
             redis::cmd("SENTINEL")
                 .arg("CKQUORUM")
@@ -533,12 +536,7 @@ impl RedisStore {
             return None;
         };
         let subscribed = tokio::time::timeout(self.inner.timeout, async {
-            let client = sentinels
-                .client
-                .lock()
-                .await
-                .async_get_sentinel_client()
-                .await?;
+            let client = sentinels.sentinel().await?;
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe("+switch-master").await?;
             Ok::<_, RedisError>(pubsub.into_on_message())
