@@ -323,16 +323,6 @@ impl RedisStore {
         }
     }
 
-    /// The `host:port` of the Redis this store talks to, once connected.
-    pub fn primary(&self) -> Option<String> {
-        self.inner
-            .current
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .map(|c| c.primary.clone())
-    }
-
     /// The shared connection, created on first use (and, behind Sentinels,
     /// again after the primary changed).
     async fn connection(&self) -> Result<ConnectionManager> {
@@ -735,7 +725,12 @@ impl Store for RedisStore {
     }
 
     fn primary(&self) -> Option<String> {
-        RedisStore::primary(self)
+        self.inner
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map(|c| c.primary.clone())
     }
 
     async fn ping(&self) -> Result<()> {

@@ -136,21 +136,22 @@ fn host_port(entry: &str) -> Result<(String, u16), String> {
     Ok((host.to_owned(), port))
 }
 
+/// URL percent-decoding (RFC 3986 §2.1). `percent_decode_str` passes a
+/// malformed escape through as text; a credential that has one is refused
+/// instead, so a typo does not become a different password.
 fn percent_decode(input: &str) -> Option<String> {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = input.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let well_formed = input.match_indices('%').all(|(i, _)| {
+        input
+            .get(i + 1..i + 3)
+            .is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(input)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
 }
 
 impl SentinelTarget {

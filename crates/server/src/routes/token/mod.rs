@@ -1,14 +1,13 @@
-//! The token endpoint (RFC 6749 §3.2): authenticate the client, read the
-//! request (`oauth::token_request`), run its grant
-//! (`services::oauth::grants`), and write the outcome: the RFC 6749 §5.1
-//! response, or a §5.2 error. Every response carries `Cache-Control:
+//! The token endpoint (RFC 6749 §3.2): authenticate the client, hand the
+//! form to `services::oauth::grants` (which reads it with
+//! `oauth::token_request` and runs the grant), and write the outcome: the
+//! RFC 6749 §5.1 response, or a §5.2 error. Every response carries `Cache-Control:
 //! no-store`.
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
-use oauth::token_request::{self, TokenRequest};
 use serde_json::json;
 
 use super::support::client_auth::AuthenticatedClient;
@@ -25,12 +24,7 @@ pub async fn token(
     if let Some(refusal) = super::support::rate_limit::per_client(&state, &client.client_id).await {
         return Ok(refusal);
     }
-    let params = form.params();
-    let grant = token_request::grant_type(params)?;
-    // unauthorized_client before anything about the grant's parameters.
-    grants::allowed(&client, grant).map_err(grant_error)?;
-    let request = TokenRequest::parse(grant, params)?;
-    let tokens = grants::exchange(&state, &client, request)
+    let tokens = grants::exchange(&state, &client, form.params())
         .await
         .map_err(grant_error)?;
     Ok(token_response(tokens))

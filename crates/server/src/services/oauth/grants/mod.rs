@@ -1,7 +1,7 @@
 //! The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6): each checks
 //! what the request refers to, decides who gets what as a
 //! [`Grant`](super::issue::Grant), and calls [`issue`](super::issue::issue).
-//! The request itself was parsed by `oauth::token_request`; the HTTP side
+//! [`exchange`] reads the request with `oauth::token_request` first; the HTTP side
 //! writes the [`TokenSet`] as the RFC 6749 §5.1 response and a
 //! [`GrantError`] in §5.2's vocabulary.
 
@@ -9,8 +9,8 @@ mod authorization_code;
 mod client_credentials;
 mod refresh_token;
 
-use oauth::GrantType;
-use oauth::token_request::TokenRequest;
+use oauth::token_request::{self, TokenRequest};
+use oauth::{GrantType, Params};
 use store::ClientRecord;
 
 use super::issue::{IssueFailure, TokenSet};
@@ -82,8 +82,8 @@ impl From<InvalidGrant> for GrantError {
 }
 
 /// Whether the client's registration allows `grant` (RFC 6749 §5.2
-/// `unauthorized_client`). Asked before the grant's parameters are read.
-pub fn allowed(client: &ClientRecord, grant: GrantType) -> Result<(), GrantError> {
+/// `unauthorized_client`).
+fn allowed(client: &ClientRecord, grant: GrantType) -> Result<(), GrantError> {
     if client.grant_types.iter().any(|g| g == grant.as_str()) {
         Ok(())
     } else {
@@ -91,14 +91,18 @@ pub fn allowed(client: &ClientRecord, grant: GrantType) -> Result<(), GrantError
     }
 }
 
-/// Runs the grant `request` names for an authenticated `client`.
+/// Reads the token request in `params` and runs its grant for an
+/// authenticated `client`. The grant type is read and checked against the
+/// registration first, so a client that may not use a grant hears
+/// `unauthorized_client` before anything about the grant's parameters.
 pub async fn exchange(
     ctx: &Ctx,
     client: &ClientRecord,
-    request: TokenRequest<'_>,
+    params: Params<'_>,
 ) -> Result<TokenSet, GrantError> {
-    allowed(client, request.grant_type())?;
-    match request {
+    let grant = token_request::grant_type(params)?;
+    allowed(client, grant)?;
+    match TokenRequest::parse(grant, params)? {
         TokenRequest::AuthorizationCode {
             code,
             redirect_uri,
