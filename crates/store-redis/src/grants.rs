@@ -11,7 +11,7 @@ use store::{
 use crate::{RedisStore, from_json, parse_i64, redis_err, status, to_json};
 
 /// Rebuilds a family from a script's `{outcome, data, rotated_at, idle_exp, revoked}`.
-fn family_from(reply: &[String]) -> Result<RefreshFamily> {
+pub(crate) fn family_from(reply: &[String]) -> Result<RefreshFamily> {
     let data = reply.get(1).ok_or(Error::Corrupt {
         message: "short family reply".into(),
         source: None,
@@ -23,7 +23,21 @@ fn family_from(reply: &[String]) -> Result<RefreshFamily> {
     Ok(family)
 }
 
-fn ttl(expires_at: i64, now: i64) -> u64 {
+/// Adds a session to its user's index, which lives as long as the longest
+/// session in it.
+fn index_session(pipe: &mut redis::Pipeline, index: &str, hash: String, ttl: u64) {
+    pipe.sadd(index, hash)
+        .cmd("EXPIRE")
+        .arg(index)
+        .arg(ttl)
+        .arg("NX")
+        .cmd("EXPIRE")
+        .arg(index)
+        .arg(ttl)
+        .arg("GT");
+}
+
+pub(crate) fn ttl(expires_at: i64, now: i64) -> u64 {
     u64::try_from(expires_at - now).unwrap_or(0).max(1)
 }
 
@@ -37,7 +51,7 @@ impl CodeStore for RedisStore {
     async fn insert_code(&self, code: &AuthorizationCode) -> Result<()> {
         let mut invocation = self.scripts().code_insert.prepare_invoke();
         invocation
-            .key(self.key(&format!("code:{}", code.code_hash)))
+            .key(self.tagged("code", &code.code_hash))
             .arg(to_json(code)?)
             .arg(code.expires_at)
             .arg(self.now());
@@ -47,7 +61,7 @@ impl CodeStore for RedisStore {
     async fn take_code(&self, code_hash: &str) -> Result<CodeTake> {
         let mut invocation = self.scripts().code_take.prepare_invoke();
         invocation
-            .key(self.key(&format!("code:{code_hash}")))
+            .key(self.tagged("code", code_hash))
             .arg(self.now());
         let reply: Vec<String> = self.invoke("take_code", invocation).await?;
         match (reply.first().map(String::as_str), reply.get(1)) {
@@ -61,6 +75,9 @@ impl CodeStore for RedisStore {
 #[async_trait]
 impl RefreshTokenStore for RedisStore {
     async fn create_family(&self, family: &RefreshFamily, token_hash: &str) -> Result<()> {
+        if self.clustered() {
+            return self.cluster_create_family(family, token_hash).await;
+        }
         let mut invocation = self.scripts().family_create.prepare_invoke();
         invocation
             .arg(self.prefix())
@@ -83,6 +100,11 @@ impl RefreshTokenStore for RedisStore {
         idle_expires_at: i64,
         grace_seconds: i64,
     ) -> Result<Rotation> {
+        if self.clustered() {
+            return self
+                .cluster_rotate(presented_hash, new_hash, idle_expires_at, grace_seconds)
+                .await;
+        }
         let mut invocation = self.scripts().family_rotate.prepare_invoke();
         invocation
             .arg(self.prefix())
@@ -101,6 +123,9 @@ impl RefreshTokenStore for RedisStore {
     }
 
     async fn get_current_family(&self, token_hash: &str) -> Result<RefreshFamily> {
+        if self.clustered() {
+            return self.cluster_current_family(token_hash).await;
+        }
         let mut invocation = self.scripts().family_current.prepare_invoke();
         invocation
             .arg(self.prefix())
@@ -145,6 +170,11 @@ impl RedisStore {
         user_id: &str,
         session_id: &str,
     ) -> Result<u64> {
+        if self.clustered() {
+            return self
+                .cluster_revoke_families(op, family_id, user_id, session_id)
+                .await;
+        }
         let mut invocation = self.scripts().family_revoke.prepare_invoke();
         invocation
             .arg(self.prefix())
@@ -156,6 +186,9 @@ impl RedisStore {
     }
 
     async fn delete_sessions(&self, op: &'static str, id_hash: &str, user_id: &str) -> Result<u64> {
+        if self.clustered() {
+            return self.cluster_delete_sessions(op, id_hash, user_id).await;
+        }
         let mut invocation = self.scripts().sessions_delete.prepare_invoke();
         invocation.arg(self.prefix()).arg(id_hash).arg(user_id);
         count(&self.invoke::<Vec<String>>(op, invocation).await?)
@@ -165,8 +198,8 @@ impl RedisStore {
 #[async_trait]
 impl SessionStore for RedisStore {
     async fn put_session(&self, session: &Session) -> Result<()> {
-        let key = self.key(&format!("session:{}", session.id_hash));
-        let index = self.key(&format!("idx:user-sessions:{}", session.user_id));
+        let key = self.tagged("session", &session.id_hash);
+        let index = self.tagged("idx:user-sessions", &session.user_id);
         let fields = [
             ("data", to_json(session)?),
             ("user", session.user_id.clone()),
@@ -174,31 +207,35 @@ impl SessionStore for RedisStore {
             ("exp", session.expires_at.to_string()),
         ];
         let (hash, ttl) = (session.id_hash.clone(), ttl(session.expires_at, self.now()));
+        let clustered = self.clustered();
         self.call("put_session", |mut conn| async move {
-            redis::pipe()
-                .atomic()
-                .del(&key)
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            if clustered {
+                // The session and its user's index are in different slots:
+                // the index first, as a superset (crate::cluster).
+                index_session(&mut pipe, &index, hash, ttl);
+                pipe.query_async::<()>(&mut conn).await.map_err(redis_err)?;
+                return redis::pipe()
+                    .atomic()
+                    .del(&key)
+                    .hset_multiple(&key, &fields)
+                    .expire(&key, ttl as i64)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(redis_err);
+            }
+            pipe.del(&key)
                 .hset_multiple(&key, &fields)
-                .expire(&key, ttl as i64)
-                .sadd(&index, hash)
-                // The index lives as long as the longest session in it.
-                .cmd("EXPIRE")
-                .arg(&index)
-                .arg(ttl)
-                .arg("NX")
-                .cmd("EXPIRE")
-                .arg(&index)
-                .arg(ttl)
-                .arg("GT")
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(redis_err)
+                .expire(&key, ttl as i64);
+            index_session(&mut pipe, &index, hash, ttl);
+            pipe.query_async::<()>(&mut conn).await.map_err(redis_err)
         })
         .await
     }
 
     async fn get_session(&self, id_hash: &str) -> Result<Session> {
-        let key = self.key(&format!("session:{id_hash}"));
+        let key = self.tagged("session", id_hash);
         let (data, idle): (Option<String>, Option<String>) = self
             .call("get_session", |mut conn| async move {
                 conn.hmget(&key, &["data", "idle_exp"])
@@ -219,7 +256,7 @@ impl SessionStore for RedisStore {
     async fn touch_session(&self, id_hash: &str, idle_expires_at: i64) -> Result<()> {
         let mut invocation = self.scripts().session_touch.prepare_invoke();
         invocation
-            .key(self.key(&format!("session:{id_hash}")))
+            .key(self.tagged("session", id_hash))
             .arg(self.now())
             .arg(idle_expires_at);
         self.invoke_status("touch_session", invocation).await
@@ -240,11 +277,8 @@ impl SessionStore for RedisStore {
 #[async_trait]
 impl ConsentStore for RedisStore {
     async fn put_consent(&self, consent: &Consent) -> Result<()> {
-        let key = self.key(&format!(
-            "consent:{}:{}",
-            consent.user_id, consent.client_id
-        ));
-        let index = self.key(&format!("idx:consents:{}", consent.user_id));
+        let key = self.tagged_under("consent", &consent.user_id, &consent.client_id);
+        let index = self.tagged("idx:consents", &consent.user_id);
         let (data, client) = (to_json(consent)?, consent.client_id.clone());
         self.call("put_consent", |mut conn| async move {
             redis::pipe()
@@ -259,7 +293,7 @@ impl ConsentStore for RedisStore {
     }
 
     async fn get_consent(&self, user_id: &str, client_id: &str) -> Result<Consent> {
-        let key = self.key(&format!("consent:{user_id}:{client_id}"));
+        let key = self.tagged_under("consent", user_id, client_id);
         let data: Option<String> = self
             .call("get_consent", |mut conn| async move {
                 conn.get(key).await.map_err(redis_err)
@@ -270,14 +304,14 @@ impl ConsentStore for RedisStore {
 
     async fn list_consents(&self, user_id: &str) -> Result<Vec<Consent>> {
         let clients = self
-            .index_members("list_consents", &format!("idx:consents:{user_id}"))
+            .index_members("list_consents", self.tagged("idx:consents", user_id))
             .await?;
         if clients.is_empty() {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = clients
             .iter()
-            .map(|c| self.key(&format!("consent:{user_id}:{c}")))
+            .map(|c| self.tagged_under("consent", user_id, c))
             .collect();
         let rows: Vec<Option<String>> = self
             .call("list_consents", |mut conn| async move {
@@ -291,8 +325,8 @@ impl ConsentStore for RedisStore {
     }
 
     async fn delete_consent(&self, user_id: &str, client_id: &str) -> Result<()> {
-        let key = self.key(&format!("consent:{user_id}:{client_id}"));
-        let index = self.key(&format!("idx:consents:{user_id}"));
+        let key = self.tagged_under("consent", user_id, client_id);
+        let index = self.tagged("idx:consents", user_id);
         let client = client_id.to_owned();
         self.call("delete_consent", |mut conn| async move {
             redis::pipe()
@@ -312,14 +346,14 @@ impl RevocationStore for RedisStore {
     async fn revoke_token_id(&self, jti: &str, expires_at: i64) -> Result<()> {
         let mut invocation = self.scripts().revoke_jti.prepare_invoke();
         invocation
-            .key(self.key(&format!("revoked:{jti}")))
+            .key(self.tagged("revoked", jti))
             .arg(expires_at)
             .arg(self.now());
         self.invoke_status("revoke_token_id", invocation).await
     }
 
     async fn is_token_id_revoked(&self, jti: &str) -> Result<bool> {
-        let key = self.key(&format!("revoked:{jti}"));
+        let key = self.tagged("revoked", jti);
         let exp: Option<i64> = self
             .call("is_token_id_revoked", |mut conn| async move {
                 conn.get(key).await.map_err(redis_err)

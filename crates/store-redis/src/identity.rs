@@ -19,6 +19,9 @@ impl RedisStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
+        if self.clustered() {
+            return self.load_many_across_slots(op, keys).await;
+        }
         let mut invocation = self.scripts().hget_many.prepare_invoke();
         for key in &keys {
             invocation.key(key);
@@ -44,6 +47,19 @@ impl RedisStore {
         from_json(&data.ok_or(Error::NotFound)?)
     }
 
+    /// The members of each set, in order, in one script (one Redis only).
+    async fn smembers_many(
+        &self,
+        op: &'static str,
+        indexes: &[String],
+    ) -> Result<Vec<Vec<String>>> {
+        let mut invocation = self.scripts().smembers_many.prepare_invoke();
+        for index in indexes {
+            invocation.key(index);
+        }
+        self.invoke(op, invocation).await
+    }
+
     /// The records listed in an index, loaded in the order given.
     async fn load_ids<T: serde::de::DeserializeOwned>(
         &self,
@@ -51,16 +67,28 @@ impl RedisStore {
         record: &str,
         ids: &[String],
     ) -> Result<Vec<T>> {
-        let keys = ids
-            .iter()
-            .map(|id| self.key(&format!("{record}:{id}")))
-            .collect();
+        let keys = ids.iter().map(|id| self.tagged(record, id)).collect();
         self.load_many(op, keys).await
     }
 
-    /// The sorted members of a set index.
-    async fn set_members(&self, op: &'static str, index: &str) -> Result<Vec<String>> {
-        let index = self.key(index);
+    /// The sorted members of a lookup index (externalId, email, a member's
+    /// groups): a set on one Redis, a version-stamped sorted set on a
+    /// cluster (crate::cluster).
+    async fn lookup_members(&self, op: &'static str, index: String) -> Result<Vec<String>> {
+        if self.clustered() {
+            let mut ids = self
+                .sets_across_slots(op, vec![index])
+                .await?
+                .pop()
+                .unwrap_or_default();
+            ids.sort();
+            return Ok(ids);
+        }
+        self.set_members(op, index).await
+    }
+
+    /// The sorted members of a set (a full key).
+    pub(crate) async fn set_members(&self, op: &'static str, index: String) -> Result<Vec<String>> {
         let mut ids: Vec<String> = self
             .call(op, |mut conn| async move {
                 conn.smembers(index).await.map_err(redis_err)
@@ -70,9 +98,12 @@ impl RedisStore {
         Ok(ids)
     }
 
-    /// Every member of a sorted-set index, in index order.
-    pub(crate) async fn index_members(&self, op: &'static str, index: &str) -> Result<Vec<String>> {
-        let index = self.key(index);
+    /// Every member of a sorted-set index (a full key), in index order.
+    pub(crate) async fn index_members(
+        &self,
+        op: &'static str,
+        index: String,
+    ) -> Result<Vec<String>> {
         self.call(op, |mut conn| async move {
             conn.zrange(index, 0, -1).await.map_err(redis_err)
         })
@@ -121,39 +152,44 @@ impl RedisStore {
 #[async_trait]
 impl ClientStore for RedisStore {
     async fn create_client(&self, client: &ClientRecord) -> Result<()> {
-        let mut invocation = self.scripts().versioned_write.prepare_invoke();
-        invocation
-            .key(self.key(&format!("client:{}", client.client_id)))
-            .key(self.key("idx:clients"))
-            .arg("")
-            .arg(1)
-            .arg(to_json(client)?)
-            .arg(0)
-            .arg(&client.client_id);
-        self.invoke_status("create_client", invocation).await
+        self.versioned_write(
+            "create_client",
+            crate::Versioned {
+                record: self.tagged("client", &client.client_id),
+                index: self.key("idx:clients"),
+                expected: None,
+                version: 1,
+                data: to_json(client)?,
+                score: 0,
+                member: &client.client_id,
+            },
+        )
+        .await
     }
 
     async fn get_client(&self, client_id: &str) -> Result<ClientRecord> {
-        self.load_one("get_client", self.key(&format!("client:{client_id}")))
+        self.load_one("get_client", self.tagged("client", client_id))
             .await
     }
 
     async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
-        let ids = self.index_members("list_clients", "idx:clients").await?;
+        let ids = self
+            .index_members("list_clients", self.key("idx:clients"))
+            .await?;
         self.load_ids("list_clients", "client", &ids).await
     }
 
     async fn update_client(&self, client: &ClientRecord) -> Result<()> {
         let mut invocation = self.scripts().hset_if_exists.prepare_invoke();
         invocation
-            .key(self.key(&format!("client:{}", client.client_id)))
+            .key(self.tagged("client", &client.client_id))
             .arg("data")
             .arg(to_json(client)?);
         self.invoke_status("update_client", invocation).await
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<()> {
-        let key = self.key(&format!("client:{client_id}"));
+        let key = self.tagged("client", client_id);
         self.delete_indexed(
             "delete_client",
             key,
@@ -171,6 +207,9 @@ impl RedisStore {
         user: &UserRecord,
         expected: Option<u64>,
     ) -> Result<()> {
+        if self.clustered() {
+            return self.cluster_write_user(op, user, expected).await;
+        }
         let mut invocation = self.scripts().user_write.prepare_invoke();
         invocation
             .arg(self.prefix())
@@ -194,11 +233,13 @@ impl UserStore for RedisStore {
     }
 
     async fn get_user(&self, id: &str) -> Result<UserRecord> {
-        self.load_one("get_user", self.key(&format!("user:{id}")))
-            .await
+        self.load_one("get_user", self.tagged("user", id)).await
     }
 
     async fn get_user_by_name(&self, user_name: &str) -> Result<UserRecord> {
+        if self.clustered() {
+            return self.cluster_user_by_name(user_name).await;
+        }
         let mut invocation = self.scripts().user_by_name.prepare_invoke();
         invocation.arg(self.prefix()).arg(user_name_key(user_name));
         let data: Option<String> = self.invoke("get_user_by_name", invocation).await?;
@@ -208,18 +249,29 @@ impl UserStore for RedisStore {
     async fn find_users_by_external_id(&self, external_id: &str) -> Result<Vec<UserRecord>> {
         let op = "find_users_by_external_id";
         let ids = self
-            .set_members(op, &format!("idx:user-external:{external_id}"))
+            .lookup_members(op, self.tagged("idx:user-external", external_id))
             .await?;
-        self.load_ids(op, "user", &ids).await
+        let users: Vec<UserRecord> = self.load_ids(op, "user", &ids).await?;
+        // On a cluster the index is written before the record and may name
+        // a user that no longer matches (crate::cluster): the record decides.
+        Ok(users
+            .into_iter()
+            .filter(|u| u.external_id.as_deref() == Some(external_id))
+            .collect())
     }
 
     async fn find_users_by_email(&self, email: &str) -> Result<Vec<UserRecord>> {
         let op = "find_users_by_email";
         let key = email.to_lowercase();
         let ids = self
-            .set_members(op, &format!("idx:user-email:{key}"))
+            .lookup_members(op, self.tagged("idx:user-email", &key))
             .await?;
-        self.load_ids(op, "user", &ids).await
+        let users: Vec<UserRecord> = self.load_ids(op, "user", &ids).await?;
+        // As for external ids: the record decides.
+        Ok(users
+            .into_iter()
+            .filter(|u| store::email_keys(u).contains(&key))
+            .collect())
     }
 
     async fn list_users(&self, page: Page) -> Result<Paged<UserRecord>> {
@@ -235,6 +287,9 @@ impl UserStore for RedisStore {
     }
 
     async fn delete_user(&self, id: &str) -> Result<()> {
+        if self.clustered() {
+            return self.cluster_delete_user(id).await;
+        }
         let mut invocation = self.scripts().user_delete.prepare_invoke();
         invocation.arg(self.prefix()).arg(id);
         self.invoke_status("delete_user", invocation).await
@@ -248,6 +303,9 @@ impl RedisStore {
         group: &GroupRecord,
         expected: Option<u64>,
     ) -> Result<()> {
+        if self.clustered() {
+            return self.cluster_write_group(op, group, expected).await;
+        }
         let mut invocation = self.scripts().group_write.prepare_invoke();
         invocation
             .arg(self.prefix())
@@ -269,8 +327,7 @@ impl GroupStore for RedisStore {
     }
 
     async fn get_group(&self, id: &str) -> Result<GroupRecord> {
-        self.load_one("get_group", self.key(&format!("group:{id}")))
-            .await
+        self.load_one("get_group", self.tagged("group", id)).await
     }
 
     async fn list_groups(&self, page: Page) -> Result<Paged<GroupRecord>> {
@@ -286,6 +343,9 @@ impl GroupStore for RedisStore {
     }
 
     async fn delete_group(&self, id: &str) -> Result<()> {
+        if self.clustered() {
+            return self.cluster_delete_group(id).await;
+        }
         let mut invocation = self.scripts().group_delete.prepare_invoke();
         invocation.arg(self.prefix()).arg(id);
         self.invoke_status("delete_group", invocation).await
@@ -294,9 +354,14 @@ impl GroupStore for RedisStore {
     async fn groups_with_member(&self, member_id: &str) -> Result<Vec<GroupRecord>> {
         let op = "groups_with_member";
         let ids = self
-            .set_members(op, &format!("idx:member-groups:{member_id}"))
+            .lookup_members(op, self.tagged("idx:member-groups", member_id))
             .await?;
-        self.load_ids(op, "group", &ids).await
+        let groups: Vec<GroupRecord> = self.load_ids(op, "group", &ids).await?;
+        // The index may name a group the member has left (crate::cluster).
+        Ok(groups
+            .into_iter()
+            .filter(|g| g.members.iter().any(|m| m.value == member_id))
+            .collect())
     }
 
     async fn groups_with_members(
@@ -309,13 +374,13 @@ impl GroupStore for RedisStore {
         }
         let indexes: Vec<String> = member_ids
             .iter()
-            .map(|m| self.key(&format!("idx:member-groups:{m}")))
+            .map(|m| self.tagged("idx:member-groups", m))
             .collect();
-        let mut invocation = self.scripts().smembers_many.prepare_invoke();
-        for index in &indexes {
-            invocation.key(index);
-        }
-        let sets: Vec<Vec<String>> = self.invoke(op, invocation).await?;
+        let sets = if self.clustered() {
+            self.sets_across_slots(op, indexes).await?
+        } else {
+            self.smembers_many(op, &indexes).await?
+        };
         let mut ids: Vec<String> = sets.iter().flatten().cloned().collect();
         ids.sort();
         ids.dedup();

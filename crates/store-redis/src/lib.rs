@@ -6,11 +6,13 @@
 //! `rl:*` (counters), `family:*`, `consent:*`, `revoked:*`, `lease:*`, and
 //! `idx:*` for secondary indexes; an optional prefix namespaces them all.
 //!
-//! Every multi-key update is one Lua script (in `lua/`), so no update is a
-//! read-modify-write race between replicas. Scripts build key names from the
-//! prefix they are given, so this backend targets one Redis primary: at a
-//! fixed address, or the one a set of Sentinels names ([`topology`]), not
-//! Redis Cluster.
+//! On one Redis (at a fixed address, or the primary a set of Sentinels
+//! names, see [`topology`]) every multi-key update is one Lua script (in
+//! `lua/`), so no update is a read-modify-write race between replicas.
+//! Those scripts build key names from the prefix they are given, which Redis
+//! Cluster forbids; there [`cluster`] runs each update as steps that each
+//! stay in one hash slot, with the key layout and the argument for each
+//! contract written down in that module.
 //!
 //! Expiry is checked against the store clock in every read, as the contract
 //! says ("expired means absent"); Redis TTLs only collect the garbage.
@@ -25,6 +27,7 @@
 //! [`SENTINEL_POLL`], name another; the next call connects to the primary
 //! the Sentinels name then.
 
+pub mod cluster;
 mod grants;
 mod identity;
 mod system;
@@ -39,9 +42,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
-use redis::{Client, FromRedisValue, RedisError, Script, ScriptInvocation};
+use redis::{AsyncCommands, Client, FromRedisValue, RedisError, Script, ScriptInvocation};
 use store::{Clock, Error, Result, Store, observe};
-pub use topology::{SentinelAuth, Topology};
+pub use topology::{ClusterTarget, SentinelAuth, Topology};
 
 /// How often the Sentinels are asked whether the primary changed: the
 /// longest a replica of the service keeps talking to a demoted primary
@@ -121,6 +124,48 @@ enum Source {
     Single(Box<Client>),
     /// The primary the Sentinels name.
     Sentinel(Box<Sentinels>),
+    /// A Redis Cluster; its client follows `MOVED`/`ASK` and refreshes the
+    /// slot map by itself.
+    Cluster(Box<redis::cluster::ClusterClient>),
+}
+
+/// A connection to the store's Redis: one node's reconnecting manager, or
+/// a cluster's, which routes each command to the node that owns its slot.
+#[derive(Clone)]
+pub(crate) enum Conn {
+    Node(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Conn::Node(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Conn::Node(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Node(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 struct Sentinels {
@@ -137,9 +182,10 @@ impl Sentinels {
 }
 
 struct Connected {
-    manager: ConnectionManager,
-    /// `host:port` of the node, for readiness and `doctor`.
-    primary: String,
+    conn: Conn,
+    /// `host:port` of the node written to, for readiness and `doctor`
+    /// (none on a cluster, whose primaries `diagnostics` lists).
+    primary: Option<String>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -177,6 +223,7 @@ pub(crate) struct Scripts {
     pub smembers_many: Script,
     pub attempt: Script,
     pub user_rekey: Script,
+    pub cluster: cluster::Scripts,
 }
 
 impl Scripts {
@@ -205,6 +252,7 @@ impl Scripts {
             smembers_many: Script::new(include_str!("lua/smembers_many.lua")),
             attempt: Script::new(include_str!("lua/attempt.lua")),
             user_rekey: Script::new(include_str!("lua/user_rekey.lua")),
+            cluster: cluster::Scripts::load(),
         }
     }
 }
@@ -246,6 +294,30 @@ fn sentinel_client(
 
 type RedisResultOf<T> = std::result::Result<T, RedisError>;
 
+fn cluster_client(
+    target: &topology::ClusterTarget,
+    timeout: Duration,
+) -> RedisResultOf<redis::cluster::ClusterClient> {
+    let mut builder = redis::cluster::ClusterClientBuilder::new(target.addresses())
+        .connection_timeout(timeout)
+        .response_timeout(timeout)
+        // MOVED, ASK and TRYAGAIN are retried by the client; a failover
+        // takes longer than these retries, and its calls fail as unavailable.
+        .retries(3)
+        .min_retry_wait(10)
+        .max_retry_wait(200);
+    if let Some(user) = &target.username {
+        builder = builder.username(user);
+    }
+    if let Some(password) = &target.password {
+        builder = builder.password(password);
+    }
+    if target.tls {
+        builder = builder.tls(redis::TlsMode::Secure);
+    }
+    builder.build()
+}
+
 impl RedisStore {
     /// Validates the URL; does not connect (the first call does).
     pub fn new(config: &RedisConfig, clock: Arc<dyn Clock>) -> Result<Self> {
@@ -254,6 +326,9 @@ impl RedisStore {
             source: None,
         };
         let source = match Topology::parse(&config.url).map_err(invalid)? {
+            Topology::Cluster(target) => Source::Cluster(Box::new(
+                cluster_client(&target, config.timeout).map_err(|e| invalid(e.to_string()))?,
+            )),
             Topology::Single(url) => Source::Single(Box::new(
                 Client::open(url).map_err(|e| invalid(e.to_string()))?,
             )),
@@ -284,6 +359,36 @@ impl RedisStore {
         format!("{}{name}", self.inner.prefix)
     }
 
+    /// The key of one aggregate, `{prefix}{kind}:{id}`; on a cluster the id
+    /// is the hash tag, `{prefix}{kind}:{{id}}`, so that every key of the
+    /// aggregate lands in one slot ([`cluster`] has the layout). The type
+    /// prefix comes first either way, so `keys "user:*"` lists users.
+    pub(crate) fn tagged(&self, kind: &str, id: &str) -> String {
+        if self.clustered() {
+            format!("{}{kind}:{{{id}}}", self.inner.prefix)
+        } else {
+            format!("{}{kind}:{id}", self.inner.prefix)
+        }
+    }
+
+    /// A key under an aggregate's tag: `{prefix}{kind}:{{tag}}:{rest}`.
+    pub(crate) fn tagged_under(&self, kind: &str, tag: &str, rest: &str) -> String {
+        if self.clustered() {
+            format!("{}{kind}:{{{tag}}}:{rest}", self.inner.prefix)
+        } else {
+            format!("{}{kind}:{tag}:{rest}", self.inner.prefix)
+        }
+    }
+
+    pub(crate) fn min_replicas_ack(&self) -> u32 {
+        self.inner.min_replicas_ack
+    }
+
+    /// Whether the store is a Redis Cluster.
+    pub(crate) fn clustered(&self) -> bool {
+        matches!(self.inner.source, Source::Cluster(_))
+    }
+
     pub(crate) fn prefix(&self) -> &str {
         &self.inner.prefix
     }
@@ -298,13 +403,13 @@ impl RedisStore {
 
     /// The current connection: a handle clone, no allocation (every store
     /// call takes this path).
-    fn manager(&self) -> Option<ConnectionManager> {
+    fn manager(&self) -> Option<Conn> {
         self.inner
             .current
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
-            .map(|c| c.manager.clone())
+            .map(|c| c.conn.clone())
     }
 
     /// Forgets the primary (behind Sentinels only), so that the next call
@@ -318,14 +423,15 @@ impl RedisStore {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .take();
             if let Some(old) = old {
-                tracing::warn!(event = "redis_primary_lost", primary = %old.primary, reason = why, "asking the Sentinels for the primary again");
+                let primary = old.primary.unwrap_or_default();
+                tracing::warn!(event = "redis_primary_lost", primary = %primary, reason = why, "asking the Sentinels for the primary again");
             }
         }
     }
 
     /// The shared connection, created on first use (and, behind Sentinels,
     /// again after the primary changed).
-    async fn connection(&self) -> Result<ConnectionManager> {
+    async fn connection(&self) -> Result<Conn> {
         if let Some(manager) = self.manager() {
             return Ok(manager);
         }
@@ -334,6 +440,20 @@ impl RedisStore {
             return Ok(manager);
         }
         let (client, sentinel) = match &self.inner.source {
+            Source::Cluster(client) => {
+                let conn = Conn::Cluster(client.get_async_connection().await.map_err(|e| {
+                    Error::unavailable(format!("cannot join the Redis Cluster: {e}"), e)
+                })?);
+                *self
+                    .inner
+                    .current
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Connected {
+                    conn: conn.clone(),
+                    primary: None,
+                });
+                return Ok(conn);
+            }
             Source::Single(client) => (client.as_ref().clone(), false),
             Source::Sentinel(sentinels) => {
                 let Sentinels { client, target } = sentinels.as_ref();
@@ -356,9 +476,11 @@ impl RedisStore {
             .set_response_timeout(Some(self.inner.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| Error::unavailable("cannot connect to Redis", e))?;
+        let manager = Conn::Node(
+            ConnectionManager::new_with_config(client, config)
+                .await
+                .map_err(|e| Error::unavailable("cannot connect to Redis", e))?,
+        );
         if sentinel {
             tracing::info!(event = "redis_primary", primary = %primary, "connected to the primary the Sentinels name");
             let previous = self
@@ -379,8 +501,8 @@ impl RedisStore {
             .current
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Connected {
-            manager: manager.clone(),
-            primary,
+            conn: manager.clone(),
+            primary: Some(primary),
         });
         Ok(manager)
     }
@@ -422,7 +544,7 @@ impl RedisStore {
     /// `WAIT`s until [`RedisConfig::min_replicas_ack`] replicas have every
     /// write this connection made, for at most half the store timeout (so
     /// the answer comes before the call's own timeout).
-    async fn wait_for_replicas(&self, mut conn: ConnectionManager, op: &'static str) -> Result<()> {
+    async fn wait_for_replicas(&self, mut conn: Conn, op: &'static str) -> Result<()> {
         let wanted = self.inner.min_replicas_ack;
         let millis = u64::try_from(self.inner.timeout.as_millis() / 2)
             .unwrap_or(u64::MAX)
@@ -458,7 +580,7 @@ impl RedisStore {
         let weak = Arc::downgrade(&self.inner);
         let service = match &self.inner.source {
             Source::Sentinel(sentinels) => sentinels.target.service.clone(),
-            Source::Single(_) => return,
+            Source::Single(_) | Source::Cluster(_) => return,
         };
         tokio::spawn(async move {
             // Sentinel's `+switch-master` announces a failover as it happens
@@ -541,7 +663,7 @@ impl RedisStore {
     /// Runs one Redis interaction under the store timeout, with metrics.
     pub(crate) async fn call<T, F, Fut>(&self, op: &'static str, f: F) -> Result<T>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
         let timeout = self.inner.timeout;
@@ -605,7 +727,38 @@ impl RedisStore {
         status(&self.invoke::<Vec<String>>(op, invocation).await?)
     }
 
-    /// Deletes a record and its entry in a sorted-set index, atomically.
+    /// Inserts or compare-and-swaps a `{data, version}` record and adds it
+    /// to its sorted-set index: one script on one Redis; on a cluster the
+    /// record, then the index ([`cluster`]: a crash in between leaves a
+    /// record the index lacks, which the repair adds).
+    pub(crate) async fn versioned_write(&self, op: &'static str, w: Versioned<'_>) -> Result<()> {
+        let mut invocation = self.inner.scripts.versioned_write.prepare_invoke();
+        invocation.key(&w.record);
+        if !self.clustered() {
+            invocation.key(&w.index);
+        }
+        invocation
+            .arg(w.expected.map(|v| v.to_string()).unwrap_or_default())
+            .arg(w.version)
+            .arg(&w.data)
+            .arg(w.score)
+            .arg(w.member);
+        self.invoke_status(op, invocation).await?;
+        if self.clustered() {
+            let (index, score, member) = (w.index, w.score, w.member.to_owned());
+            self.call(op, |mut conn| async move {
+                conn.zadd::<_, _, _, ()>(index, member, score)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a record and its entry in a sorted-set index: atomically on
+    /// one Redis; on a cluster the record, then the entry (an entry whose
+    /// record is gone is skipped by readers, and removed by the repair).
     /// `NotFound` if the record was absent.
     pub(crate) async fn delete_indexed(
         &self,
@@ -614,15 +767,24 @@ impl RedisStore {
         index: String,
         member: String,
     ) -> Result<()> {
-        let (deleted, _): (u64, u64) = self
+        let clustered = self.clustered();
+        let deleted: u64 = self
             .call(op, |mut conn| async move {
-                redis::pipe()
+                if clustered {
+                    let deleted: u64 = conn.del(key).await.map_err(redis_err)?;
+                    conn.zrem::<_, _, ()>(index, member)
+                        .await
+                        .map_err(redis_err)?;
+                    return Ok(deleted);
+                }
+                let (deleted, _): (u64, u64) = redis::pipe()
                     .atomic()
                     .del(key)
                     .zrem(index, member)
                     .query_async(&mut conn)
                     .await
-                    .map_err(redis_err)
+                    .map_err(redis_err)?;
+                Ok(deleted)
             })
             .await?;
         if deleted == 0 {
@@ -631,6 +793,18 @@ impl RedisStore {
             Ok(())
         }
     }
+}
+
+/// A versioned record write ([`RedisStore::versioned_write`]).
+pub(crate) struct Versioned<'a> {
+    pub record: String,
+    pub index: String,
+    /// The version the record must have; `None` creates it.
+    pub expected: Option<u64>,
+    pub version: u64,
+    pub data: String,
+    pub score: i64,
+    pub member: &'a str,
 }
 
 /// Whether a `+switch-master` message (`<name> <old-ip> <old-port>
@@ -702,6 +876,14 @@ pub(crate) fn status(reply: &[String]) -> Result<()> {
     }
 }
 
+/// A script reply of the wrong shape.
+pub(crate) fn short_reply(op: &str) -> Error {
+    Error::Corrupt {
+        message: format!("{op}: unexpected script reply"),
+        source: None,
+    }
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     Ok(serde_json::to_string(value)?)
 }
@@ -730,7 +912,7 @@ impl Store for RedisStore {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
-            .map(|c| c.primary.clone())
+            .and_then(|c| c.primary.clone())
     }
 
     async fn ping(&self) -> Result<()> {
@@ -745,6 +927,9 @@ impl Store for RedisStore {
     }
 
     async fn diagnostics(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        if self.clustered() {
+            return self.cluster_diagnostics().await;
+        }
         let out = self
             .call("diagnostics", |mut conn| async move {
                 let mut out = std::collections::BTreeMap::new();
@@ -807,12 +992,18 @@ impl Store for RedisStore {
                 out.insert("topology".to_owned(), "sentinel".to_owned());
                 out.insert("sentinel_quorum".to_owned(), self.quorum(sentinels).await);
             }
+            Source::Cluster(_) => unreachable!("answered above"),
         }
         Ok(out)
     }
 
-    /// Redis expires keys itself.
+    /// Redis expires keys itself. On a cluster, this is when the indexes
+    /// are repaired after a crash between the steps of a write
+    /// ([`cluster`]); the count is of entries added or removed.
     async fn purge_expired(&self) -> Result<u64> {
+        if self.clustered() {
+            return self.repair_indexes().await;
+        }
         Ok(0)
     }
 
@@ -837,9 +1028,12 @@ impl Store for RedisStore {
         if done.as_deref() == Some(USER_NAME_KEYS) {
             return Ok(Vec::new());
         }
+        // Cluster support came after RFC 8265 keys: a cluster holds no
+        // earlier keys, and the re-keying script is not cluster-safe.
+        let clustered = self.clustered();
         let mut taken = Vec::new();
         let mut offset = 0;
-        loop {
+        while !clustered {
             let page =
                 store::UserStore::list_users(self, store::Page { offset, limit: 500 }).await?;
             let read = page.items.len() as u64;

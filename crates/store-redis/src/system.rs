@@ -15,16 +15,19 @@ impl RedisStore {
         key: &SigningKey,
         expected: Option<u64>,
     ) -> Result<()> {
-        let mut invocation = self.scripts().versioned_write.prepare_invoke();
-        invocation
-            .key(self.key(&format!("key:{}", key.kid)))
-            .key(self.key("idx:keys"))
-            .arg(expected.map(|v| v.to_string()).unwrap_or_default())
-            .arg(key.version)
-            .arg(to_json(key)?)
-            .arg(key.created_at)
-            .arg(&key.kid);
-        self.invoke_status(op, invocation).await
+        self.versioned_write(
+            op,
+            crate::Versioned {
+                record: self.tagged("key", &key.kid),
+                index: self.key("idx:keys"),
+                expected,
+                version: key.version,
+                data: to_json(key)?,
+                score: key.created_at,
+                member: &key.kid,
+            },
+        )
+        .await
     }
 }
 
@@ -35,16 +38,14 @@ impl KeyStore for RedisStore {
     }
 
     async fn get_key(&self, kid: &str) -> Result<SigningKey> {
-        self.load_one("get_key", self.key(&format!("key:{kid}")))
-            .await
+        self.load_one("get_key", self.tagged("key", kid)).await
     }
 
     async fn list_keys(&self) -> Result<Vec<SigningKey>> {
-        let kids = self.index_members("list_keys", "idx:keys").await?;
-        let keys = kids
-            .iter()
-            .map(|kid| self.key(&format!("key:{kid}")))
-            .collect();
+        let kids = self
+            .index_members("list_keys", self.key("idx:keys"))
+            .await?;
+        let keys = kids.iter().map(|kid| self.tagged("key", kid)).collect();
         self.load_many("list_keys", keys).await
     }
 
@@ -57,7 +58,7 @@ impl KeyStore for RedisStore {
     }
 
     async fn delete_key(&self, kid: &str) -> Result<()> {
-        let key = self.key(&format!("key:{kid}"));
+        let key = self.tagged("key", kid);
         self.delete_indexed("delete_key", key, self.key("idx:keys"), kid.to_owned())
             .await
     }
@@ -68,7 +69,7 @@ impl CounterStore for RedisStore {
     async fn increment(&self, key: &str, by: i64, ttl_seconds: i64) -> Result<i64> {
         let mut invocation = self.scripts().counter_incr.prepare_invoke();
         invocation
-            .key(self.key(&format!("rl:{key}")))
+            .key(self.tagged("rl", key))
             .arg(by)
             .arg(ttl_seconds)
             .arg(self.now());
@@ -77,7 +78,7 @@ impl CounterStore for RedisStore {
     }
 
     async fn get_counter(&self, key: &str) -> Result<i64> {
-        let key = self.key(&format!("rl:{key}"));
+        let key = self.tagged("rl", key);
         let (value, exp): (Option<i64>, Option<i64>) = self
             .call("get_counter", |mut conn| async move {
                 conn.hmget(key, &["value", "exp"]).await.map_err(redis_err)
@@ -90,7 +91,7 @@ impl CounterStore for RedisStore {
     }
 
     async fn reset_counter(&self, key: &str) -> Result<()> {
-        let key = self.key(&format!("rl:{key}"));
+        let key = self.tagged("rl", key);
         self.call("reset_counter", |mut conn| async move {
             conn.del::<_, ()>(key).await.map_err(redis_err)
         })
@@ -106,7 +107,7 @@ impl CounterStore for RedisStore {
     ) -> Result<RateDecision> {
         let mut invocation = self.scripts().rate_limit.prepare_invoke();
         invocation
-            .key(self.key(&format!("rate:{key}")))
+            .key(self.tagged("rate", key))
             .arg(self.now().saturating_mul(1000))
             .arg(interval_ms)
             .arg(burst)
@@ -121,7 +122,7 @@ impl CounterStore for RedisStore {
     async fn register_attempt(&self, key: &str, policy: &BackoffPolicy) -> Result<Attempt> {
         let mut invocation = self.scripts().attempt.prepare_invoke();
         invocation
-            .key(self.key(&format!("attempt:{key}")))
+            .key(self.tagged("attempt", key))
             .arg(self.now())
             .arg(policy.threshold)
             .arg(policy.base_delay)
@@ -136,7 +137,7 @@ impl CounterStore for RedisStore {
     }
 
     async fn attempt_state(&self, key: &str) -> Result<AttemptState> {
-        let key = self.key(&format!("attempt:{key}"));
+        let key = self.tagged("attempt", key);
         let (failures, until, exp): (Option<i64>, Option<i64>, Option<i64>) = self
             .call("attempt_state", |mut conn| async move {
                 conn.hmget(key, &["failures", "until", "exp"])
@@ -154,7 +155,7 @@ impl CounterStore for RedisStore {
     }
 
     async fn clear_attempts(&self, key: &str) -> Result<()> {
-        let key = self.key(&format!("attempt:{key}"));
+        let key = self.tagged("attempt", key);
         self.call("clear_attempts", |mut conn| async move {
             conn.del::<_, ()>(key).await.map_err(redis_err)
         })
@@ -164,7 +165,7 @@ impl CounterStore for RedisStore {
     async fn acquire_lease(&self, name: &str, holder: &str, ttl_seconds: i64) -> Result<bool> {
         let mut invocation = self.scripts().lease.prepare_invoke();
         invocation
-            .key(self.key(&format!("lease:{name}")))
+            .key(self.tagged("lease", name))
             .arg(holder)
             .arg(ttl_seconds)
             .arg(self.now());

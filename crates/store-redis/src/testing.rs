@@ -1,7 +1,9 @@
 //! A private `redis-server` for tests: started on a free loopback port in a
 //! temporary directory, killed when dropped. When `AUTH_TEST_REDIS_URL` is set,
 //! that server is used instead and nothing is started. [`TestSentinel`] is a
-//! primary, a replica and three Sentinels, always private.
+//! primary, a replica and three Sentinels, always private. [`TestCluster`]
+//! is a Redis Cluster made with `redis-cli --cluster create`, or the one
+//! `AUTH_TEST_REDIS_CLUSTER_URL` names.
 //!
 //! There is no silent skip: if neither works, [`TestRedis::start`] fails with
 //! a message saying how to get Redis.
@@ -273,6 +275,139 @@ impl Drop for TestSentinel {
             let _ = child.wait();
         }
         let _ = &self.dir;
+    }
+}
+
+/// A Redis Cluster of private `redis-server --cluster-enabled yes`
+/// processes on free loopback ports, killed when dropped. A node is called
+/// failed after 1 s (`cluster-node-timeout`), so a replica takes over
+/// within about 2 s.
+#[derive(Debug)]
+pub struct TestCluster {
+    /// `redis+cluster://127.0.0.1:p1,127.0.0.1:p2,…` (every node a seed).
+    pub url: String,
+    /// The primaries first, then the replicas, as created.
+    pub nodes: Vec<TestRedis>,
+}
+
+impl TestCluster {
+    /// A cluster of `primaries`, each with `replicas` replicas; with
+    /// `AUTH_TEST_REDIS_CLUSTER_URL`, that cluster (no nodes to harm).
+    pub fn start(primaries: usize, replicas: usize) -> Result<Self, String> {
+        if let Ok(url) = std::env::var("AUTH_TEST_REDIS_CLUSTER_URL") {
+            return Ok(Self {
+                url,
+                nodes: Vec::new(),
+            });
+        }
+        Self::start_private(primaries, replicas)
+    }
+
+    /// A private cluster, whatever the environment says.
+    pub fn start_private(primaries: usize, replicas: usize) -> Result<Self, String> {
+        let mut nodes = Vec::new();
+        for _ in 0..primaries * (1 + replicas) {
+            nodes.push(TestRedis::start_private(&[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "1000",
+            ])?);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| {
+                format!("cannot run redis-cli --cluster create ({e}): install redis-tools")
+            })?;
+        if !created.status.success() {
+            return Err(format!(
+                "redis-cli --cluster create failed: {}",
+                String::from_utf8_lossy(&created.stderr)
+            ));
+        }
+        let cluster = Self {
+            url: format!("redis+cluster://{}", addresses.join(",")),
+            nodes,
+        };
+        cluster.wait_ok(Duration::from_secs(20))?;
+        Ok(cluster)
+    }
+
+    /// Waits until every live node says `cluster_state:ok` and knows every
+    /// slot.
+    pub fn wait_ok(&self, within: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let ok = self.nodes.iter().filter(|n| n.child.is_some()).all(|n| {
+                command(n.port, &["CLUSTER", "INFO"]).is_some_and(|info| {
+                    info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
+                })
+            });
+            if ok {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("the cluster was not ok within {within:?}"))
+    }
+
+    /// The port of the node that serves `slot` as primary now, as the live
+    /// node at `ask` sees it.
+    pub fn primary_of_slot(&self, slot: u16) -> Option<u16> {
+        let ask = self.nodes.iter().find(|n| n.child.is_some())?;
+        let nodes = command_full(ask.port, &["CLUSTER", "NODES"])?;
+        nodes.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if !fields.get(2)?.contains("master") || fields.get(2)?.contains("fail") {
+                return None;
+            }
+            let serves = fields[8..].iter().any(|range| {
+                let mut bounds = range.split('-');
+                let low: Option<u16> = bounds.next().and_then(|b| b.parse().ok());
+                let high: Option<u16> = bounds.next().and_then(|b| b.parse().ok()).or(low);
+                matches!((low, high), (Some(l), Some(h)) if l <= slot && slot <= h)
+            });
+            let port = fields.get(1)?.split(['@', ':']).nth(1)?.parse().ok()?;
+            serves.then_some(port)
+        })
+    }
+}
+
+/// Like [`command`], but reads until the peer has sent the whole bulk
+/// reply (`CLUSTER NODES` outgrows one read).
+fn command_full(port: u16, args: &[&str]) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(1000)))
+        .ok()?;
+    let mut request = format!("*{}\r\n", args.len());
+    for arg in args {
+        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+    }
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buffer).ok()?;
+        reply.extend_from_slice(&buffer[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        let (header, body) = text.split_once("\r\n")?;
+        let wanted: usize = header.strip_prefix('$')?.parse().ok()?;
+        if body.len() >= wanted || n == 0 {
+            return Some(body.chars().take(wanted).collect());
+        }
     }
 }
 

@@ -1,0 +1,192 @@
+//! The store conformance suite on a Redis Cluster of three primaries (made
+//! with `redis-cli --cluster create`, or `AUTH_TEST_REDIS_CLUSTER_URL` with
+//! a fresh key prefix), and what the cluster protocols promise beyond it:
+//! the repair after a crash between steps, stale userName reservations, and
+//! refusing a URL that names a Redis that is not a cluster.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use store::conformance::{Harness, T0};
+use store::{Store, TestClock, UserStore};
+use store_redis::testing::{TestCluster, TestRedis};
+use store_redis::{RedisConfig, RedisStore};
+
+fn config(url: &str, prefix: String) -> RedisConfig {
+    RedisConfig {
+        url: url.to_owned(),
+        prefix,
+        timeout: Duration::from_secs(5),
+        min_replicas_ack: 0,
+        sentinel_auth: store_redis::SentinelAuth::default(),
+    }
+}
+
+async fn harness() -> Harness {
+    let cluster = TestCluster::start(3, 0).unwrap_or_else(|e| panic!("{e}"));
+    let config = config(&cluster.url, TestRedis::unique_prefix());
+    let clock = TestClock::new(T0);
+    let store: Arc<dyn Store> =
+        Arc::new(RedisStore::new(&config, Arc::new(clock.clone())).unwrap());
+    let other: Arc<dyn Store> =
+        Arc::new(RedisStore::new(&config, Arc::new(clock.clone())).unwrap());
+    Harness {
+        store,
+        other,
+        clock,
+        guard: Some(Box::new(cluster)),
+    }
+}
+
+store::conformance_tests!(harness);
+
+fn user(id: &str, name: &str) -> store::UserRecord {
+    store::UserRecord {
+        id: id.into(),
+        user_name: name.into(),
+        external_id: Some(format!("ext-{id}")),
+        active: true,
+        password_hash: None,
+        attributes: serde_json::json!({"emails": [{"value": format!("{id}@example.com")}]}),
+        version: 1,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+/// A raw connection to the cluster, to play a writer that crashed.
+async fn raw(url: &str) -> redis::cluster_async::ClusterConnection {
+    let seeds: Vec<String> = url
+        .trim_start_matches("redis+cluster://")
+        .split(',')
+        .map(|s| format!("redis://{s}"))
+        .collect();
+    redis::cluster::ClusterClient::new(seeds)
+        .unwrap()
+        .get_async_connection()
+        .await
+        .unwrap()
+}
+
+/// A crash between the record and its list leaves a user the list lacks,
+/// or an entry whose record is gone: the periodic purge repairs both.
+#[tokio::test]
+async fn the_purge_repairs_lists_a_crashed_write_left_behind() {
+    let cluster = TestCluster::start(3, 0).unwrap_or_else(|e| panic!("{e}"));
+    let prefix = TestRedis::unique_prefix();
+    let store = RedisStore::new(
+        &config(&cluster.url, prefix.clone()),
+        Arc::new(TestClock::new(T0)),
+    )
+    .unwrap();
+    store.create_user(&user("u-1", "alice")).await.unwrap();
+    store.create_user(&user("u-2", "bob")).await.unwrap();
+    let mut conn = raw(&cluster.url).await;
+    // u-1's list entry lost, u-3 listed without a record.
+    let _: () = redis::cmd("ZREM")
+        .arg(format!("{prefix}idx:users"))
+        .arg("u-1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{prefix}idx:users"))
+        .arg(0)
+        .arg("u-3")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let page = store
+        .list_users(store::Page {
+            offset: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(
+        page.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        ["u-2"]
+    );
+
+    assert_eq!(store.purge_expired().await.unwrap(), 2);
+    let page = store
+        .list_users(store::Page {
+            offset: 0,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(
+        page.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        ["u-1", "u-2"]
+    );
+    assert_eq!(
+        store.purge_expired().await.unwrap(),
+        0,
+        "nothing left to repair"
+    );
+}
+
+/// A writer that reserved a userName and crashed before writing its record
+/// holds the name for the grace period only; lookups never answer with it.
+#[tokio::test]
+async fn a_crashed_writers_user_name_reservation_goes_stale() {
+    let cluster = TestCluster::start(3, 0).unwrap_or_else(|e| panic!("{e}"));
+    let prefix = TestRedis::unique_prefix();
+    let clock = TestClock::new(T0);
+    let store = RedisStore::new(
+        &config(&cluster.url, prefix.clone()),
+        Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let mut conn = raw(&cluster.url).await;
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}idx:username:{{carol}}"))
+        .arg(format!("u-crashed 1 {T0}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get_user_by_name("carol").await,
+        Err(store::Error::NotFound)
+    ));
+    // Within the grace period, the name is held: the writer may still commit.
+    assert!(matches!(
+        store.create_user(&user("u-9", "Carol")).await,
+        Err(store::Error::Conflict(store::Conflict::Unique("userName")))
+    ));
+    clock.advance(store_redis::cluster::RESERVATION_GRACE.as_secs() as i64 + 1);
+    store.create_user(&user("u-9", "Carol")).await.unwrap();
+    assert_eq!(store.get_user_by_name("CAROL").await.unwrap().id, "u-9");
+    // A held name whose user carries it is never stale.
+    clock.advance(3600);
+    assert!(matches!(
+        store.create_user(&user("u-10", "carol")).await,
+        Err(store::Error::Conflict(store::Conflict::Unique("userName")))
+    ));
+}
+
+/// `redis+cluster://` at a Redis that is not a cluster: unavailable, and
+/// the reason says so.
+#[tokio::test]
+async fn a_cluster_url_at_a_plain_redis_is_refused_with_the_reason() {
+    let server = TestRedis::start_private(&[]).unwrap_or_else(|e| panic!("{e}"));
+    let store = RedisStore::new(
+        &config(
+            &format!("redis+cluster://127.0.0.1:{}", server.port),
+            String::new(),
+        ),
+        Arc::new(TestClock::new(T0)),
+    )
+    .unwrap();
+    match store.ping().await {
+        Err(store::Error::Unavailable { message, .. }) => {
+            assert!(message.contains("cluster"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
