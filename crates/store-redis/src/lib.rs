@@ -134,7 +134,36 @@ enum Source {
 #[derive(Clone)]
 pub(crate) enum Conn {
     Node(ConnectionManager),
-    Cluster(redis::cluster_async::ClusterConnection),
+    /// With a record of the slots a durable write touched, for `WAIT`.
+    Cluster(
+        redis::cluster_async::ClusterConnection,
+        Option<Arc<std::sync::Mutex<Vec<u16>>>>,
+    ),
+}
+
+impl Conn {
+    /// This connection, recording the slots it sends commands to (a
+    /// cluster's only; one Redis needs no record).
+    fn recording(self) -> Self {
+        match self {
+            Conn::Cluster(c, _) => Conn::Cluster(c, Some(Arc::default())),
+            node => node,
+        }
+    }
+
+    fn record(&self, cmd: &redis::Cmd) {
+        if let Conn::Cluster(_, Some(slots)) = self
+            && let Some(key) = cluster::first_key(cmd)
+        {
+            let slot = cluster::slot(key);
+            let mut slots = slots
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !slots.contains(&slot) {
+                slots.push(slot);
+            }
+        }
+    }
 }
 
 impl redis::aio::ConnectionLike for Conn {
@@ -142,9 +171,10 @@ impl redis::aio::ConnectionLike for Conn {
         &'a mut self,
         cmd: &'a redis::Cmd,
     ) -> redis::RedisFuture<'a, redis::Value> {
+        self.record(cmd);
         match self {
             Conn::Node(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c, _) => c.req_packed_command(cmd),
         }
     }
 
@@ -154,16 +184,19 @@ impl redis::aio::ConnectionLike for Conn {
         offset: usize,
         count: usize,
     ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        for one in cmd.cmd_iter() {
+            self.record(one);
+        }
         match self {
             Conn::Node(c) => c.req_packed_commands(cmd, offset, count),
-            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c, _) => c.req_packed_commands(cmd, offset, count),
         }
     }
 
     fn get_db(&self) -> i64 {
         match self {
             Conn::Node(c) => c.get_db(),
-            Conn::Cluster(c) => c.get_db(),
+            Conn::Cluster(c, _) => c.get_db(),
         }
     }
 }
@@ -441,9 +474,12 @@ impl RedisStore {
         }
         let (client, sentinel) = match &self.inner.source {
             Source::Cluster(client) => {
-                let conn = Conn::Cluster(client.get_async_connection().await.map_err(|e| {
-                    Error::unavailable(format!("cannot join the Redis Cluster: {e}"), e)
-                })?);
+                let conn = Conn::Cluster(
+                    client.get_async_connection().await.map_err(|e| {
+                        Error::unavailable(format!("cannot join the Redis Cluster: {e}"), e)
+                    })?,
+                    None,
+                );
                 *self
                     .inner
                     .current
@@ -549,12 +585,47 @@ impl RedisStore {
         let millis = u64::try_from(self.inner.timeout.as_millis() / 2)
             .unwrap_or(u64::MAX)
             .max(1);
-        let acked: u32 = redis::cmd("WAIT")
-            .arg(wanted)
-            .arg(millis)
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_err)?;
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(wanted).arg(millis);
+        let acked: u32 = match &mut conn {
+            // WAIT counts the writes of the connection it is sent on: on a
+            // cluster, the connection to each primary the write touched
+            // (not every primary, so a failed one holds up its slots only).
+            Conn::Cluster(cluster, Some(slots)) => {
+                let slots = slots
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                // All at once: each waits up to `millis`.
+                let waits = slots.into_iter().map(|slot| {
+                    let mut cluster = cluster.clone();
+                    let wait = wait.clone();
+                    async move {
+                        let route = redis::cluster_routing::RoutingInfo::SingleNode(
+                            redis::cluster_routing::SingleNodeRoutingInfo::SpecificNode(
+                                redis::cluster_routing::Route::new(
+                                    slot,
+                                    redis::cluster_routing::SlotAddr::Master,
+                                ),
+                            ),
+                        );
+                        let reply = cluster
+                            .route_command(wait, route)
+                            .await
+                            .map_err(redis_err)?;
+                        redis::from_redis_value::<u32>(reply)
+                            .map_err(|e| Error::corrupt("unexpected WAIT reply", e))
+                    }
+                });
+                let fewest = futures_util::future::try_join_all(waits)
+                    .await?
+                    .into_iter()
+                    .min()
+                    .unwrap_or(u32::MAX);
+                if fewest == u32::MAX { wanted } else { fewest }
+            }
+            conn => wait.query_async(conn).await.map_err(redis_err)?,
+        };
         if acked >= wanted {
             return Ok(());
         }
@@ -670,7 +741,10 @@ impl RedisStore {
         observe("redis", op, async move {
             let durable = self.inner.min_replicas_ack > 0 && DURABLE.contains(&op);
             let work = async {
-                let conn = self.connection().await?;
+                let mut conn = self.connection().await?;
+                if durable {
+                    conn = conn.recording();
+                }
                 let result = f(conn.clone()).await?;
                 if durable {
                     self.wait_for_replicas(conn, op).await?;

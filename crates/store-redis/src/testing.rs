@@ -345,14 +345,18 @@ impl TestCluster {
     }
 
     /// Waits until every live node says `cluster_state:ok` and knows every
-    /// slot.
+    /// slot, and every live replica is in sync with its primary.
     pub fn wait_ok(&self, within: Duration) -> Result<(), String> {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
             let ok = self.nodes.iter().filter(|n| n.child.is_some()).all(|n| {
-                command(n.port, &["CLUSTER", "INFO"]).is_some_and(|info| {
+                let clustered = command(n.port, &["CLUSTER", "INFO"]).is_some_and(|info| {
                     info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
-                })
+                });
+                let synced = command(n.port, &["INFO", "replication"]).is_some_and(|info| {
+                    info.contains("role:master") || info.contains("master_link_status:up")
+                });
+                clustered && synced
             });
             if ok {
                 return Ok(());

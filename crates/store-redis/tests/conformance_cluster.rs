@@ -190,3 +190,47 @@ async fn a_cluster_url_at_a_plain_redis_is_refused_with_the_reason() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `AUTH_REDIS_MIN_REPLICAS_ACK` on a cluster: a durable write waits for
+/// the replicas of each primary it touched; without replicas it is refused
+/// as unavailable, and short-lived writes never wait.
+#[tokio::test]
+async fn durable_writes_wait_for_the_replicas_of_the_primaries_they_touch() {
+    use store::CounterStore;
+    let with = TestCluster::start_private(3, 1).unwrap_or_else(|e| panic!("{e}"));
+    let mut acked = config(&with.url, TestRedis::unique_prefix());
+    acked.min_replicas_ack = 1;
+    let store = RedisStore::new(&acked, Arc::new(TestClock::new(T0))).unwrap();
+    for i in 0..20 {
+        store
+            .create_user(&user(&format!("u-{i}"), &format!("user-{i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .list_users(store::Page {
+                offset: 0,
+                limit: 0
+            })
+            .await
+            .unwrap()
+            .total,
+        20
+    );
+
+    let without = TestCluster::start_private(3, 0).unwrap_or_else(|e| panic!("{e}"));
+    let mut acked = config(&without.url, TestRedis::unique_prefix());
+    acked.min_replicas_ack = 1;
+    acked.timeout = Duration::from_secs(1);
+    let store = RedisStore::new(&acked, Arc::new(TestClock::new(T0))).unwrap();
+    // Joined first, so the write's own timeout is the WAIT's.
+    store.ping().await.unwrap();
+    match store.create_user(&user("u-1", "alice")).await {
+        Err(store::Error::Unavailable { message, .. }) => {
+            assert!(message.contains("0 of 1 Redis replicas"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.increment("k", 1, 60).await.unwrap(), 1);
+}

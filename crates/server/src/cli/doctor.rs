@@ -269,6 +269,9 @@ async fn topology(ctx: &Context) -> Option<Check> {
     }
     let settings = ctx.store.diagnostics().await.ok()?;
     let get = |name: &str| settings.get(name).map(String::as_str);
+    if get("topology") == Some("cluster") {
+        return Some(cluster_topology(&get, ctx.config.redis_min_replicas_ack));
+    }
     let Some(replicas) = get("connected_replicas").and_then(|n| n.parse::<u32>().ok()) else {
         return Some(check(
             "topology",
@@ -326,6 +329,58 @@ async fn topology(ctx: &Context) -> Option<Check> {
             None,
         ),
     })
+}
+
+/// A Redis Cluster's shape: every slot served, every primary with a
+/// replica to fail over to, and enough of them for
+/// `AUTH_REDIS_MIN_REPLICAS_ACK` (`WAIT` counts on every primary).
+fn cluster_topology<'a>(get: &impl Fn(&str) -> Option<&'a str>, wanted: u32) -> Check {
+    let state = get("cluster_state").unwrap_or("unknown");
+    let slots = get("cluster_slots_ok").unwrap_or("0");
+    let primaries = get("cluster_primaries").unwrap_or("?");
+    let replicas = get("cluster_replicas").unwrap_or("?");
+    let fewest: u32 = get("cluster_min_replicas")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let lonely = get("cluster_primaries_without_replica").unwrap_or_default();
+    if state != "ok" || slots != "16384" {
+        return check(
+            "topology",
+            Status::Fail,
+            format!("cluster_state {state}: {slots} of 16384 slots served"),
+            Some("runbook: \"Redis Cluster\" — redis-cli --cluster check, then --cluster fix"),
+        );
+    }
+    if fewest < wanted {
+        return check(
+            "topology",
+            Status::Fail,
+            format!(
+                "a primary has {fewest} replica(s); AUTH_REDIS_MIN_REPLICAS_ACK={wanted} refuses every durable write"
+            ),
+            Some(
+                "runbook: \"Redis Cluster\" — add replicas (redis-cli --cluster add-node --cluster-slave)",
+            ),
+        );
+    }
+    if !lonely.is_empty() {
+        return check(
+            "topology",
+            Status::Warn,
+            format!("primaries without a replica: {lonely}; their slots fail when they do"),
+            Some(
+                "runbook: \"Redis Cluster\" — add a replica to each (redis-cli --cluster add-node --cluster-slave)",
+            ),
+        );
+    }
+    check(
+        "topology",
+        Status::Ok,
+        format!(
+            "Redis Cluster: {primaries} primaries, {replicas} replicas, all 16384 slots served"
+        ),
+        None,
+    )
 }
 
 async fn signing_keys(ctx: &Context, now: i64) -> Check {

@@ -275,7 +275,17 @@ impl RedisStore {
                     "cluster_primaries_without_replica".to_owned(),
                     shape.without_replica().join(","),
                 );
-                for name in ["appendonly", "maxmemory-policy"] {
+                out.insert(
+                    "cluster_min_replicas".to_owned(),
+                    shape.min_replicas().to_string(),
+                );
+                for name in [
+                    "appendonly",
+                    "appendfsync",
+                    "save",
+                    "maxmemory",
+                    "maxmemory-policy",
+                ] {
                     let values =
                         per_primary(&mut conn, redis::cmd("CONFIG").arg("GET").arg(name).clone())
                             .await;
@@ -290,12 +300,12 @@ impl RedisStore {
                         })
                         .collect();
                     let worst = match name {
-                        "appendonly" => values.iter().find(|v| *v != "yes").or(values.first()),
-                        _ => values
-                            .iter()
-                            .find(|v| *v != "noeviction")
-                            .or(values.first()),
-                    };
+                        "appendonly" => values.iter().find(|v| *v != "yes"),
+                        "maxmemory" => values.iter().find(|v| *v == "0"),
+                        "maxmemory-policy" => values.iter().find(|v| *v != "noeviction"),
+                        _ => None,
+                    }
+                    .or(values.first());
                     if let Some(worst) = worst {
                         out.insert(name.to_owned(), worst.clone());
                     }
@@ -396,7 +406,7 @@ impl RedisStore {
         let pattern = format!("{}*", glob_escape(&prefix));
         let keys: Vec<String> = self
             .call(op, |mut conn| async move {
-                let Conn::Cluster(cluster) = &mut conn else {
+                let Conn::Cluster(cluster, _) = &mut conn else {
                     return Ok(Vec::new());
                 };
                 let nodes: String = redis::cmd("CLUSTER")
@@ -448,10 +458,47 @@ impl RedisStore {
     }
 }
 
+/// The hash slot of a key: CRC16 (XMODEM) of its hash tag, or of the
+/// whole key when it has none, modulo 16384 (Redis Cluster specification,
+/// "Keys distribution model").
+pub(crate) fn slot(key: &[u8]) -> u16 {
+    let tagged = key
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let rest = &key[open + 1..];
+            let close = rest.iter().position(|&b| b == b'}')?;
+            (close > 0).then(|| &rest[..close])
+        })
+        .unwrap_or(key);
+    crc16::State::<crc16::XMODEM>::calculate(tagged) % 16384
+}
+
+/// The first key a command touches: the first of `KEYS` for a script,
+/// else its first argument (every command this backend sends with a key
+/// has it first).
+pub(crate) fn first_key(cmd: &redis::Cmd) -> Option<&[u8]> {
+    let mut args = cmd.args_iter().filter_map(|arg| match arg {
+        redis::Arg::Simple(bytes) => Some(bytes),
+        _ => None,
+    });
+    let name = args.next()?;
+    // `SCRIPT LOAD` (sent on a cache miss) has no key.
+    if name.eq_ignore_ascii_case(b"SCRIPT") {
+        return None;
+    }
+    if name.eq_ignore_ascii_case(b"EVALSHA") || name.eq_ignore_ascii_case(b"EVAL") {
+        let _script = args.next()?;
+        let keys = args.next()?;
+        return (keys != b"0").then(|| args.next()).flatten();
+    }
+    args.next()
+}
+
 /// Sends `cmd` to every primary; the replies, one per primary (a primary
 /// that refuses, e.g. a managed service denying `CONFIG`, is left out).
 async fn per_primary(conn: &mut Conn, cmd: redis::Cmd) -> Vec<Value> {
-    let Conn::Cluster(cluster) = conn else {
+    let Conn::Cluster(cluster, _) = conn else {
         return Vec::new();
     };
     let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
@@ -521,6 +568,15 @@ impl Shape {
         shape
     }
 
+    /// The fewest replicas any primary has.
+    fn min_replicas(&self) -> usize {
+        self.ids
+            .iter()
+            .map(|id| self.replicas_of.get(id).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(0)
+    }
+
     /// `host:port` of each primary that has no replica.
     fn without_replica(&self) -> Vec<String> {
         self.primaries
@@ -535,6 +591,30 @@ impl Shape {
 #[cfg(test)]
 mod tests {
     use super::Shape;
+
+    #[test]
+    fn slots_follow_the_hash_tag() {
+        // The specification's examples: "{user1000}.following" and
+        // "{user1000}.followers" share a slot; "foo{}{bar}" hashes whole.
+        assert_eq!(super::slot(b"123456789"), 0x31C3 % 16384);
+        assert_eq!(
+            super::slot(b"{user1000}.following"),
+            super::slot(b"user1000")
+        );
+        assert_eq!(
+            super::slot(b"user:{u-1}"),
+            super::slot(b"idx:consents:{u-1}")
+        );
+        assert_eq!(super::slot(b"foo{}{bar}"), super::slot(b"foo{}{bar}"));
+        assert_ne!(super::slot(b"foo{}{bar}"), super::slot(b"bar"));
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg("abc").arg(1).arg("user:{u-1}").arg("x");
+        assert_eq!(super::first_key(&cmd), Some(&b"user:{u-1}"[..]));
+        assert_eq!(
+            super::first_key(redis::cmd("HGET").arg("k").arg("f")),
+            Some(&b"k"[..])
+        );
+    }
 
     #[test]
     fn cluster_nodes_give_primaries_with_slots_and_their_replicas() {
