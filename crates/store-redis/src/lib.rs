@@ -1104,10 +1104,34 @@ impl Store for RedisStore {
         }
         // Cluster support came after RFC 8265 keys: a cluster holds no
         // earlier keys, and the re-keying script is not cluster-safe.
-        let clustered = self.clustered();
+        let taken = if self.clustered() {
+            Vec::new()
+        } else {
+            self.rekey_user_names().await?
+        };
+        self.call("upgrade_user_name_keys", |mut conn| {
+            let marker = marker.clone();
+            async move {
+                redis::cmd("SET")
+                    .arg(marker)
+                    .arg(USER_NAME_KEYS)
+                    .query_async::<()>(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            }
+        })
+        .await?;
+        Ok(taken)
+    }
+}
+
+impl RedisStore {
+    /// Moves every user's userName index entry to its RFC 8265 key, a page
+    /// at a time; returns the ids whose new key another user holds.
+    async fn rekey_user_names(&self) -> Result<Vec<String>> {
         let mut taken = Vec::new();
         let mut offset = 0;
-        while !clustered {
+        loop {
             let page =
                 store::UserStore::list_users(self, store::Page { offset, limit: 500 }).await?;
             let read = page.items.len() as u64;
@@ -1127,18 +1151,6 @@ impl Store for RedisStore {
                 break;
             }
         }
-        self.call("upgrade_user_name_keys", |mut conn| {
-            let marker = marker.clone();
-            async move {
-                redis::cmd("SET")
-                    .arg(marker)
-                    .arg(USER_NAME_KEYS)
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .map_err(redis_err)
-            }
-        })
-        .await?;
         Ok(taken)
     }
 }
