@@ -991,6 +991,9 @@ impl Store for RedisStore {
 
     async fn ping(&self) -> Result<()> {
         self.call("ping", |mut conn| async move {
+            if let Conn::Cluster(cluster, _) = &mut conn {
+                return cluster::ping(cluster).await;
+            }
             redis::cmd("PING")
                 .query_async::<String>(&mut conn)
                 .await

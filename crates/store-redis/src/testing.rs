@@ -314,6 +314,10 @@ impl TestCluster {
                 "nodes.conf",
                 "--cluster-node-timeout",
                 "1000",
+                // As docs/deployment.md: a failed primary's slots fail,
+                // the others keep serving.
+                "--cluster-require-full-coverage",
+                "no",
             ])?);
         }
         let addresses: Vec<String> = nodes

@@ -55,6 +55,8 @@ pub(super) fn parse_store(raw: &Raw) -> Result<StoreUrl, ConfigError> {
         "rediss://",
         "redis+sentinel://",
         "rediss+sentinel://",
+        "redis+cluster://",
+        "rediss+cluster://",
     ]
     .iter()
     .any(|scheme| value.starts_with(scheme))
@@ -65,7 +67,7 @@ pub(super) fn parse_store(raw: &Raw) -> Result<StoreUrl, ConfigError> {
     }
     let scheme = value.split("://").next().unwrap_or(value);
     Err(raw.fail(format!(
-        "unknown store scheme {scheme:?} (expected sqlite://, redis://, rediss://, redis+sentinel:// or rediss+sentinel://)"
+        "unknown store scheme {scheme:?} (expected sqlite://, redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://)"
     )))
 }
 

@@ -156,6 +156,39 @@ fn redacted_view_hides_secrets() {
     assert_eq!(sentinel.redacted()["redis_sentinel_username"], "watcher");
     assert_eq!(sentinel.redacted()["redis_sentinel_password"], "[REDACTED]");
     assert!(!format!("{sentinel:?}").contains("sentinel-pw"));
+
+    let cluster = load(
+        &[
+            ("AUTH_MASTER_KEY", key),
+            (
+                "AUTH_STORE",
+                "redis+cluster://app:data-pw@10.0.0.1:7000,10.0.0.2:7001",
+            ),
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        cluster.redacted()["store"],
+        "redis+cluster://app:[REDACTED]@10.0.0.1:7000,10.0.0.2:7001"
+    );
+    // Seeds share one scheme: TLS is all or nothing.
+    let mixed = load(
+        &[
+            ("AUTH_MASTER_KEY", key),
+            (
+                "AUTH_STORE",
+                "redis+cluster://:pw@10.0.0.1:7000,rediss://10.0.0.2:7001",
+            ),
+        ],
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        mixed.contains("one scheme") && !mixed.contains("pw@"),
+        "{mixed}"
+    );
 }
 
 #[test]

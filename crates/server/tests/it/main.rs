@@ -21,6 +21,7 @@ mod oidc;
 mod openapi;
 mod ops_kit;
 mod production;
+mod redis_cluster;
 mod redis_faults;
 mod redis_tls;
 mod relying_party;

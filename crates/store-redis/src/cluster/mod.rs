@@ -461,7 +461,7 @@ impl RedisStore {
 /// The hash slot of a key: CRC16 (XMODEM) of its hash tag, or of the
 /// whole key when it has none, modulo 16384 (Redis Cluster specification,
 /// "Keys distribution model").
-pub(crate) fn slot(key: &[u8]) -> u16 {
+pub fn slot(key: &[u8]) -> u16 {
     let tagged = key
         .iter()
         .position(|&b| b == b'{')
@@ -493,6 +493,28 @@ pub(crate) fn first_key(cmd: &redis::Cmd) -> Option<&[u8]> {
         return (keys != b"0").then(|| args.next()).flatten();
     }
     args.next()
+}
+
+/// Whether the cluster serves: a primary answers `PING` (three tries at
+/// random primaries). One failed primary fails its own slots, not the
+/// whole service, so it does not make a replica of the service unready
+/// (with `cluster-require-full-coverage no`, docs/deployment.md).
+pub(crate) async fn ping(cluster: &mut redis::cluster_async::ClusterConnection) -> Result<()> {
+    let mut last = None;
+    for _ in 0..3 {
+        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::RandomPrimary);
+        match cluster.route_command(redis::cmd("PING"), routing).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or_else(
+        || store::Error::Unavailable {
+            message: "no cluster primary answered".into(),
+            source: None,
+        },
+        redis_err,
+    ))
 }
 
 /// Sends `cmd` to every primary; the replies, one per primary (a primary
