@@ -83,3 +83,44 @@ async fn every_runbook_command_works_as_written() {
     }
     redis.kill();
 }
+
+/// docs/runbook.md, "Redis Cluster": every command runs against a real
+/// cluster, with `<node>` one of its nodes.
+#[tokio::test]
+async fn every_cluster_runbook_command_works_on_a_cluster() {
+    let cluster =
+        store_redis::testing::TestCluster::start_private(3, 1).unwrap_or_else(|e| panic!("{e}"));
+    let node = format!("127.0.0.1:{}", cluster.nodes[0].port);
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/runbook.md"
+    ))
+    .unwrap();
+    let section = text
+        .split("\n## ")
+        .find(|s| s.starts_with("Redis Cluster"))
+        .expect("a Redis Cluster section");
+    let lines: Vec<String> = section
+        .split("```sh")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .flat_map(|block| block.lines().map(str::trim).map(str::to_owned))
+        .filter(|line| line.starts_with("redis-cli "))
+        .collect();
+    assert!(lines.len() >= 5, "{lines:?}");
+    for line in &lines {
+        let command = line.replace("<node>", &node);
+        assert!(!command.contains('<'), "{command}");
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(&command)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && !out.contains("[ERR]"),
+            "runbook command failed: {line}\n{out}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
