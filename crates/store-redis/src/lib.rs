@@ -413,6 +413,10 @@ impl RedisStore {
         }
     }
 
+    pub(crate) fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
     pub(crate) fn min_replicas_ack(&self) -> u32 {
         self.inner.min_replicas_ack
     }
@@ -480,6 +484,9 @@ impl RedisStore {
                     })?,
                     None,
                 );
+                if let Conn::Cluster(cluster, _) = &conn {
+                    self.watch_cluster(cluster.clone());
+                }
                 *self
                     .inner
                     .current

@@ -36,7 +36,20 @@ async fn the_service_runs_on_a_redis_cluster_and_doctor_checks_it() {
         .to_owned();
     assert_eq!(app.introspect(&svc, &token).await["active"], true);
     let ready = app.server.get_json("/health/ready").await;
-    assert_eq!(ready["status"], "ok", "{ready}");
+    assert_eq!(ready["status"], "ready", "{ready}");
+    // The watcher reads the cluster's shape on connecting.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let metrics = loop {
+        let metrics = app.server.get_text("/metrics").await;
+        if metrics.contains("auth_redis_primaries") || Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        metrics.contains("auth_redis_primaries 3") && metrics.contains("auth_redis_replicas 3"),
+        "{metrics}"
+    );
 
     let (code, check) = doctor_check(&app, "topology");
     assert_eq!(check["status"], "ok", "{check}");

@@ -495,6 +495,53 @@ pub(crate) fn first_key(cmd: &redis::Cmd) -> Option<&[u8]> {
     args.next()
 }
 
+/// How often the cluster's shape is read for `/metrics`.
+pub const CLUSTER_POLL: Duration = Duration::from_secs(5);
+
+impl RedisStore {
+    /// Reads `CLUSTER NODES` every [`CLUSTER_POLL`] while the store lives:
+    /// sets `auth_redis_primaries` and `auth_redis_replicas`, and counts a
+    /// change of the primaries serving slots as a failover (or a topology
+    /// change an operator made), logged as `redis_cluster_changed`.
+    pub(crate) fn watch_cluster(&self, mut conn: redis::cluster_async::ClusterConnection) {
+        let weak = std::sync::Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut last: Option<Vec<String>> = None;
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                let store = RedisStore { inner };
+                let nodes = tokio::time::timeout(
+                    store.timeout(),
+                    redis::cmd("CLUSTER")
+                        .arg("NODES")
+                        .query_async::<String>(&mut conn),
+                )
+                .await;
+                if let Ok(Ok(nodes)) = nodes {
+                    let shape = Shape::parse(&nodes);
+                    metrics::gauge!("auth_redis_primaries").set(shape.primaries.len() as f64);
+                    metrics::gauge!("auth_redis_replicas").set(shape.replicas as f64);
+                    let mut primaries: Vec<String> = shape
+                        .primaries
+                        .iter()
+                        .map(|(host, port)| format!("{host}:{port}"))
+                        .collect();
+                    primaries.sort();
+                    if last.as_ref().is_some_and(|l| *l != primaries) {
+                        metrics::counter!("auth_redis_primary_changes_total").increment(1);
+                        metrics::gauge!("auth_redis_last_failover_timestamp_seconds")
+                            .set(store.now() as f64);
+                        tracing::warn!(event = "redis_cluster_changed", primaries = %primaries.join(","), "the cluster's primaries changed");
+                    }
+                    last = Some(primaries);
+                }
+                drop(store);
+                tokio::time::sleep(CLUSTER_POLL).await;
+            }
+        });
+    }
+}
+
 /// Whether the cluster serves: a primary answers `PING` (three tries at
 /// random primaries). One failed primary fails its own slots, not the
 /// whole service, so it does not make a replica of the service unready
