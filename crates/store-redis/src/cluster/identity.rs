@@ -187,17 +187,7 @@ impl RedisStore {
         };
         self.unstamp(op, self.lookups(old_external, &dropped), &user.id, expected)
             .await?;
-        let (list, id) = (self.key("idx:users"), user.id.clone());
-        self.call(op, |mut conn| async move {
-            redis::cmd("ZADD")
-                .arg(list)
-                .arg(0)
-                .arg(id)
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(crate::redis_err)
-        })
-        .await
+        self.list_add(op, "idx:users", &user.id).await
     }
 
     /// The user whose reservation and record both carry the name.
@@ -248,11 +238,30 @@ impl RedisStore {
             .await?;
         self.unstamp(op, self.lookups(external, &emails), id, None)
             .await?;
-        let (list, member) = (self.key("idx:users"), id.to_owned());
+        self.list_remove(op, "idx:users", id).await
+    }
+
+    /// Lists an id in one of the id-ordered lists (score 0).
+    async fn list_add(&self, op: &'static str, list: &str, id: &str) -> Result<()> {
+        let (list, id) = (self.key(list), id.to_owned());
+        self.call(op, |mut conn| async move {
+            redis::cmd("ZADD")
+                .arg(list)
+                .arg(0)
+                .arg(id)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(crate::redis_err)
+        })
+        .await
+    }
+
+    async fn list_remove(&self, op: &'static str, list: &str, id: &str) -> Result<()> {
+        let (list, id) = (self.key(list), id.to_owned());
         self.call(op, |mut conn| async move {
             redis::cmd("ZREM")
                 .arg(list)
-                .arg(member)
+                .arg(id)
                 .query_async::<()>(&mut conn)
                 .await
                 .map_err(crate::redis_err)
@@ -295,17 +304,7 @@ impl RedisStore {
             .map(|m| self.member_index(m))
             .collect();
         self.unstamp(op, lost, &group.id, expected).await?;
-        let (list, id) = (self.key("idx:groups"), group.id.clone());
-        self.call(op, |mut conn| async move {
-            redis::cmd("ZADD")
-                .arg(list)
-                .arg(0)
-                .arg(id)
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(crate::redis_err)
-        })
-        .await
+        self.list_add(op, "idx:groups", &group.id).await
     }
 
     pub(crate) async fn cluster_delete_group(&self, id: &str) -> Result<()> {
@@ -318,15 +317,6 @@ impl RedisStore {
         status(&reply)?;
         let indexes = reply[1..].iter().map(|m| self.member_index(m)).collect();
         self.unstamp(op, indexes, id, None).await?;
-        let (list, member) = (self.key("idx:groups"), id.to_owned());
-        self.call(op, |mut conn| async move {
-            redis::cmd("ZREM")
-                .arg(list)
-                .arg(member)
-                .query_async::<()>(&mut conn)
-                .await
-                .map_err(crate::redis_err)
-        })
-        .await
+        self.list_remove(op, "idx:groups", id).await
     }
 }
