@@ -94,6 +94,16 @@ impl TestRedis {
             if ping(self.port) {
                 return Ok(());
             }
+            // Exited (its port was taken meanwhile): say so now.
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                self.child = None;
+                return Err(format!(
+                    "redis-server on port {} exited: {status}",
+                    self.port
+                ));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         Err(format!(
@@ -307,18 +317,7 @@ impl TestCluster {
     pub fn start_private(primaries: usize, replicas: usize) -> Result<Self, String> {
         let mut nodes = Vec::new();
         for _ in 0..primaries * (1 + replicas) {
-            nodes.push(TestRedis::start_private(&[
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "1000",
-                // As docs/deployment.md: a failed primary's slots fail,
-                // the others keep serving.
-                "--cluster-require-full-coverage",
-                "no",
-            ])?);
+            nodes.push(cluster_node()?);
         }
         let addresses: Vec<String> = nodes
             .iter()
@@ -390,6 +389,47 @@ impl TestCluster {
             serves.then_some(port)
         })
     }
+}
+
+/// One cluster node. A node listens on its port and on port + 10000 (the
+/// cluster bus); another test may take either between the choice and the
+/// bind, so a node that does not start is tried again on other ports.
+fn cluster_node() -> Result<TestRedis, String> {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let port = free_port()?;
+        if port > 55_000 || TcpListener::bind(("127.0.0.1", port + 10_000)).is_err() {
+            continue;
+        }
+        let dir =
+            tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+        let mut node = TestRedis {
+            url: format!("redis://127.0.0.1:{port}/0"),
+            port,
+            child: None,
+            dir: Some(dir),
+            extra: [
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "1000",
+                // As docs/deployment.md: a failed primary's slots fail,
+                // the others keep serving.
+                "--cluster-require-full-coverage",
+                "no",
+            ]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect(),
+        };
+        match node.spawn() {
+            Ok(()) => return Ok(node),
+            Err(e) => last = e,
+        }
+    }
+    Err(format!("no cluster node started on free ports: {last}"))
 }
 
 /// Like [`command`], but reads until the peer has sent the whole bulk
