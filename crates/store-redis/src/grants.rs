@@ -23,10 +23,10 @@ pub(crate) fn family_from(reply: &[String]) -> Result<RefreshFamily> {
     Ok(family)
 }
 
-/// Adds a session to its user's index, which lives as long as the longest
-/// session in it.
-fn index_session(pipe: &mut redis::Pipeline, index: &str, hash: String, ttl: u64) {
-    pipe.sadd(index, hash)
+/// Adds a session or a refresh-token family to its user's index, which
+/// lives as long as the longest-lived member.
+pub(crate) fn add_to_user_index(pipe: &mut redis::Pipeline, index: &str, member: String, ttl: u64) {
+    pipe.sadd(index, member)
         .cmd("EXPIRE")
         .arg(index)
         .arg(ttl)
@@ -211,25 +211,19 @@ impl SessionStore for RedisStore {
         self.call("put_session", |mut conn| async move {
             let mut pipe = redis::pipe();
             pipe.atomic();
+            add_to_user_index(&mut pipe, &index, hash, ttl);
             if clustered {
                 // The session and its user's index are in different slots:
                 // the index first, as a superset (crate::cluster).
-                index_session(&mut pipe, &index, hash, ttl);
                 pipe.query_async::<()>(&mut conn).await.map_err(redis_err)?;
-                return redis::pipe()
-                    .atomic()
-                    .del(&key)
-                    .hset_multiple(&key, &fields)
-                    .expire(&key, ttl as i64)
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .map_err(redis_err);
+                pipe.clear();
             }
             pipe.del(&key)
                 .hset_multiple(&key, &fields)
-                .expire(&key, ttl as i64);
-            index_session(&mut pipe, &index, hash, ttl);
-            pipe.query_async::<()>(&mut conn).await.map_err(redis_err)
+                .expire(&key, ttl as i64)
+                .query_async::<()>(&mut conn)
+                .await
+                .map_err(redis_err)
         })
         .await
     }

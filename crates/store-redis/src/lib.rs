@@ -624,12 +624,12 @@ impl RedisStore {
                             .map_err(|e| Error::corrupt("unexpected WAIT reply", e))
                     }
                 });
-                let fewest = futures_util::future::try_join_all(waits)
+                // A write that touched no key has nothing to wait for.
+                futures_util::future::try_join_all(waits)
                     .await?
                     .into_iter()
                     .min()
-                    .unwrap_or(u32::MAX);
-                if fewest == u32::MAX { wanted } else { fewest }
+                    .unwrap_or(wanted)
             }
             conn => wait.query_async(conn).await.map_err(redis_err)?,
         };

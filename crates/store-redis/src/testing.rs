@@ -13,6 +13,19 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// A store configuration for tests of `url`: a key prefix no other test
+/// uses, a 5 s timeout, no replica acknowledgements, no Sentinel
+/// credentials. Change what a test needs with `..config(url)`.
+pub fn config(url: &str) -> crate::RedisConfig {
+    crate::RedisConfig {
+        url: url.to_owned(),
+        prefix: TestRedis::unique_prefix(),
+        timeout: Duration::from_secs(5),
+        min_replicas_ack: 0,
+        sentinel_auth: crate::SentinelAuth::default(),
+    }
+}
+
 /// A Redis server for one test (or one test binary).
 #[derive(Debug)]
 pub struct TestRedis {

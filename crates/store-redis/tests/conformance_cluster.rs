@@ -16,11 +16,8 @@ use store_redis::{RedisConfig, RedisStore};
 
 fn config(url: &str, prefix: String) -> RedisConfig {
     RedisConfig {
-        url: url.to_owned(),
         prefix,
-        timeout: Duration::from_secs(5),
-        min_replicas_ack: 0,
-        sentinel_auth: store_redis::SentinelAuth::default(),
+        ..store_redis::testing::config(url)
     }
 }
 

@@ -16,13 +16,7 @@ use store_redis::{RedisConfig, RedisStore};
 /// outlive the test process). With `AUTH_TEST_REDIS_URL`, the prefix isolates.
 async fn harness() -> Harness {
     let server = TestRedis::start().unwrap_or_else(|e| panic!("{e}"));
-    let config = RedisConfig {
-        url: server.url.clone(),
-        prefix: TestRedis::unique_prefix(),
-        timeout: Duration::from_secs(5),
-        min_replicas_ack: 0,
-        sentinel_auth: store_redis::SentinelAuth::default(),
-    };
+    let config = store_redis::testing::config(&server.url);
     let clock = TestClock::new(T0);
     let store: Arc<dyn Store> =
         Arc::new(RedisStore::new(&config, Arc::new(clock.clone())).unwrap());
@@ -47,11 +41,8 @@ async fn upgrade_moves_user_names_to_rfc_8265_keys_once() {
     let server = TestRedis::start().unwrap_or_else(|e| panic!("{e}"));
     let prefix = TestRedis::unique_prefix();
     let config = RedisConfig {
-        url: server.url.clone(),
         prefix: prefix.clone(),
-        timeout: Duration::from_secs(5),
-        min_replicas_ack: 0,
-        sentinel_auth: store_redis::SentinelAuth::default(),
+        ..store_redis::testing::config(&server.url)
     };
     let store = RedisStore::new(&config, Arc::new(TestClock::new(T0))).unwrap();
     let user = |id: &str, name: &str| store::UserRecord {
@@ -137,11 +128,9 @@ async fn min_replicas_ack_without_replicas_refuses_durable_writes() {
     let server = TestRedis::start().unwrap_or_else(|e| panic!("{e}"));
     let store = RedisStore::new(
         &RedisConfig {
-            url: server.url.clone(),
-            prefix: TestRedis::unique_prefix(),
             timeout: Duration::from_millis(400),
             min_replicas_ack: 1,
-            sentinel_auth: store_redis::SentinelAuth::default(),
+            ..store_redis::testing::config(&server.url)
         },
         Arc::new(TestClock::new(T0)),
     )

@@ -10,15 +10,13 @@ use std::time::{Duration, Instant};
 use store::conformance::{Harness, T0};
 use store::{ClientRecord, ClientStore, Store, TestClock};
 use store_redis::testing::TestSentinel;
-use store_redis::{RedisConfig, RedisStore, SentinelAuth};
+use store_redis::{RedisConfig, RedisStore};
 
 fn config(sentinel: &TestSentinel) -> RedisConfig {
     RedisConfig {
-        url: sentinel.url.clone(),
         prefix: String::new(),
         timeout: Duration::from_secs(2),
-        min_replicas_ack: 0,
-        sentinel_auth: SentinelAuth::default(),
+        ..store_redis::testing::config(&sentinel.url)
     }
 }
 

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use crate::helpers::{MASTER_KEY, Server, cli, client, stdout_json};
 use crate::oidc::{Browser, Provider, query};
 
-fn records(path: &std::path::Path) -> Vec<String> {
+/// The records of a backup file, without its header and trailer.
+pub(crate) fn records(path: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() >= 2, "a header and a trailer at least");
@@ -17,7 +18,8 @@ fn records(path: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-fn run(store: &str, args: &[&str]) -> std::process::Output {
+/// The CLI on `store`, with the tests' master key.
+pub(crate) fn run(store: &str, args: &[&str]) -> std::process::Output {
     cli(
         &[
             ("AUTH_STORE", store),

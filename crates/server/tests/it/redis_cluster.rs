@@ -125,14 +125,8 @@ async fn backup_and_restore_cross_into_and_out_of_a_cluster() {
     assert_eq!(taken["counts"]["user"], 3);
 
     let target = TestCluster::start_private(3, 0).unwrap_or_else(|e| panic!("{e}"));
-    let run = |url: &str, args: &[&str]| {
-        let env = [
-            ("AUTH_STORE", url),
-            ("AUTH_MASTER_KEY", MASTER_KEY),
-            ("AUTH_ISSUER", crate::helpers::ISSUER),
-        ];
-        crate::helpers::stdout_json(&crate::helpers::cli(&env, args, None))
-    };
+    let run =
+        |url: &str, args: &[&str]| crate::helpers::stdout_json(&crate::backup::run(url, args));
     let restored = run(&target.url, &["restore", "--input", file]);
     assert_eq!(restored["counts"], taken["counts"]);
     let again = dir.path().join("again.jsonl");
@@ -140,22 +134,17 @@ async fn backup_and_restore_cross_into_and_out_of_a_cluster() {
         &target.url,
         &["backup", "--output", again.to_str().unwrap()],
     );
-    let body = |path: &str| {
-        let text = std::fs::read_to_string(path).unwrap();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        lines[1..lines.len() - 1].to_vec()
-    };
-    assert_eq!(body(file), body(again.to_str().unwrap()));
+    assert_eq!(
+        crate::backup::records(std::path::Path::new(file)),
+        crate::backup::records(&again)
+    );
     let got = run(&target.url, &["client", "get", &svc.id]);
     assert_eq!(got["client_id"], svc.id.as_str());
     // Restored through the cluster protocols: the userName index answers.
     let store = store_redis::RedisStore::new(
         &store_redis::RedisConfig {
-            url: target.url.clone(),
             prefix: String::new(),
-            timeout: Duration::from_secs(5),
-            min_replicas_ack: 0,
-            sentinel_auth: store_redis::SentinelAuth::default(),
+            ..store_redis::testing::config(&target.url)
         },
         Arc::new(store::SystemClock),
     )

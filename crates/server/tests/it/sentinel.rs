@@ -284,21 +284,8 @@ async fn backup_and_restore_work_behind_sentinel() {
     assert_eq!(taken["counts"]["signing_key"], 2);
 
     let target = TestSentinel::start().unwrap_or_else(|e| panic!("{e}"));
-    let env = |url: &str| {
-        vec![
-            ("AUTH_STORE".to_owned(), url.to_owned()),
-            (
-                "AUTH_MASTER_KEY".to_owned(),
-                crate::helpers::MASTER_KEY.to_owned(),
-            ),
-            ("AUTH_ISSUER".to_owned(), crate::helpers::ISSUER.to_owned()),
-        ]
-    };
-    let run = |url: &str, args: &[&str]| {
-        let env = env(url);
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        crate::helpers::stdout_json(&crate::helpers::cli(&env, args, None))
-    };
+    let run =
+        |url: &str, args: &[&str]| crate::helpers::stdout_json(&crate::backup::run(url, args));
     let restored = run(&target.url, &["restore", "--input", file]);
     assert_eq!(restored["counts"], taken["counts"]);
     let again = dir.path().join("again.jsonl");
@@ -306,12 +293,10 @@ async fn backup_and_restore_work_behind_sentinel() {
         &target.url,
         &["backup", "--output", again.to_str().unwrap()],
     );
-    let body = |path: &str| {
-        let text = std::fs::read_to_string(path).unwrap();
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        lines[1..lines.len() - 1].to_vec()
-    };
-    assert_eq!(body(file), body(again.to_str().unwrap()));
+    assert_eq!(
+        crate::backup::records(std::path::Path::new(file)),
+        crate::backup::records(&again)
+    );
     let client = run(&target.url, &["client", "get", &svc.id]);
     assert_eq!(client["client_id"], svc.id.as_str());
 }

@@ -3,7 +3,7 @@
 
 use store::{Conflict, Error, RefreshFamily, Result, Rotation};
 
-use crate::grants::{family_from, ttl};
+use crate::grants::{add_to_user_index, family_from, ttl};
 use crate::{RedisStore, redis_err, status, to_json};
 
 impl RedisStore {
@@ -75,20 +75,10 @@ impl RedisStore {
         if let Some(user) = &family.user_id {
             let (index, id) = (self.tagged("idx:user-families", user), family.id.clone());
             self.call(op, |mut conn| async move {
-                redis::pipe()
-                    .atomic()
-                    .sadd(&index, id)
-                    .cmd("EXPIRE")
-                    .arg(&index)
-                    .arg(ttl)
-                    .arg("NX")
-                    .cmd("EXPIRE")
-                    .arg(&index)
-                    .arg(ttl)
-                    .arg("GT")
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .map_err(redis_err)
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                add_to_user_index(&mut pipe, &index, id, ttl);
+                pipe.query_async::<()>(&mut conn).await.map_err(redis_err)
             })
             .await?;
         }
@@ -225,32 +215,21 @@ impl RedisStore {
         if hashes.is_empty() {
             return Ok(0);
         }
-        let sessions: Vec<String> = hashes.iter().map(|h| self.tagged("session", h)).collect();
-        self.call(op, |conn| async move {
-            let deletes = sessions.into_iter().map(|key| {
-                let mut conn = conn.clone();
-                async move {
-                    redis::cmd("DEL")
-                        .arg(key)
-                        .query_async::<u64>(&mut conn)
-                        .await
-                }
-            });
-            let deleted: u64 = futures_util::future::try_join_all(deletes)
-                .await
-                .map_err(redis_err)?
-                .iter()
-                .sum();
-            // Only the members read: a session put meanwhile stays listed.
-            let mut conn = conn;
+        let deletes = hashes
+            .iter()
+            .map(|h| redis::cmd("DEL").arg(self.tagged("session", h)).clone())
+            .collect();
+        let deleted: u64 = self.each::<u64>(op, deletes).await?.iter().sum();
+        // Only the members read: a session put meanwhile stays listed.
+        self.call(op, |mut conn| async move {
             redis::cmd("SREM")
                 .arg(index)
                 .arg(hashes)
                 .query_async::<()>(&mut conn)
                 .await
-                .map_err(redis_err)?;
-            Ok(deleted)
+                .map_err(redis_err)
         })
-        .await
+        .await?;
+        Ok(deleted)
     }
 }

@@ -127,30 +127,39 @@ impl RedisStore {
         &self.scripts().cluster
     }
 
-    /// The `data` field of each hash, in order, skipping vanished ones: one
-    /// `HGET` per key, sent together (the keys are in many slots).
+    /// Sends every command at once, as one store call: their keys are in
+    /// many slots, which no pipeline or script can span. Answers in order.
+    pub(crate) async fn each<T: redis::FromRedisValue + Send + 'static>(
+        &self,
+        op: &'static str,
+        cmds: Vec<redis::Cmd>,
+    ) -> Result<Vec<T>> {
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.call(op, |conn| async move {
+            let sends = cmds.into_iter().map(|cmd| {
+                let mut conn = conn.clone();
+                async move { cmd.query_async::<T>(&mut conn).await }
+            });
+            futures_util::future::try_join_all(sends)
+                .await
+                .map_err(redis_err)
+        })
+        .await
+    }
+
+    /// The `data` field of each hash, in order, skipping vanished ones.
     pub(crate) async fn load_many_across_slots<T: serde::de::DeserializeOwned>(
         &self,
         op: &'static str,
         keys: Vec<String>,
     ) -> Result<Vec<T>> {
-        let rows: Vec<Option<String>> = self
-            .call(op, |conn| async move {
-                let reads = keys.into_iter().map(|key| {
-                    let mut conn = conn.clone();
-                    async move {
-                        redis::cmd("HGET")
-                            .arg(key)
-                            .arg("data")
-                            .query_async::<Option<String>>(&mut conn)
-                            .await
-                    }
-                });
-                futures_util::future::try_join_all(reads)
-                    .await
-                    .map_err(redis_err)
-            })
-            .await?;
+        let reads = keys
+            .into_iter()
+            .map(|key| redis::cmd("HGET").arg(key).arg("data").clone())
+            .collect();
+        let rows: Vec<Option<String>> = self.each(op, reads).await?;
         rows.into_iter()
             .flatten()
             .map(|data| crate::from_json(&data))
@@ -163,23 +172,11 @@ impl RedisStore {
         op: &'static str,
         indexes: Vec<String>,
     ) -> Result<Vec<Vec<String>>> {
-        self.call(op, |conn| async move {
-            let reads = indexes.into_iter().map(|index| {
-                let mut conn = conn.clone();
-                async move {
-                    redis::cmd("ZRANGE")
-                        .arg(index)
-                        .arg(0)
-                        .arg(-1)
-                        .query_async::<Vec<String>>(&mut conn)
-                        .await
-                }
-            });
-            futures_util::future::try_join_all(reads)
-                .await
-                .map_err(redis_err)
-        })
-        .await
+        let reads = indexes
+            .into_iter()
+            .map(|index| redis::cmd("ZRANGE").arg(index).arg(0).arg(-1).clone())
+            .collect();
+        self.each(op, reads).await
     }
 
     /// Adds `member` to each index, scored with `version` (never lowering a
@@ -191,30 +188,18 @@ impl RedisStore {
         member: &str,
         version: u64,
     ) -> Result<()> {
-        if indexes.is_empty() {
-            return Ok(());
-        }
-        let member = member.to_owned();
-        self.call(op, |conn| async move {
-            let adds = indexes.into_iter().map(|index| {
-                let mut conn = conn.clone();
-                let member = member.clone();
-                async move {
-                    redis::cmd("ZADD")
-                        .arg(index)
-                        .arg("GT")
-                        .arg(version)
-                        .arg(member)
-                        .query_async::<()>(&mut conn)
-                        .await
-                }
-            });
-            futures_util::future::try_join_all(adds)
-                .await
-                .map(drop)
-                .map_err(redis_err)
-        })
-        .await
+        let adds = indexes
+            .into_iter()
+            .map(|index| {
+                redis::cmd("ZADD")
+                    .arg(index)
+                    .arg("GT")
+                    .arg(version)
+                    .arg(member)
+                    .clone()
+            })
+            .collect();
+        self.each::<()>(op, adds).await.map(drop)
     }
 
     /// Removes `member` from each index unless a version after `version`
