@@ -116,6 +116,11 @@ struct Inner {
     min_replicas_ack: u32,
     clock: Arc<dyn Clock>,
     scripts: Scripts,
+    /// On a cluster, which node serves each slot, for batched reads
+    /// (cluster/batch.rs); read by the cluster watcher.
+    slots: std::sync::RwLock<Option<Arc<cluster::SlotMap>>>,
+    /// Wakes the cluster watcher to read the slot map again.
+    slots_stale: Arc<tokio::sync::Notify>,
 }
 
 /// Where connections go.
@@ -384,6 +389,8 @@ impl RedisStore {
                 min_replicas_ack: config.min_replicas_ack,
                 clock,
                 scripts: Scripts::load(),
+                slots: std::sync::RwLock::default(),
+                slots_stale: Arc::default(),
             }),
         })
     }

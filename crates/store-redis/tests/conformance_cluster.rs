@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use store::conformance::{Harness, T0};
-use store::{Store, TestClock, UserStore};
+use store::{GroupStore, Store, TestClock, UserStore};
 use store_redis::testing::{TestCluster, TestRedis};
 use store_redis::{RedisConfig, RedisStore};
 
@@ -230,4 +230,156 @@ async fn durable_writes_wait_for_the_replicas_of_the_primaries_they_touch() {
         other => panic!("{other:?}"),
     }
     assert_eq!(store.increment("k", 1, 60).await.unwrap(), 1);
+}
+
+/// A plain connection to one node, for `CLUSTER SETSLOT` and `MIGRATE`.
+async fn node(port: u16) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+/// Moves `slot` and its keys from the node at `from` to the one at `to`,
+/// as `redis-cli --cluster reshard` does (Redis Cluster specification,
+/// "Live reconfiguration").
+async fn move_slot(slot: u16, from: u16, to: u16) {
+    let (mut source, mut target) = (node(from).await, node(to).await);
+    let source_id: String = redis::cmd("CLUSTER")
+        .arg("MYID")
+        .query_async(&mut source)
+        .await
+        .unwrap();
+    let target_id: String = redis::cmd("CLUSTER")
+        .arg("MYID")
+        .query_async(&mut target)
+        .await
+        .unwrap();
+    let setslot = |state: &str, id: &str| {
+        redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg(state)
+            .arg(id)
+            .clone()
+    };
+    let () = setslot("IMPORTING", &source_id)
+        .query_async(&mut target)
+        .await
+        .unwrap();
+    let () = setslot("MIGRATING", &target_id)
+        .query_async(&mut source)
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("CLUSTER")
+        .arg("GETKEYSINSLOT")
+        .arg(slot)
+        .arg(1000)
+        .query_async(&mut source)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "the slot holds the user's keys");
+    let () = redis::cmd("MIGRATE")
+        .arg("127.0.0.1")
+        .arg(to)
+        .arg("")
+        .arg(0)
+        .arg(5000)
+        .arg("KEYS")
+        .arg(&keys)
+        .query_async(&mut source)
+        .await
+        .unwrap();
+    for conn in [&mut target, &mut source] {
+        let () = setslot("NODE", &target_id).query_async(conn).await.unwrap();
+    }
+}
+
+/// Reads of many keys go as one pipeline per node, by a slot map that a
+/// reshard makes stale: the node that lost the slot answers `MOVED`, and
+/// the read is sent again where the slot went, so the answer is whole.
+#[tokio::test]
+async fn batched_reads_follow_a_slot_that_moved_under_a_stale_map() {
+    let cluster = TestCluster::start_private(3, 0).unwrap_or_else(|e| panic!("{e}"));
+    let prefix = TestRedis::unique_prefix();
+    let store = RedisStore::new(
+        &config(&cluster.url, prefix.clone()),
+        Arc::new(TestClock::new(T0)),
+    )
+    .unwrap();
+    let ids: Vec<String> = (1..=9).map(|n| format!("u-{n}")).collect();
+    for id in &ids {
+        store
+            .create_user(&user(id, &format!("name-{id}")))
+            .await
+            .unwrap();
+    }
+    let group = store::GroupRecord {
+        id: "g-1".into(),
+        display_name: "staff".into(),
+        external_id: None,
+        members: ids
+            .iter()
+            .map(|m| store::GroupMember {
+                value: m.clone(),
+                kind: store::MemberKind::User,
+            })
+            .collect(),
+        attributes: serde_json::json!({}),
+        version: 1,
+        created_at: T0,
+        updated_at: T0,
+    };
+    store.create_group(&group).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !store.batches_reads() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot map was never read"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let all = store::Page {
+        offset: 0,
+        limit: 10,
+    };
+    let before = store.list_users(all).await.unwrap();
+    assert_eq!(before.items.len(), 9);
+
+    // A user whose node serves another user too: the pipeline to that node
+    // then holds a read that succeeds and one that meets `MOVED`.
+    let slot_of =
+        |id: &str| store_redis::cluster::slot(format!("{prefix}user:{{{id}}}").as_bytes());
+    let node_of = |id: &str| cluster.primary_of_slot(slot_of(id)).unwrap();
+    let moved = ids
+        .iter()
+        .find(|id| {
+            ids.iter()
+                .any(|other| other != *id && node_of(other) == node_of(id))
+        })
+        .unwrap();
+    let (slot, from) = (slot_of(moved), node_of(moved));
+    let to = cluster
+        .nodes
+        .iter()
+        .map(|n| n.port)
+        .find(|&p| p != from)
+        .unwrap();
+    move_slot(slot, from, to).await;
+
+    let after = store.list_users(all).await.unwrap();
+    assert_eq!(
+        after.items, before.items,
+        "the moved user is read where it went"
+    );
+    let groups = store.groups_with_members(&ids).await.unwrap();
+    assert_eq!(
+        groups
+            .iter()
+            .map(|(m, g)| (m.clone(), g.id.as_str()))
+            .collect::<Vec<_>>(),
+        ids.iter().map(|m| (m.clone(), "g-1")).collect::<Vec<_>>(),
+        "the moved member index is read where it went"
+    );
 }

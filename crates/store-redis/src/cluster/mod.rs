@@ -60,8 +60,11 @@
 //! Durable writes wait for replicas on every primary (`WAIT` goes to all of
 //! them), so `AUTH_REDIS_MIN_REPLICAS_ACK` means the same as on one Redis.
 
+mod batch;
 mod grants;
 mod identity;
+
+pub(crate) use batch::SlotMap;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -159,7 +162,7 @@ impl RedisStore {
             .into_iter()
             .map(|key| redis::cmd("HGET").arg(key).arg("data").clone())
             .collect();
-        let rows: Vec<Option<String>> = self.each(op, reads).await?;
+        let rows: Vec<Option<String>> = self.read_across_slots(op, reads).await?;
         rows.into_iter()
             .flatten()
             .map(|data| crate::from_json(&data))
@@ -176,7 +179,7 @@ impl RedisStore {
             .into_iter()
             .map(|index| redis::cmd("ZRANGE").arg(index).arg(0).arg(-1).clone())
             .collect();
-        self.each(op, reads).await
+        self.read_across_slots(op, reads).await
     }
 
     /// Adds `member` to each index, scored with `version` (never lowering a
@@ -495,6 +498,7 @@ impl RedisStore {
             loop {
                 let Some(inner) = weak.upgrade() else { return };
                 let store = RedisStore { inner };
+                store.refresh_slot_map(&mut conn).await;
                 let nodes = tokio::time::timeout(
                     store.timeout(),
                     redis::cmd("CLUSTER")
@@ -520,8 +524,14 @@ impl RedisStore {
                     }
                     last = Some(primaries);
                 }
+                // Sooner when a read met a `MOVED` (batch.rs), but not more
+                // than ten times a second while slots move.
+                let stale = std::sync::Arc::clone(&store.inner.slots_stale);
                 drop(store);
-                tokio::time::sleep(CLUSTER_POLL).await;
+                tokio::select! {
+                    () = stale.notified() => tokio::time::sleep(CLUSTER_POLL / 50).await,
+                    () = tokio::time::sleep(CLUSTER_POLL) => {}
+                }
             }
         });
     }
