@@ -40,9 +40,31 @@ def seconds(text):
     return {"ms": n / 1000, "s": n, "m": n * 60}[unit]
 
 
+def load_kustomization(directory):
+    """The documents `kubectl apply -k directory` would apply, for the
+    layouts deploy/k8s uses: plain files, plus a base (`..`) whose
+    documents the overlay's `$patch: delete` patches remove. Other patches
+    add fields and are not applied here."""
+    docs = load_all(directory)
+    path = os.path.join(directory, "kustomization.yaml")
+    if not os.path.exists(path):
+        return docs
+    with open(path) as f:
+        kustomization = yaml.safe_load(f)
+    for resource in kustomization.get("resources", []):
+        if os.path.isdir(os.path.join(directory, resource)):
+            docs += load_kustomization(os.path.join(directory, resource))
+    for entry in kustomization.get("patches", []):
+        patch = yaml.safe_load(entry.get("patch", "")) or {}
+        if patch.get("$patch") == "delete":
+            docs = [d for d in docs if not (d.get("kind") == patch["kind"]
+                                            and d.get("metadata", {}).get("name") == patch["metadata"]["name"])]
+    return docs
+
+
 def check_k8s(directory):
     problems = []
-    docs = load_all(directory)
+    docs = load_kustomization(directory)
     by_kind = {}
     for doc in docs:
         if "metadata" in doc:  # not a Kustomization
@@ -90,11 +112,23 @@ def check_k8s(directory):
     hpa = by_kind.get("HorizontalPodAutoscaler", {}).get("auth-service")
     need(hpa is not None and hpa["spec"]["minReplicas"] >= 5, "an HPA with at least 5 replicas")
     need("auth-service" in by_kind.get("NetworkPolicy", {}), "a NetworkPolicy")
-    redis_config = by_kind.get("ConfigMap", {}).get("redis-config", {}).get("data", {}).get("redis.conf", "")
+    redis_maps = [m["data"] for m in by_kind.get("ConfigMap", {}).values() if "redis.conf" in m.get("data", {})]
+    need(len(redis_maps) == 1, "one ConfigMap with the Redis example's redis.conf")
+    redis_config = redis_maps[0]["redis.conf"] if redis_maps else ""
     need("appendonly yes" in redis_config, "the Redis example has AOF on")
+    if "start-sentinel.sh" in (redis_maps[0] if redis_maps else {}):
+        # deploy/k8s/sentinel: three pods, a majority quorum.
+        sentinel = redis_maps[0]["start-sentinel.sh"]
+        need(re.search(r"^sentinel monitor \S+ \S+ \S+ 2$", sentinel, re.M) is not None,
+             "the Sentinels' quorum is 2")
+        sets = [w for w in by_kind.get("StatefulSet", {}).values() if w["metadata"]["labels"].get("app") == "redis"]
+        need(len(sets) == 1 and sets[0]["spec"]["replicas"] == 3, "three Redis pods under Sentinel")
     # docs/security.md review findings: Redis with an ACL user and a memory bound,
     # the store URL (with its password) in a Secret, proxies narrowed.
-    need(re.search(r"^aclfile \S+", redis_config, re.M) is not None, "the Redis example signs clients in with an ACL file")
+    # The Sentinel variant writes the line from its start script.
+    redis_start = redis_maps[0].get("start-redis.sh", "") if redis_maps else ""
+    need(re.search(r'^\s*(echo ")?aclfile \S+', redis_config + "\n" + redis_start, re.M) is not None,
+         "the Redis example signs clients in with an ACL file")
     need(re.search(r"^maxmemory \d+", redis_config, re.M) is not None, "the Redis example sets maxmemory")
     need("maxmemory-policy noeviction" in redis_config, "the Redis example never evicts")
     need("bind 0.0.0.0" not in redis_config, "Redis does not bind 0.0.0.0 without protection")

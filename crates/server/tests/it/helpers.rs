@@ -350,7 +350,7 @@ impl TestApp {
             Some("self") => server.base.clone(),
             other => other.unwrap_or(ISSUER).to_owned(),
         };
-        let cli_env = vec![
+        let mut cli_env = vec![
             ("AUTH_STORE".to_owned(), store.clone()),
             (
                 "AUTH_MASTER_KEY".to_owned(),
@@ -358,6 +358,12 @@ impl TestApp {
             ),
             ("AUTH_ISSUER".to_owned(), issuer),
         ];
+        // How to reach Redis (Sentinel credentials, acknowledgements).
+        for (name, value) in &vars {
+            if name.starts_with("AUTH_REDIS_") {
+                cli_env.push(((*name).to_owned(), (*value).to_owned()));
+            }
+        }
         Self {
             server,
             store,

@@ -14,6 +14,7 @@ mod doctor;
 mod health;
 mod helpers;
 mod hostile;
+mod k8s_sentinel;
 mod logs;
 mod metrics;
 mod oauth;

@@ -98,6 +98,42 @@ fn kubernetes_manifests_validate_strictly_and_keep_the_runbooks_contract() {
     }
 }
 
+/// deploy/k8s/sentinel: the base with three Redis pods under Sentinel in
+/// place of the single Redis. Its own manifests validate strictly; the
+/// whole (base plus overlay) keeps the same contract, and a quorum of one
+/// is refused. Its configuration runs in it/k8s_sentinel.rs.
+#[test]
+fn the_sentinel_variant_validates_and_keeps_the_contract() {
+    let python = python();
+    let dir = repo().join("deploy/k8s/sentinel");
+    let validate = python.with_file_name("kubernetes-validate");
+    let (ok, out) = run(Command::new(&validate)
+        .arg("--strict")
+        .args(manifests(&dir)));
+    assert!(ok, "kubernetes-validate --strict:\n{out}");
+    assert!(out.contains("statefulset/redis-sentinel"), "{out}");
+    let checker = repo().join("scripts/check_ops.py");
+    let (ok, out) = run(Command::new(&python).arg(&checker).arg("k8s").arg(&dir));
+    assert!(ok, "{out}");
+
+    // A copy of base and overlay, with a Sentinel quorum of one.
+    let copy = tempfile::tempdir().unwrap();
+    let overlay = copy.path().join("sentinel");
+    std::fs::create_dir(&overlay).unwrap();
+    for file in manifests(&repo().join("deploy/k8s")) {
+        std::fs::copy(&file, copy.path().join(file.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(dir.join("kustomization.yaml"), overlay.join("kustomization.yaml")).unwrap();
+    for file in manifests(&dir) {
+        let text = std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("${primary##*:} 2", "${primary##*:} 1");
+        std::fs::write(overlay.join(file.file_name().unwrap()), text).unwrap();
+    }
+    let (ok, out) = run(Command::new(&python).arg(&checker).arg("k8s").arg(&overlay));
+    assert!(!ok && out.contains("quorum"), "{out}");
+}
+
 #[test]
 fn alert_rules_parse_and_pass_their_tests() {
     let dir = repo().join("deploy/prometheus");
