@@ -228,3 +228,137 @@ async fn a_demoted_primary_cannot_acknowledge_durable_writes() {
         "before"
     );
 }
+
+/// What four writers saw through a partition: ids acknowledged, refused,
+/// and acknowledged but missing from the new primary afterwards.
+#[derive(Debug)]
+struct Partition {
+    acknowledged: usize,
+    refused: usize,
+    lost: Vec<String>,
+}
+
+/// A partition as `CLIENT PAUSE … ALL` makes one: for 4 s the primary
+/// answers no one (the Sentinels, its replica, the service), then runs what
+/// it had queued. The Sentinels call it down after 1 s and promote the
+/// replica; the service, whose calls wait up to 5 s, moves on the
+/// Sentinels' `+switch-master`, but the writes already sent to the paused
+/// primary are answered by it when the pause ends, just before the
+/// Sentinels demote it.
+async fn write_through_a_partition(min_replicas_ack: u32) -> Partition {
+    let sentinel = TestSentinel::start().unwrap_or_else(|e| panic!("{e}"));
+    sentinel.wait_replica().unwrap();
+    let store = Arc::new(
+        RedisStore::new(
+            &RedisConfig {
+                timeout: Duration::from_secs(5),
+                min_replicas_ack,
+                ..config(&sentinel)
+            },
+            Arc::new(TestClock::new(T0)),
+        )
+        .unwrap(),
+    );
+    store.create_client(&client("before")).await.unwrap();
+
+    let writers = (0..4).map(|w| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let (mut acked, mut refused) = (Vec::new(), 0);
+            let started = Instant::now();
+            let mut i = 0;
+            while started.elapsed() < Duration::from_secs(9) {
+                let id = format!("w{w}-{i}");
+                i += 1;
+                match store.create_client(&client(&id)).await {
+                    Ok(()) => acked.push(id),
+                    Err(store::Error::Unavailable { .. }) => {
+                        refused += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (acked, refused)
+        })
+    });
+    let writers: Vec<_> = writers.collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let primary = sentinel.nodes[0].port;
+    let mut pause = redis::Client::open(format!("redis://127.0.0.1:{primary}"))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(4000)
+        .arg("ALL")
+        .query_async(&mut pause)
+        .await
+        .unwrap();
+
+    let (mut acknowledged, mut refused) = (Vec::new(), 0);
+    for writer in writers {
+        let (acked, r) = writer.await.unwrap();
+        acknowledged.extend(acked);
+        refused += r;
+    }
+    // The old primary is a replica of the new one by now (or soon).
+    let promoted = sentinel.nodes[1].port;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sentinel.primary_port_at(sentinel.sentinel_ports[0]) != Some(promoted) {
+        assert!(Instant::now() < deadline, "the Sentinels never promoted the replica");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let new_primary = RedisStore::new(
+        &RedisConfig {
+            url: format!("redis://127.0.0.1:{promoted}/0"),
+            ..config(&sentinel)
+        },
+        Arc::new(TestClock::new(T0)),
+    )
+    .unwrap();
+    let mut lost = Vec::new();
+    for id in acknowledged.iter().chain([&"before".to_owned()]) {
+        match new_primary.get_client(id).await {
+            Ok(_) => {}
+            Err(store::Error::NotFound) => lost.push(id.clone()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    Partition {
+        acknowledged: acknowledged.len(),
+        refused,
+        lost,
+    }
+}
+
+/// With `min_replicas_ack = 1`, what the paused primary ran when the pause
+/// ended is refused: its replica had left to become the new primary, so
+/// `WAIT` counts none. Nothing acknowledged is missing afterwards, and
+/// writes were acknowledged before and after the partition.
+#[tokio::test]
+async fn a_partitioned_primary_acknowledges_nothing_the_new_one_lacks() {
+    let seen = write_through_a_partition(1).await;
+    eprintln!("min_replicas_ack=1: {seen:?}");
+    assert!(seen.lost.is_empty(), "{seen:?}");
+    assert!(seen.acknowledged > 20 && seen.refused > 0, "{seen:?}");
+}
+
+/// With 0 (the default), the writes the paused primary ran when the pause
+/// ended are acknowledged and then lost when the Sentinels demote it: at
+/// most one per writer, the ones in flight. This is the loss the
+/// durability table in docs/deployment.md states for 0.
+#[tokio::test]
+async fn without_acknowledgements_a_partition_loses_only_the_writes_in_flight() {
+    let seen = write_through_a_partition(0).await;
+    eprintln!("min_replicas_ack=0: {seen:?}");
+    assert!(seen.lost.len() <= 4, "{seen:?}");
+    assert!(
+        !seen.lost.contains(&"before".to_owned()),
+        "a write from before the partition, replicated, survives"
+    );
+    assert!(seen.acknowledged > 20, "{seen:?}");
+}
