@@ -61,7 +61,7 @@ impl RedisStore {
     }
 
     /// The records listed in an index, loaded in the order given.
-    async fn load_ids<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn load_ids<T: serde::de::DeserializeOwned>(
         &self,
         op: &'static str,
         record: &str,
@@ -119,6 +119,20 @@ impl RedisStore {
         record: &str,
         page: Page,
     ) -> Result<Paged<T>> {
+        let (total, ids) = self.page_ids(op, index, page).await?;
+        Ok(Paged {
+            total,
+            items: self.load_ids(op, record, &ids).await?,
+        })
+    }
+
+    /// The size of an id-ordered index and the ids of one page of it.
+    pub(crate) async fn page_ids(
+        &self,
+        op: &'static str,
+        index: &str,
+        page: Page,
+    ) -> Result<(u64, Vec<String>)> {
         let index = self.key(index);
         let (total, ids): (u64, Vec<String>) = if page.limit == 0 {
             (
@@ -142,10 +156,7 @@ impl RedisStore {
             })
             .await?
         };
-        Ok(Paged {
-            total,
-            items: self.load_ids(op, record, &ids).await?,
-        })
+        Ok((total, ids))
     }
 }
 

@@ -994,6 +994,26 @@ impl Store for RedisStore {
         "redis"
     }
 
+    async fn get_user_with_groups(
+        &self,
+        id: &str,
+    ) -> Result<(store::UserRecord, Vec<store::GroupRecord>)> {
+        if self.clustered() {
+            return self.cluster_user_with_groups(id).await;
+        }
+        store::user_with_groups_apart(self, id).await
+    }
+
+    async fn list_users_with_groups(
+        &self,
+        page: store::Page,
+    ) -> Result<store::Paged<(store::UserRecord, Vec<store::GroupRecord>)>> {
+        if self.clustered() {
+            return self.cluster_users_with_groups(page).await;
+        }
+        store::users_with_groups_apart(self, page).await
+    }
+
     fn primary(&self) -> Option<String> {
         self.inner
             .current

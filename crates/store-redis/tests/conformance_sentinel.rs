@@ -309,7 +309,10 @@ async fn write_through_a_partition(min_replicas_ack: u32) -> Partition {
     let promoted = sentinel.nodes[1].port;
     let deadline = Instant::now() + Duration::from_secs(15);
     while sentinel.primary_port_at(sentinel.sentinel_ports[0]) != Some(promoted) {
-        assert!(Instant::now() < deadline, "the Sentinels never promoted the replica");
+        assert!(
+            Instant::now() < deadline,
+            "the Sentinels never promoted the replica"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let new_primary = RedisStore::new(

@@ -40,7 +40,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $factory;
             ping, diagnostics_answer, clients_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
             users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
-            groups_of_many_members,
+            groups_of_many_members, users_with_their_groups,
             remove_member_everywhere, codes_single_use, codes_expire,
             concurrent_code_takes_have_one_winner, refresh_rotation_and_reuse,
             refresh_grace_window, concurrent_rotations_have_one_winner, refresh_expiry,
@@ -332,6 +332,70 @@ pub async fn groups_of_many_members(h: Harness) {
         .collect();
     assert_eq!(found, single);
     assert_eq!(found, ["g-1"]);
+}
+
+/// A user read with its groups answers what the user and
+/// `groups_with_member` answer apart, for one user and for a page, after
+/// the memberships change.
+pub async fn users_with_their_groups(h: Harness) {
+    let s = &h.store;
+    for (id, name) in [("u-1", "a"), ("u-2", "b"), ("u-3", "c")] {
+        s.create_user(&user(id, name)).await.unwrap();
+    }
+    s.create_group(&group("g-2", &["u-1", "u-3"]))
+        .await
+        .unwrap();
+    s.create_group(&group("g-1", &["u-1"])).await.unwrap();
+    let ids = |groups: &[GroupRecord]| groups.iter().map(|g| g.id.clone()).collect::<Vec<_>>();
+    let (u1, groups) = s.get_user_with_groups("u-1").await.unwrap();
+    assert_eq!(u1, s.get_user("u-1").await.unwrap());
+    assert_eq!(ids(&groups), ["g-1", "g-2"]);
+    assert!(matches!(
+        s.get_user_with_groups("nobody").await,
+        Err(Error::NotFound)
+    ));
+    let page = |offset, limit| Page { offset, limit };
+    let listed = s.list_users_with_groups(page(0, 10)).await.unwrap();
+    assert_eq!(listed.total, 3);
+    let summary: Vec<(String, Vec<String>)> = listed
+        .items
+        .iter()
+        .map(|(u, g)| (u.id.clone(), ids(g)))
+        .collect();
+    let row = |u: &str, g: &[&str]| (u.to_owned(), g.iter().map(|g| (*g).to_owned()).collect());
+    assert_eq!(
+        summary,
+        [
+            row("u-1", &["g-1", "g-2"]),
+            row("u-2", &[]),
+            row("u-3", &["g-2"])
+        ]
+    );
+    // After u-1 leaves g-2 and u-2 joins it, on a page of two.
+    let mut g2 = s.get_group("g-2").await.unwrap();
+    g2.members.retain(|m| m.value != "u-1");
+    g2.members.push(GroupMember {
+        value: "u-2".into(),
+        kind: MemberKind::User,
+    });
+    s.update_group(&g2).await.unwrap();
+    let listed = s.list_users_with_groups(page(0, 2)).await.unwrap();
+    let summary: Vec<(String, Vec<String>)> = listed
+        .items
+        .iter()
+        .map(|(u, g)| (u.id.clone(), ids(g)))
+        .collect();
+    assert_eq!(summary, [row("u-1", &["g-1"]), row("u-2", &["g-2"])]);
+    assert_eq!(listed.items[1].1[0], s.get_group("g-2").await.unwrap());
+    let (_, groups) = s.get_user_with_groups("u-3").await.unwrap();
+    assert_eq!(ids(&groups), ["g-2"]);
+    assert!(
+        s.list_users_with_groups(page(3, 10))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 pub async fn users_by_email(h: Harness) {

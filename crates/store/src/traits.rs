@@ -241,6 +241,21 @@ pub trait Store:
 {
     /// `"sqlite"` or `"redis"`, for metrics and health.
     fn backend(&self) -> &'static str;
+    /// [`UserStore::get_user`] with the groups that list the user as a
+    /// direct member (ordered by id), as
+    /// [`GroupStore::groups_with_member`] answers: in one call, so that a
+    /// backend may read a user with its membership index (a Redis Cluster
+    /// keeps both in one hash slot: one round trip, not two).
+    async fn get_user_with_groups(&self, id: &str) -> Result<(UserRecord, Vec<GroupRecord>)> {
+        user_with_groups_apart(self, id).await
+    }
+    /// [`UserStore::list_users`] with each user's direct groups, likewise.
+    async fn list_users_with_groups(
+        &self,
+        page: Page,
+    ) -> Result<Paged<(UserRecord, Vec<GroupRecord>)>> {
+        users_with_groups_apart(self, page).await
+    }
     /// The node the backend writes to (`host:port`), once connected: for
     /// Redis behind Sentinel, the primary the Sentinels named last. `None`
     /// for the embedded database.
@@ -264,4 +279,41 @@ pub trait Store:
     /// key (so it can still be found by id, and renamed) and is returned, for
     /// the operator. SQLite does this when it opens (schema migration 4).
     async fn upgrade_user_name_keys(&self) -> Result<Vec<String>>;
+}
+
+/// [`Store::get_user_with_groups`] as two calls: the user, then its groups.
+pub async fn user_with_groups_apart<S: UserStore + GroupStore + ?Sized>(
+    store: &S,
+    id: &str,
+) -> Result<(UserRecord, Vec<GroupRecord>)> {
+    let user = store.get_user(id).await?;
+    let groups = store.groups_with_member(id).await?;
+    Ok((user, groups))
+}
+
+/// [`Store::list_users_with_groups`] as two calls: the page, then the
+/// groups of its users.
+pub async fn users_with_groups_apart<S: UserStore + GroupStore + ?Sized>(
+    store: &S,
+    page: Page,
+) -> Result<Paged<(UserRecord, Vec<GroupRecord>)>> {
+    let users = store.list_users(page).await?;
+    let ids: Vec<String> = users.items.iter().map(|u| u.id.clone()).collect();
+    let mut by_member: std::collections::HashMap<String, Vec<GroupRecord>> =
+        std::collections::HashMap::new();
+    for (member, group) in store.groups_with_members(&ids).await? {
+        by_member.entry(member).or_default().push(group);
+    }
+    let items = users
+        .items
+        .into_iter()
+        .map(|user| {
+            let groups = by_member.remove(&user.id).unwrap_or_default();
+            (user, groups)
+        })
+        .collect();
+    Ok(Paged {
+        total: users.total,
+        items,
+    })
 }

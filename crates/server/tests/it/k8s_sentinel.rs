@@ -136,7 +136,12 @@ async fn the_sentinel_manifests_configuration_fails_over_on_loopback() {
         secrets: tempfile::tempdir().unwrap(),
         children: Vec::new(),
     };
-    extract(manifest, "ConfigMap", "redis-sentinel-config", pods.config.path());
+    extract(
+        manifest,
+        "ConfigMap",
+        "redis-sentinel-config",
+        pods.config.path(),
+    );
     extract(
         "deploy/k8s/sentinel/secret.example.yaml",
         "Secret",
@@ -163,14 +168,18 @@ async fn the_sentinel_manifests_configuration_fails_over_on_loopback() {
     // Pod 0 starts as the primary, the others replicate it (signed in as
     // `replica`), and every Sentinel (signed in as `sentinel`) knows both
     // replicas and the other two Sentinels.
-    wait_for("the Sentinels agree on pod 0", Duration::from_secs(20), || {
-        ports.iter().all(|&(_, s)| {
-            let primary = cli(s, None, &sentinel_password, &["sentinel", "master", "auth"]);
-            primary_at(s) == Some(ports[0].0)
-                && primary.contains("num-slaves\n2")
-                && primary.contains("num-other-sentinels\n2")
-        })
-    });
+    wait_for(
+        "the Sentinels agree on pod 0",
+        Duration::from_secs(20),
+        || {
+            ports.iter().all(|&(_, s)| {
+                let primary = cli(s, None, &sentinel_password, &["sentinel", "master", "auth"]);
+                primary_at(s) == Some(ports[0].0)
+                    && primary.contains("num-slaves\n2")
+                    && primary.contains("num-other-sentinels\n2")
+            })
+        },
+    );
 
     let user_password = {
         let acl = pods.secret("users.acl");

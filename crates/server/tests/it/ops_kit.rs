@@ -123,7 +123,11 @@ fn the_sentinel_variant_validates_and_keeps_the_contract() {
     for file in manifests(&repo().join("deploy/k8s")) {
         std::fs::copy(&file, copy.path().join(file.file_name().unwrap())).unwrap();
     }
-    std::fs::copy(dir.join("kustomization.yaml"), overlay.join("kustomization.yaml")).unwrap();
+    std::fs::copy(
+        dir.join("kustomization.yaml"),
+        overlay.join("kustomization.yaml"),
+    )
+    .unwrap();
     for file in manifests(&dir) {
         let text = std::fs::read_to_string(&file)
             .unwrap()

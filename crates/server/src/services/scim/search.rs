@@ -341,9 +341,28 @@ pub async fn search(state: &crate::services::Ctx, target: Target, query: &Query)
             limit: paging.count,
         };
         let (total, resources) = match target {
+            // With their groups, the users and their membership indexes
+            // are read together (one round trip per node on a cluster).
+            Target::Users if wants_groups => {
+                let found = state.store.list_users_with_groups(page).await?;
+                let read = found
+                    .items
+                    .iter()
+                    .map(|(u, g)| (u.id.as_str(), g.as_slice()));
+                let mut groups = users::groups_of_read(state, read).await?;
+                let resources = found
+                    .items
+                    .iter()
+                    .map(|(user, _)| {
+                        let of_user = groups.remove(&user.id).unwrap_or_default();
+                        users::render(state, user, Some(of_user))
+                    })
+                    .collect();
+                (found.total, resources)
+            }
             Target::Users => {
                 let found = state.store.list_users(page).await?;
-                let resources = user_resources(state, found.items, wants_groups).await?;
+                let resources = user_resources(state, found.items, false).await?;
                 (found.total, resources)
             }
             _ => {

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use scim::ResourceSchema;
 use serde_json::{Map, Value, json};
-use store::UserRecord;
+use store::{GroupRecord, UserRecord};
 
 use super::{
     Actor, Change, Failure, Result, WRITE_ATTEMPTS, base_url, check_if_match, off_workers,
@@ -64,6 +64,32 @@ pub async fn groups_of_many(
     state: &crate::services::Ctx,
     user_ids: &[String],
 ) -> store::Result<HashMap<String, Vec<Value>>> {
+    groups_from(state, user_ids, None).await
+}
+
+/// [`groups_of_many`] for users read with their direct groups
+/// ([`store::Store::list_users_with_groups`]): the first level is not read
+/// again.
+pub async fn groups_of_read<'a>(
+    state: &crate::services::Ctx,
+    users: impl IntoIterator<Item = (&'a str, &'a [GroupRecord])>,
+) -> store::Result<HashMap<String, Vec<Value>>> {
+    let mut ids = Vec::new();
+    let mut direct = Vec::new();
+    for (id, groups) in users {
+        ids.push(id.to_owned());
+        direct.extend(groups.iter().map(|g| (id.to_owned(), g.clone())));
+    }
+    groups_from(state, &ids, Some(direct)).await
+}
+
+/// Walks the nesting from `user_ids`; `direct`, when given, is the first
+/// level, as `groups_with_members` would answer it.
+async fn groups_from(
+    state: &crate::services::Ctx,
+    user_ids: &[String],
+    mut direct_given: Option<Vec<(String, GroupRecord)>>,
+) -> store::Result<HashMap<String, Vec<Value>>> {
     let base = base_url(state);
     let mut out: HashMap<String, Vec<Value>> = HashMap::new();
     let mut seen: HashMap<&str, HashSet<String>> = HashMap::new();
@@ -79,7 +105,11 @@ pub async fn groups_of_many(
             break;
         }
         let mut direct: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        for (member, group) in state.store.groups_with_members(&asked).await? {
+        let found = match direct_given.take() {
+            Some(given) if depth == 0 => given,
+            _ => state.store.groups_with_members(&asked).await?,
+        };
+        for (member, group) in found {
             direct
                 .entry(member)
                 .or_default()
