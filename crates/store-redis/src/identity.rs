@@ -126,6 +126,75 @@ impl RedisStore {
         })
     }
 
+    /// The users `ids` names (vanished ones left out), each with the
+    /// groups that list it as a direct member, ordered by id. A user is
+    /// read with its member index (`idx:member-groups:{uid}`): in one
+    /// script for all of them on one Redis; on a cluster, where the two
+    /// share a slot, in one pipeline per node (crate::cluster::batch).
+    pub(crate) async fn with_groups(
+        &self,
+        op: &'static str,
+        ids: &[String],
+    ) -> Result<Vec<(UserRecord, Vec<GroupRecord>)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pairs: Vec<(String, String)> = ids
+            .iter()
+            .map(|id| {
+                (
+                    self.tagged("user", id),
+                    self.tagged("idx:member-groups", id),
+                )
+            })
+            .collect();
+        let replies: Vec<redis::Value> = if self.clustered() {
+            let reads = pairs
+                .into_iter()
+                .flat_map(|(user, index)| {
+                    [
+                        redis::cmd("HGET").arg(user).arg("data").clone(),
+                        redis::cmd("ZRANGE").arg(index).arg(0).arg(-1).clone(),
+                    ]
+                })
+                .collect();
+            self.read_across_slots(op, reads).await?
+        } else {
+            let mut invocation = self.scripts().users_with_indexes.prepare_invoke();
+            for (user, index) in &pairs {
+                invocation.key(user).key(index);
+            }
+            self.invoke(op, invocation).await?
+        };
+        let mut users = Vec::with_capacity(ids.len());
+        for pair in replies.chunks(2) {
+            let (data, group_ids): (Option<String>, Vec<String>) =
+                redis::from_redis_value(redis::Value::Array(pair.to_vec()))
+                    .map_err(|e| Error::corrupt(format!("{op}: an unexpected reply"), e))?;
+            // A user listed but deleted since is left out, as by list_users.
+            if let Some(data) = data {
+                users.push((from_json::<UserRecord>(&data)?, group_ids));
+            }
+        }
+        let mut wanted: Vec<String> = users.iter().flat_map(|(_, g)| g.clone()).collect();
+        wanted.sort();
+        wanted.dedup();
+        let groups: Vec<GroupRecord> = self.load_ids(op, "group", &wanted).await?;
+        // On a cluster the index may name a group the user has left
+        // (crate::cluster): the group's record decides.
+        Ok(users
+            .into_iter()
+            .map(|(user, _)| {
+                let of_user = groups
+                    .iter()
+                    .filter(|g| g.members.iter().any(|m| m.value == user.id))
+                    .cloned()
+                    .collect();
+                (user, of_user)
+            })
+            .collect())
+    }
+
     /// The size of an id-ordered index and the ids of one page of it.
     pub(crate) async fn page_ids(
         &self,

@@ -259,6 +259,7 @@ pub(crate) struct Scripts {
     pub rate_limit: Script,
     pub hget_many: Script,
     pub smembers_many: Script,
+    pub users_with_indexes: Script,
     pub attempt: Script,
     pub user_rekey: Script,
     pub cluster: cluster::Scripts,
@@ -288,6 +289,7 @@ impl Scripts {
             rate_limit: Script::new(include_str!("lua/rate_limit.lua")),
             hget_many: Script::new(include_str!("lua/hget_many.lua")),
             smembers_many: Script::new(include_str!("lua/smembers_many.lua")),
+            users_with_indexes: Script::new(include_str!("lua/users_with_indexes.lua")),
             attempt: Script::new(include_str!("lua/attempt.lua")),
             user_rekey: Script::new(include_str!("lua/user_rekey.lua")),
             cluster: cluster::Scripts::load(),
@@ -998,20 +1000,22 @@ impl Store for RedisStore {
         &self,
         id: &str,
     ) -> Result<(store::UserRecord, Vec<store::GroupRecord>)> {
-        if self.clustered() {
-            return self.cluster_user_with_groups(id).await;
-        }
-        store::user_with_groups_apart(self, id).await
+        let mut found = self
+            .with_groups("get_user_with_groups", &[id.to_owned()])
+            .await?;
+        found.pop().ok_or(Error::NotFound)
     }
 
     async fn list_users_with_groups(
         &self,
         page: store::Page,
     ) -> Result<store::Paged<(store::UserRecord, Vec<store::GroupRecord>)>> {
-        if self.clustered() {
-            return self.cluster_users_with_groups(page).await;
-        }
-        store::users_with_groups_apart(self, page).await
+        let op = "list_users_with_groups";
+        let (total, ids) = self.page_ids(op, "idx:users", page).await?;
+        Ok(store::Paged {
+            total,
+            items: self.with_groups(op, &ids).await?,
+        })
     }
 
     fn primary(&self) -> Option<String> {

@@ -3,9 +3,7 @@
 
 use std::time::Instant;
 
-use store::{
-    Conflict, Error, GroupRecord, Page, Paged, Result, UserRecord, email_keys, user_name_key,
-};
+use store::{Conflict, Error, GroupRecord, Result, UserRecord, email_keys, user_name_key};
 
 use super::RESERVATION_GRACE;
 use crate::{RedisStore, from_json, status, to_json};
@@ -273,97 +271,6 @@ impl RedisStore {
 
     fn member_index(&self, member: &str) -> String {
         self.tagged("idx:member-groups", member)
-    }
-
-    /// A user and its member index in one pipeline (`user:{uid}` and
-    /// `idx:member-groups:{uid}` share a slot), then its groups.
-    pub(crate) async fn cluster_user_with_groups(
-        &self,
-        id: &str,
-    ) -> Result<(UserRecord, Vec<GroupRecord>)> {
-        let op = "get_user_with_groups";
-        let (record, index) = (self.tagged("user", id), self.member_index(id));
-        let (data, group_ids): (Option<String>, Vec<String>) = self
-            .call(op, |mut conn| async move {
-                redis::pipe()
-                    .hget(record, "data")
-                    .zrange(index, 0, -1)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(crate::redis_err)
-            })
-            .await?;
-        let user: UserRecord = from_json(&data.ok_or(Error::NotFound)?)?;
-        let mut groups = self.member_groups(op, vec![(user, group_ids)]).await?;
-        groups.pop().ok_or_else(|| crate::short_reply(op))
-    }
-
-    /// A page of users, each read with its member index: one pipeline per
-    /// node for the page (super::batch), then the groups of the page.
-    pub(crate) async fn cluster_users_with_groups(
-        &self,
-        page: Page,
-    ) -> Result<Paged<(UserRecord, Vec<GroupRecord>)>> {
-        let op = "list_users_with_groups";
-        let (total, ids) = self.page_ids(op, "idx:users", page).await?;
-        let mut reads = Vec::with_capacity(ids.len() * 2);
-        for id in &ids {
-            reads.push(
-                redis::cmd("HGET")
-                    .arg(self.tagged("user", id))
-                    .arg("data")
-                    .clone(),
-            );
-            reads.push(
-                redis::cmd("ZRANGE")
-                    .arg(self.member_index(id))
-                    .arg(0)
-                    .arg(-1)
-                    .clone(),
-            );
-        }
-        let replies: Vec<(Option<String>, Vec<String>)> = self
-            .read_across_slots::<redis::Value>(op, reads)
-            .await?
-            .chunks(2)
-            .map(|pair| redis::from_redis_value(redis::Value::Array(pair.to_vec())))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::corrupt(format!("{op}: an unexpected reply"), e))?;
-        // A user listed but gone (deleted since) is skipped, as by list_users.
-        let mut users = Vec::with_capacity(replies.len());
-        for (data, group_ids) in replies {
-            if let Some(data) = data {
-                users.push((from_json::<UserRecord>(&data)?, group_ids));
-            }
-        }
-        Ok(Paged {
-            total,
-            items: self.member_groups(op, users).await?,
-        })
-    }
-
-    /// Each user with the groups its index names that really list it (the
-    /// index may name a group the user has left, super), ordered by id.
-    async fn member_groups(
-        &self,
-        op: &'static str,
-        users: Vec<(UserRecord, Vec<String>)>,
-    ) -> Result<Vec<(UserRecord, Vec<GroupRecord>)>> {
-        let mut wanted: Vec<String> = users.iter().flat_map(|(_, g)| g.clone()).collect();
-        wanted.sort();
-        wanted.dedup();
-        let groups: Vec<GroupRecord> = self.load_ids(op, "group", &wanted).await?;
-        Ok(users
-            .into_iter()
-            .map(|(user, _)| {
-                let of_user = groups
-                    .iter()
-                    .filter(|g| g.members.iter().any(|m| m.value == user.id))
-                    .cloned()
-                    .collect();
-                (user, of_user)
-            })
-            .collect())
     }
 
     /// Writes a group: stamp its members' indexes, swap the record with its
