@@ -1006,6 +1006,18 @@ impl Store for RedisStore {
         found.pop().ok_or(Error::NotFound)
     }
 
+    async fn get_user_by_name_with_groups(
+        &self,
+        user_name: &str,
+    ) -> Result<(store::UserRecord, Vec<store::GroupRecord>)> {
+        if self.clustered() {
+            return self.cluster_user_by_name_with_groups(user_name).await;
+        }
+        let user = store::UserStore::get_user_by_name(self, user_name).await?;
+        let groups = store::GroupStore::groups_with_member(self, &user.id).await?;
+        Ok((user, groups))
+    }
+
     async fn list_users_with_groups(
         &self,
         page: store::Page,

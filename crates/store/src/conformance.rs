@@ -354,6 +354,14 @@ pub async fn users_with_their_groups(h: Harness) {
         s.get_user_with_groups("nobody").await,
         Err(Error::NotFound)
     ));
+    // By userName, which matches ignoring case.
+    let (by_name, groups) = s.get_user_by_name_with_groups("A").await.unwrap();
+    assert_eq!(by_name, u1);
+    assert_eq!(ids(&groups), ["g-1", "g-2"]);
+    assert!(matches!(
+        s.get_user_by_name_with_groups("nobody").await,
+        Err(Error::NotFound)
+    ));
     let page = |offset, limit| Page { offset, limit };
     let listed = s.list_users_with_groups(page(0, 10)).await.unwrap();
     assert_eq!(listed.total, 3);
@@ -389,6 +397,20 @@ pub async fn users_with_their_groups(h: Harness) {
     assert_eq!(listed.items[1].1[0], s.get_group("g-2").await.unwrap());
     let (_, groups) = s.get_user_with_groups("u-3").await.unwrap();
     assert_eq!(ids(&groups), ["g-2"]);
+    let (_, groups) = s.get_user_by_name_with_groups("b").await.unwrap();
+    assert_eq!(ids(&groups), ["g-2"]);
+    // A renamed user is found by its new name only.
+    let mut renamed = s.get_user("u-2").await.unwrap();
+    renamed.user_name = "b2".into();
+    s.update_user(&renamed).await.unwrap();
+    assert!(matches!(
+        s.get_user_by_name_with_groups("b").await,
+        Err(Error::NotFound)
+    ));
+    assert_eq!(
+        s.get_user_by_name_with_groups("B2").await.unwrap().0.id,
+        "u-2"
+    );
     assert!(
         s.list_users_with_groups(page(3, 10))
             .await

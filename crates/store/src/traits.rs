@@ -249,6 +249,17 @@ pub trait Store:
     async fn get_user_with_groups(&self, id: &str) -> Result<(UserRecord, Vec<GroupRecord>)> {
         user_with_groups_apart(self, id).await
     }
+    /// [`UserStore::get_user_by_name`] with the user's direct groups,
+    /// likewise (on a Redis Cluster the name's reservation, then the user
+    /// with its membership index: two round trips, not three).
+    async fn get_user_by_name_with_groups(
+        &self,
+        user_name: &str,
+    ) -> Result<(UserRecord, Vec<GroupRecord>)> {
+        let user = self.get_user_by_name(user_name).await?;
+        let groups = self.groups_with_member(&user.id).await?;
+        Ok((user, groups))
+    }
     /// [`UserStore::list_users`] with each user's direct groups, likewise.
     async fn list_users_with_groups(
         &self,

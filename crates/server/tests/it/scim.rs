@@ -523,6 +523,20 @@ async fn entra_id_and_okta_group_provisioning() {
         listed(s.get("/Users?attributes=groups").await),
         alice_groups
     );
+    // And so does the lookup identity providers send, by userName (ignoring
+    // case) or by id, which reads the user with its groups at once.
+    for lookup in ["userName eq \"ALICE\"".to_owned(), format!("id eq \"{alice}\"")] {
+        let found = s.get(&filter("/Users", &lookup)).await;
+        assert_eq!(found.body["totalResults"], 1, "{lookup}: {}", found.body);
+        assert_eq!(listed(found), alice_groups, "{lookup}");
+    }
+    let without = s
+        .get(&format!(
+            "{}&excludedAttributes=groups",
+            filter("/Users", "userName eq \"alice\"")
+        ))
+        .await;
+    assert!(without.body["Resources"][0].get("groups").is_none());
     let many: Vec<Value> = (0..500)
         .map(|n| json!({"method": "POST", "path": "/Groups", "bulkId": format!("g{n}"), "data": {"displayName": format!("filler {n}")}}))
         .collect();

@@ -190,10 +190,9 @@ impl RedisStore {
         self.list_add(op, "idx:users", &user.id).await
     }
 
-    /// The user whose reservation and record both carry the name.
-    pub(crate) async fn cluster_user_by_name(&self, user_name: &str) -> Result<UserRecord> {
-        let op = "get_user_by_name";
-        let name = user_name_key(user_name);
+    /// The id of the user holding the reservation of `user_name`; its
+    /// record decides whether it carries the name.
+    async fn name_owner(&self, op: &'static str, user_name: &str) -> Result<String> {
         let key = self.name_key(user_name);
         let value: Option<String> = self
             .call(op, |mut conn| async move {
@@ -204,8 +203,33 @@ impl RedisStore {
                     .map_err(crate::redis_err)
             })
             .await?;
-        let value = value.ok_or(Error::NotFound)?;
-        let record = self.tagged("user", Reservation::parse(&value).owner);
+        Ok(Reservation::parse(&value.ok_or(Error::NotFound)?)
+            .owner
+            .to_owned())
+    }
+
+    /// The user whose reservation and record both carry the name, with its
+    /// groups: the reservation, then the user with its member index.
+    pub(crate) async fn cluster_user_by_name_with_groups(
+        &self,
+        user_name: &str,
+    ) -> Result<(UserRecord, Vec<GroupRecord>)> {
+        let op = "get_user_by_name_with_groups";
+        let owner = self.name_owner(op, user_name).await?;
+        match self.with_groups(op, &[owner]).await?.pop() {
+            Some((user, groups)) if user_name_key(&user.user_name) == user_name_key(user_name) => {
+                Ok((user, groups))
+            }
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    /// The user whose reservation and record both carry the name.
+    pub(crate) async fn cluster_user_by_name(&self, user_name: &str) -> Result<UserRecord> {
+        let op = "get_user_by_name";
+        let name = user_name_key(user_name);
+        let owner = self.name_owner(op, user_name).await?;
+        let record = self.tagged("user", &owner);
         let (data, carried): (Option<String>, Option<String>) = self
             .call(op, |mut conn| async move {
                 redis::cmd("HMGET")

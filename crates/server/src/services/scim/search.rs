@@ -275,9 +275,60 @@ async fn keep_matching(resources: Vec<Value>, filter: Option<&Filter>) -> Result
     Ok(kept)
 }
 
-/// Every user matching the query's filter, rendered, in id order.
-async fn matching_users(state: &crate::services::Ctx, query: &Query) -> Result<Vec<Value>> {
+/// The lookup identity providers send most (`userName eq "…"`, or `id
+/// eq`), when the answer shows groups: the user is read with its groups in
+/// one call ([`store::Store::get_user_by_name_with_groups`]). `None` for
+/// any other filter.
+async fn one_user_with_groups(
+    state: &crate::services::Ctx,
+    filter: &Filter,
+) -> Result<Option<Vec<Value>>> {
+    let Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value))) = filter
+    else {
+        return Ok(None);
+    };
+    if path.sub_attr.is_some() || !is_core(path) {
+        return Ok(None);
+    }
+    let found = match path.name.to_ascii_lowercase().as_str() {
+        "username" => state.store.get_user_by_name_with_groups(value).await,
+        "id" => state.store.get_user_with_groups(value).await,
+        _ => return Ok(None),
+    };
+    let (user, direct) = match found {
+        Ok(found) => found,
+        Err(store::Error::NotFound) => return Ok(Some(Vec::new())),
+        Err(e) => return Err(e.into()),
+    };
+    let read = [(user.id.as_str(), direct.as_slice())];
+    let groups = users::groups_of_read(state, read)
+        .await?
+        .remove(&user.id)
+        .unwrap_or_default();
+    Ok(Some(vec![users::render(state, &user, Some(groups))]))
+}
+
+/// Every user matching the query's filter, rendered, in id order, and
+/// whether they carry `groups` already.
+async fn matching_users(state: &crate::services::Ctx, query: &Query) -> Result<(Vec<Value>, bool)> {
+    if (query.reads_groups || query.projection.wants("groups"))
+        && let Some(filter) = &query.filter
+        && let Some(found) = one_user_with_groups(state, filter).await?
+    {
+        return Ok((keep_matching(found, Some(filter)).await?, true));
+    }
     let with_groups = query.reads_groups;
+    Ok((
+        matching_users_read(state, query, with_groups).await?,
+        with_groups,
+    ))
+}
+
+async fn matching_users_read(
+    state: &crate::services::Ctx,
+    query: &Query,
+    with_groups: bool,
+) -> Result<Vec<Value>> {
     if let Some(filter) = &query.filter
         && let Some(records) = indexed_users(state, filter).await?
     {
@@ -378,8 +429,11 @@ pub async fn search(state: &crate::services::Ctx, target: Target, query: &Query)
         return Ok(list_response(total, paging, resources, &query.projection));
     }
     let mut resources = Vec::new();
+    let mut have_groups = query.reads_groups;
     if matches!(target, Target::Users | Target::All) {
-        resources.extend(matching_users(state, query).await?);
+        let (users, with_groups) = matching_users(state, query).await?;
+        resources.extend(users);
+        have_groups = with_groups;
     }
     if matches!(target, Target::Groups | Target::All) {
         resources.extend(matching_groups(state, query).await?);
@@ -393,7 +447,7 @@ pub async fn search(state: &crate::services::Ctx, target: Target, query: &Query)
     let start = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
     let count = usize::try_from(paging.count).unwrap_or(usize::MAX);
     let mut page: Vec<Value> = resources.into_iter().skip(start).take(count).collect();
-    if wants_groups && !query.reads_groups {
+    if wants_groups && !have_groups {
         add_groups(state, &mut page).await?;
     }
     Ok(list_response(total, paging, page, &query.projection))
