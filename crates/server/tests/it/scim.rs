@@ -525,7 +525,10 @@ async fn entra_id_and_okta_group_provisioning() {
     );
     // And so does the lookup identity providers send, by userName (ignoring
     // case) or by id, which reads the user with its groups at once.
-    for lookup in ["userName eq \"ALICE\"".to_owned(), format!("id eq \"{alice}\"")] {
+    for lookup in [
+        "userName eq \"ALICE\"".to_owned(),
+        format!("id eq \"{alice}\""),
+    ] {
         let found = s.get(&filter("/Users", &lookup)).await;
         assert_eq!(found.body["totalResults"], 1, "{lookup}: {}", found.body);
         assert_eq!(listed(found), alice_groups, "{lookup}");

@@ -57,8 +57,14 @@
 //!   the session or family and read whole when they are all revoked; a
 //!   stale entry names a session or family that is gone, which is skipped.
 //!
-//! Durable writes wait for replicas on every primary (`WAIT` goes to all of
-//! them), so `AUTH_REDIS_MIN_REPLICAS_ACK` means the same as on one Redis.
+//! Durable writes wait for the replicas of the primary of each slot they
+//! touched (`WAIT` goes to each of those primaries), so
+//! `AUTH_REDIS_MIN_REPLICAS_ACK` means the same as on one Redis.
+//!
+//! Reads of many keys (a page of users with their member indexes, the
+//! groups they name) go as one pipeline per node, by a slot map that may be
+//! stale and costs a resend when it is (`batch.rs`). A user and its member
+//! index share a slot, so they are read in one round trip.
 
 mod batch;
 mod grants;
