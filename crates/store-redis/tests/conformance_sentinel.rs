@@ -38,6 +38,19 @@ async fn harness() -> Harness {
 
 store::conformance_tests!(harness);
 
+/// A store on one node of the set, by a plain `redis://` URL (no
+/// Sentinel), to read what that node holds.
+fn node_store(sentinel: &TestSentinel, port: u16) -> RedisStore {
+    RedisStore::new(
+        &RedisConfig {
+            url: format!("redis://127.0.0.1:{port}/0"),
+            ..config(sentinel)
+        },
+        Arc::new(TestClock::new(T0)),
+    )
+    .unwrap()
+}
+
 fn client(id: &str) -> ClientRecord {
     ClientRecord {
         client_id: id.into(),
@@ -215,14 +228,7 @@ async fn a_demoted_primary_cannot_acknowledge_durable_writes() {
         }
     }
     assert_eq!(refused, 5);
-    let new_primary = RedisStore::new(
-        &RedisConfig {
-            url: format!("redis://127.0.0.1:{promoted}/0"),
-            ..config(&sentinel)
-        },
-        Arc::new(TestClock::new(T0)),
-    )
-    .unwrap();
+    let new_primary = node_store(&sentinel, promoted);
     assert_eq!(
         new_primary.get_client("before").await.unwrap().name,
         "before"
@@ -315,14 +321,7 @@ async fn write_through_a_partition(min_replicas_ack: u32) -> Partition {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let new_primary = RedisStore::new(
-        &RedisConfig {
-            url: format!("redis://127.0.0.1:{promoted}/0"),
-            ..config(&sentinel)
-        },
-        Arc::new(TestClock::new(T0)),
-    )
-    .unwrap();
+    let new_primary = node_store(&sentinel, promoted);
     let mut lost = Vec::new();
     for id in acknowledged.iter().chain([&"before".to_owned()]) {
         match new_primary.get_client(id).await {

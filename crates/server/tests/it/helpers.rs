@@ -421,6 +421,15 @@ impl TestApp {
         request.send().await.unwrap()
     }
 
+    /// The status of a client_credentials token request for `c` (200, or
+    /// 503 while the store is away).
+    pub async fn token_status(&self, c: &Client) -> u16 {
+        self.post("/token", Some(c), &[("grant_type", "client_credentials")])
+            .await
+            .status()
+            .as_u16()
+    }
+
     /// A client_credentials token response for `c`.
     pub async fn token(&self, c: &Client, scope: Option<&str>) -> serde_json::Value {
         let mut form = vec![("grant_type", "client_credentials")];

@@ -222,14 +222,7 @@ async fn the_sentinel_manifests_configuration_fails_over_on_loopback() {
     assert!(status.success());
     let started = Instant::now();
     loop {
-        let response = app
-            .post(
-                "/token",
-                Some(&svc),
-                &[("grant_type", "client_credentials")],
-            )
-            .await;
-        let code = response.status().as_u16();
+        let code = app.token_status(&svc).await;
         assert!(code == 200 || code == 503, "{code}");
         if code == 200 {
             break;

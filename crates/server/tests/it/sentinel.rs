@@ -31,14 +31,7 @@ async fn the_service_follows_a_sentinel_failover() {
     // interval plus a margin; meanwhile a refusal is a 503, never a 500.
     let started = Instant::now();
     loop {
-        let response = app
-            .post(
-                "/token",
-                Some(&svc),
-                &[("grant_type", "client_credentials")],
-            )
-            .await;
-        let status = response.status().as_u16();
+        let status = app.token_status(&svc).await;
         assert!(status == 200 || status == 503, "{status}");
         if status == 200 && health(&app).await["store_primary"] == promoted.as_str() {
             break;
