@@ -28,6 +28,7 @@
 //! the Sentinels name then.
 
 pub mod cluster;
+mod factors;
 mod grants;
 mod identity;
 mod system;
@@ -93,6 +94,13 @@ pub const DURABLE: &[&str] = &[
     "revoke_family",
     "revoke_families_for_user",
     "upgrade_user_name_keys",
+    // A TOTP step or signature counter lost on a failover would let a used
+    // code or a cloned authenticator's counter be accepted again.
+    "insert_factor",
+    "rename_factor",
+    "delete_factor",
+    "delete_factors",
+    "advance_factor",
 ];
 
 /// The Redis store. Clones share the connection.
@@ -260,6 +268,8 @@ pub(crate) struct Scripts {
     pub hget_many: Script,
     pub smembers_many: Script,
     pub users_with_indexes: Script,
+    pub factor_write: Script,
+    pub factor_advance: Script,
     pub attempt: Script,
     pub user_rekey: Script,
     pub cluster: cluster::Scripts,
@@ -290,6 +300,8 @@ impl Scripts {
             hget_many: Script::new(include_str!("lua/hget_many.lua")),
             smembers_many: Script::new(include_str!("lua/smembers_many.lua")),
             users_with_indexes: Script::new(include_str!("lua/users_with_indexes.lua")),
+            factor_write: Script::new(include_str!("lua/factor_write.lua")),
+            factor_advance: Script::new(include_str!("lua/factor_advance.lua")),
             attempt: Script::new(include_str!("lua/attempt.lua")),
             user_rekey: Script::new(include_str!("lua/user_rekey.lua")),
             cluster: cluster::Scripts::load(),

@@ -15,9 +15,9 @@ use serde_json::json;
 
 use crate::error::Conflict;
 use crate::{
-    AuthorizationCode, ClientRecord, CodeTake, Consent, Error, GrantContext, GroupMember,
-    GroupRecord, KeyState, MemberKind, Page, RefreshFamily, Rotation, Session, SessionData,
-    SigningKey, Store, TestClock, UserRecord,
+    AuthorizationCode, ClientRecord, CodeTake, Consent, Error, Factor, FactorKind, GrantContext,
+    GroupMember, GroupRecord, KeyState, MemberKind, Page, RefreshFamily, Rotation, Session,
+    SessionData, SigningKey, Store, TestClock, UserRecord,
 };
 
 /// What a conformance case runs against.
@@ -40,7 +40,8 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $factory;
             ping, diagnostics_answer, clients_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
             users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
-            groups_of_many_members, users_with_their_groups,
+            groups_of_many_members, users_with_their_groups, factors_crud,
+            factor_counters_only_go_up, concurrent_uses_of_one_code_have_one_winner,
             remove_member_everywhere, codes_single_use, codes_expire,
             concurrent_code_takes_have_one_winner, refresh_rotation_and_reuse,
             refresh_grace_window, concurrent_rotations_have_one_winner, refresh_expiry,
@@ -418,6 +419,107 @@ pub async fn users_with_their_groups(h: Harness) {
             .items
             .is_empty()
     );
+}
+
+fn factor(user_id: &str, id: &str, created_at: i64) -> Factor {
+    Factor {
+        id: id.into(),
+        user_id: user_id.into(),
+        kind: FactorKind::Totp,
+        name: format!("factor {id}"),
+        sealed_secret: Some("sealed".into()),
+        data: json!({"transports": [], "digits": 6}),
+        counter: 0,
+        created_at,
+        last_used_at: None,
+    }
+}
+
+pub async fn factors_crud(h: Harness) {
+    let s = &h.store;
+    s.insert_factor(&factor("u-1", "f-2", T0)).await.unwrap();
+    s.insert_factor(&factor("u-1", "f-1", T0 + 1))
+        .await
+        .unwrap();
+    s.insert_factor(&factor("u-2", "f-1", T0)).await.unwrap();
+    assert_conflict(
+        s.insert_factor(&factor("u-1", "f-1", T0)).await,
+        Conflict::Exists,
+    );
+    let ids = |factors: Vec<Factor>| factors.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    // By creation time, then id; each user sees only their own.
+    assert_eq!(ids(s.list_factors("u-1").await.unwrap()), ["f-2", "f-1"]);
+    assert_eq!(ids(s.list_factors("u-2").await.unwrap()), ["f-1"]);
+    assert!(s.list_factors("nobody").await.unwrap().is_empty());
+    let stored = s.get_factor("u-1", "f-2").await.unwrap();
+    assert_eq!(
+        stored,
+        factor("u-1", "f-2", T0),
+        "kept as written, empty lists too"
+    );
+    assert_not_found(s.get_factor("u-2", "f-2").await);
+
+    s.rename_factor("u-1", "f-2", "phone").await.unwrap();
+    assert_eq!(
+        h.other.get_factor("u-1", "f-2").await.unwrap().name,
+        "phone"
+    );
+    assert_not_found(s.rename_factor("u-2", "f-2", "x").await);
+
+    s.delete_factor("u-1", "f-2").await.unwrap();
+    assert_not_found(s.delete_factor("u-1", "f-2").await);
+    assert_not_found(s.get_factor("u-1", "f-2").await);
+    assert_eq!(ids(s.list_factors("u-1").await.unwrap()), ["f-1"]);
+    assert_eq!(s.delete_factors("u-1").await.unwrap(), 1);
+    assert!(s.list_factors("u-1").await.unwrap().is_empty());
+    assert_eq!(
+        ids(s.list_factors("u-2").await.unwrap()),
+        ["f-1"],
+        "untouched"
+    );
+}
+
+pub async fn factor_counters_only_go_up(h: Harness) {
+    let s = &h.store;
+    s.insert_factor(&factor("u-1", "f-1", T0)).await.unwrap();
+    assert!(s.advance_factor("u-1", "f-1", 100, T0 + 5).await.unwrap());
+    // The same step again (a replayed code), and an earlier one, change nothing.
+    assert!(!s.advance_factor("u-1", "f-1", 100, T0 + 6).await.unwrap());
+    assert!(!s.advance_factor("u-1", "f-1", 99, T0 + 7).await.unwrap());
+    let f = s.get_factor("u-1", "f-1").await.unwrap();
+    assert_eq!((f.counter, f.last_used_at), (100, Some(T0 + 5)));
+    assert!(s.advance_factor("u-1", "f-1", 101, T0 + 8).await.unwrap());
+    // A rename keeps the counter.
+    s.rename_factor("u-1", "f-1", "phone").await.unwrap();
+    let f = s.list_factors("u-1").await.unwrap().remove(0);
+    assert_eq!(
+        (f.counter, f.last_used_at, f.name.as_str()),
+        (101, Some(T0 + 8), "phone")
+    );
+    assert_not_found(s.advance_factor("u-1", "missing", 1, T0).await);
+    assert_not_found(s.advance_factor("u-2", "f-1", 1_000, T0).await);
+}
+
+pub async fn concurrent_uses_of_one_code_have_one_winner(h: Harness) {
+    h.store
+        .insert_factor(&factor("u-1", "f-1", T0))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(async move { store.advance_factor("u-1", "f-1", 7, T0).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        winners += usize::from(task.await.unwrap());
+    }
+    assert_eq!(winners, 1);
 }
 
 pub async fn users_by_email(h: Harness) {

@@ -240,6 +240,41 @@ pub struct Session {
     pub data: SessionData,
 }
 
+/// What kind of factor a [`Factor`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorKind {
+    /// A time-based one-time password generator (RFC 6238).
+    Totp,
+    /// A WebAuthn credential.
+    Passkey,
+    /// The user's set of single-use recovery codes.
+    RecoveryCodes,
+}
+
+/// A user's sign-in factor beyond the password: a TOTP generator, a
+/// passkey, or recovery codes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Factor {
+    pub id: String,
+    pub user_id: String,
+    pub kind: FactorKind,
+    /// The user's name for it ("phone", "YubiKey").
+    pub name: String,
+    /// A secret the factor checks against, sealed with the master key as
+    /// signing keys are (a TOTP seed). A passkey has none: its public key
+    /// is in `data`.
+    pub sealed_secret: Option<String>,
+    /// What the kind needs that is not secret (a passkey's credential id
+    /// and public key, recovery-code hashes).
+    pub data: Value,
+    /// The last accepted TOTP time step, or a passkey's signature counter:
+    /// only [`crate::FactorStore::advance_factor`] moves it, and only up.
+    pub counter: u64,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
 /// A user's consent to a client's scopes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Consent {

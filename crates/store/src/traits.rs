@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use crate::{
     Attempt, AttemptState, AuthorizationCode, BackoffPolicy, ClientRecord, CodeTake, Consent,
-    GroupRecord, Page, Paged, RateDecision, RefreshFamily, Result, Rotation, Session, SigningKey,
-    UserRecord,
+    Factor, GroupRecord, Page, Paged, RateDecision, RefreshFamily, Result, Rotation, Session,
+    SigningKey, UserRecord,
 };
 
 /// Registered OAuth clients.
@@ -224,6 +224,37 @@ pub trait CounterStore: Send + Sync {
     async fn clear_attempts(&self, key: &str) -> Result<()>;
 }
 
+/// Users' sign-in factors ([`Factor`]). Every call names the user, so a
+/// factor id from one user never reaches another's factor.
+#[async_trait]
+pub trait FactorStore: Send + Sync {
+    /// `Conflict(Exists)` if the user already has a factor with this id.
+    async fn insert_factor(&self, factor: &Factor) -> Result<()>;
+    /// The user's factors, ordered by creation time, then id.
+    async fn list_factors(&self, user_id: &str) -> Result<Vec<Factor>>;
+    /// `NotFound` if the user has no such factor.
+    async fn get_factor(&self, user_id: &str, factor_id: &str) -> Result<Factor>;
+    /// Renames a factor. `NotFound` if the user has no such factor.
+    async fn rename_factor(&self, user_id: &str, factor_id: &str, name: &str) -> Result<()>;
+    /// `NotFound` if the user has no such factor.
+    async fn delete_factor(&self, user_id: &str, factor_id: &str) -> Result<()>;
+    /// Deletes every factor of the user; how many there were.
+    async fn delete_factors(&self, user_id: &str) -> Result<u64>;
+    /// Atomically accepts a use of the factor at `counter` (a TOTP time
+    /// step, a passkey's signature counter) if it is greater than the
+    /// stored counter, which then becomes `counter`, with `last_used_at`
+    /// set to `now`. `Ok(false)`, changing nothing, if it is not: a TOTP
+    /// code used again, a cloned authenticator. Of concurrent calls with
+    /// one counter, exactly one gets `true`. `NotFound` if absent.
+    async fn advance_factor(
+        &self,
+        user_id: &str,
+        factor_id: &str,
+        counter: u64,
+        now: i64,
+    ) -> Result<bool>;
+}
+
 /// A whole backend: every aggregate, plus what operations need.
 #[async_trait]
 pub trait Store:
@@ -237,6 +268,7 @@ pub trait Store:
     + RevocationStore
     + KeyStore
     + CounterStore
+    + FactorStore
     + std::fmt::Debug
 {
     /// `"sqlite"` or `"redis"`, for metrics and health.

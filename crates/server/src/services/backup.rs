@@ -1,12 +1,13 @@
 //! Backups: a portable, versioned, authenticated JSON-lines file holding
-//! clients, users, groups, consents and signing keys (private keys still
-//! sealed by the master key), readable by either backend.
+//! clients, users, groups, consents, sign-in factors and signing keys
+//! (private keys and TOTP seeds still sealed by the master key), readable by
+//! either backend.
 //!
 //! Layout, one JSON object per line:
 //! 1. a header: `{"format":"auth-service-backup","version":1,…}` with a
 //!    fingerprint of the master key (restoring with another key would leave
 //!    sealed keys and client-secret hashes unusable, so it is refused);
-//! 2. records: `{"kind":"client"|"user"|"group"|"consent"|"signing_key",
+//! 2. records: `{"kind":"client"|"user"|"group"|"consent"|"factor"|"signing_key",
 //!    "record":{…}}`, each the store's own record, serialized as is;
 //! 3. a trailer: `{"kind":"end","counts":{…},"hmac":"…"}`, an HMAC-SHA-256
 //!    of every byte before it with a key derived from the master key.
@@ -25,7 +26,7 @@
 //!
 //! Consistency: every record is read in one store call, so each is whole;
 //! the backup is taken while the server runs, one collection after another
-//! (keys, clients, users with their consents, groups), so a change made
+//! (keys, clients, users with their consents and factors, groups), so a change made
 //! during the backup may or may not be in it.
 
 use std::collections::BTreeMap;
@@ -35,7 +36,7 @@ use std::sync::Arc;
 use aws_lc_rs::hmac;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use store::{ClientRecord, Consent, GroupRecord, Page, SigningKey, Store, UserRecord};
+use store::{ClientRecord, Consent, Factor, GroupRecord, Page, SigningKey, Store, UserRecord};
 use subtle::ConstantTimeEq;
 
 use crate::keys::MasterKey;
@@ -68,6 +69,7 @@ pub enum Entry {
     Client(ClientRecord),
     User(UserRecord),
     Consent(Consent),
+    Factor(Factor),
     Group(GroupRecord),
 }
 
@@ -78,6 +80,7 @@ impl Entry {
             Self::Client(_) => "client",
             Self::User(_) => "user",
             Self::Consent(_) => "consent",
+            Self::Factor(_) => "factor",
             Self::Group(_) => "group",
         }
     }
@@ -160,9 +163,13 @@ pub async fn export(
         let read = page.items.len() as u64;
         for user in page.items {
             let consents = store.list_consents(&user.id).await?;
+            let factors = store.list_factors(&user.id).await?;
             w.entry(&Entry::User(user))?;
             for consent in consents {
                 w.entry(&Entry::Consent(consent))?;
+            }
+            for factor in factors {
+                w.entry(&Entry::Factor(factor))?;
             }
         }
         offset += read;
@@ -228,7 +235,7 @@ pub async fn count(store: &dyn Store) -> Result<Counts, BackupError> {
             .await?
             .total,
     );
-    let mut consents = 0;
+    let (mut consents, mut factors) = (0, 0);
     let mut offset = 0;
     while offset < users {
         let page = store
@@ -242,10 +249,12 @@ pub async fn count(store: &dyn Store) -> Result<Counts, BackupError> {
         }
         for user in &page.items {
             consents += store.list_consents(&user.id).await?.len() as u64;
+            factors += store.list_factors(&user.id).await?.len() as u64;
         }
         offset += page.items.len() as u64;
     }
     put("consent", consents);
+    put("factor", factors);
     Ok(counts)
 }
 
@@ -437,6 +446,15 @@ async fn write(store: &dyn Store, entry: Entry, force: bool) -> Result<(), Backu
             }
         }
         Entry::Consent(consent) => store.put_consent(&consent).await?,
+        Entry::Factor(factor) => {
+            let first = store.insert_factor(&factor).await;
+            if force && exists(&first) {
+                store.delete_factor(&factor.user_id, &factor.id).await?;
+                store.insert_factor(&factor).await?;
+            } else {
+                first?;
+            }
+        }
         Entry::Group(group) => {
             let first = store.create_group(&group).await;
             if force && exists(&first) {
@@ -448,4 +466,79 @@ async fn write(store: &dyn Store, entry: Entry, force: bool) -> Result<(), Backu
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use store::sqlite::SqliteStore;
+    use store::{Factor, FactorKind, Store, TestClock};
+
+    use crate::keys::MasterKey;
+
+    /// A user's factors travel with it, counters and last use included: a
+    /// restore must not let a TOTP code already used be used again.
+    #[tokio::test]
+    async fn factors_round_trip_with_their_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| -> Arc<dyn Store> {
+            Arc::new(
+                SqliteStore::open(&dir.path().join(name), Arc::new(TestClock::new(0))).unwrap(),
+            )
+        };
+        let (from, into) = (open("from.db"), open("into.db"));
+        let user = store::UserRecord {
+            id: "u-1".into(),
+            user_name: "alice".into(),
+            external_id: None,
+            active: true,
+            password_hash: None,
+            attributes: serde_json::json!({}),
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        from.create_user(&user).await.unwrap();
+        let factor = Factor {
+            id: "f-1".into(),
+            user_id: "u-1".into(),
+            kind: FactorKind::Totp,
+            name: "phone".into(),
+            sealed_secret: Some("sealed".into()),
+            data: serde_json::json!({}),
+            counter: 0,
+            created_at: 0,
+            last_used_at: None,
+        };
+        from.insert_factor(&factor).await.unwrap();
+        assert!(from.advance_factor("u-1", "f-1", 59, 1_770).await.unwrap());
+
+        let master = MasterKey::from_bytes(&[5; 32]).unwrap();
+        let mut file = Vec::new();
+        let counts = super::export(
+            from.as_ref(),
+            &master,
+            "now".into(),
+            &mut file,
+            &mut |_, _, _| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(counts["factor"], 1);
+        let checked = super::verify(file.as_slice(), &master).unwrap();
+        super::import(
+            Arc::clone(&into),
+            file.as_slice(),
+            &checked,
+            false,
+            &mut |_, _, _| {},
+        )
+        .await
+        .unwrap();
+        let restored = into.get_factor("u-1", "f-1").await.unwrap();
+        assert_eq!(restored, from.get_factor("u-1", "f-1").await.unwrap());
+        assert_eq!((restored.counter, restored.last_used_at), (59, Some(1_770)));
+        assert!(!into.advance_factor("u-1", "f-1", 59, 1_800).await.unwrap());
+    }
 }

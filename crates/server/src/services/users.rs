@@ -129,7 +129,8 @@ pub fn resource(user: &UserRecord, issuer: &str) -> Value {
 }
 
 /// Deletes a user and everything that would outlive it: its group
-/// memberships, browser sessions and refresh-token families. In this order,
+/// memberships, browser sessions, refresh-token families and sign-in
+/// factors. In this order,
 /// with the user record last, so a failure part-way leaves a user that a
 /// retried delete finishes (deleting the record first left memberships no
 /// one could remove). `NotFound` if absent.
@@ -138,5 +139,49 @@ pub async fn delete(store: &dyn Store, id: &str) -> Result<(), store::Error> {
     store.remove_member_everywhere(id).await?;
     store.delete_sessions_for_user(id).await?;
     store.revoke_families_for_user(id, None).await?;
+    store.delete_factors(id).await?;
     store.delete_user(id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use store::sqlite::SqliteStore;
+    use store::{Factor, FactorKind, FactorStore, TestClock, UserStore};
+
+    /// A deleted user's sign-in factors go with it (sealed TOTP seeds and
+    /// passkeys are personal data and must not outlive the account).
+    #[tokio::test]
+    async fn deleting_a_user_deletes_its_factors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open(&dir.path().join("auth.db"), Arc::new(TestClock::new(0))).unwrap();
+        let user = store::UserRecord {
+            id: "u-1".into(),
+            user_name: "alice".into(),
+            external_id: None,
+            active: true,
+            password_hash: None,
+            attributes: serde_json::json!({}),
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        store.create_user(&user).await.unwrap();
+        let factor = Factor {
+            id: "f-1".into(),
+            user_id: "u-1".into(),
+            kind: FactorKind::Totp,
+            name: "phone".into(),
+            sealed_secret: Some("sealed".into()),
+            data: serde_json::json!({}),
+            counter: 0,
+            created_at: 0,
+            last_used_at: None,
+        };
+        store.insert_factor(&factor).await.unwrap();
+        super::delete(&store, "u-1").await.unwrap();
+        assert!(store.list_factors("u-1").await.unwrap().is_empty());
+    }
 }

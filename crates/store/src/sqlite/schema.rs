@@ -122,6 +122,19 @@ CREATE TABLE attempts (
     // userName keys under RFC 8265 (docs/security.md 26): the rows are re-keyed
     // in Rust, since SQL has no PRECIS (see `rekey_user_names`).
     "SELECT 1;",
+    // Sign-in factors: the record as JSON, its counter and last use apart,
+    // so advancing the counter is one conditional UPDATE.
+    r#"
+CREATE TABLE factors (
+    user_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    counter INTEGER NOT NULL,
+    last_used_at INTEGER,
+    data TEXT NOT NULL,
+    PRIMARY KEY (user_id, id)
+) STRICT;
+"#,
 ];
 
 /// The migration whose rows [`rekey_user_names`] rewrites.
