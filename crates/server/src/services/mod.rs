@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod clients;
 pub mod lockout;
+pub mod mfa;
 pub mod minted;
 pub mod oauth;
 pub mod scim;
