@@ -208,8 +208,18 @@ where
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     let mut issuers = Vec::new();
-    for (n, server) in replicas.iter().enumerate() {
-        let (base, token, halt) = (server.base.clone(), token.clone(), Arc::clone(&stop));
+    // Two writers per replica, each with its own token. Every SCIM request
+    // checks its token's revocation entry, one key: with one token for all,
+    // a killed primary that held that key stopped every write, which is
+    // not what "other slots keep serving" is about (CI saw 0 creates during
+    // the outage once).
+    for (n, server) in replicas
+        .iter()
+        .flat_map(|server| std::iter::repeat_n(server, 2))
+        .enumerate()
+    {
+        let token = crate::helpers::service_token(&server.base, (&id, &secret)).await;
+        let (base, halt) = (server.base.clone(), Arc::clone(&stop));
         writers.push(tokio::spawn(async move {
             let mut seen = Seen::default();
             let mut i = 0;
@@ -244,6 +254,9 @@ where
             }
             seen
         }));
+        if n % 2 != 0 {
+            continue;
+        }
         let (base, id, secret, stop) = (
             server.base.clone(),
             id.clone(),
