@@ -1,4 +1,4 @@
-//! `auth-service user create | list | get | delete | unlock`.
+//! `auth-service user create | list | get | delete | unlock | mfa list | mfa reset`.
 
 use std::io::BufRead;
 
@@ -8,8 +8,8 @@ use store::{Page, SystemClock};
 
 use super::{CliError, Context, print_json};
 use crate::secret::Secret;
-use crate::services::lockout;
 use crate::services::users::{self, NewUser, UserError};
+use crate::services::{lockout, mfa};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -35,6 +35,22 @@ pub enum UserCommand {
     Delete { id: String },
     /// Lift a login lock (failed-login back-off) now.
     Unlock { id: String },
+    /// A user's sign-in factors (TOTP, passkeys, recovery codes).
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// List the user's factors (never their secrets).
+    List { id: String },
+    /// Remove the user's factors (or one, with --factor) and end the
+    /// user's sessions.
+    Reset {
+        id: String,
+        #[arg(long)]
+        factor: Option<String>,
+    },
 }
 
 /// One line of stdin, without its line ending and nothing else trimmed:
@@ -131,6 +147,24 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), CliError> {
             Err(store::Error::NotFound) => Err(CliError::runtime(format!("user {id} not found"))),
             Err(e) => Err(e.into()),
         },
+        UserCommand::Mfa(MfaCommand::List { id }) => {
+            if let Err(store::Error::NotFound) = store.get_user(&id).await {
+                return Err(CliError::runtime(format!("user {id} not found")));
+            }
+            let factors = store.list_factors(&id).await?;
+            let shown: Vec<_> = factors.iter().map(mfa::describe).collect();
+            print_json(&json!({"id": id, "factors": shown}))
+        }
+        UserCommand::Mfa(MfaCommand::Reset { id, factor }) => {
+            match mfa::reset(store, &id, factor.as_deref()).await {
+                Ok(removed) => print_json(&json!({"id": id, "removed": removed})),
+                Err(store::Error::NotFound) => Err(CliError::runtime(match factor {
+                    Some(factor) => format!("user {id} has no factor {factor}"),
+                    None => format!("user {id} not found"),
+                })),
+                Err(e) => Err(e.into()),
+            }
+        }
         // The same service as a SCIM delete: no membership, session or
         // refresh token outlives the user.
         UserCommand::Delete { id } => match crate::services::users::delete(store, &id).await {

@@ -262,3 +262,58 @@ async fn cli_works_beside_a_running_server() {
         5
     );
 }
+
+/// `user mfa list` shows a user's factors without their secrets; `user mfa
+/// reset` removes one (`--factor`) or all; an unknown user or factor is a
+/// runtime error (exit 1).
+#[tokio::test]
+async fn user_mfa_list_and_reset() {
+    let env = Env::new();
+    let user = stdout_json(&env.run(&["user", "create", "--username", "alice"]));
+    let id = user["id"].as_str().unwrap().to_owned();
+    let store = store::sqlite::SqliteStore::open(
+        &env.dir.path().join("data/auth.db"),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    for (factor, at) in [("f-1", 1), ("f-2", 2)] {
+        store::FactorStore::insert_factor(
+            &store,
+            &store::Factor {
+                id: factor.into(),
+                user_id: id.clone(),
+                kind: store::FactorKind::Totp,
+                name: format!("phone {factor}"),
+                sealed_secret: Some("SEALED-SEED".into()),
+                data: serde_json::json!({"digits": 6}),
+                counter: 0,
+                created_at: at,
+                last_used_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let output = env.run(&["user", "mfa", "list", &id]);
+    let listed = stdout_json(&output);
+    assert_eq!(listed["factors"].as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed["factors"][0]["name"], "phone f-1");
+    assert_eq!(listed["factors"][0]["kind"], "totp");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("SEALED-SEED"));
+
+    let removed = stdout_json(&env.run(&["user", "mfa", "reset", &id, "--factor", "f-1"]));
+    assert_eq!(removed["removed"], 1);
+    let missing = env.run(&["user", "mfa", "reset", &id, "--factor", "f-1"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no factor f-1"));
+    assert_eq!(
+        stdout_json(&env.run(&["user", "mfa", "reset", &id]))["removed"],
+        1
+    );
+    let listed = stdout_json(&env.run(&["user", "mfa", "list", &id]));
+    assert!(listed["factors"].as_array().unwrap().is_empty());
+    assert_eq!(
+        env.run(&["user", "mfa", "list", "nobody"]).status.code(),
+        Some(1)
+    );
+}
