@@ -36,6 +36,11 @@ impl RedisStore {
     }
 }
 
+/// A factor's two fields in its user's hash: record, counter state.
+fn fields(factor_id: &str) -> [String; 2] {
+    [format!("d:{factor_id}"), format!("c:{factor_id}")]
+}
+
 #[async_trait]
 impl FactorStore for RedisStore {
     async fn insert_factor(&self, f: &Factor) -> Result<()> {
@@ -73,7 +78,7 @@ impl FactorStore for RedisStore {
 
     async fn get_factor(&self, user_id: &str, factor_id: &str) -> Result<Factor> {
         let key = self.factors_key(user_id);
-        let fields = [format!("d:{factor_id}"), format!("c:{factor_id}")];
+        let fields = fields(factor_id);
         let (data, state): (Option<String>, Option<String>) = self
             .call("get_factor", |mut conn| async move {
                 redis::cmd("HMGET")
@@ -101,7 +106,7 @@ impl FactorStore for RedisStore {
 
     async fn delete_factor(&self, user_id: &str, factor_id: &str) -> Result<()> {
         let key = self.factors_key(user_id);
-        let fields = [format!("d:{factor_id}"), format!("c:{factor_id}")];
+        let fields = fields(factor_id);
         let deleted: u64 = self
             .call("delete_factor", |mut conn| async move {
                 redis::cmd("HDEL")

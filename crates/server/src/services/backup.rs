@@ -473,7 +473,9 @@ mod tests {
     use std::sync::Arc;
 
     use store::sqlite::SqliteStore;
-    use store::{Factor, FactorKind, Store, TestClock};
+    use store::{Store, TestClock};
+
+    use crate::services::fixtures;
 
     use crate::keys::MasterKey;
 
@@ -488,29 +490,9 @@ mod tests {
             )
         };
         let (from, into) = (open("from.db"), open("into.db"));
-        let user = store::UserRecord {
-            id: "u-1".into(),
-            user_name: "alice".into(),
-            external_id: None,
-            active: true,
-            password_hash: None,
-            attributes: serde_json::json!({}),
-            version: 1,
-            created_at: 0,
-            updated_at: 0,
-        };
+        let user = fixtures::user("u-1", "alice");
         from.create_user(&user).await.unwrap();
-        let factor = Factor {
-            id: "f-1".into(),
-            user_id: "u-1".into(),
-            kind: FactorKind::Totp,
-            name: "phone".into(),
-            sealed_secret: Some("sealed".into()),
-            data: serde_json::json!({}),
-            counter: 0,
-            created_at: 0,
-            last_used_at: None,
-        };
+        let factor = fixtures::totp_factor("u-1", "f-1");
         from.insert_factor(&factor).await.unwrap();
         assert!(from.advance_factor("u-1", "f-1", 59, 1_770).await.unwrap());
 

@@ -7,6 +7,8 @@
 
 pub mod backup;
 pub mod clients;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod lockout;
 pub mod mfa;
 pub mod minted;

@@ -148,7 +148,9 @@ mod tests {
     use std::sync::Arc;
 
     use store::sqlite::SqliteStore;
-    use store::{Factor, FactorKind, FactorStore, TestClock, UserStore};
+    use store::{FactorStore, TestClock, UserStore};
+
+    use crate::services::fixtures;
 
     /// A deleted user's sign-in factors go with it (sealed TOTP seeds and
     /// passkeys are personal data and must not outlive the account).
@@ -157,29 +159,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store =
             SqliteStore::open(&dir.path().join("auth.db"), Arc::new(TestClock::new(0))).unwrap();
-        let user = store::UserRecord {
-            id: "u-1".into(),
-            user_name: "alice".into(),
-            external_id: None,
-            active: true,
-            password_hash: None,
-            attributes: serde_json::json!({}),
-            version: 1,
-            created_at: 0,
-            updated_at: 0,
-        };
+        let user = fixtures::user("u-1", "alice");
         store.create_user(&user).await.unwrap();
-        let factor = Factor {
-            id: "f-1".into(),
-            user_id: "u-1".into(),
-            kind: FactorKind::Totp,
-            name: "phone".into(),
-            sealed_secret: Some("sealed".into()),
-            data: serde_json::json!({}),
-            counter: 0,
-            created_at: 0,
-            last_used_at: None,
-        };
+        let factor = fixtures::totp_factor("u-1", "f-1");
         store.insert_factor(&factor).await.unwrap();
         super::delete(&store, "u-1").await.unwrap();
         assert!(store.list_factors("u-1").await.unwrap().is_empty());
