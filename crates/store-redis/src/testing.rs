@@ -445,10 +445,10 @@ fn cluster_node() -> Result<TestRedis, String> {
     Err(format!("no cluster node started on free ports: {last}"))
 }
 
-/// Like [`command`], but reads until the peer has sent the whole bulk
-/// reply (`CLUSTER NODES` outgrows one read).
-fn command_full(port: u16, args: &[&str]) -> Option<String> {
-    use std::io::{Read, Write};
+/// A connection to `port` (reads time out after 1 s) that has sent `args`
+/// as one RESP command.
+fn send(port: u16, args: &[&str]) -> Option<std::net::TcpStream> {
+    use std::io::Write;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_millis(1000)))
@@ -458,6 +458,14 @@ fn command_full(port: u16, args: &[&str]) -> Option<String> {
         request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
     }
     stream.write_all(request.as_bytes()).ok()?;
+    Some(stream)
+}
+
+/// Like [`command`], but reads until the peer has sent the whole bulk
+/// reply (`CLUSTER NODES` outgrows one read).
+fn command_full(port: u16, args: &[&str]) -> Option<String> {
+    use std::io::Read;
+    let mut stream = send(port, args)?;
     let mut reply = Vec::new();
     let mut buffer = [0u8; 4096];
     loop {
@@ -475,16 +483,8 @@ fn command_full(port: u16, args: &[&str]) -> Option<String> {
 /// Sends one command (RESP) to the Redis or Sentinel at `port` and returns
 /// the raw reply, or `None` when nothing answers within 1 s.
 fn command(port: u16, args: &[&str]) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_millis(1000)))
-        .ok()?;
-    let mut request = format!("*{}\r\n", args.len());
-    for arg in args {
-        request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
-    }
-    stream.write_all(request.as_bytes()).ok()?;
+    use std::io::Read;
+    let mut stream = send(port, args)?;
     let mut buffer = [0u8; 4096];
     let n = stream.read(&mut buffer).ok()?;
     Some(String::from_utf8_lossy(&buffer[..n]).into_owned())

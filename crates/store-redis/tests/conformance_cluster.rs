@@ -80,6 +80,10 @@ async fn the_purge_repairs_lists_a_crashed_write_left_behind() {
     .unwrap();
     store.create_user(&user("u-1", "alice")).await.unwrap();
     store.create_user(&user("u-2", "bob")).await.unwrap();
+    let first_ten = store::Page {
+        offset: 0,
+        limit: 10,
+    };
     let mut conn = raw(&cluster.url).await;
     // u-1's list entry lost, u-3 listed without a record.
     let _: () = redis::cmd("ZREM")
@@ -95,13 +99,7 @@ async fn the_purge_repairs_lists_a_crashed_write_left_behind() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    let page = store
-        .list_users(store::Page {
-            offset: 0,
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let page = store.list_users(first_ten).await.unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(
         page.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
@@ -109,13 +107,7 @@ async fn the_purge_repairs_lists_a_crashed_write_left_behind() {
     );
 
     assert_eq!(store.purge_expired().await.unwrap(), 2);
-    let page = store
-        .list_users(store::Page {
-            offset: 0,
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let page = store.list_users(first_ten).await.unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(
         page.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),

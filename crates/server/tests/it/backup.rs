@@ -31,6 +31,19 @@ pub(crate) fn run(store: &str, args: &[&str]) -> std::process::Output {
     )
 }
 
+/// Restores `file` into the empty store at `url`, which must report the
+/// `counts` the backup reported, then backs that store up again: the two
+/// files must hold the same records, byte for byte.
+pub(crate) fn restore_and_compare(url: &str, file: &std::path::Path, counts: &Value) {
+    let path = file.to_str().unwrap();
+    let restored = stdout_json(&run(url, &["restore", "--input", path]));
+    assert_eq!(restored["counts"], *counts);
+    let dir = tempfile::tempdir().unwrap();
+    let again = dir.path().join("again.jsonl");
+    stdout_json(&run(url, &["backup", "--output", again.to_str().unwrap()]));
+    assert_eq!(records(file), records(&again));
+}
+
 #[tokio::test]
 async fn a_round_trip_through_both_backends_keeps_every_record() {
     // Data of every kind: keys, clients, users (one with a password and a

@@ -277,19 +277,10 @@ async fn backup_and_restore_work_behind_sentinel() {
     assert_eq!(taken["counts"]["signing_key"], 2);
 
     let target = TestSentinel::start().unwrap_or_else(|e| panic!("{e}"));
-    let run =
-        |url: &str, args: &[&str]| crate::helpers::stdout_json(&crate::backup::run(url, args));
-    let restored = run(&target.url, &["restore", "--input", file]);
-    assert_eq!(restored["counts"], taken["counts"]);
-    let again = dir.path().join("again.jsonl");
-    run(
+    crate::backup::restore_and_compare(&target.url, std::path::Path::new(file), &taken["counts"]);
+    let client = crate::helpers::stdout_json(&crate::backup::run(
         &target.url,
-        &["backup", "--output", again.to_str().unwrap()],
-    );
-    assert_eq!(
-        crate::backup::records(std::path::Path::new(file)),
-        crate::backup::records(&again)
-    );
-    let client = run(&target.url, &["client", "get", &svc.id]);
+        &["client", "get", &svc.id],
+    ));
     assert_eq!(client["client_id"], svc.id.as_str());
 }

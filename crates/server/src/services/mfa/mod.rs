@@ -48,3 +48,56 @@ pub async fn reset(
     );
     Ok(removed)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use store::sqlite::SqliteStore;
+    use store::{FactorStore, Session, SessionData, SessionStore, TestClock, UserStore};
+
+    use crate::services::fixtures;
+
+    /// docs/security.md 25: removing a factor ends the user's sessions, and
+    /// only that user's.
+    #[tokio::test]
+    async fn a_reset_ends_the_users_sessions_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open(&dir.path().join("auth.db"), Arc::new(TestClock::new(0))).unwrap();
+        let session = |hash: &str, user: &str| Session {
+            id_hash: hash.into(),
+            user_id: user.into(),
+            created_at: 0,
+            auth_time: 0,
+            expires_at: 3_600,
+            idle_expires_at: 3_600,
+            data: SessionData {
+                sid: format!("sid-{hash}"),
+                amr: vec!["pwd".into()],
+            },
+        };
+        for (id, name) in [("u-1", "alice"), ("u-2", "bob")] {
+            store.create_user(&fixtures::user(id, name)).await.unwrap();
+            store
+                .put_session(&session(&format!("s-{id}"), id))
+                .await
+                .unwrap();
+        }
+        store
+            .insert_factor(&fixtures::totp_factor("u-1", "f-1"))
+            .await
+            .unwrap();
+        assert_eq!(super::reset(&store, "u-1", Some("f-1")).await.unwrap(), 1);
+        assert!(matches!(
+            store.get_session("s-u-1").await,
+            Err(store::Error::NotFound)
+        ));
+        assert!(store.get_session("s-u-2").await.is_ok());
+        assert!(store.list_factors("u-1").await.unwrap().is_empty());
+        assert!(matches!(
+            super::reset(&store, "nobody", None).await,
+            Err(store::Error::NotFound)
+        ));
+    }
+}
