@@ -43,6 +43,13 @@ pub struct AccessClaims {
     /// When the user authenticated; absent for a client's own tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The level the user's authentication reached (`crate::acr`; RFC 9068
+    /// §2.2.1); absent for a client's own tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// Its RFC 8176 methods (RFC 9068 §2.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
 }
 
 /// Why verified claims are not an acceptable access token.

@@ -8,6 +8,7 @@
 //!    `state` (and `iss`, added by the caller).
 
 use crate::Params;
+use crate::acr::Level;
 use crate::{CodeChallenge, Error, ErrorCode, RedirectUri, Scope};
 
 /// How the response travels back (OAuth 2.0 Multiple Response Types §2.1;
@@ -97,6 +98,8 @@ pub struct AuthorizationRequest {
     pub code_challenge: CodeChallenge,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
+    /// The least level `acr_values` names (`crate::acr`), if it names one.
+    pub acr: Option<Level>,
     pub login_hint: Option<String>,
 }
 
@@ -271,6 +274,7 @@ pub fn validate(
         code_challenge,
         prompt,
         max_age,
+        acr: get("acr_values")?.and_then(Level::requested),
         login_hint: get("login_hint")?.map(str::to_owned),
         redirect,
     })
@@ -308,7 +312,7 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, Error> {
 }
 
 mod interaction;
-pub use interaction::{Next, consent_step, sign_in_step};
+pub use interaction::{Authenticated, Next, consent_step, sign_in_step};
 
 #[cfg(test)]
 mod tests;

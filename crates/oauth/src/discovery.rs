@@ -44,8 +44,7 @@ pub fn metadata(issuer: &str, id_token_algs: &[&str], assertion_algs: &[&str]) -
         "revocation_endpoint_auth_methods_supported": confidential,
         "code_challenge_methods_supported": CodeChallenge::METHODS,
         "prompt_values_supported": Prompt::VALUES,
-        // ISO/IEC 29115 level 1: one factor.
-        "acr_values_supported": ["1"],
+        "acr_values_supported": crate::acr::Level::VALUES,
         "claims_supported": claims::CLAIMS_SUPPORTED,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

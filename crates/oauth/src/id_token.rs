@@ -48,9 +48,8 @@ pub fn claims(auth: &Authentication<'_>, iat: i64, exp: i64, access_token: &str)
         "exp": exp,
         "auth_time": auth.auth_time,
         "at_hash": at_hash(access_token),
-        // ISO/IEC 29115 level 1: one factor (a password). Raised when a
-        // second factor exists.
-        "acr": "1",
+        // The level the methods reached (`crate::acr`).
+        "acr": crate::acr::Level::of(auth.amr).as_str(),
     });
     if let Value::Object(own) = own {
         claims.extend(own);
@@ -103,8 +102,18 @@ mod tests {
         assert_eq!(claims["email"], "u1@example.com");
         assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
         assert_eq!(claims["amr"], json!(["pwd"]));
+        assert_eq!(claims["acr"], "urn:auth-service:acr:pwd");
         assert!(claims.get("sid").is_none());
-        let no_amr = Authentication { amr: &[], ..auth };
+        let mfa = vec!["pwd".to_owned(), "otp".to_owned(), "mfa".to_owned()];
+        let stepped_up = Authentication { amr: &mfa, ..auth };
+        assert_eq!(
+            super::claims(&stepped_up, 100, 400, "token")["acr"],
+            "urn:auth-service:acr:mfa"
+        );
+        let no_amr = Authentication {
+            amr: &[],
+            ..stepped_up
+        };
         assert!(
             super::claims(&no_amr, 100, 400, "token")
                 .get("amr")

@@ -12,9 +12,11 @@ pub fn inactive() -> Value {
     json!({"active": false})
 }
 
-/// An active access token: its own claims.
+/// An active access token: its own claims, with the level and methods of
+/// the user's authentication when it has one (RFC 9068 §2.2.1 `acr` and
+/// `amr`, which a resource server may require).
 pub fn access_token(claims: &AccessClaims) -> Value {
-    json!({
+    let mut answer = json!({
         "active": true,
         "token_type": "Bearer",
         "scope": claims.scope,
@@ -25,7 +27,14 @@ pub fn access_token(claims: &AccessClaims) -> Value {
         "exp": claims.exp,
         "iat": claims.iat,
         "jti": claims.jti,
-    })
+    });
+    if let Some(acr) = &claims.acr {
+        answer["acr"] = json!(acr);
+    }
+    if let Some(amr) = &claims.amr {
+        answer["amr"] = json!(amr);
+    }
+    answer
 }
 
 /// What an active refresh token is known by.
@@ -76,10 +85,21 @@ mod tests {
             jti: "j".into(),
             scope: "openid".into(),
             auth_time: Some(1),
+            acr: None,
+            amr: None,
         };
         let answer = access_token(&claims);
         assert_eq!(answer["token_type"], "Bearer");
         assert!(answer.get("auth_time").is_none());
+        assert!(answer.get("acr").is_none() && answer.get("amr").is_none());
+        let stepped_up = AccessClaims {
+            acr: Some("urn:auth-service:acr:mfa".into()),
+            amr: Some(vec!["pwd".into(), "otp".into(), "mfa".into()]),
+            ..claims
+        };
+        let answer = access_token(&stepped_up);
+        assert_eq!(answer["acr"], "urn:auth-service:acr:mfa");
+        assert_eq!(answer["amr"], json!(["pwd", "otp", "mfa"]));
         let service = refresh_token(&RefreshToken {
             issuer: "https://auth.example",
             client_id: "svc",

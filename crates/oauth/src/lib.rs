@@ -10,6 +10,7 @@
 //! - tokens: [`access_token`] (RFC 9068 claims and their checks),
 //!   [`id_token`], [`claims`] (a user's claims by scope), [`Scope::narrow`],
 //!   [`bearer`] (RFC 6750), [`introspection`] (RFC 7662 answers);
+//! - authentication levels: [`acr`] (`acr` values and RFC 8176 methods);
 //! - [`discovery`]: the metadata, derived from the types above.
 //!
 //! This crate does no IO, reads no clock and draws no randomness: time and
@@ -17,6 +18,7 @@
 //! tokio, which keeps it fast to test against the RFCs' own examples.
 
 pub mod access_token;
+pub mod acr;
 pub mod authorize;
 pub mod bearer;
 pub mod claims;

@@ -23,6 +23,8 @@ pub struct RegistrationRequest {
     pub id_token_signed_response_alg: Option<String>,
     /// Trusted by configuration: no consent page.
     pub first_party: bool,
+    /// Users must sign in with two factors for this client (`crate::acr`).
+    pub require_mfa: bool,
     /// A shorter access-token lifetime than the service's, in seconds.
     pub access_token_ttl: Option<u64>,
     /// Public keys for `private_key_jwt` (RFC 7523); no secret is issued.
@@ -100,6 +102,7 @@ pub struct Registration {
     pub post_logout_redirect_uris: Vec<RedirectUri>,
     pub id_token_signed_response_alg: Option<String>,
     pub first_party: bool,
+    pub require_mfa: bool,
     pub access_token_ttl: Option<u64>,
     /// Each key public and with its members named; the server checks that
     /// its JWT library can use it.
@@ -194,6 +197,7 @@ pub fn validate(
         post_logout_redirect_uris,
         id_token_signed_response_alg: request.id_token_signed_response_alg.clone(),
         first_party: request.first_party,
+        require_mfa: request.require_mfa,
         access_token_ttl: request.access_token_ttl,
         jwks: request.jwks.clone(),
     })

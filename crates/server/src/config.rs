@@ -34,6 +34,22 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// `AUTH_MFA`: who signs in with a second factor (`services::mfa`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaPolicy {
+    /// Nobody is asked for a second factor, and no level beyond a password
+    /// is required (an `acr_values` asking for more is not met, and the
+    /// token's `acr` says so).
+    Off,
+    /// Users who enrolled a factor use it at every sign-in; clients and
+    /// requests may require it of everyone.
+    Optional,
+    /// Every user signs in with two factors; one without a factor enrols
+    /// one right after the password (after the grace period, if any).
+    Required,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -87,6 +103,11 @@ pub struct Config {
     pub trusted_proxies: Vec<IpBlock>,
     /// How failed logins slow an account down.
     pub lockout: store::BackoffPolicy,
+    /// `AUTH_MFA`.
+    pub mfa: MfaPolicy,
+    /// `AUTH_MFA_ENROLMENT_GRACE`: with `AUTH_MFA=required`, how long after
+    /// its creation an account may still skip enrolling a factor.
+    pub mfa_enrolment_grace: Duration,
     /// Failed client authentications allowed per client id and per client
     /// IP at `/token`, `/introspect` and `/revoke` (docs/security.md 23).
     pub client_auth_failures: Option<Rate>,
@@ -208,6 +229,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("lockout_base_delay", "1m"),
     ("lockout_max_delay", "15m"),
     ("lockout_quiet_period", "1h"),
+    ("mfa", "optional"),
+    ("mfa_enrolment_grace", "0s"),
     ("rate_limit_client_auth_failures", "20/1m"),
     ("ipv6_prefix", "64"),
     ("minted_token_max_ttl", "90days"),
@@ -322,6 +345,8 @@ impl Config {
                 get("lockout_max_delay")?,
                 get("lockout_quiet_period")?,
             )?,
+            mfa: parse_mfa(get("mfa")?)?,
+            mfa_enrolment_grace: parse_duration(get("mfa_enrolment_grace")?)?,
             client_auth_failures: parse_rate(get("rate_limit_client_auth_failures")?)?,
             ipv6_prefix: parse_number(get("ipv6_prefix")?, 1..=128)?,
             minted_token_max_ttl: parse_duration(get("minted_token_max_ttl")?)?,
@@ -391,6 +416,8 @@ impl Config {
             "http_idle_timeout": duration(self.http.idle_timeout),
             "http_max_connections": self.http.max_connections.map_or_else(|| serde_json::json!("auto"), |n| serde_json::json!(n)),
         });
+        view["mfa"] = serde_json::json!(self.mfa);
+        view["mfa_enrolment_grace"] = serde_json::json!(duration(self.mfa_enrolment_grace));
         view["redis_min_replicas_ack"] = serde_json::json!(self.redis_min_replicas_ack);
         view["redis_sentinel_username"] = serde_json::json!(self.redis_sentinel_username);
         view["redis_sentinel_password"] =

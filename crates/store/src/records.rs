@@ -54,6 +54,9 @@ pub struct ClientMetadata {
     /// Trusted by configuration: no consent page.
     #[serde(default, skip_serializing_if = "is_false")]
     pub first_party: bool,
+    /// `client create --require-mfa`: its users sign in with two factors.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_mfa: bool,
     /// `auth-service client disable`: cannot authenticate, and every token
     /// it holds is refused while it stays disabled.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -248,7 +251,9 @@ pub enum FactorKind {
     Totp,
     /// A WebAuthn credential.
     Passkey,
-    /// The user's set of single-use recovery codes.
+    /// One of the user's single-use recovery codes: one record per code,
+    /// named by the code's keyed hash, so that using a code is one atomic
+    /// [`crate::FactorStore::delete_factor`] that exactly one caller wins.
     RecoveryCodes,
 }
 
@@ -266,7 +271,7 @@ pub struct Factor {
     /// is in `data`.
     pub sealed_secret: Option<String>,
     /// What the kind needs that is not secret (a passkey's credential id
-    /// and public key, recovery-code hashes).
+    /// and public key).
     pub data: Value,
     /// The last accepted TOTP time step, or a passkey's signature counter:
     /// only [`crate::FactorStore::advance_factor`] moves it, and only up.

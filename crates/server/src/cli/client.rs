@@ -34,6 +34,9 @@ pub enum ClientCommand {
         /// A first-party client: users are not asked for consent.
         #[arg(long)]
         first_party: bool,
+        /// Its users must sign in with a second factor (TOTP or a passkey).
+        #[arg(long)]
+        require_mfa: bool,
         /// A shorter access-token lifetime for this client (e.g. 5m); capped at AUTH_ACCESS_TOKEN_TTL.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         access_token_ttl: Option<std::time::Duration>,
@@ -65,6 +68,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
             post_logout_redirect_uris,
             id_token_alg,
             first_party,
+            require_mfa,
             access_token_ttl,
             jwks_file,
         } => {
@@ -88,6 +92,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 post_logout_redirect_uris,
                 id_token_signed_response_alg: id_token_alg,
                 first_party,
+                require_mfa,
                 access_token_ttl: access_token_ttl.map(|ttl| ttl.as_secs()),
                 jwks,
             };

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine;
 
-use super::{ConfigError, JWKS_MAX_AGE, LogFormat, Rate, Raw, StoreUrl, seconds};
+use super::{ConfigError, JWKS_MAX_AGE, LogFormat, MfaPolicy, Rate, Raw, StoreUrl, seconds};
 use crate::keys::MasterKey;
 use crate::ops::client_ip::IpBlock;
 use crate::secret::Secret;
@@ -94,6 +94,17 @@ pub(super) fn parse_log_format(raw: &Raw) -> Result<LogFormat, ConfigError> {
         "pretty" => Ok(LogFormat::Pretty),
         other => Err(raw.fail(format!(
             "unknown log format {other:?} (expected json or pretty)"
+        ))),
+    }
+}
+
+pub(super) fn parse_mfa(raw: &Raw) -> Result<MfaPolicy, ConfigError> {
+    match raw.value.as_str() {
+        "off" => Ok(MfaPolicy::Off),
+        "optional" => Ok(MfaPolicy::Optional),
+        "required" => Ok(MfaPolicy::Required),
+        other => Err(raw.fail(format!(
+            "unknown MFA policy {other:?} (expected off, optional or required)"
         ))),
     }
 }

@@ -4,7 +4,8 @@
 //! message and status, and take the same time (a dummy Argon2 verification
 //! runs for unknown users; docs/security.md 13). A success starts a new session.
 //! Both forms carry a CSRF token and change state only by POST
-//! (docs/security.md 15).
+//! (docs/security.md 15). A user with a second factor goes on to
+//! `super::factor` before any session exists.
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
@@ -25,18 +26,18 @@ use crate::services::oauth::{consent as consents, login};
 use crate::state::AppState;
 use crate::web::errors::{csrf_refused, error_page, too_large, unavailable};
 use crate::web::pages::{self, LoginPage};
-use crate::web::{device, session, transaction};
+use crate::web::{device, pending, session, transaction};
 
 const FAILED: &str = "Incorrect username or password.";
 
 /// The form fields of both pages.
-type Fields = Vec<(String, String)>;
+pub(super) type Fields = Vec<(String, String)>;
 
-fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
     Params(fields).get(name).ok().flatten()
 }
 
-fn expired() -> Response {
+pub(super) fn expired() -> Response {
     error_page(
         StatusCode::BAD_REQUEST,
         ErrorCode::InvalidRequest,
@@ -44,7 +45,7 @@ fn expired() -> Response {
     )
 }
 
-fn open(state: &AppState, sealed: Option<&str>) -> Option<Vec<(String, String)>> {
+pub(super) fn open(state: &AppState, sealed: Option<&str>) -> Option<Vec<(String, String)>> {
     transaction::open(&state.master_key, sealed?, state.clock.now())
 }
 
@@ -56,9 +57,13 @@ async fn login_page(
     username: &str,
     error: Option<&str>,
 ) -> Response {
-    let (client, _) = match authorize::load(state, Params(params)).await {
-        Ok(loaded) => loaded,
-        Err(e) => return failure(state, e),
+    let client_name = if transaction::is_account(params) {
+        "your account".to_owned()
+    } else {
+        match authorize::load(state, Params(params)).await {
+            Ok((client, _)) => client.name,
+            Err(e) => return failure(state, e),
+        }
     };
     let (jar, csrf) = session::csrf_token(state, jar);
     let status = if error.is_some() {
@@ -67,7 +72,7 @@ async fn login_page(
         StatusCode::OK
     };
     let page = LoginPage {
-        client_name: &client.name,
+        client_name: &client_name,
         authz: sealed,
         csrf: &csrf,
         username,
@@ -128,6 +133,18 @@ pub async fn login(
     };
     let user = match login::attempt(&state, credentials).await {
         Ok(login::Outcome::SignedIn(user)) => user,
+        Ok(login::Outcome::SecondFactor(user)) => {
+            let (jar, csrf) = session::csrf_token(&state, jar);
+            let pending = pending::seal(&state, &csrf, &user.id, &username, vec!["pwd".to_owned()]);
+            let page = pages::FactorPage {
+                user_name: &user.user_name,
+                authz: &sealed,
+                csrf: &csrf,
+                pending: &pending,
+                error: None,
+            };
+            return (jar, pages::render(StatusCode::OK, &page, None)).into_response();
+        }
         Ok(login::Outcome::Refused) => {
             // A name no account can have is not echoed back into the page.
             let valid = crate::services::users::is_valid_name(&username);
@@ -137,21 +154,32 @@ pub async fn login(
         Err(e) => return unavailable(e),
     };
     let jar = device::remember(&state, jar, &account);
-    match session::start(&state, jar, *user).await {
-        Ok((jar, _)) => {
-            resume(
-                &state,
-                jar,
-                params,
-                Done {
-                    signed_in: true,
-                    consented: false,
-                },
-            )
-            .await
-        }
+    match session::start(&state, jar, *user, vec!["pwd".to_owned()]).await {
+        Ok((jar, _)) => signed_in(&state, jar, params).await,
         Err(e) => unavailable(e),
     }
+}
+
+/// Where a browser goes once its user has (just) signed in: on with the
+/// authorization request, or to the account page.
+pub(super) async fn signed_in(
+    state: &AppState,
+    jar: CookieJar,
+    params: Vec<(String, String)>,
+) -> Response {
+    if transaction::is_account(&params) {
+        return (jar, super::account::to_account()).into_response();
+    }
+    resume(
+        state,
+        jar,
+        params,
+        Done {
+            signed_in: true,
+            consented: false,
+        },
+    )
+    .await
 }
 
 /// What both consent handlers need: the client, the validated request, and

@@ -1,8 +1,10 @@
 //! The HTTP surface: one module per endpoint family, assembled here with the
 //! middleware every route shares.
 
+mod account;
 mod authorize;
 mod discovery;
+mod factor;
 mod health;
 mod introspect;
 mod jwks;
@@ -55,7 +57,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/login", get(login::login_form).post(login::login))
+        .route(
+            "/login/factor",
+            get(factor::factor_form).post(factor::factor),
+        )
+        .route("/login/enrol", post(factor::enrol))
+        .route("/login/continue", post(factor::proceed))
         .route("/consent", get(login::consent_form).post(login::consent))
+        .route("/account", get(account::page))
+        .route("/account/totp", get(account::totp_form).post(account::totp))
+        .route("/account/factor", post(account::factor))
+        .route("/account/recovery", post(account::recovery))
+        .route("/account/password", post(account::password))
+        .route("/account/sessions", post(account::sessions))
         .route("/logout", get(logout::get).post(logout::post))
         .route("/token", post(token::token))
         .route("/introspect", post(introspect::introspect))

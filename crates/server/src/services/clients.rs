@@ -68,6 +68,7 @@ pub async fn create(
             post_logout_redirect_uris: strings(&registration.post_logout_redirect_uris),
             id_token_signed_response_alg: registration.id_token_signed_response_alg,
             first_party: registration.first_party,
+            require_mfa: registration.require_mfa,
             access_token_ttl: registration.access_token_ttl,
             jwks: registration.jwks,
             ..ClientMetadata::default()
@@ -159,6 +160,7 @@ pub fn view(client: &ClientRecord) -> Value {
         "post_logout_redirect_uris": client.metadata.post_logout_redirect_uris,
         "id_token_signed_response_alg": client.metadata.id_token_signed_response_alg.as_deref().unwrap_or("RS256"),
         "first_party": client.metadata.first_party,
+        "require_mfa": client.metadata.require_mfa,
         "access_token_ttl": client.metadata.access_token_ttl,
         "minted_tokens": client.metadata.minted_tokens,
         "disabled": !super::oauth::verify::client_enabled(client),

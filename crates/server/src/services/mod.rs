@@ -67,3 +67,10 @@ pub fn rfc3339(seconds: i64) -> String {
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default()
 }
+
+/// The host (and port, if any) of the issuer URL: how authenticator apps
+/// label this server's TOTP generators.
+pub fn issuer_host(issuer: &str) -> &str {
+    let rest = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}

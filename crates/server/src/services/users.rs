@@ -128,6 +128,17 @@ pub fn resource(user: &UserRecord, issuer: &str) -> Value {
     )
 }
 
+/// After a user's credential changed (a password, a factor added or
+/// removed): every browser session of the user ends and every refresh
+/// family is revoked (docs/security.md 25), so whoever held the old
+/// credential, or a session made with it, is out. The caller starts the
+/// user's own new session afterwards, if there is one to keep.
+pub async fn credential_changed(store: &dyn Store, id: &str) -> Result<(), store::Error> {
+    store.delete_sessions_for_user(id).await?;
+    store.revoke_families_for_user(id, None).await?;
+    Ok(())
+}
+
 /// Deletes a user and everything that would outlive it: its group
 /// memberships, browser sessions, refresh-token families and sign-in
 /// factors. In this order,

@@ -6,6 +6,9 @@
 pub mod device;
 pub mod errors;
 pub mod pages;
+pub mod pending;
+pub mod qr;
+pub mod sealed;
 pub mod session;
 pub mod transaction;
 

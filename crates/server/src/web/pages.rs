@@ -17,6 +17,67 @@ pub struct LoginPage<'a> {
     pub error: Option<&'a str>,
 }
 
+/// The second-factor prompt; `pending` is empty when a signed-in session
+/// steps up (`super::pending`).
+#[derive(Template, Debug)]
+#[template(path = "factor.html")]
+pub struct FactorPage<'a> {
+    pub user_name: &'a str,
+    pub authz: &'a str,
+    pub csrf: &'a str,
+    pub pending: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// A TOTP generator offered for enrolment, with its QR code
+/// (`super::qr`), posted to `action`.
+#[derive(Template, Debug)]
+#[template(path = "enrol_totp.html")]
+pub struct EnrolTotpPage<'a> {
+    pub action: &'a str,
+    pub required: bool,
+    pub qr_svg: &'a str,
+    pub base32: &'a str,
+    pub authz: &'a str,
+    pub csrf: &'a str,
+    pub factor_id: &'a str,
+    pub sealed_seed: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// Recovery codes shown once, or a notice, before going on.
+#[derive(Template, Debug)]
+#[template(path = "codes.html")]
+pub struct CodesPage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub codes: Vec<&'a str>,
+    pub authz: &'a str,
+    pub csrf: &'a str,
+}
+
+/// One factor as the account page lists it.
+#[derive(Debug)]
+pub struct FactorRow {
+    pub id: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub created: String,
+    pub last_used: String,
+}
+
+#[derive(Template, Debug)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub user_name: &'a str,
+    pub factors: Vec<FactorRow>,
+    pub has_factors: bool,
+    pub recovery_left: usize,
+    pub csrf: &'a str,
+    pub notice: Option<&'a str>,
+    pub error: Option<&'a str>,
+}
+
 #[derive(Template, Debug)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {

@@ -72,17 +72,18 @@ pub async fn current(state: &AppState, jar: &CookieJar) -> Result<Option<Current
     }
 }
 
-/// Starts a new session for `user` after a login, ending the browser's
-/// previous one, and sets its cookie.
+/// Starts a new session for `user` after a login (or a step up) with the
+/// methods `amr`, ending the browser's previous one, and sets its cookie.
 pub async fn start(
     state: &AppState,
     jar: CookieJar,
     user: UserRecord,
+    amr: Vec<String>,
 ) -> Result<(CookieJar, Current), store::Error> {
     let previous = jar
         .get(session_cookie(state))
         .map(|c| hash_token(c.value()));
-    let (token, current) = session::start(state, previous.as_deref(), user).await?;
+    let (token, current) = session::start(state, previous.as_deref(), user, amr).await?;
     let jar = jar.add(cookie(
         state,
         session_cookie(state),
@@ -120,6 +121,11 @@ pub fn csrf_token(state: &AppState, jar: CookieJar) -> (CookieJar, String) {
         seconds(state.config.session_max_age),
     ));
     (jar, value)
+}
+
+/// The browser's CSRF token, if it has one.
+pub fn csrf_value<'a>(state: &AppState, jar: &'a CookieJar) -> Option<&'a str> {
+    jar.get(csrf_cookie(state)).map(|c| c.value())
 }
 
 /// Whether the submitted form carries the browser's CSRF token.

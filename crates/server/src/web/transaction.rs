@@ -1,12 +1,9 @@
 //! The authorization transaction: the parameters of an authorization
 //! request, carried through the login and consent pages as a sealed string
 //! instead of server-side state. It is the raw request (re-validated at each
-//! step, so a client changed meanwhile is seen), the time it started, and an
-//! HMAC under a key derived from the master key, so it cannot be altered,
-//! and it expires.
+//! step, so a client changed meanwhile is seen) and the time it started,
+//! sealed (`super::sealed`), so it cannot be altered, and it expires.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::MasterKey;
@@ -23,30 +20,41 @@ struct Transaction {
 
 /// Seals `params` as one opaque, URL-safe string.
 pub fn seal(master: &MasterKey, params: &[(String, String)], now: i64) -> String {
-    let json = serde_json::to_vec(&Transaction {
+    let transaction = Transaction {
         params: params.to_vec(),
         started: now,
-    })
-    .unwrap_or_default();
-    let body = URL_SAFE_NO_PAD.encode(&json);
-    let tag = master.mac(PURPOSE, body.as_bytes());
-    format!("{body}.{tag}")
+    };
+    super::sealed::seal(master, PURPOSE, &transaction)
 }
 
 /// The parameters of a sealed transaction, if it is authentic and unexpired.
 pub fn open(master: &MasterKey, sealed: &str, now: i64) -> Option<Vec<(String, String)>> {
-    let (body, tag) = sealed.split_once('.')?;
-    if !master.verify_mac(PURPOSE, body.as_bytes(), tag) {
-        return None;
-    }
-    let transaction: Transaction =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(body).ok()?).ok()?;
+    let transaction: Transaction = super::sealed::open(master, PURPOSE, sealed)?;
     (now - transaction.started < LIFETIME_SECONDS && transaction.started <= now)
         .then_some(transaction.params)
 }
 
+/// The one parameter of a sign-in to the account page (`routes::account`)
+/// instead of an authorization request. A raw request that carries it has
+/// other parameters too, so it cannot pass for one.
+const ACCOUNT: (&str, &str) = ("auth-service:to", "account");
+
+/// A sealed sign-in to the account page.
+pub fn for_account(master: &MasterKey, now: i64) -> String {
+    let params = [(ACCOUNT.0.to_owned(), ACCOUNT.1.to_owned())];
+    seal(master, &params, now)
+}
+
+/// Whether opened parameters are a sign-in to the account page.
+pub fn is_account(params: &[(String, String)]) -> bool {
+    matches!(params, [(name, value)] if name == ACCOUNT.0 && value == ACCOUNT.1)
+}
+
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
     use super::*;
 
     #[test]

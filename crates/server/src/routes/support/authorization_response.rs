@@ -27,6 +27,7 @@ use crate::web::{session, transaction};
 pub fn step(state: &AppState, params: &[(String, String)], step: Step) -> Response {
     match step {
         Step::SignIn => to_page(state, "/login", params),
+        Step::StepUp(_) => to_page(state, "/login/factor", params),
         Step::Consent => to_page(state, "/consent", params),
         Step::Refused(redirect, e) => redirect_error(state, &redirect, e.code, &e.description),
         Step::Code(redirect, code) => respond(state, &redirect, &[("code", code.as_str())]),

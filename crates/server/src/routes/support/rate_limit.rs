@@ -36,7 +36,8 @@ enum Voice {
 }
 
 /// The route group of a request: its metric scope, its limit, its voice.
-/// On `/login` only the form post counts: it is the password check.
+/// On `/login` only the form posts count: they are the password and code
+/// checks.
 fn group(
     state: &AppState,
     method: &Method,
@@ -44,7 +45,16 @@ fn group(
 ) -> Option<(&'static str, Option<Rate>, Voice)> {
     let limits = &state.config.rate_limits;
     Some(match path {
-        "/login" if *method == Method::POST => ("login", limits.login, Voice::Page),
+        // The password, a second factor's code, and enrolments (each a
+        // code check) share the login budget (docs/security.md 31).
+        "/login" | "/login/factor" | "/login/enrol" | "/account/totp"
+            if *method == Method::POST =>
+        {
+            ("login", limits.login, Voice::Page)
+        }
+        p if p.starts_with("/login/") || p.starts_with("/account") => {
+            ("authorize", limits.authorize, Voice::Page)
+        }
         "/authorize" | "/consent" => ("authorize", limits.authorize, Voice::Page),
         "/token" => ("token", limits.token, Voice::OAuth),
         "/introspect" => ("introspect", limits.introspect, Voice::OAuth),

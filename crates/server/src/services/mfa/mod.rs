@@ -1,8 +1,12 @@
-//! Multi-factor sign-in (issue 14). So far: TOTP generators ([`totp`]) on
-//! the store's factors (`store::FactorStore`), and what an operator may do
-//! to a user's factors. Passkeys, recovery codes, the policy, step-up and
-//! the account page build on these.
+//! Multi-factor sign-in on the store's factors (`store::FactorStore`):
+//! TOTP generators ([`totp`]), recovery codes ([`recovery`]), the check of
+//! a second factor ([`challenge`]), enrolment ([`enrol`]), and what an
+//! operator may do to a user's factors. The levels they reach are
+//! `oauth::acr`'s; the policy is `services::oauth::authorize::required_level`.
 
+pub mod challenge;
+pub mod enrol;
+pub mod recovery;
 pub mod totp;
 
 use serde_json::{Value, json};
@@ -19,9 +23,9 @@ pub fn describe(factor: &Factor) -> Value {
     })
 }
 
-/// Removes one factor of the user, or all of them, and ends the user's
-/// browser sessions: a factor someone else enrolled stops letting them in
-/// at once, not when their session expires. How many factors went.
+/// Removes one factor of the user, or all of them, ends the user's browser
+/// sessions and revokes its refresh families: a factor someone else
+/// enrolled stops letting them in at once, not when their session expires. How many factors went.
 /// `NotFound` if the user, or the named factor, does not exist.
 pub async fn reset(
     store: &dyn Store,
@@ -36,7 +40,7 @@ pub async fn reset(
         }
         None => store.delete_factors(user_id).await?,
     };
-    store.delete_sessions_for_user(user_id).await?;
+    crate::services::users::credential_changed(store, user_id).await?;
     tracing::warn!(
         category = "security",
         event = "mfa_removed",

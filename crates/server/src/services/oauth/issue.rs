@@ -11,7 +11,9 @@ use oauth::Scope;
 use oauth::id_token::Authentication;
 use store::{ClientRecord, RefreshFamily, UserRecord};
 
-use super::sign::{IssueError, client_access_ttl, issue_access_token, issue_id_token};
+use super::sign::{
+    IssueError, UserAuthentication, client_access_ttl, issue_access_token, issue_id_token,
+};
 use crate::config::seconds;
 use crate::opaque::{hash_token, random_token};
 use crate::services::Ctx;
@@ -88,7 +90,10 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
         &scope,
         jti,
         client_access_ttl(client),
-        user.is_some().then_some(auth_time),
+        user.is_some().then_some(UserAuthentication {
+            auth_time,
+            amr: &context.amr,
+        }),
     )?;
     metrics::counter!("auth_tokens_issued_total", "grant_type" => grant_type, "token_type" => "access_token").increment(1);
     let id_token = match user {

@@ -33,6 +33,11 @@ pub struct Credentials<'a> {
 pub enum Outcome {
     /// Signed in: the attempts of the key it used are forgotten.
     SignedIn(Box<UserRecord>),
+    /// The password was right, and the user has a second factor to present
+    /// (`services::mfa::challenge`). The attempts are not forgotten until
+    /// it is presented (docs/security.md 31), or a known password would
+    /// reset the back-off of someone guessing codes.
+    SecondFactor(Box<UserRecord>),
     /// Refused, whatever the reason (the page says only that).
     Refused,
 }
@@ -98,6 +103,12 @@ pub async fn attempt(ctx: &Ctx, credentials: Credentials<'_>) -> Result<Outcome,
         (Some(_), None) => "inactive",
         (Some(_), Some(_)) if !matches => "bad_password",
         (Some(_), Some(user)) => {
+            if ctx.config.mfa != crate::config::MfaPolicy::Off
+                && !ctx.store.list_factors(&user.id).await?.is_empty()
+            {
+                tracing::info!(category = "security", event = "password_accepted", user_id = %user.id, client_id = %client_id, outcome = "success", "password accepted; a second factor follows");
+                return Ok(Outcome::SecondFactor(Box::new(user.clone())));
+            }
             ctx.store.clear_attempts(&lock_key).await?;
             metrics::counter!("auth_login_attempts_total", "outcome" => "success", "reason" => "password").increment(1);
             tracing::info!(category = "security", event = "authentication_success", user_id = %user.id, client_id = %client_id, outcome = "success", "login succeeded");

@@ -41,14 +41,15 @@ pub async fn find(ctx: &Ctx, id_hash: &str) -> Result<Option<Current>, store::Er
     Ok(Some(Current { session, user }))
 }
 
-/// Starts a session for `user`, who just signed in with a password,
-/// ending `previous` (the id hash of the browser's old session, if any):
-/// a fresh id defeats session fixation. Returns the new session's id, for
-/// the cookie.
+/// Starts a session for `user`, who just signed in with the RFC 8176
+/// methods `amr`, ending `previous` (the id hash of the browser's old
+/// session, if any): a fresh id at every sign-in and every step up defeats
+/// session fixation. Returns the new session's id, for the cookie.
 pub async fn start(
     ctx: &Ctx,
     previous: Option<&str>,
     user: UserRecord,
+    amr: Vec<String>,
 ) -> Result<(Secret<String>, Current), store::Error> {
     if let Some(old) = previous {
         ctx.store.delete_session(old).await?;
@@ -67,7 +68,7 @@ pub async fn start(
         idle_expires_at: now + seconds(ctx.config.session_idle_timeout),
         data: SessionData {
             sid: uuid::Uuid::new_v4().to_string(),
-            amr: vec!["pwd".to_owned()],
+            amr,
         },
     };
     ctx.store.put_session(&session).await?;

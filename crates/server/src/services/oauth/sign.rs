@@ -5,6 +5,7 @@
 
 use oauth::Scope;
 use oauth::access_token::AccessClaims;
+use oauth::acr::Level;
 use oauth::id_token::Authentication;
 
 use crate::jwt::{self, ACCESS_TOKEN_TYP};
@@ -30,6 +31,14 @@ pub enum IssueError {
     Corrupt(String),
 }
 
+/// When and how the user of a token authenticated (RFC 9068 §2.2.1).
+#[derive(Debug, Clone, Copy)]
+pub struct UserAuthentication<'a> {
+    pub auth_time: i64,
+    /// RFC 8176 methods; the `acr` is the level they reach.
+    pub amr: &'a [String],
+}
+
 /// Signs an access token for `subject` (the client itself for
 /// client_credentials, RFC 9068 §2.2) with `scope` and id `jti` (chosen by
 /// the caller, so that a replayed code can revoke what it issued).
@@ -40,7 +49,7 @@ pub fn issue_access_token(
     scope: &Scope,
     jti: String,
     ttl: Option<std::time::Duration>,
-    auth_time: Option<i64>,
+    user_auth: Option<UserAuthentication<'_>>,
 ) -> Result<AccessToken, IssueError> {
     let config = &state.config;
     let alg = config.access_token_alg;
@@ -56,7 +65,11 @@ pub fn issue_access_token(
         .as_secs();
     let exp = now + i64::try_from(ttl).unwrap_or(i64::MAX / 2);
     let mut claims = access_token_claims(&config.issuer, client_id, subject, scope, &jti, now, exp);
-    claims.auth_time = auth_time;
+    if let Some(auth) = user_auth {
+        claims.auth_time = Some(auth.auth_time);
+        claims.acr = Some(Level::of(auth.amr).as_str().to_owned());
+        claims.amr = (!auth.amr.is_empty()).then(|| auth.amr.to_vec());
+    }
     let token = jwt::sign(&signer, ACCESS_TOKEN_TYP, &claims)?;
     Ok(AccessToken {
         token,
@@ -85,6 +98,8 @@ pub fn access_token_claims(
         jti: jti.to_owned(),
         scope: scope.to_string(),
         auth_time: None,
+        acr: None,
+        amr: None,
     }
 }
 
