@@ -50,7 +50,13 @@ pub fn sign_in_step(
     just_signed_in: bool,
     now: i64,
 ) -> Next {
-    let too_old = |auth_time: i64| request.max_age.is_some_and(|max| now - auth_time > max);
+    // max_age=0 asks for a new authentication even within the second the
+    // session began (§3.1.2.1, as prompt=login).
+    let too_old = |auth_time: i64| {
+        request
+            .max_age
+            .is_some_and(|max| max == 0 || now - auth_time > max)
+    };
     let fresh =
         session.filter(|s| just_signed_in || (!request.prompt.login && !too_old(s.auth_time)));
     let Some(session) = fresh else {
@@ -237,6 +243,14 @@ mod tests {
         // max_age=0 wants a fresh sign-in, whatever the level.
         let now = request(Prompt::default(), Some(0));
         assert_eq!(sign_in_step(&now, mfa, None, false, 200), Next::SignIn);
+        assert_eq!(
+            sign_in_step(&now, signed_in(200), None, false, 200),
+            Next::SignIn
+        );
+        assert_eq!(
+            sign_in_step(&now, signed_in(200), None, true, 200),
+            Next::Proceed
+        );
     }
 
     #[test]

@@ -109,6 +109,26 @@ fn file_errors_name_the_key_and_unknown_keys_are_refused() {
 }
 
 #[test]
+fn the_mfa_policy_is_one_of_three_words() {
+    let config = load(&[], None).unwrap();
+    assert_eq!(config.mfa, MfaPolicy::Optional);
+    assert_eq!(config.mfa_enrolment_grace, Duration::ZERO);
+    let required = load(
+        &[
+            ("AUTH_MFA", "required"),
+            ("AUTH_MFA_ENROLMENT_GRACE", "7days"),
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(required.mfa, MfaPolicy::Required);
+    assert_eq!(required.redacted()["mfa"], "required");
+    assert_eq!(required.redacted()["mfa_enrolment_grace"], "7days");
+    let wrong = load(&[("AUTH_MFA", "sometimes")], None).unwrap_err();
+    assert!(wrong.to_string().contains("AUTH_MFA"), "{wrong}");
+}
+
+#[test]
 fn redacted_view_hides_secrets() {
     let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let config = load(

@@ -17,6 +17,7 @@ mod hostile;
 mod k8s_sentinel;
 mod logs;
 mod metrics;
+mod mfa;
 mod oauth;
 mod oidc;
 mod openapi;
