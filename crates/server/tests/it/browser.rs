@@ -455,3 +455,126 @@ async fn a_real_browser_signs_in_consents_signs_out_and_the_pages_are_accessible
     );
     browser.screenshot("error").await;
 }
+
+/// The MFA pages in a real browser: the account page (reached through the
+/// login page), TOTP enrolment with its QR code and a code from `oathtool`,
+/// the recovery codes, and the second-factor prompt of the next sign-in.
+/// Each is checked for accessibility and saved as a screenshot.
+#[tokio::test]
+async fn a_real_browser_enrols_totp_on_the_account_page_and_signs_in_with_it() {
+    let app = TestApp::start(&[("AUTH_ISSUER", "self")]).await;
+    let base = app.server.base.clone();
+    let env = app.cli_env();
+    stdout_json(&cli(
+        &env,
+        &[
+            "user",
+            "create",
+            "--username",
+            "bjensen",
+            "--password-stdin",
+        ],
+        Some("correct horse battery staple\n"),
+    ));
+    let browser = Driver::start().await;
+
+    browser.goto(&format!("{base}/account")).await;
+    browser.wait_for_url(&format!("{base}/login")).await;
+    browser.type_into("#username", "bjensen").await;
+    browser
+        .type_into("#password", "correct horse battery staple")
+        .await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_url(&format!("{base}/account")).await;
+    assert_eq!(
+        browser.accessibility().await,
+        Vec::<String>::new(),
+        "account page"
+    );
+    browser.screenshot("account").await;
+
+    browser.goto(&format!("{base}/account/totp")).await;
+    assert_eq!(
+        browser.accessibility().await,
+        Vec::<String>::new(),
+        "enrolment page"
+    );
+    let drawn = browser
+        .script("const s = document.querySelector('figure.qr svg'); return s && s.getBoundingClientRect().width")
+        .await;
+    assert!(
+        drawn.as_f64().unwrap_or_default() >= 200.0,
+        "the QR code is drawn: {drawn}"
+    );
+    browser.screenshot("totp-enrolment").await;
+    let key = browser
+        .script("return document.querySelector('code.secret').textContent")
+        .await;
+    let key = key.as_str().unwrap().to_owned();
+    browser.type_into("#code", &totp_code(&key, 0)).await;
+    browser.click("button[type=submit]").await;
+    let mut codes = Value::Null;
+    for _ in 0..100 {
+        codes = browser
+            .script("return document.querySelectorAll('ul.codes li').length")
+            .await;
+        if codes == 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(codes, 10, "ten recovery codes are shown");
+    assert_eq!(
+        browser.accessibility().await,
+        Vec::<String>::new(),
+        "recovery codes page"
+    );
+    browser.click("button[type=submit]").await;
+    browser.wait_for_url(&format!("{base}/account")).await;
+
+    // Signed out (the cookies gone, the device cookie too), the next
+    // sign-in asks for a code after the password.
+    browser.call(reqwest::Method::DELETE, "/cookie", None).await;
+    browser.goto(&format!("{base}/account")).await;
+    browser.wait_for_url(&format!("{base}/login")).await;
+    browser.type_into("#username", "bjensen").await;
+    browser
+        .type_into("#password", "correct horse battery staple")
+        .await;
+    browser.click("button[type=submit]").await;
+    let mut prompt = Value::Null;
+    for _ in 0..100 {
+        prompt = browser
+            .script("return !!document.querySelector('#code')")
+            .await;
+        if prompt == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(prompt, true, "the second-factor prompt");
+    assert_eq!(
+        browser.accessibility().await,
+        Vec::<String>::new(),
+        "factor page"
+    );
+    assert_eq!(browser.focus_order().await, ["code", "Continue"]);
+    browser.screenshot("second-factor").await;
+    browser.type_into("#code", &totp_code(&key, 30)).await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_url(&format!("{base}/account")).await;
+}
+
+/// The TOTP code of `key` `offset` seconds from now, by Debian's oathtool.
+fn totp_code(key: &str, offset: i64) -> String {
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + offset;
+    let output = Command::new("oathtool")
+        .args(["--totp", "-b", "-N", &format!("@{at}"), key])
+        .output()
+        .expect("oathtool runs (scripts/test installs it)");
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}

@@ -415,7 +415,7 @@ async fn code_flow(p: Provider) {
     assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
     assert!(claims["auth_time"].is_i64() && claims["sid"].is_string());
     assert_eq!(claims["amr"], json!(["pwd"]));
-    assert_eq!(claims["acr"], "1");
+    assert_eq!(claims["acr"], "urn:auth-service:acr:pwd");
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, access.as_bytes());
     assert_eq!(
         claims["at_hash"],
