@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
             users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
             groups_of_many_members, users_with_their_groups, factors_crud,
             factor_counters_only_go_up, concurrent_uses_of_one_code_have_one_winner,
+            concurrent_deletes_of_one_factor_have_one_winner,
             remove_member_everywhere, codes_single_use, codes_expire,
             concurrent_code_takes_have_one_winner, refresh_rotation_and_reuse,
             refresh_grace_window, concurrent_rotations_have_one_winner, refresh_expiry,
@@ -518,6 +519,34 @@ pub async fn concurrent_uses_of_one_code_have_one_winner(h: Harness) {
     let mut winners = 0;
     for task in tasks {
         winners += usize::from(task.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+}
+
+/// A recovery code is used by deleting its record: of concurrent deletes
+/// through two handles, exactly one succeeds, the rest see `NotFound`.
+pub async fn concurrent_deletes_of_one_factor_have_one_winner(h: Harness) {
+    h.store
+        .insert_factor(&factor("u-1", "rc-1", T0))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(async move { store.delete_factor("u-1", "rc-1").await })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => winners += 1,
+            Err(Error::NotFound) => {}
+            Err(e) => panic!("{e}"),
+        }
     }
     assert_eq!(winners, 1);
 }

@@ -4,7 +4,7 @@
 //! of other sessions.
 //!
 //! - Signed out, the page sends the browser through the login pages
-//!   (`web::transaction::for_account`) and back.
+//!   (`web::transaction::account_params`) and back.
 //! - Adding or removing a factor and new recovery codes need a fresh
 //!   authentication (within [`FRESH_SECONDS`]): a browser left signed in
 //!   is not enough to change how the account signs in. The password change
@@ -19,48 +19,38 @@ use axum::Form;
 use axum::extract::State;
 use axum::extract::rejection::FormRejection;
 use axum::http::StatusCode;
-use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use store::FactorKind;
 
 use super::factor::{codes_page, confirm, enrol_page};
-use super::login::{Fields, field};
+use super::login::{Fields, field, form_fields};
+use super::support::authorization_response::{see_other, to_page};
 use crate::secret::Secret;
 use crate::services::mfa::{enrol, recovery};
 use crate::services::oauth::login;
 use crate::services::{lockout, rfc3339};
 use crate::state::AppState;
-use crate::web::errors::{csrf_refused, too_large, unavailable};
+use crate::web::errors::{csrf_refused, unavailable};
 use crate::web::pages::{self, AccountPage, FactorRow};
 use crate::web::{device, session, transaction};
 
 /// How recent the sign-in must be to add or remove a factor.
 pub const FRESH_SECONDS: i64 = 5 * 60;
 
-fn see_other(location: &str) -> Response {
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    if let Ok(value) = location.parse() {
-        response.headers_mut().insert(LOCATION, value);
-    }
+fn with_page_headers(mut response: Response) -> Response {
     crate::web::page_headers(response.headers_mut(), None);
     response
 }
 
 /// A 303 to the account page.
 pub(super) fn to_account() -> Response {
-    see_other("/account")
+    with_page_headers(see_other("/account"))
 }
 
 /// A 303 through the login pages and back here.
 fn sign_in(state: &AppState) -> Response {
-    let sealed = transaction::for_account(&state.master_key, state.clock.now());
-    see_other(&format!(
-        "/login?{}",
-        form_urlencoded::Serializer::new(String::new())
-            .append_pair("authz", &sealed)
-            .finish()
-    ))
+    with_page_headers(to_page(state, "/login", &transaction::account_params()))
 }
 
 /// The browser's session, or the response that sends it to sign in.
@@ -90,11 +80,7 @@ fn checked(
     jar: &CookieJar,
     body: Result<Form<Fields>, FormRejection>,
 ) -> Result<Fields, Box<Response>> {
-    let fields = match body {
-        Ok(Form(fields)) => fields,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(Box::new(too_large())),
-        Err(_) => return Err(Box::new(csrf_refused())),
-    };
+    let fields = form_fields(body, csrf_refused)?;
     if !session::csrf_ok(state, jar, field(&fields, "csrf_token")) {
         return Err(Box::new(csrf_refused()));
     }
@@ -212,7 +198,8 @@ pub async fn factor(
     };
     match result {
         Ok(()) if remove => {
-            keep_this_session(&state, jar, current, "The factor was removed.").await
+            // enrol::remove ended the sessions (docs/security.md 25).
+            reinstate(&state, jar, current, "The factor was removed.").await
         }
         Ok(()) => {
             render(
@@ -373,8 +360,7 @@ pub async fn sessions(
 }
 
 /// Ends every session and refresh family of the user (docs/security.md 25),
-/// then puts this browser's session back as it was (same id, same
-/// authentication time), and shows the page with `notice`.
+/// then [`reinstate`]s this browser's.
 async fn keep_this_session(
     state: &AppState,
     jar: CookieJar,
@@ -386,6 +372,18 @@ async fn keep_this_session(
     {
         return unavailable(e);
     }
+    reinstate(state, jar, current, notice).await
+}
+
+/// Puts this browser's session back as it was (same id, same
+/// authentication time) after a credential change ended all of the user's,
+/// and shows the page with `notice`.
+async fn reinstate(
+    state: &AppState,
+    jar: CookieJar,
+    current: session::Current,
+    notice: &str,
+) -> Response {
     if let Err(e) = state.store.put_session(&current.session).await {
         return unavailable(e);
     }

@@ -22,13 +22,15 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use store::{FactorKind, UserRecord};
 
-use super::login::{Fields, expired, field, open, signed_in};
+use super::login::{
+    Fields, Posted, client_id_of, expired, field, form_fields, open, posted, signed_in,
+};
 use super::support::authorization_response::resume;
 use crate::services::lockout;
 use crate::services::mfa::{challenge, enrol};
 use crate::services::oauth::authorize::Done;
 use crate::state::AppState;
-use crate::web::errors::{csrf_refused, too_large, unavailable};
+use crate::web::errors::{csrf_refused, unavailable};
 use crate::web::pages::{self, CodesPage, EnrolTotpPage, FactorPage};
 use crate::web::{device, pending, session};
 
@@ -71,14 +73,6 @@ async fn subject(
         user: current.user,
         pending: None,
     }))
-}
-
-async fn form_body(body: Result<Form<Fields>, FormRejection>) -> Result<Fields, Response> {
-    match body {
-        Ok(Form(fields)) => Ok(fields),
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
-        Err(_) => Err(expired()),
-    }
 }
 
 fn factor_page(
@@ -188,17 +182,14 @@ pub async fn factor(
     jar: CookieJar,
     body: Result<Form<Fields>, FormRejection>,
 ) -> Response {
-    let fields = match form_body(body).await {
-        Ok(fields) => fields,
-        Err(response) => return response,
+    let Posted {
+        fields,
+        sealed,
+        params,
+    } = match posted(&state, &jar, body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
     };
-    let sealed = field(&fields, "authz").unwrap_or_default().to_owned();
-    let Some(params) = open(&state, Some(&sealed)) else {
-        return expired();
-    };
-    if !session::csrf_ok(&state, &jar, field(&fields, "csrf_token")) {
-        return csrf_refused();
-    }
     let subject = match subject(&state, &jar, field(&fields, "pending")).await {
         Ok(Some(subject)) => subject,
         Ok(None) => return resume(&state, jar, params, Done::default()).await,
@@ -207,12 +198,7 @@ pub async fn factor(
     let account = lockout::account(&subject.user_name);
     let lock_key = device::lockout_key(&state, &jar, &account)
         .unwrap_or_else(|| lockout::key(&subject.user_name));
-    let client_id = oauth::Params(&params)
-        .get("client_id")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_owned();
+    let client_id = client_id_of(&params);
     let code = field(&fields, "code").unwrap_or_default();
     let (added, recovery_left) =
         match challenge::verify(&state, &subject.user, code, &lock_key, &client_id).await {
@@ -256,17 +242,14 @@ pub async fn enrol(
     jar: CookieJar,
     body: Result<Form<Fields>, FormRejection>,
 ) -> Response {
-    let fields = match form_body(body).await {
-        Ok(fields) => fields,
-        Err(response) => return response,
+    let Posted {
+        fields,
+        sealed,
+        params,
+    } = match posted(&state, &jar, body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
     };
-    let sealed = field(&fields, "authz").unwrap_or_default().to_owned();
-    let Some(params) = open(&state, Some(&sealed)) else {
-        return expired();
-    };
-    if !session::csrf_ok(&state, &jar, field(&fields, "csrf_token")) {
-        return csrf_refused();
-    }
     let current = match session::current(&state, &jar).await {
         Ok(Some(current)) => current,
         Ok(None) => return resume(&state, jar, params, Done::default()).await,
@@ -332,9 +315,9 @@ pub async fn proceed(
     jar: CookieJar,
     body: Result<Form<Fields>, FormRejection>,
 ) -> Response {
-    let fields = match form_body(body).await {
+    let fields = match form_fields(body, expired) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     if !session::csrf_ok(&state, &jar, field(&fields, "csrf_token")) {
         return csrf_refused();
@@ -352,17 +335,9 @@ pub async fn proceed(
         Ok(current) => current.is_some_and(|c| state.clock.now() - c.session.auth_time < 300),
         Err(e) => return unavailable(e),
     };
-    if fresh && crate::web::transaction::is_account(&params) {
-        return super::account::to_account();
+    if fresh {
+        signed_in(&state, jar, params).await
+    } else {
+        resume(&state, jar, params, Done::default()).await
     }
-    resume(
-        &state,
-        jar,
-        params,
-        Done {
-            signed_in: fresh,
-            consented: false,
-        },
-    )
-    .await
 }

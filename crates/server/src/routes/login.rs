@@ -49,6 +49,58 @@ pub(super) fn open(state: &AppState, sealed: Option<&str>) -> Option<Vec<(String
     transaction::open(&state.master_key, sealed?, state.clock.now())
 }
 
+/// The fields of a posted form, or the page for a form over the body limit
+/// and, for any other unreadable form, `malformed`'s.
+pub(super) fn form_fields(
+    body: Result<Form<Fields>, FormRejection>,
+    malformed: fn() -> Response,
+) -> Result<Fields, Box<Response>> {
+    match body {
+        Ok(Form(fields)) => Ok(fields),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Box::new(too_large())),
+        Err(_) => Err(Box::new(malformed())),
+    }
+}
+
+/// A form posted by one of the pages of an authorization transaction.
+pub(super) struct Posted {
+    pub fields: Fields,
+    /// The sealed transaction, as posted (for the next page).
+    pub sealed: String,
+    /// Its parameters, opened.
+    pub params: Vec<(String, String)>,
+}
+
+/// Reads a posted form: its transaction must open and its CSRF token
+/// match the browser's (docs/security.md 15).
+pub(super) fn posted(
+    state: &AppState,
+    jar: &CookieJar,
+    body: Result<Form<Fields>, FormRejection>,
+) -> Result<Posted, Box<Response>> {
+    let fields = form_fields(body, expired)?;
+    let sealed = field(&fields, "authz").unwrap_or_default().to_owned();
+    let params = open(state, Some(&sealed)).ok_or_else(|| Box::new(expired()))?;
+    if !session::csrf_ok(state, jar, field(&fields, "csrf_token")) {
+        return Err(Box::new(csrf_refused()));
+    }
+    Ok(Posted {
+        fields,
+        sealed,
+        params,
+    })
+}
+
+/// The `client_id` of a transaction's request, for the log ("" for none).
+pub(super) fn client_id_of(params: &[(String, String)]) -> String {
+    Params(params)
+        .get("client_id")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 async fn login_page(
     state: &AppState,
     jar: CookieJar,
@@ -104,26 +156,17 @@ pub async fn login(
     jar: CookieJar,
     body: Result<Form<Fields>, FormRejection>,
 ) -> Response {
-    let fields = match body {
-        Ok(Form(fields)) => fields,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-        Err(_) => return expired(),
+    let Posted {
+        fields,
+        sealed,
+        params,
+    } = match posted(&state, &jar, body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
     };
-    let sealed = field(&fields, "authz").unwrap_or_default().to_owned();
-    let Some(params) = open(&state, Some(&sealed)) else {
-        return expired();
-    };
-    if !session::csrf_ok(&state, &jar, field(&fields, "csrf_token")) {
-        return csrf_refused();
-    }
     let username = field(&fields, "username").unwrap_or_default().to_owned();
     let password = Secret::new(field(&fields, "password").unwrap_or_default().to_owned());
-    let client_id = Params(&params)
-        .get("client_id")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .to_owned();
+    let client_id = client_id_of(&params);
     let account = lockout::account(&username);
     let credentials = login::Credentials {
         user_name: &username,
@@ -228,17 +271,10 @@ pub async fn consent(
     jar: CookieJar,
     body: Result<Form<Fields>, FormRejection>,
 ) -> Response {
-    let fields = match body {
-        Ok(Form(fields)) => fields,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
-        Err(_) => return expired(),
+    let Posted { fields, params, .. } = match posted(&state, &jar, body) {
+        Ok(posted) => posted,
+        Err(response) => return *response,
     };
-    let Some(params) = open(&state, field(&fields, "authz")) else {
-        return expired();
-    };
-    if !session::csrf_ok(&state, &jar, field(&fields, "csrf_token")) {
-        return csrf_refused();
-    }
     let (client, request, current) = match consent_context(&state, &jar, &params).await {
         Ok(context) => context,
         Err(response) => return response,

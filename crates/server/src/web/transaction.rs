@@ -39,10 +39,9 @@ pub fn open(master: &MasterKey, sealed: &str, now: i64) -> Option<Vec<(String, S
 /// other parameters too, so it cannot pass for one.
 const ACCOUNT: (&str, &str) = ("auth-service:to", "account");
 
-/// A sealed sign-in to the account page.
-pub fn for_account(master: &MasterKey, now: i64) -> String {
-    let params = [(ACCOUNT.0.to_owned(), ACCOUNT.1.to_owned())];
-    seal(master, &params, now)
+/// The parameters of a sign-in to the account page, to seal.
+pub fn account_params() -> Vec<(String, String)> {
+    vec![(ACCOUNT.0.to_owned(), ACCOUNT.1.to_owned())]
 }
 
 /// Whether opened parameters are a sign-in to the account page.

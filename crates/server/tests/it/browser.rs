@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, cli, client, free_port, stdout_json};
+use crate::mfa::oathtool;
 use crate::oidc::{CHALLENGE, VERIFIER, query};
 
 struct Driver {
@@ -190,6 +191,20 @@ impl Driver {
             Some(json!({"script": source, "args": []})),
         )
         .await
+    }
+
+    /// Runs `source` every 50 ms until `done` accepts its value (at most
+    /// 5 s); returns the last value.
+    async fn poll(&self, source: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut value = Value::Null;
+        for _ in 0..100 {
+            value = self.script(source).await;
+            if done(&value) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        value
     }
 
     async fn screenshot(&self, name: &str) {
@@ -368,16 +383,12 @@ async fn a_real_browser_signs_in_consents_signs_out_and_the_pages_are_accessible
     browser.type_into("#username", "bjensen").await;
     browser.type_into("#password", "not the password").await;
     browser.click("button[type=submit]").await;
-    let mut alert = Value::Null;
-    for _ in 0..100 {
-        alert = browser
-            .script("const a = document.querySelector('[role=alert]'); return a && a.textContent")
-            .await;
-        if !alert.is_null() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let alert = browser
+        .poll(
+            "const a = document.querySelector('[role=alert]'); return a && a.textContent",
+            |v| !v.is_null(),
+        )
+        .await;
     assert_eq!(alert, "Incorrect username or password.");
     assert_eq!(
         browser.accessibility().await,
@@ -511,18 +522,14 @@ async fn a_real_browser_enrols_totp_on_the_account_page_and_signs_in_with_it() {
         .script("return document.querySelector('code.secret').textContent")
         .await;
     let key = key.as_str().unwrap().to_owned();
-    browser.type_into("#code", &totp_code(&key, 0)).await;
+    browser.type_into("#code", &oathtool(&key, 0)).await;
     browser.click("button[type=submit]").await;
-    let mut codes = Value::Null;
-    for _ in 0..100 {
-        codes = browser
-            .script("return document.querySelectorAll('ul.codes li').length")
-            .await;
-        if codes == 10 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let codes = browser
+        .poll(
+            "return document.querySelectorAll('ul.codes li').length",
+            |v| *v == 10,
+        )
+        .await;
     assert_eq!(codes, 10, "ten recovery codes are shown");
     assert_eq!(
         browser.accessibility().await,
@@ -542,16 +549,9 @@ async fn a_real_browser_enrols_totp_on_the_account_page_and_signs_in_with_it() {
         .type_into("#password", "correct horse battery staple")
         .await;
     browser.click("button[type=submit]").await;
-    let mut prompt = Value::Null;
-    for _ in 0..100 {
-        prompt = browser
-            .script("return !!document.querySelector('#code')")
-            .await;
-        if prompt == true {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let prompt = browser
+        .poll("return !!document.querySelector('#code')", |v| *v == true)
+        .await;
     assert_eq!(prompt, true, "the second-factor prompt");
     assert_eq!(
         browser.accessibility().await,
@@ -560,21 +560,7 @@ async fn a_real_browser_enrols_totp_on_the_account_page_and_signs_in_with_it() {
     );
     assert_eq!(browser.focus_order().await, ["code", "Continue"]);
     browser.screenshot("second-factor").await;
-    browser.type_into("#code", &totp_code(&key, 30)).await;
+    browser.type_into("#code", &oathtool(&key, 30)).await;
     browser.click("button[type=submit]").await;
     browser.wait_for_url(&format!("{base}/account")).await;
-}
-
-/// The TOTP code of `key` `offset` seconds from now, by Debian's oathtool.
-fn totp_code(key: &str, offset: i64) -> String {
-    let at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + offset;
-    let output = Command::new("oathtool")
-        .args(["--totp", "-b", "-N", &format!("@{at}"), key])
-        .output()
-        .expect("oathtool runs (scripts/test installs it)");
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }

@@ -17,7 +17,7 @@ use crate::oidc::{Browser, PASSWORD, Provider, hidden, location, query};
 const MFA: &str = "urn:auth-service:acr:mfa";
 
 /// The TOTP code of `key` (base32) `offset` seconds from now, by oathtool.
-fn oathtool(key: &str, offset: i64) -> String {
+pub fn oathtool(key: &str, offset: i64) -> String {
     let at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -58,23 +58,8 @@ async fn enrol_on_account_page(
     let (status, html) = text(browser.get(&format!("{}/account/totp", p.base)).await).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("<svg"), "the QR code is drawn in the page");
-    let key = between(&html, "<code class=\"secret\">", "</code>").to_owned();
-    let confirming = oathtool(&key, 0);
-    let form = [
-        ("authz", String::new()),
-        ("csrf_token", hidden(&html, "csrf_token")),
-        ("factor_id", hidden(&html, "factor_id")),
-        ("sealed_seed", hidden(&html, "sealed_seed")),
-        ("name", "Phone".to_owned()),
-        ("code", confirming.clone()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, html) = text(
-        browser
-            .post(&format!("{}/account/totp", p.base), &form)
-            .await,
-    )
-    .await;
+    let (key, confirming, (status, html)) =
+        submit_enrolment(p, browser, &html, ("/account/totp", "Phone")).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     let codes: Vec<String> = html
         .split("<li><code>")
@@ -83,6 +68,30 @@ async fn enrol_on_account_page(
         .collect();
     assert_eq!(codes.len(), 10, "{html}");
     (key, confirming, codes)
+}
+
+/// Submits the enrolment page `html` to `action`, naming the factor
+/// `name`, with a code of its key computed by oathtool; returns the key, the
+/// code and the answer.
+async fn submit_enrolment(
+    p: &Provider,
+    browser: &mut Browser,
+    html: &str,
+    (action, name): (&str, &str),
+) -> (String, String, (StatusCode, String)) {
+    let key = between(html, "<code class=\"secret\">", "</code>").to_owned();
+    let code = oathtool(&key, 0);
+    let form = [
+        ("authz", hidden(html, "authz")),
+        ("csrf_token", hidden(html, "csrf_token")),
+        ("factor_id", hidden(html, "factor_id")),
+        ("sealed_seed", hidden(html, "sealed_seed")),
+        ("name", name.to_owned()),
+        ("code", code.clone()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let answer = text(browser.post(&format!("{}{action}", p.base), &form).await).await;
+    (key, code, answer)
 }
 
 /// Posts the password of a fresh authorization request (`extra` added);
@@ -264,21 +273,8 @@ async fn acr_values_step_a_session_up_and_prompt_none_cannot() {
     let (status, html) = text(browser.get(&format!("{}{to}", p.base)).await).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("needs a second factor"), "{html}");
-    let key = between(&html, "<code class=\"secret\">", "</code>").to_owned();
-    let form = [
-        ("authz", hidden(&html, "authz")),
-        ("csrf_token", hidden(&html, "csrf_token")),
-        ("factor_id", hidden(&html, "factor_id")),
-        ("sealed_seed", hidden(&html, "sealed_seed")),
-        ("code", oathtool(&key, 0)),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, html) = text(
-        browser
-            .post(&format!("{}/login/enrol", p.base), &form)
-            .await,
-    )
-    .await;
+    let (_, _, (status, html)) =
+        submit_enrolment(&p, &mut browser, &html, ("/login/enrol", "")).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("<li><code>"), "first recovery codes");
     let form = [
@@ -432,4 +428,128 @@ async fn a_required_policy_takes_a_user_without_a_factor_through_enrolment() {
     // Nothing gets past it: the same request again lands here again.
     let again = location(&browser.get(&p.authorize_url(&[])).await);
     assert!(again.starts_with("/login/factor?authz="), "{again}");
+}
+
+/// docs/security.md 25 on the account page: a password change and a
+/// removed factor each end the user's other sessions and refresh families,
+/// and keep this browser signed in.
+#[tokio::test]
+async fn a_password_change_or_a_removed_factor_ends_the_other_sessions() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    p.sign_in(&mut browser, &[]).await;
+    let (_, html) = text(browser.get(&format!("{}/account", p.base)).await).await;
+    let csrf = hidden(&html, "csrf_token");
+
+    // A wrong current password changes nothing.
+    let new_password = "a new and longer passphrase";
+    let wrong = browser
+        .post(
+            &format!("{}/account/password", p.base),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("current_password", "not it"),
+                ("new_password", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+
+    let mut other = Browser::new();
+    let to = password_only(&p, &mut other, PASSWORD).await.unwrap();
+    let code = consent_to_code(&p, &mut other, &to).await;
+    let refresh = tokens(&p, &code).await["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let changed = browser
+        .post(
+            &format!("{}/account/password", p.base),
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("current_password", PASSWORD),
+                ("new_password", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    p.server.security_event("password_changed").await;
+    let again = location(&other.get(&p.authorize_url(&[])).await);
+    assert!(
+        again.starts_with("/login?"),
+        "the other session ended: {again}"
+    );
+    let refreshed = p
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await;
+    assert_eq!(refreshed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        browser.get(&format!("{}/account", p.base)).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        password_only(&p, &mut Browser::new(), PASSWORD)
+            .await
+            .is_none()
+    );
+    let mut third = Browser::new();
+    assert!(password_only(&p, &mut third, new_password).await.is_some());
+
+    // Removing a factor: the same.
+    let (key, _, _) = enrol_on_account_page(&p, &mut browser).await;
+    let (_, html) = text(browser.get(&format!("{}/account", p.base)).await).await;
+    let mut fourth = Browser::new();
+    let to_login = location(&fourth.get(&p.authorize_url(&[])).await);
+    let page = fourth
+        .fill(
+            &p.base,
+            &to_login,
+            "/login",
+            &[("username", "bjensen"), ("password", new_password)],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let signed_in = factor_step(&p, &mut fourth, &page, &oathtool(&key, 30)).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let removed = browser
+        .post(
+            &format!("{}/account/factor", p.base),
+            &[
+                ("csrf_token", hidden(&html, "csrf_token").as_str()),
+                ("factor_id", hidden(&html, "factor_id").as_str()),
+                ("action", "remove"),
+            ],
+        )
+        .await;
+    let (status, html) = text(removed).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("password only"),
+        "the recovery codes went too: {html}"
+    );
+    p.server.security_event("mfa_removed").await;
+    for gone in [&mut third, &mut fourth] {
+        let again = location(&gone.get(&p.authorize_url(&[])).await);
+        assert!(
+            again.starts_with("/login?"),
+            "the other session ended: {again}"
+        );
+    }
+}
+
+/// Signs `browser` in with `password` alone (a user without a factor);
+/// where it goes next, or `None` if the password was refused.
+async fn password_only(p: &Provider, browser: &mut Browser, password: &str) -> Option<String> {
+    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
+    let answer = browser
+        .fill(
+            &p.base,
+            &to_login,
+            "/login",
+            &[("username", "bjensen"), ("password", password)],
+        )
+        .await;
+    (answer.status() == StatusCode::SEE_OTHER).then(|| location(&answer))
 }

@@ -96,7 +96,11 @@ fn respond(state: &AppState, redirect: &Redirect, fields: &[(&str, &str)]) -> Re
 }
 
 /// A 303 to one of our pages, carrying the sealed request.
-fn to_page(state: &AppState, path: &str, params: &[(String, String)]) -> Response {
+pub(in crate::routes) fn to_page(
+    state: &AppState,
+    path: &str,
+    params: &[(String, String)],
+) -> Response {
     let sealed = transaction::seal(&state.master_key, params, state.clock.now());
     see_other(&format!(
         "{path}?{}",
@@ -106,7 +110,7 @@ fn to_page(state: &AppState, path: &str, params: &[(String, String)]) -> Respons
     ))
 }
 
-fn see_other(location: &str) -> Response {
+pub(in crate::routes) fn see_other(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(value) = location.parse() {
         response.headers_mut().insert(LOCATION, value);

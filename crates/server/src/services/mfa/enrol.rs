@@ -10,8 +10,6 @@
 //! user's own session again. Logs `mfa_enrolled`; counts
 //! `auth_mfa_enrolments_total` by method.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use store::{Factor, FactorKind, UserRecord};
 
 use super::{recovery, totp};
@@ -117,16 +115,13 @@ pub async fn confirm_totp(
         last_used_at: None,
     };
     // The seal is bound to this user and factor id: another user's offer,
-    // or an altered one, does not open.
+    // or an altered one, does not open (nor does one that is not base64).
     let step = match totp::matching_step(&ctx.master_key, &factor, code, now) {
         Ok(Some(step)) if step > 0 => step,
         Ok(_) => return Err(EnrolError::WrongCode),
         Err(totp::TotpError::NotTotp) => return Err(EnrolError::BadOffer),
         Err(e) => return Err(e.into()),
     };
-    if URL_SAFE_NO_PAD.decode(sealed_seed).is_err() {
-        return Err(EnrolError::BadOffer);
-    }
     factor.counter = step;
     factor.last_used_at = Some(now);
     added(ctx, user, factor, "totp").await
