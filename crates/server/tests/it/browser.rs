@@ -502,7 +502,6 @@ async fn a_real_browser_enrols_totp_on_the_account_page_and_signs_in_with_it() {
         Vec::<String>::new(),
         "account page"
     );
-    browser.screenshot("account").await;
 
     browser.goto(&format!("{base}/account/totp")).await;
     assert_eq!(
@@ -536,8 +535,15 @@ async fn a_real_browser_enrols_totp_on_the_account_page_and_signs_in_with_it() {
         Vec::<String>::new(),
         "recovery codes page"
     );
+    browser.screenshot("recovery-codes").await;
     browser.click("button[type=submit]").await;
     browser.wait_for_url(&format!("{base}/account")).await;
+    assert_eq!(
+        browser.accessibility().await,
+        Vec::<String>::new(),
+        "account page with a factor"
+    );
+    browser.screenshot("account").await;
 
     // Signed out (the cookies gone, the device cookie too), the next
     // sign-in asks for a code after the password.
