@@ -94,19 +94,24 @@ async fn submit_enrolment(
     (key, code, answer)
 }
 
-/// Posts the password of a fresh authorization request (`extra` added);
-/// returns the factor page.
-async fn password_step(p: &Provider, browser: &mut Browser, extra: &[(&str, &str)]) -> String {
-    let to_login = location(&browser.get(&p.authorize_url(extra)).await);
-    let response = browser
+/// Posts bjensen's `password` on the login page of a fresh authorization
+/// request.
+async fn post_password(p: &Provider, browser: &mut Browser, password: &str) -> reqwest::Response {
+    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
+    browser
         .fill(
             &p.base,
             &to_login,
             "/login",
-            &[("username", "bjensen"), ("password", PASSWORD)],
+            &[("username", "bjensen"), ("password", password)],
         )
-        .await;
-    let (status, html) = text(response).await;
+        .await
+}
+
+/// Posts the password of a fresh authorization request; returns the factor
+/// page.
+async fn password_step(p: &Provider, browser: &mut Browser) -> String {
+    let (status, html) = text(post_password(p, browser, PASSWORD).await).await;
     assert_eq!(
         status,
         StatusCode::OK,
@@ -192,7 +197,7 @@ async fn totp_from_the_account_page_is_asked_at_every_sign_in_once_per_code() {
 
     // A new browser: the password alone opens no session.
     let mut other = Browser::new();
-    let page = password_step(&p, &mut other, &[]).await;
+    let page = password_step(&p, &mut other).await;
     assert!(other.cookies.keys().all(|name| !name.contains("session")));
     let (status, html) = text(factor_step(&p, &mut other, &page, "000000").await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -219,7 +224,7 @@ async fn totp_from_the_account_page_is_asked_at_every_sign_in_once_per_code() {
     assert_eq!(introspected["amr"], json!(["pwd", "otp", "mfa"]));
     // The same code again, in a third browser: refused (RFC 6238 §5.2).
     let mut third = Browser::new();
-    let page = password_step(&p, &mut third, &[]).await;
+    let page = password_step(&p, &mut third).await;
     let (status, _) = text(factor_step(&p, &mut third, &page, &next).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(
@@ -237,7 +242,7 @@ async fn totp_from_the_account_page_is_asked_at_every_sign_in_once_per_code() {
     let used = p.server.security_event("recovery_code_used").await;
     assert_eq!(used["remaining"], 9);
     let mut fourth = Browser::new();
-    let page = password_step(&p, &mut fourth, &[]).await;
+    let page = password_step(&p, &mut fourth).await;
     let (status, _) = text(factor_step(&p, &mut fourth, &page, &recovery[0]).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
@@ -324,13 +329,13 @@ async fn second_factor_failures_share_the_password_back_off() {
     let (key, _, _) = enrol_on_account_page(&p, &mut browser).await;
     // A right password then a wrong code: two attempts, neither forgotten.
     let mut stranger = Browser::new();
-    let page = password_step(&p, &mut stranger, &[]).await;
+    let page = password_step(&p, &mut stranger).await;
     let (status, _) = text(factor_step(&p, &mut stranger, &page, "123456").await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The third attempt (a right password again) reaches the threshold: even
     // the right code is refused now.
     let mut second = Browser::new();
-    let page = password_step(&p, &mut second, &[]).await;
+    let page = password_step(&p, &mut second).await;
     let right = oathtool(&key, 30);
     let (status, _) = text(factor_step(&p, &mut second, &page, &right).await).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -344,18 +349,8 @@ async fn second_factor_failures_share_the_password_back_off() {
     assert_eq!(failed, [json!("wrong_code"), json!("locked")]);
     // And the password page meets the lock too.
     let mut late = Browser::new();
-    let to_login = location(&late.get(&p.authorize_url(&[])).await);
-    let (status, _) = text(
-        late.fill(
-            &p.base,
-            &to_login,
-            "/login",
-            &[("username", "bjensen"), ("password", PASSWORD)],
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let refused = post_password(&p, &mut late, PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     p.server.security_event("account_locked").await;
 }
 
@@ -412,16 +407,7 @@ async fn the_account_page_signs_in_first_and_signs_out_other_sessions() {
 async fn a_required_policy_takes_a_user_without_a_factor_through_enrolment() {
     let p = Provider::start_with(&[("AUTH_MFA", "required")]).await;
     let mut browser = Browser::new();
-    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
-    let response = browser
-        .fill(
-            &p.base,
-            &to_login,
-            "/login",
-            &[("username", "bjensen"), ("password", PASSWORD)],
-        )
-        .await;
-    let to = location(&response);
+    let to = location(&post_password(&p, &mut browser, PASSWORD).await);
     assert!(to.starts_with("/login/factor?authz="), "{to}");
     let (_, html) = text(browser.get(&format!("{}{to}", p.base)).await).await;
     assert!(html.contains("needs a second factor") && html.contains("<svg"));
@@ -499,14 +485,7 @@ async fn a_password_change_or_a_removed_factor_ends_the_other_sessions() {
     let (key, _, _) = enrol_on_account_page(&p, &mut browser).await;
     let (_, html) = text(browser.get(&format!("{}/account", p.base)).await).await;
     let mut fourth = Browser::new();
-    let to_login = location(&fourth.get(&p.authorize_url(&[])).await);
-    let page = fourth
-        .fill(
-            &p.base,
-            &to_login,
-            "/login",
-            &[("username", "bjensen"), ("password", new_password)],
-        )
+    let page = post_password(&p, &mut fourth, new_password)
         .await
         .text()
         .await
@@ -542,14 +521,6 @@ async fn a_password_change_or_a_removed_factor_ends_the_other_sessions() {
 /// Signs `browser` in with `password` alone (a user without a factor);
 /// where it goes next, or `None` if the password was refused.
 async fn password_only(p: &Provider, browser: &mut Browser, password: &str) -> Option<String> {
-    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
-    let answer = browser
-        .fill(
-            &p.base,
-            &to_login,
-            "/login",
-            &[("username", "bjensen"), ("password", password)],
-        )
-        .await;
+    let answer = post_password(p, browser, password).await;
     (answer.status() == StatusCode::SEE_OTHER).then(|| location(&answer))
 }
