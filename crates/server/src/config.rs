@@ -108,6 +108,11 @@ pub struct Config {
     /// `AUTH_MFA_ENROLMENT_GRACE`: with `AUTH_MFA=required`, how long after
     /// its creation an account may still skip enrolling a factor.
     pub mfa_enrolment_grace: Duration,
+    /// `AUTH_WEBAUTHN_RP_ID`: the WebAuthn relying-party id passkeys are
+    /// bound to; empty for the issuer's host. A parent domain of the host
+    /// lets one passkey serve sibling hosts; changing it orphans every
+    /// passkey registered under the old one.
+    pub webauthn_rp_id: String,
     /// Failed client authentications allowed per client id and per client
     /// IP at `/token`, `/introspect` and `/revoke` (docs/security.md 23).
     pub client_auth_failures: Option<Rate>,
@@ -231,6 +236,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("lockout_quiet_period", "1h"),
     ("mfa", "optional"),
     ("mfa_enrolment_grace", "0s"),
+    ("webauthn_rp_id", ""),
     ("rate_limit_client_auth_failures", "20/1m"),
     ("ipv6_prefix", "64"),
     ("minted_token_max_ttl", "90days"),
@@ -347,6 +353,7 @@ impl Config {
             )?,
             mfa: parse_mfa(get("mfa")?)?,
             mfa_enrolment_grace: parse_duration(get("mfa_enrolment_grace")?)?,
+            webauthn_rp_id: parse_rp_id(get("webauthn_rp_id")?, get("issuer")?)?,
             client_auth_failures: parse_rate(get("rate_limit_client_auth_failures")?)?,
             ipv6_prefix: parse_number(get("ipv6_prefix")?, 1..=128)?,
             minted_token_max_ttl: parse_duration(get("minted_token_max_ttl")?)?,
@@ -418,6 +425,7 @@ impl Config {
         });
         view["mfa"] = serde_json::json!(self.mfa);
         view["mfa_enrolment_grace"] = serde_json::json!(duration(self.mfa_enrolment_grace));
+        view["webauthn_rp_id"] = serde_json::json!(self.webauthn_rp_id);
         view["redis_min_replicas_ack"] = serde_json::json!(self.redis_min_replicas_ack);
         view["redis_sentinel_username"] = serde_json::json!(self.redis_sentinel_username);
         view["redis_sentinel_password"] =

@@ -2,9 +2,11 @@
 //! operation is on one key (one hash slot on a cluster). Field `d:<id>` is
 //! the record as JSON; `c:<id>` its counter state, `"counter last_used_at"`,
 //! which only `lua/factor_advance.lua` moves, so a rename never races a use.
+//! A WebAuthn challenge is a string key of its own, `challenge:{id}`, set
+//! with `NX` and an expiry, and taken by `GETDEL`: one command, one winner.
 
 use async_trait::async_trait;
-use store::{Error, Factor, FactorStore, Result};
+use store::{Challenge, Conflict, Error, Factor, FactorStore, Result};
 
 use crate::{RedisStore, from_json, redis_err, status, to_json};
 
@@ -33,6 +35,10 @@ fn factor(data: &str, state: Option<&str>) -> Result<Factor> {
 impl RedisStore {
     fn factors_key(&self, user_id: &str) -> String {
         self.tagged("factors", user_id)
+    }
+
+    fn challenge_key(&self, id: &str) -> String {
+        self.tagged("challenge", id)
     }
 }
 
@@ -158,5 +164,47 @@ impl FactorStore for RedisStore {
         let reply: Vec<String> = self.invoke("advance_factor", invocation).await?;
         status(&reply)?;
         Ok(reply.get(1).map(String::as_str) == Some("1"))
+    }
+
+    async fn insert_challenge(&self, challenge: &Challenge) -> Result<()> {
+        let key = self.challenge_key(&challenge.id);
+        let data = to_json(challenge)?;
+        let ttl = (challenge.expires_at - self.now()).max(1);
+        let set: Option<String> = self
+            .call("insert_challenge", |mut conn| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(data)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(ttl)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        match set {
+            Some(_) => Ok(()),
+            None => Err(Error::Conflict(Conflict::Exists)),
+        }
+    }
+
+    async fn take_challenge(&self, id: &str) -> Result<Challenge> {
+        let key = self.challenge_key(id);
+        let data: Option<String> = self
+            .call("take_challenge", |mut conn| async move {
+                redis::cmd("GETDEL")
+                    .arg(key)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(redis_err)
+            })
+            .await?;
+        let challenge: Challenge = from_json(&data.ok_or(Error::NotFound)?)?;
+        // Redis expires by its own clock; the contract is the store's.
+        if challenge.expires_at <= self.now() {
+            return Err(Error::NotFound);
+        }
+        Ok(challenge)
     }
 }

@@ -15,9 +15,9 @@ use serde_json::json;
 
 use crate::error::Conflict;
 use crate::{
-    AuthorizationCode, ClientRecord, CodeTake, Consent, Error, Factor, FactorKind, GrantContext,
-    GroupMember, GroupRecord, KeyState, MemberKind, Page, RefreshFamily, Rotation, Session,
-    SessionData, SigningKey, Store, TestClock, UserRecord,
+    AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent, Error, Factor, FactorKind,
+    GrantContext, GroupMember, GroupRecord, KeyState, MemberKind, Page, RefreshFamily, Rotation,
+    Session, SessionData, SigningKey, Store, TestClock, UserRecord,
 };
 
 /// What a conformance case runs against.
@@ -42,7 +42,8 @@ macro_rules! conformance_tests {
             users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
             groups_of_many_members, users_with_their_groups, factors_crud,
             factor_counters_only_go_up, concurrent_uses_of_one_code_have_one_winner,
-            concurrent_deletes_of_one_factor_have_one_winner,
+            concurrent_deletes_of_one_factor_have_one_winner, challenges_single_use,
+            challenges_expire, concurrent_challenge_takes_have_one_winner,
             remove_member_everywhere, codes_single_use, codes_expire,
             concurrent_code_takes_have_one_winner, refresh_rotation_and_reuse,
             refresh_grace_window, concurrent_rotations_have_one_winner, refresh_expiry,
@@ -544,6 +545,79 @@ pub async fn concurrent_deletes_of_one_factor_have_one_winner(h: Harness) {
     for task in tasks {
         match task.await.unwrap() {
             Ok(()) => winners += 1,
+            Err(Error::NotFound) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+fn challenge(id: &str, expires_at: i64) -> Challenge {
+    Challenge {
+        id: id.into(),
+        user_id: Some("u-1".into()),
+        state: json!({"rs": {"challenge": "AAEC", "policy": "required"}}),
+        expires_at,
+    }
+}
+
+pub async fn challenges_single_use(h: Harness) {
+    let s = &h.store;
+    let c = challenge("ch-1", T0 + 300);
+    s.insert_challenge(&c).await.unwrap();
+    assert_conflict(s.insert_challenge(&c).await, Conflict::Exists);
+    assert_not_found(s.take_challenge("ch-2").await);
+    // The other replica takes it; then nobody can.
+    assert_eq!(h.other.take_challenge("ch-1").await.unwrap(), c);
+    assert_not_found(s.take_challenge("ch-1").await);
+    assert_not_found(h.other.take_challenge("ch-1").await);
+    let passwordless = Challenge {
+        user_id: None,
+        ..challenge("ch-3", T0 + 300)
+    };
+    s.insert_challenge(&passwordless).await.unwrap();
+    assert_eq!(s.take_challenge("ch-3").await.unwrap(), passwordless);
+}
+
+pub async fn challenges_expire(h: Harness) {
+    let s = &h.store;
+    s.insert_challenge(&challenge("ch-1", T0 + 300))
+        .await
+        .unwrap();
+    s.insert_challenge(&challenge("ch-2", T0 + 300))
+        .await
+        .unwrap();
+    h.clock.advance(299);
+    s.take_challenge("ch-1").await.unwrap();
+    h.clock.advance(1);
+    assert_not_found(s.take_challenge("ch-2").await);
+    // An expired id is free again, and purging keeps live challenges.
+    s.insert_challenge(&challenge("ch-2", T0 + 600))
+        .await
+        .unwrap();
+    s.purge_expired().await.unwrap();
+    s.take_challenge("ch-2").await.unwrap();
+}
+
+pub async fn concurrent_challenge_takes_have_one_winner(h: Harness) {
+    h.store
+        .insert_challenge(&challenge("ch-1", T0 + 300))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(async move { store.take_challenge("ch-1").await })
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => winners += 1,
             Err(Error::NotFound) => {}
             Err(e) => panic!("{e}"),
         }

@@ -280,6 +280,23 @@ pub struct Factor {
     pub last_used_at: Option<i64>,
 }
 
+/// A WebAuthn ceremony in progress: what the relying party must keep
+/// between the options it sent a browser and the credential that comes
+/// back (the challenge among it). Single use: [`crate::FactorStore::take_challenge`]
+/// hands it out once, so a replayed response finds nothing (W3C WebAuthn
+/// Level 3 §13.4.3, "Cryptographic Challenges").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// Random and unguessable; the page carries it back.
+    pub id: String,
+    /// The user registering or signing in with a second factor; `None` for
+    /// a passwordless sign-in, whose user the credential names.
+    pub user_id: Option<String>,
+    /// The ceremony's state, opaque to the store.
+    pub state: Value,
+    pub expires_at: i64,
+}
+
 /// A user's consent to a client's scopes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Consent {

@@ -7,9 +7,9 @@
 use async_trait::async_trait;
 
 use crate::{
-    Attempt, AttemptState, AuthorizationCode, BackoffPolicy, ClientRecord, CodeTake, Consent,
-    Factor, GroupRecord, Page, Paged, RateDecision, RefreshFamily, Result, Rotation, Session,
-    SigningKey, UserRecord,
+    Attempt, AttemptState, AuthorizationCode, BackoffPolicy, Challenge, ClientRecord, CodeTake,
+    Consent, Factor, GroupRecord, Page, Paged, RateDecision, RefreshFamily, Result, Rotation,
+    Session, SigningKey, UserRecord,
 };
 
 /// Registered OAuth clients.
@@ -253,6 +253,12 @@ pub trait FactorStore: Send + Sync {
         counter: u64,
         now: i64,
     ) -> Result<bool>;
+    /// Stores a WebAuthn ceremony until its `expires_at`.
+    /// `Conflict(Exists)` if a live challenge has the id.
+    async fn insert_challenge(&self, challenge: &Challenge) -> Result<()>;
+    /// Removes and returns the challenge: once. `NotFound` if it is absent,
+    /// expired or already taken; of concurrent takes, exactly one gets it.
+    async fn take_challenge(&self, id: &str) -> Result<Challenge>;
 }
 
 /// A whole backend: every aggregate, plus what operations need.

@@ -21,6 +21,30 @@ pub(super) fn parse_listen(raw: &Raw) -> Result<SocketAddr, ConfigError> {
     })
 }
 
+/// `AUTH_WEBAUTHN_RP_ID`: empty, or the issuer's host or a parent domain
+/// of it (W3C WebAuthn §5.1.4.1: an RP id is a registrable domain suffix of
+/// the origin's effective domain).
+pub(super) fn parse_rp_id(raw: &Raw, issuer: &Raw) -> Result<String, ConfigError> {
+    let rp_id = raw.value.trim().to_ascii_lowercase();
+    if rp_id.is_empty() {
+        return Ok(rp_id);
+    }
+    let authority = crate::services::issuer_host(&issuer.value);
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+    .to_ascii_lowercase();
+    let valid_name = rp_id.contains('.') || rp_id == "localhost";
+    if valid_name && (host == rp_id || host.ends_with(&format!(".{rp_id}"))) {
+        Ok(rp_id)
+    } else {
+        Err(raw.fail(format!(
+            "the WebAuthn RP id {rp_id:?} must be the issuer's host {host:?} or a parent domain of it"
+        )))
+    }
+}
+
 pub(super) fn parse_issuer(raw: &Raw) -> Result<String, ConfigError> {
     let value = raw.value.trim_end_matches('/');
     let rest = value

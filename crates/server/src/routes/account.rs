@@ -24,7 +24,7 @@ use axum_extra::extract::CookieJar;
 use store::FactorKind;
 
 use super::factor::{codes_page, confirm, enrol_page};
-use super::login::{Fields, field, form_fields};
+use super::login::{Fields, field, form_fields, passkeys_on};
 use super::support::authorization_response::{see_other, to_page};
 use crate::secret::Secret;
 use crate::services::mfa::{enrol, recovery};
@@ -54,7 +54,10 @@ fn sign_in(state: &AppState) -> Response {
 }
 
 /// The browser's session, or the response that sends it to sign in.
-async fn signed_in(state: &AppState, jar: &CookieJar) -> Result<session::Current, Response> {
+pub(super) async fn signed_in(
+    state: &AppState,
+    jar: &CookieJar,
+) -> Result<session::Current, Response> {
     match session::current(state, jar).await {
         Ok(Some(current)) => Ok(current),
         Ok(None) => Err(sign_in(state)),
@@ -63,7 +66,7 @@ async fn signed_in(state: &AppState, jar: &CookieJar) -> Result<session::Current
 }
 
 /// As [`signed_in`], and signed in within [`FRESH_SECONDS`].
-async fn freshly_signed_in(
+pub(super) async fn freshly_signed_in(
     state: &AppState,
     jar: &CookieJar,
 ) -> Result<session::Current, Response> {
@@ -75,7 +78,7 @@ async fn freshly_signed_in(
 }
 
 /// The posted form, once its CSRF token is checked.
-fn checked(
+pub(super) fn checked(
     state: &AppState,
     jar: &CookieJar,
     body: Result<Form<Fields>, FormRejection>,
@@ -87,15 +90,19 @@ fn checked(
     Ok(fields)
 }
 
-fn kind_name(kind: FactorKind) -> &'static str {
-    match kind {
+fn kind_name(factor: &store::Factor) -> &'static str {
+    match factor.kind {
         FactorKind::Totp => "authenticator app",
+        #[cfg(feature = "passkeys")]
+        FactorKind::Passkey if crate::services::mfa::passkey::is_synced(factor) => {
+            "passkey, may be synced"
+        }
         FactorKind::Passkey => "passkey",
         FactorKind::RecoveryCodes => "recovery code",
     }
 }
 
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     jar: CookieJar,
     current: &session::Current,
@@ -110,7 +117,7 @@ async fn render(
         .into_iter()
         .filter(|f| f.kind != FactorKind::RecoveryCodes)
         .map(|f| FactorRow {
-            kind: kind_name(f.kind),
+            kind: kind_name(&f),
             created: rfc3339(f.created_at),
             last_used: f.last_used_at.map_or_else(|| "never".to_owned(), rfc3339),
             id: f.id,
@@ -120,6 +127,7 @@ async fn render(
     let (jar, csrf) = session::csrf_token(state, jar);
     let page = AccountPage {
         user_name: &current.user.user_name,
+        passkeys: passkeys_on(state),
         has_factors: !rows.is_empty(),
         factors: rows,
         recovery_left,
@@ -378,7 +386,7 @@ async fn keep_this_session(
 /// Puts this browser's session back as it was (same id, same
 /// authentication time) after a credential change ended all of the user's,
 /// and shows the page with `notice`.
-async fn reinstate(
+pub(super) async fn reinstate(
     state: &AppState,
     jar: CookieJar,
     current: session::Current,

@@ -23,7 +23,7 @@ use axum_extra::extract::CookieJar;
 use store::{FactorKind, UserRecord};
 
 use super::login::{
-    Fields, Posted, client_id_of, expired, field, form_fields, open, posted, signed_in,
+    Fields, Posted, client_id_of, expired, field, form_fields, open, passkeys_on, posted, signed_in,
 };
 use super::support::authorization_response::resume;
 use crate::services::lockout;
@@ -37,17 +37,17 @@ use crate::web::{device, pending, session};
 const WRONG_CODE: &str = "That code is not right, or was used already. Try the next code.";
 
 /// Whoever is adding a factor: a pending sign-in or a signed-in session.
-struct Subject {
-    user: UserRecord,
+pub(super) struct Subject {
+    pub user: UserRecord,
     /// RFC 8176 methods so far.
-    amr: Vec<String>,
+    pub amr: Vec<String>,
     /// The name the back-off key is made of (as typed at the login page).
-    user_name: String,
-    pending: Option<String>,
+    pub user_name: String,
+    pub pending: Option<String>,
 }
 
 /// The pending sign-in the form carries, or else the browser's session.
-async fn subject(
+pub(super) async fn subject(
     state: &AppState,
     jar: &CookieJar,
     sealed_pending: Option<&str>,
@@ -75,13 +75,23 @@ async fn subject(
     }))
 }
 
-fn factor_page(
+pub(super) async fn factor_page(
     state: &AppState,
     jar: CookieJar,
     (authz, subject): (&str, &Subject),
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
+    let factors = match state.store.list_factors(&subject.user.id).await {
+        Ok(factors) => factors,
+        Err(e) => return unavailable(e),
+    };
+    let passkey = passkeys_on(state) && factors.iter().any(|f| f.kind == FactorKind::Passkey);
+    let nonce = if passkey {
+        pages::script_nonce()
+    } else {
+        String::new()
+    };
     let (jar, csrf) = session::csrf_token(state, jar);
     let page = FactorPage {
         user_name: &subject.user.user_name,
@@ -89,8 +99,11 @@ fn factor_page(
         csrf: &csrf,
         pending: subject.pending.as_deref().unwrap_or_default(),
         error,
+        passkey,
+        codes: factors.iter().any(|f| f.kind != FactorKind::Passkey),
+        nonce: &nonce,
     };
-    (jar, pages::render(status, &page, None)).into_response()
+    (jar, pages::render(status, &page, passkey.then_some(&nonce))).into_response()
 }
 
 /// The enrolment page for a new TOTP generator, posting to `action`.
@@ -169,8 +182,13 @@ pub async fn factor_form(
         Ok(factors) => factors,
         Err(e) => return unavailable(e),
     };
-    if factors.iter().any(|f| f.kind == FactorKind::Totp) {
-        factor_page(&state, jar, (&sealed, &subject), StatusCode::OK, None)
+    let usable = |f: &&store::Factor| match f.kind {
+        FactorKind::Totp => true,
+        FactorKind::Passkey => passkeys_on(&state),
+        FactorKind::RecoveryCodes => false,
+    };
+    if factors.iter().any(|f| usable(&f)) {
+        factor_page(&state, jar, (&sealed, &subject), StatusCode::OK, None).await
     } else {
         enrol_page(&state, jar, ("/login/enrol", &sealed), &subject.user, None)
     }
@@ -210,19 +228,14 @@ pub async fn factor(
                     (&sealed, &subject),
                     StatusCode::UNAUTHORIZED,
                     Some(WRONG_CODE),
-                );
+                )
+                .await;
             }
             Err(e) => return unavailable(e),
         };
-    let jar = if subject.pending.is_some() {
-        device::remember(&state, jar, &account)
-    } else {
-        jar
-    };
-    let amr = oauth::acr::combine(&subject.amr, added);
-    let jar = match session::start(&state, jar, subject.user, amr).await {
-        Ok((jar, _)) => jar,
-        Err(e) => return unavailable(e),
+    let jar = match passed(&state, jar, subject, added).await {
+        Ok(jar) => jar,
+        Err(response) => return *response,
     };
     match recovery_left {
         Some(left) => {
@@ -232,6 +245,26 @@ pub async fn factor(
             codes_page(&state, jar, &sealed, ("Recovery code used", &message), &[])
         }
         None => signed_in(&state, jar, params).await,
+    }
+}
+
+/// A second factor passed: a new session with the combined methods (and,
+/// after a password, the device remembered for the back-off).
+pub(super) async fn passed(
+    state: &AppState,
+    jar: CookieJar,
+    subject: Subject,
+    added: &[&str],
+) -> Result<CookieJar, Box<Response>> {
+    let jar = if subject.pending.is_some() {
+        device::remember(state, jar, &lockout::account(&subject.user_name))
+    } else {
+        jar
+    };
+    let amr = oauth::acr::combine(&subject.amr, added);
+    match session::start(state, jar, subject.user, amr).await {
+        Ok((jar, _)) => Ok(jar),
+        Err(e) => Err(Box::new(unavailable(e))),
     }
 }
 

@@ -101,7 +101,7 @@ pub(super) fn client_id_of(params: &[(String, String)]) -> String {
         .to_owned()
 }
 
-async fn login_page(
+pub(super) async fn login_page(
     state: &AppState,
     jar: CookieJar,
     sealed: &str,
@@ -123,14 +123,26 @@ async fn login_page(
     } else {
         StatusCode::OK
     };
+    let passkeys = passkeys_on(state);
+    let nonce = if passkeys {
+        pages::script_nonce()
+    } else {
+        String::new()
+    };
     let page = LoginPage {
         client_name: &client_name,
         authz: sealed,
         csrf: &csrf,
         username,
         error,
+        passkeys,
+        nonce: &nonce,
     };
-    (jar, pages::render(status, &page, None)).into_response()
+    (
+        jar,
+        pages::render(status, &page, passkeys.then_some(&nonce)),
+    )
+        .into_response()
 }
 
 pub async fn login_form(
@@ -179,14 +191,20 @@ pub async fn login(
         Ok(login::Outcome::SecondFactor(user)) => {
             let (jar, csrf) = session::csrf_token(&state, jar);
             let pending = pending::seal(&state, &csrf, &user.id, &username, vec!["pwd".to_owned()]);
-            let page = pages::FactorPage {
-                user_name: &user.user_name,
-                authz: &sealed,
-                csrf: &csrf,
-                pending: &pending,
-                error: None,
+            let subject = super::factor::Subject {
+                user: *user,
+                amr: vec!["pwd".to_owned()],
+                user_name: username,
+                pending: Some(pending),
             };
-            return (jar, pages::render(StatusCode::OK, &page, None)).into_response();
+            return super::factor::factor_page(
+                &state,
+                jar,
+                (&sealed, &subject),
+                StatusCode::OK,
+                None,
+            )
+            .await;
         }
         Ok(login::Outcome::Refused) => {
             // A name no account can have is not echoed back into the page.
@@ -200,6 +218,18 @@ pub async fn login(
     match session::start(&state, jar, *user, vec!["pwd".to_owned()]).await {
         Ok((jar, _)) => signed_in(&state, jar, params).await,
         Err(e) => unavailable(e),
+    }
+}
+
+/// Whether this build and configuration offer passkeys
+/// (`services::mfa::passkey`; off when the issuer's host is an IP address).
+pub(super) fn passkeys_on(state: &AppState) -> bool {
+    #[cfg(feature = "passkeys")]
+    return state.passkeys.is_some();
+    #[cfg(not(feature = "passkeys"))]
+    {
+        let _ = state;
+        false
     }
 }
 

@@ -12,6 +12,8 @@ mod login;
 mod logout;
 mod metrics;
 mod openapi;
+#[cfg(feature = "passkeys")]
+mod passkey;
 mod revoke;
 mod scim;
 mod support;
@@ -30,6 +32,29 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::ops::request::{RequestSettings, observe, record_route};
 use crate::state::AppState;
+
+/// The passkey ceremonies of the sign-in and account pages.
+#[cfg(feature = "passkeys")]
+fn passkey_routes() -> Router<AppState> {
+    Router::new()
+        .route("/login/passkey/options", post(passkey::login_options))
+        .route("/login/passkey", post(passkey::login))
+        .route(
+            "/login/factor/passkey/options",
+            post(passkey::factor_options),
+        )
+        .route("/login/factor/passkey", post(passkey::factor))
+        .route("/account/passkey/options", post(passkey::enrol_options))
+        .route(
+            "/account/passkey",
+            get(passkey::enrol_form).post(passkey::enrol),
+        )
+}
+
+#[cfg(not(feature = "passkeys"))]
+fn passkey_routes() -> Router<AppState> {
+    Router::new()
+}
 
 pub fn router(state: AppState) -> Router {
     let settings = Arc::new(RequestSettings {
@@ -62,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             get(factor::factor_form).post(factor::factor),
         )
         .route("/login/enrol", post(factor::enrol))
+        .merge(passkey_routes())
         .route("/login/continue", post(factor::proceed))
         .route("/consent", get(login::consent_form).post(login::consent))
         .route("/account", get(account::page))

@@ -32,6 +32,10 @@ pub struct Ctx {
     pub keys: crate::keys::Keys,
     pub clock: Arc<dyn Clock>,
     pub passwords: crate::password::PasswordHasher,
+    /// This server as a WebAuthn relying party; `None` when the issuer's
+    /// host is an IP address, which WebAuthn does not take as an RP id.
+    #[cfg(feature = "passkeys")]
+    pub passkeys: Option<Arc<mfa::passkey::RelyingParty>>,
 }
 
 impl Ctx {
@@ -49,7 +53,11 @@ impl Ctx {
             Arc::clone(&clock),
             crate::state::key_settings(&config),
         );
+        #[cfg(feature = "passkeys")]
+        let passkeys = passkey_party(&config);
         Ok(Self {
+            #[cfg(feature = "passkeys")]
+            passkeys,
             config: Arc::new(config),
             store,
             master_key,
@@ -57,6 +65,20 @@ impl Ctx {
             clock,
             passwords: crate::password::PasswordHasher::owasp()?,
         })
+    }
+}
+
+/// The relying party of the configured issuer and RP id
+/// (`AUTH_WEBAUTHN_RP_ID`, checked when the configuration is read).
+#[cfg(feature = "passkeys")]
+fn passkey_party(config: &crate::config::Config) -> Option<Arc<mfa::passkey::RelyingParty>> {
+    let rp_id = Some(config.webauthn_rp_id.as_str());
+    match mfa::passkey::RelyingParty::new(&config.issuer, rp_id) {
+        Ok(party) => Some(Arc::new(party)),
+        Err(e) => {
+            tracing::warn!(event = "passkeys_unavailable", error = %e, "passkeys are off");
+            None
+        }
     }
 }
 

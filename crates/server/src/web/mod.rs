@@ -18,11 +18,14 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue};
 
-/// The headers of docs/security.md 17 on every page. `script_nonce` allows the
-/// one inline script of the form_post page.
+/// The headers of docs/security.md 17 on every page. `script_nonce` allows
+/// the page's one inline script (the form_post page's, or the passkey
+/// script of `templates/passkey.js`, which fetches its options from this
+/// origin).
 pub fn page_headers(headers: &mut HeaderMap, script_nonce: Option<&str>) {
-    let script =
-        script_nonce.map_or_else(String::new, |nonce| format!(" script-src 'nonce-{nonce}';"));
+    let script = script_nonce.map_or_else(String::new, |nonce| {
+        format!(" script-src 'nonce-{nonce}'; connect-src 'self';")
+    });
     let csp = format!(
         "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none';{script}"
     );

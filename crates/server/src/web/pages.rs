@@ -15,6 +15,10 @@ pub struct LoginPage<'a> {
     pub csrf: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    /// Offer a passwordless sign-in (its button and the username field's
+    /// autofill), with the script under `nonce`.
+    pub passkeys: bool,
+    pub nonce: &'a str,
 }
 
 /// The second-factor prompt; `pending` is empty when a signed-in session
@@ -27,6 +31,20 @@ pub struct FactorPage<'a> {
     pub csrf: &'a str,
     pub pending: &'a str,
     pub error: Option<&'a str>,
+    /// The user has a passkey (the script runs under `nonce`)…
+    pub passkey: bool,
+    /// …and codes: a TOTP generator or recovery codes.
+    pub codes: bool,
+    pub nonce: &'a str,
+}
+
+/// Adding a passkey from the account page.
+#[derive(Template, Debug)]
+#[template(path = "enrol_passkey.html")]
+pub struct EnrolPasskeyPage<'a> {
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+    pub nonce: &'a str,
 }
 
 /// A TOTP generator offered for enrolment, with its QR code
@@ -70,6 +88,8 @@ pub struct FactorRow {
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
     pub user_name: &'a str,
+    /// Passkeys can be added here.
+    pub passkeys: bool,
     pub factors: Vec<FactorRow>,
     pub has_factors: bool,
     pub recovery_left: usize,
@@ -116,6 +136,14 @@ pub struct LogoutConfirm<'a> {
     pub client_name: Option<&'a str>,
     pub sealed: &'a str,
     pub csrf: &'a str,
+}
+
+/// A fresh nonce for a page's inline script (docs/security.md 17). Empty,
+/// which lets no script run, if the system's random source fails.
+pub fn script_nonce() -> String {
+    crate::opaque::random_token()
+        .map(|t| t.expose().clone())
+        .unwrap_or_default()
 }
 
 /// Renders a page with the security headers.

@@ -22,6 +22,7 @@ mod oauth;
 mod oidc;
 mod openapi;
 mod ops_kit;
+mod passkey;
 mod production;
 mod redis_cluster;
 mod redis_faults;

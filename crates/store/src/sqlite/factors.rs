@@ -1,14 +1,15 @@
 //! Sign-in factors on SQLite: one row per factor, keyed by user and id.
 //! The counter and the last use live in their own columns, so that
 //! [`FactorStore::advance_factor`] is one conditional `UPDATE`, which the
-//! single writer connection serialises.
+//! single writer connection serialises. WebAuthn challenges are rows of
+//! their own, taken by one `DELETE … RETURNING`.
 
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, db, found, from_json, to_json};
 use crate::error::Conflict;
-use crate::{Error, Factor, FactorStore, Result};
+use crate::{Challenge, Error, Factor, FactorStore, Result};
 
 /// A factor from its row: the stored JSON with the live counter and use.
 fn factor(data: &str, counter: i64, last_used_at: Option<i64>) -> Result<Factor> {
@@ -167,6 +168,54 @@ impl FactorStore for SqliteStore {
                 Some(_) => Ok(false),
                 None => Err(Error::NotFound),
             }
+        })
+        .await
+    }
+
+    async fn insert_challenge(&self, challenge: &Challenge) -> Result<()> {
+        let challenge = challenge.clone();
+        self.write("insert_challenge", move |tx, now| {
+            // An expired row with the id is dead; it must not block the id.
+            tx.execute(
+                "DELETE FROM challenges WHERE id = ?1 AND expires_at <= ?2",
+                params![challenge.id, now],
+            )
+            .map_err(db)?;
+            let written = tx
+                .execute(
+                    "INSERT INTO challenges (id, expires_at, data) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT DO NOTHING",
+                    params![challenge.id, challenge.expires_at, to_json(&challenge)?],
+                )
+                .map_err(db)?;
+            if written == 0 {
+                Err(Error::Conflict(Conflict::Exists))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn take_challenge(&self, id: &str) -> Result<Challenge> {
+        let id = id.to_owned();
+        self.write("take_challenge", move |tx, now| {
+            let data: String = found(tx.query_row(
+                "DELETE FROM challenges WHERE id = ?1 RETURNING data, expires_at",
+                [id],
+                |row| {
+                    let expires_at: i64 = row.get(1)?;
+                    Ok((row.get::<_, String>(0)?, expires_at))
+                },
+            ))
+            .and_then(|(data, expires_at)| {
+                if expires_at > now {
+                    Ok(data)
+                } else {
+                    Err(Error::NotFound)
+                }
+            })?;
+            from_json(&data)
         })
         .await
     }

@@ -295,6 +295,7 @@ impl Store for SqliteStore {
             let mut removed = 0;
             for sql in [
                 "DELETE FROM codes WHERE expires_at <= ?1",
+                "DELETE FROM challenges WHERE expires_at <= ?1",
                 "DELETE FROM sessions WHERE expires_at <= ?1 \
                  OR json_extract(data, '$.idle_expires_at') <= ?1",
                 "DELETE FROM refresh_families WHERE expires_at <= ?1 \

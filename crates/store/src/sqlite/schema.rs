@@ -135,6 +135,14 @@ CREATE TABLE factors (
     PRIMARY KEY (user_id, id)
 ) STRICT;
 "#,
+    // WebAuthn ceremonies in progress: taken once, purged when expired.
+    r#"
+CREATE TABLE challenges (
+    id TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The migration whose rows [`rekey_user_names`] rewrites.

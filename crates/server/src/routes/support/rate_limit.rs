@@ -45,9 +45,16 @@ fn group(
 ) -> Option<(&'static str, Option<Rate>, Voice)> {
     let limits = &state.config.rate_limits;
     Some(match path {
-        // The password, a second factor's code, and enrolments (each a
-        // code check) share the login budget (docs/security.md 31).
-        "/login" | "/login/factor" | "/login/enrol" | "/account/totp"
+        // The password, a second factor's code or passkey, and enrolments
+        // (each a credential check) share the login budget (docs/security.md
+        // 31). A ceremony's options are `authorize`'s, below.
+        "/login"
+        | "/login/factor"
+        | "/login/enrol"
+        | "/account/totp"
+        | "/login/passkey"
+        | "/login/factor/passkey"
+        | "/account/passkey"
             if *method == Method::POST =>
         {
             ("login", limits.login, Voice::Page)

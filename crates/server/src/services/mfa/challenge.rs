@@ -110,7 +110,7 @@ async fn totp_check(
     Ok(None)
 }
 
-fn failed(
+pub(super) fn failed(
     ctx: &Ctx,
     user: &UserRecord,
     client_id: &str,

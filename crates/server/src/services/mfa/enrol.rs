@@ -129,7 +129,7 @@ pub async fn confirm_totp(
 
 /// Stores `factor`, with recovery codes if it is the user's first, and
 /// ends the user's sessions (module docs).
-async fn added(
+pub(super) async fn added(
     ctx: &Ctx,
     user: &UserRecord,
     factor: Factor,

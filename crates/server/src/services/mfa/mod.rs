@@ -1,11 +1,14 @@
 //! Multi-factor sign-in on the store's factors (`store::FactorStore`):
-//! TOTP generators ([`totp`]), recovery codes ([`recovery`]), the check of
+//! TOTP generators ([`totp`]), passkeys (`passkey`, the `passkeys`
+//! feature), recovery codes ([`recovery`]), the check of
 //! a second factor ([`challenge`]), enrolment ([`enrol`]), and what an
 //! operator may do to a user's factors. The levels they reach are
 //! `oauth::acr`'s; the policy is `services::oauth::authorize::required_level`.
 
 pub mod challenge;
 pub mod enrol;
+#[cfg(feature = "passkeys")]
+pub mod passkey;
 pub mod recovery;
 pub mod totp;
 
