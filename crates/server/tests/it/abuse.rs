@@ -60,10 +60,16 @@ async fn cc_token(base: &str, id: &str, secret: &str) -> reqwest::Response {
 }
 
 /// The page text without the per-request hidden values.
+/// A page without what differs per response: hidden fields (the sealed
+/// request, the CSRF token) and the script's nonce.
 async fn page_text(response: reqwest::Response) -> String {
     let html = response.text().await.unwrap();
     html.lines()
         .filter(|l| !l.contains("type=\"hidden\""))
+        .map(|l| match l.split_once("<script nonce=\"") {
+            Some((before, rest)) => format!("{before}<script{}", &rest[rest.find('"').unwrap() + 1..]),
+            None => l.to_owned(),
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
