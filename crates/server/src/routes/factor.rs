@@ -100,7 +100,7 @@ pub(super) async fn factor_page(
         pending: subject.pending.as_deref().unwrap_or_default(),
         error,
         passkey,
-        codes: factors.iter().any(|f| f.kind != FactorKind::Passkey),
+        totp: factors.iter().any(|f| f.kind == FactorKind::Totp),
         nonce: &nonce,
     };
     (jar, pages::render(status, &page, passkey.then_some(&nonce))).into_response()

@@ -33,8 +33,8 @@ pub struct FactorPage<'a> {
     pub error: Option<&'a str>,
     /// The user has a passkey (the script runs under `nonce`)…
     pub passkey: bool,
-    /// …and codes: a TOTP generator or recovery codes.
-    pub codes: bool,
+    /// …and a TOTP generator (every user with a factor has recovery codes).
+    pub totp: bool,
     pub nonce: &'a str,
 }
 

@@ -67,7 +67,9 @@ async fn page_text(response: reqwest::Response) -> String {
     html.lines()
         .filter(|l| !l.contains("type=\"hidden\""))
         .map(|l| match l.split_once("<script nonce=\"") {
-            Some((before, rest)) => format!("{before}<script{}", &rest[rest.find('"').unwrap() + 1..]),
+            Some((before, rest)) => {
+                format!("{before}<script{}", &rest[rest.find('"').unwrap() + 1..])
+            }
             None => l.to_owned(),
         })
         .collect::<Vec<_>>()

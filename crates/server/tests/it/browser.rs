@@ -5,6 +5,11 @@
 //! checked for basic accessibility: every field labelled, a natural focus
 //! order, and WCAG AA contrast in the default theme.
 //!
+//! Passkeys are made and used by Chromium's virtual authenticator (W3C
+//! WebAuthn Level 3 §11, "WebDriver Extension": CTAP2, resident keys, user
+//! verification), so the page script, the browser's WebAuthn and the
+//! server meet as they do for a user.
+//!
 //! The WebDriver client is the handful of W3C endpoints the test needs,
 //! over reqwest. With `AUTH_SAVE_SCREENSHOTS=1` the pages are saved under
 //! docs/screenshots/ for the guides.
@@ -569,4 +574,204 @@ async fn a_real_browser_enrols_totp_on_the_account_page_and_signs_in_with_it() {
     browser.type_into("#code", &oathtool(&key, 30)).await;
     browser.click("button[type=submit]").await;
     browser.wait_for_url(&format!("{base}/account")).await;
+}
+
+/// A virtual CTAP2 platform authenticator with resident keys and user
+/// verification that always passes (W3C WebAuthn Level 3 §11.3).
+async fn add_authenticator(browser: &Driver) -> String {
+    let id = browser
+        .call(
+            reqwest::Method::POST,
+            "/webauthn/authenticator",
+            Some(json!({
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": true,
+                "hasUserVerification": true,
+                "isUserVerified": true,
+                "automaticPresenceSimulation": true,
+            })),
+        )
+        .await;
+    id.as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_real_browser_adds_a_passkey_and_signs_in_with_it_with_and_without_a_password() {
+    let app = TestApp::start(&[("AUTH_ISSUER", "self-localhost")]).await;
+    let base = app.server.base.replace("127.0.0.1", "localhost");
+    let env = app.cli_env();
+    stdout_json(&cli(
+        &env,
+        &[
+            "user",
+            "create",
+            "--username",
+            "bjensen",
+            "--password-stdin",
+        ],
+        Some("correct horse battery staple\n"),
+    ));
+    let browser = Driver::start().await;
+    let authenticator = add_authenticator(&browser).await;
+    let password_sign_in = || async {
+        browser.wait_for_url(&format!("{base}/login")).await;
+        browser.type_into("#username", "bjensen").await;
+        browser
+            .type_into("#password", "correct horse battery staple")
+            .await;
+        browser
+            .click("form[action='/login'] button[type=submit]")
+            .await;
+    };
+
+    browser.goto(&format!("{base}/account")).await;
+    password_sign_in().await;
+    browser.wait_for_url(&format!("{base}/account")).await;
+    browser.click("a[href='/account/passkey']").await;
+    browser
+        .wait_for_url(&format!("{base}/account/passkey"))
+        .await;
+    let shown = browser
+        .poll(
+            "return !document.querySelector('#passkey-form').hidden",
+            |v| *v == true,
+        )
+        .await;
+    assert_eq!(shown, true, "the script shows the passkey form");
+    assert_eq!(
+        browser.accessibility().await,
+        Vec::<String>::new(),
+        "passkey enrolment page"
+    );
+    browser.screenshot("passkey-enrolment").await;
+    browser.type_into("#name", "This laptop").await;
+    browser.click("#passkey-button").await;
+    let codes = browser
+        .poll(
+            "return document.querySelectorAll('ul.codes li').length",
+            |v| *v == 10,
+        )
+        .await;
+    assert_eq!(codes, 10, "a first factor comes with recovery codes");
+    let credentials = browser
+        .call(
+            reqwest::Method::GET,
+            &format!("/webauthn/authenticator/{authenticator}/credentials"),
+            None,
+        )
+        .await;
+    assert_eq!(credentials.as_array().unwrap().len(), 1, "{credentials}");
+    assert_eq!(credentials[0]["isResidentCredential"], true, "discoverable");
+    assert_eq!(credentials[0]["rpId"], "localhost");
+    browser.click("button[type=submit]").await;
+    browser.wait_for_url(&format!("{base}/account")).await;
+    let listed = browser
+        .script("return document.querySelector('ul.factors').textContent")
+        .await;
+    assert!(listed.as_str().unwrap().contains("This laptop"), "{listed}");
+    browser.screenshot("account-passkey").await;
+
+    // Signed out, the login page offers the passkey. Without an
+    // authenticator the page waits (the screenshot); with it, the
+    // username field's autofill request (conditional mediation) completes
+    // at once, the virtual authenticator standing in for the user who
+    // picks the passkey from the list: signed in, no password typed.
+    let saved = credentials[0].clone();
+    browser
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/webauthn/authenticator/{authenticator}"),
+            None,
+        )
+        .await;
+    browser.call(reqwest::Method::DELETE, "/cookie", None).await;
+    browser.goto(&format!("{base}/account")).await;
+    browser.wait_for_url(&format!("{base}/login")).await;
+    let offered = browser
+        .poll(
+            "const f = document.querySelector('#passkey-form'); return !!f && !f.hidden",
+            |v| *v == true,
+        )
+        .await;
+    assert_eq!(offered, true, "the login page offers a passkey");
+    let autofill = browser
+        .script("return document.querySelector('#username').getAttribute('autocomplete')")
+        .await;
+    assert_eq!(autofill, "username webauthn", "conditional UI");
+    assert_eq!(
+        browser.accessibility().await,
+        Vec::<String>::new(),
+        "login page with a passkey button"
+    );
+    browser.screenshot("login-passkey").await;
+    let authenticator = add_authenticator(&browser).await;
+    browser
+        .call(
+            reqwest::Method::POST,
+            &format!("/webauthn/authenticator/{authenticator}/credential"),
+            Some(saved),
+        )
+        .await;
+    browser.goto(&format!("{base}/account")).await;
+    browser.wait_for_url(&format!("{base}/account")).await;
+    let signed_in = app.server.security_event("authentication_success").await;
+    assert!(
+        app.server
+            .json_logs()
+            .iter()
+            .any(|l| l["event"] == "authentication_success" && l["method"] == "passkey"),
+        "{signed_in}"
+    );
+
+    // A password first (the authenticator away again, or the autofill
+    // request would answer): then the passkey is the second factor.
+    let saved = browser
+        .call(
+            reqwest::Method::GET,
+            &format!("/webauthn/authenticator/{authenticator}/credentials"),
+            None,
+        )
+        .await[0]
+        .clone();
+    browser
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/webauthn/authenticator/{authenticator}"),
+            None,
+        )
+        .await;
+    browser.call(reqwest::Method::DELETE, "/cookie", None).await;
+    browser.goto(&format!("{base}/account")).await;
+    password_sign_in().await;
+    let authenticator = add_authenticator(&browser).await;
+    browser
+        .call(
+            reqwest::Method::POST,
+            &format!("/webauthn/authenticator/{authenticator}/credential"),
+            Some(saved),
+        )
+        .await;
+    let prompt = browser
+        .poll(
+            "const f = document.querySelector('form[action=\"/login/factor/passkey\"]'); return !!f && !f.hidden",
+            |v| *v == true,
+        )
+        .await;
+    assert_eq!(prompt, true, "the factor page offers the passkey");
+    assert_eq!(
+        browser.accessibility().await,
+        Vec::<String>::new(),
+        "factor page with a passkey"
+    );
+    browser.screenshot("second-factor-passkey").await;
+    browser.click("#passkey-button").await;
+    browser.wait_for_url(&format!("{base}/account")).await;
+    let used = app
+        .server
+        .json_logs()
+        .iter()
+        .filter(|l| l["event"] == "mfa_challenge_succeeded" && l["method"] == "passkey")
+        .count();
+    assert_eq!(used, 2, "passwordless and second factor");
 }

@@ -54,10 +54,12 @@ impl Server {
         for (name, value) in env {
             // "self": the server's own address, for relying parties that
             // check the issuer against the URL they discovered it at.
-            let value = if *value == "self" {
-                format!("http://127.0.0.1:{port}")
-            } else {
-                (*value).to_owned()
+            // "self-localhost": the same by name, for WebAuthn, whose RP id
+            // must be a domain (and browsers trust http://localhost).
+            let value = match *value {
+                "self" => format!("http://127.0.0.1:{port}"),
+                "self-localhost" => format!("http://localhost:{port}"),
+                other => other.to_owned(),
             };
             command.env(name, value);
         }
@@ -348,6 +350,7 @@ impl TestApp {
         );
         let issuer = match var("AUTH_ISSUER") {
             Some("self") => server.base.clone(),
+            Some("self-localhost") => server.base.replace("127.0.0.1", "localhost"),
             other => other.unwrap_or(ISSUER).to_owned(),
         };
         let mut cli_env = vec![
