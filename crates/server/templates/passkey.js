@@ -62,6 +62,11 @@
       body: new URLSearchParams(new FormData(form)),
       credentials: "same-origin",
     });
+    if (answer.status === 401 && form.dataset.ceremony === "create") {
+      // The sign-in is no longer fresh: the page signs in again.
+      location.reload();
+      return;
+    }
     if (!answer.ok) {
       throw new Error("no passkey options");
     }

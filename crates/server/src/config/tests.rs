@@ -129,6 +129,30 @@ fn the_mfa_policy_is_one_of_three_words() {
 }
 
 #[test]
+fn the_webauthn_rp_id_is_the_issuers_host_or_a_parent_of_it() {
+    assert_eq!(load(&[], None).unwrap().webauthn_rp_id, "");
+    let issuer = ("AUTH_ISSUER", "https://login.Example.com:8443/tenant");
+    for (rp_id, expected) in [
+        ("example.com", "example.com"),
+        ("LOGIN.example.com", "login.example.com"),
+    ] {
+        let config = load(&[issuer, ("AUTH_WEBAUTHN_RP_ID", rp_id)], None).unwrap();
+        assert_eq!(config.webauthn_rp_id, expected);
+        assert_eq!(config.redacted()["webauthn_rp_id"], expected);
+    }
+    // Not a suffix on a label boundary, another domain, a public suffix.
+    for rp_id in [
+        "gin.example.com",
+        "example.org",
+        "com",
+        "other.login.example.com",
+    ] {
+        let err = load(&[issuer, ("AUTH_WEBAUTHN_RP_ID", rp_id)], None).unwrap_err();
+        assert!(err.to_string().contains("AUTH_WEBAUTHN_RP_ID"), "{err}");
+    }
+}
+
+#[test]
 fn redacted_view_hides_secrets() {
     let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let config = load(

@@ -31,12 +31,26 @@ pub fn init(format: LogFormat, level: &str) {
     init_with_writer(format, level, io::stdout);
 }
 
+/// `level` with the WebAuthn library silenced unless it names it: the
+/// library logs every refused ceremony at ERROR (a browser's wrong
+/// answer, not our failure), and its debug lines are whole credentials.
+/// Our own events (`mfa_challenge_failed` with a `reason`) say what
+/// happened.
+fn with_quiet_libraries(level: &str) -> String {
+    if level.contains("webauthn") {
+        level.to_owned()
+    } else {
+        format!("{level},webauthn_rs_core=off,webauthn_rs=off")
+    }
+}
+
 pub fn init_with_writer<W>(format: LogFormat, level: &str, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     // The level was validated with the config; fall back rather than fail.
-    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(with_quiet_libraries(level)).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = subscriber_fmt().with_env_filter(filter).with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder

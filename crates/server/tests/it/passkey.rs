@@ -549,6 +549,10 @@ async fn wrong_passkey_answers_are_refused() {
     let unknown = json!({"challenge_id": "nope"});
     let refused = post_passwordless(&p, &mut browser, (&html, &unknown), &json!({})).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    // The library's own lines (ERROR for each refusal, whole credentials
+    // at debug) stay out of the log, even at AUTH_LOG_LEVEL=debug.
+    let logs = p.server.logs().join("\n");
+    assert!(!logs.contains("webauthn_rs"), "{logs}");
 }
 
 #[tokio::test]

@@ -565,3 +565,45 @@ fn refused(user: Option<&UserRecord>, client_id: &str, reason: &'static str) -> 
     tracing::info!(category = "security", event = "mfa_challenge_failed", user_id = %user_id, client_id = %client_id, method = "passkey", reason, outcome = "failure", "passkey refused");
     Outcome::Refused
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_relying_party_is_the_issuers_domain() {
+        let rp = RelyingParty::new("https://login.example.com/tenant", None).unwrap();
+        assert_eq!(rp.rp_id(), "login.example.com");
+        let parent = RelyingParty::new("https://login.example.com", Some("example.com")).unwrap();
+        assert_eq!(parent.rp_id(), "example.com");
+        // Browsers take http://localhost as a secure context.
+        assert!(RelyingParty::new("http://localhost:3001", None).is_ok());
+        // WebAuthn has no RP id for an IP address (§5.1.4.1).
+        for issuer in ["http://127.0.0.1:3001", "https://[::1]:8443"] {
+            assert!(matches!(
+                RelyingParty::new(issuer, None),
+                Err(RelyingPartyError::NotADomain(_))
+            ));
+        }
+        assert!(matches!(
+            RelyingParty::new("https://login.example.com", Some("example.org")),
+            Err(RelyingPartyError::NotASuffix { .. })
+        ));
+    }
+
+    #[test]
+    fn one_credential_is_one_factor_id() {
+        assert_eq!(factor_id(b"credential"), factor_id(b"credential"));
+        assert_ne!(factor_id(b"credential"), factor_id(b"credential2"));
+        assert!(factor_id(b"x").starts_with("pk-"));
+        assert_eq!(factor_id(b"x").len(), 3 + 22);
+    }
+
+    #[test]
+    fn user_handles_are_uuids() {
+        let mut user = crate::services::fixtures::user("u-1", "alice");
+        assert!(matches!(user_handle(&user), Err(PasskeyError::Unsupported)));
+        user.id = "1b4e28ba-2fa1-11d2-883f-0016d3cca427".into();
+        assert_eq!(user_handle(&user).unwrap().to_string(), user.id);
+    }
+}
