@@ -33,5 +33,6 @@ mod scim;
 mod sentinel;
 mod shutdown;
 mod sign_in;
+mod soft_authenticator;
 mod startup;
 mod token_checks;
