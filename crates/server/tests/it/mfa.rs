@@ -73,7 +73,7 @@ async fn enrol_on_account_page(
 /// Submits the enrolment page `html` to `action`, naming the factor
 /// `name`, with a code of its key computed by oathtool; returns the key, the
 /// code and the answer.
-async fn submit_enrolment(
+pub async fn submit_enrolment(
     p: &Provider,
     browser: &mut Browser,
     html: &str,

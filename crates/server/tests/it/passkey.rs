@@ -408,3 +408,66 @@ async fn a_passkey_is_registered_once_and_only_from_this_origin() {
         .count();
     assert_eq!(passkeys, 1, "{factors}");
 }
+
+/// A password session asked for the phishing-resistant level is stepped
+/// up with the passkey (`prompt=none` cannot be); TOTP would not do.
+#[tokio::test]
+async fn a_password_session_steps_up_to_phr_with_a_passkey() {
+    let p = Provider::start().await;
+    let (mut browser, mut authenticator) = with_passkey(&p).await;
+    let silent = location(
+        &browser
+            .get(&p.authorize_url(&[("prompt", "none"), ("acr_values", "phr")]))
+            .await,
+    );
+    assert_eq!(query(&silent)["error"], "interaction_required", "{silent}");
+    let to = location(
+        &browser
+            .get(&p.authorize_url(&[("acr_values", "phr")]))
+            .await,
+    );
+    assert!(to.starts_with("/login/factor?authz="), "{to}");
+    let page = browser
+        .get(&format!("{}{to}", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Use a passkey"), "{page}");
+    let fields = [
+        ("authz", hidden(&page, "authz")),
+        ("csrf_token", hidden(&page, "csrf_token")),
+        ("pending", String::new()),
+    ];
+    let offer = json_of(
+        browser
+            .post(
+                &format!("{}/login/factor/passkey/options", p.base),
+                &form(&fields),
+            )
+            .await,
+    )
+    .await;
+    let credential = authenticator.assert(&offer["publicKey"], &Answer::default());
+    let mut fields = fields.to_vec();
+    fields.push((
+        "challenge_id",
+        offer["challenge_id"].as_str().unwrap().to_owned(),
+    ));
+    fields.push(("credential", credential.to_string()));
+    let to = location(
+        &browser
+            .post(&format!("{}/login/factor/passkey", p.base), &form(&fields))
+            .await,
+    );
+    let claims = id_token_claims(&p, &mut browser, &to).await;
+    assert_eq!(claims["acr"], "phr");
+    assert_eq!(claims["amr"], json!(["pwd", "hwk", "user", "mfa"]));
+    // Now even prompt=none meets it.
+    let silent = location(
+        &browser
+            .get(&p.authorize_url(&[("prompt", "none"), ("acr_values", "phr")]))
+            .await,
+    );
+    assert!(query(&silent).contains_key("code"), "{silent}");
+}
