@@ -19,10 +19,15 @@
 //! The whole file is verified before anything is written; version 1 files
 //! (checksummed only) are refused.
 //!
+//! Passkeys are factors: their public keys, flags and signature counters
+//! travel with them, so a restored store still refuses a counter that went
+//! back.
+//!
 //! What it does not hold: tokens and sessions in flight (codes, refresh
-//! families, sessions, revocations, counters). After a restore users sign in
-//! again and clients fetch new tokens; access tokens already issued stay
-//! valid until they expire, since the signing keys come back.
+//! families, sessions, revocations, counters, WebAuthn challenges, which
+//! live five minutes). After a restore users sign in again and clients
+//! fetch new tokens; access tokens already issued stay valid until they
+//! expire, since the signing keys come back.
 //!
 //! Consistency: every record is read in one store call, so each is whole;
 //! the backup is taken while the server runs, one collection after another

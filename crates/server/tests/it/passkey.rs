@@ -372,6 +372,29 @@ async fn wrong_passkey_answers_are_refused() {
     let unknown = json!({"challenge_id": "nope"});
     let refused = post_passwordless(&p, &mut browser, (&html, &unknown), &json!({})).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    // A removed passkey signs nobody in.
+    let listed = p.cli(&["user", "mfa", "list", &p.user_id]);
+    let passkey = listed["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "passkey")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    p.cli(&["user", "mfa", "reset", &p.user_id, "--factor", &passkey]);
+    let mut browser = Browser::new();
+    let (html, offer) = passwordless_offer(&p, &mut browser).await;
+    let credential = authenticator.assert(&offer["publicKey"], &Answer::default());
+    let refused = post_passwordless(&p, &mut browser, (&html, &offer), &credential).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        p.server
+            .json_logs()
+            .iter()
+            .any(|l| l["event"] == "mfa_challenge_failed" && l["reason"] == "unknown_credential")
+    );
     // The library's own lines (ERROR for each refusal, whole credentials
     // at debug) stay out of the log, even at AUTH_LOG_LEVEL=debug.
     let logs = p.server.logs().join("\n");
@@ -470,4 +493,33 @@ async fn a_password_session_steps_up_to_phr_with_a_passkey() {
             .await,
     );
     assert!(query(&silent).contains_key("code"), "{silent}");
+}
+
+/// docs/security.md 31: every credential check shares the login budget per
+/// client IP, whichever page it comes from; a ceremony's options are the
+/// pages' (`authorize`) budget.
+#[tokio::test]
+async fn passkey_posts_share_the_login_rate_limit() {
+    let p = Provider::start_with(&[
+        ("AUTH_RATE_LIMIT_LOGIN", "3/1m"),
+        ("AUTH_RATE_LIMIT_AUTHORIZE", "1000/1m"),
+    ])
+    .await;
+    let mut browser = Browser::new();
+    for path in [
+        "/login/passkey",
+        "/login/factor/passkey",
+        "/account/passkey",
+    ] {
+        let answer = browser.post(&format!("{}{path}", p.base), &[]).await;
+        assert_ne!(answer.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+    for path in ["/login/passkey", "/login", "/account/passkey"] {
+        let answer = browser.post(&format!("{}{path}", p.base), &[]).await;
+        assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+    }
+    let options = browser
+        .post(&format!("{}/login/passkey/options", p.base), &[])
+        .await;
+    assert_ne!(options.status(), StatusCode::TOO_MANY_REQUESTS);
 }
