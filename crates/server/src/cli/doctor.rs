@@ -89,6 +89,7 @@ pub async fn run(ctx: Context, json_output: bool) -> Result<(), CliError> {
         checks.push(signing_keys(&ctx, now).await);
     }
     checks.extend(issuer(&ctx.config, now).await);
+    checks.push(passkeys(&ctx));
 
     let healthy = checks.iter().all(|c| c.status != Status::Fail);
     if json_output {
@@ -142,6 +143,31 @@ fn configuration(config: &Config) -> Check {
         );
     }
     check("configuration", Status::Ok, "valid", None)
+}
+
+/// The WebAuthn relying party passkeys are bound to, or why there is none.
+fn passkeys(ctx: &Context) -> Check {
+    #[cfg(feature = "passkeys")]
+    if let Some(rp) = &ctx.passkeys {
+        return check(
+            "passkeys",
+            Status::Ok,
+            format!("RP id {}", rp.rp_id()),
+            None,
+        );
+    }
+    let why = if cfg!(feature = "passkeys") {
+        "off: the issuer's host is an IP address, which WebAuthn has no RP id for"
+    } else {
+        "off: this build has no passkeys feature"
+    };
+    let _ = ctx;
+    check(
+        "passkeys",
+        Status::Warn,
+        why,
+        Some("runbook: \"Sign-in factors\" — give AUTH_ISSUER a domain name"),
+    )
 }
 
 async fn persistence(ctx: &Context, now: i64) -> Check {

@@ -524,3 +524,64 @@ async fn password_only(p: &Provider, browser: &mut Browser, password: &str) -> O
     let answer = post_password(p, browser, password).await;
     (answer.status() == StatusCode::SEE_OTHER).then(|| location(&answer))
 }
+
+/// The account page's sign-in meets a factor page with neither a pending
+/// sign-in nor a session (expired, or another tab signed out): back to
+/// `/account`, which signs in again, never an error page.
+#[tokio::test]
+async fn an_account_sign_in_without_its_session_goes_back_to_the_account_page() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    let to_login = location(&browser.get(&format!("{}/account", p.base)).await);
+    let (_, page) = text(browser.get(&format!("{}{to_login}", p.base)).await).await;
+    let form = [
+        ("authz", hidden(&page, "authz")),
+        ("csrf_token", hidden(&page, "csrf_token")),
+        ("pending", String::new()),
+        ("code", "123456".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for action in ["/login/factor", "/login/continue"] {
+        let answer = browser.post(&format!("{}{action}", p.base), &form).await;
+        assert_eq!(location(&answer), "/account", "{action}");
+    }
+}
+
+/// A browser left signed in is not enough to change how the account signs
+/// in: adding or removing a factor needs a sign-in within five minutes
+/// (`routes::account::FRESH_SECONDS`). The session is aged in the store.
+#[tokio::test]
+async fn changing_factors_needs_a_recent_sign_in() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    p.sign_in(&mut browser, &[]).await;
+    let (_, account) = text(browser.get(&format!("{}/account", p.base)).await).await;
+    let csrf = hidden(&account, "csrf_token");
+    let (status, _) = text(browser.get(&format!("{}/account/totp", p.base)).await).await;
+    assert_eq!(status, StatusCode::OK, "fresh: the enrolment page");
+    let db = rusqlite::Connection::open(p.server.database()).unwrap();
+    let aged = db
+        .execute(
+            "UPDATE sessions SET data = json_set(data, '$.auth_time', \
+             json_extract(data, '$.auth_time') - 301)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(aged, 1);
+    for path in ["/account/totp", "/account/passkey"] {
+        let answer = browser.get(&format!("{}{path}", p.base)).await;
+        assert!(location(&answer).starts_with("/login?authz="), "{path}");
+    }
+    let remove = [
+        ("csrf_token", csrf.as_str()),
+        ("factor_id", "totp-x"),
+        ("action", "remove"),
+    ];
+    let answer = browser
+        .post(&format!("{}/account/factor", p.base), &remove)
+        .await;
+    assert!(location(&answer).starts_with("/login?authz="));
+    // The page itself still opens: the session is valid, only not recent.
+    let (status, _) = text(browser.get(&format!("{}/account", p.base)).await).await;
+    assert_eq!(status, StatusCode::OK);
+}

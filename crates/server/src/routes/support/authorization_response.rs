@@ -120,13 +120,18 @@ pub(in crate::routes) fn see_other(location: &str) -> Response {
 
 /// Takes an authorization request as far as it can go now: to the login
 /// page, the consent page, or the code. `done` says what the user has
-/// just done on our pages; `jar` carries the cookies they set.
+/// just done on our pages; `jar` carries the cookies they set. The account
+/// page's own sign-in (`transaction::account_params`) is no authorization
+/// request: it goes back to `/account`, which signs in again if it must.
 pub async fn resume(
     state: &AppState,
     jar: CookieJar,
     params: Vec<(String, String)>,
     done: Done,
 ) -> Response {
+    if transaction::is_account(&params) {
+        return (jar, crate::routes::account::to_account()).into_response();
+    }
     let (client, request) = match authorize::load(state, Params(&params)).await {
         Ok(loaded) => loaded,
         Err(e) => return failure(state, e),
