@@ -23,12 +23,14 @@ use axum_extra::extract::CookieJar;
 use store::{FactorKind, UserRecord};
 
 use super::login::{
-    Fields, Posted, client_id_of, expired, field, form_fields, open, passkeys_on, posted, signed_in,
+    Fields, Posted, client_id_of, declined_enrolment, expired, field, form_fields, open,
+    passkeys_on, posted, signed_in,
 };
 use super::support::authorization_response::resume;
 use crate::services::lockout;
 use crate::services::mfa::{challenge, enrol};
-use crate::services::oauth::authorize::Done;
+use crate::services::oauth::authorize::{Done, enrolment_deadline, in_enrolment_grace};
+use crate::services::rfc3339;
 use crate::state::AppState;
 use crate::web::errors::{csrf_refused, unavailable};
 use crate::web::pages::{self, CodesPage, EnrolTotpPage, FactorPage};
@@ -114,6 +116,18 @@ pub(super) fn enrol_page(
     user: &UserRecord,
     error: Option<&str>,
 ) -> Response {
+    enrol_page_until(state, jar, (action, authz), user, error, None)
+}
+
+/// [`enrol_page`], offering "Not now" until `deadline` (RFC 3339).
+fn enrol_page_until(
+    state: &AppState,
+    jar: CookieJar,
+    (action, authz): (&str, &str),
+    user: &UserRecord,
+    error: Option<&str>,
+    deadline: Option<&str>,
+) -> Response {
     let offer = match enrol::offer_totp(state, user) {
         Ok(offer) => offer,
         Err(e) => return unavailable(e),
@@ -127,6 +141,7 @@ pub(super) fn enrol_page(
     let page = EnrolTotpPage {
         action,
         required: action == "/login/enrol",
+        deadline,
         qr_svg: &qr,
         base32: offer.base32.expose(),
         authz,
@@ -268,6 +283,39 @@ pub(super) async fn passed(
     }
 }
 
+/// GET /login/enrol: right after the password, a user whose account will
+/// need a factor when its grace period ends (`AUTH_MFA_ENROLMENT_GRACE`)
+/// may add one now, or go on ("Not now", `/login/continue`).
+pub async fn enrol_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<Fields>,
+) -> Response {
+    let sealed = field(&query, "authz").unwrap_or_default().to_owned();
+    let Some(params) = open(&state, Some(&sealed)) else {
+        return expired();
+    };
+    let current = match session::current(&state, &jar).await {
+        Ok(Some(current)) => current,
+        Ok(None) => return resume(&state, jar, params, Done::default()).await,
+        Err(e) => return unavailable(e),
+    };
+    let user = &current.user;
+    let deadline = if in_enrolment_grace(&state, user, state.clock.now()) {
+        Some(rfc3339(enrolment_deadline(&state, user)))
+    } else {
+        None
+    };
+    enrol_page_until(
+        &state,
+        jar,
+        ("/login/enrol", &sealed),
+        user,
+        None,
+        deadline.as_deref(),
+    )
+}
+
 /// POST /login/enrol: a signed-in user without a factor adds a TOTP
 /// generator because the request requires two factors.
 pub async fn enrol(
@@ -314,12 +362,17 @@ pub(super) async fn confirm(
     let enrolled = match enrol::confirm_totp(state, &current.user, offer, name, code).await {
         Ok(enrolled) => enrolled,
         Err(enrol::EnrolError::WrongCode | enrol::EnrolError::BadOffer) => {
-            return enrol_page(
+            // The grace period's offer stays one ("Not now") if it was.
+            let deadline = (field(fields, "offer") == Some("grace")
+                && in_enrolment_grace(state, &current.user, state.clock.now()))
+            .then(|| rfc3339(enrolment_deadline(state, &current.user)));
+            return enrol_page_until(
                 state,
                 jar,
                 (action, authz),
                 &current.user,
                 Some("That code does not match. Scan the new QR code and try again."),
+                deadline.as_deref(),
             );
         }
         Err(e) => return unavailable(e),
@@ -368,7 +421,9 @@ pub async fn proceed(
         Ok(current) => current.is_some_and(|c| state.clock.now() - c.session.auth_time < 300),
         Err(e) => return unavailable(e),
     };
-    if fresh {
+    if fresh && field(&fields, "enrolment") == Some("later") {
+        declined_enrolment(&state, jar, params).await
+    } else if fresh {
         signed_in(&state, jar, params).await
     } else {
         resume(&state, jar, params, Done::default()).await

@@ -240,19 +240,34 @@ pub(super) async fn signed_in(
     jar: CookieJar,
     params: Vec<(String, String)>,
 ) -> Response {
+    go_on(state, jar, params, false).await
+}
+
+/// As [`signed_in`], the user having declined to enrol a factor during the
+/// grace period (`Step::OfferEnrolment`).
+pub(super) async fn declined_enrolment(
+    state: &AppState,
+    jar: CookieJar,
+    params: Vec<(String, String)>,
+) -> Response {
+    go_on(state, jar, params, true).await
+}
+
+async fn go_on(
+    state: &AppState,
+    jar: CookieJar,
+    params: Vec<(String, String)>,
+    enrolment_declined: bool,
+) -> Response {
     if transaction::is_account(&params) {
         return (jar, super::account::to_account()).into_response();
     }
-    resume(
-        state,
-        jar,
-        params,
-        Done {
-            signed_in: true,
-            consented: false,
-        },
-    )
-    .await
+    let done = Done {
+        signed_in: true,
+        consented: false,
+        enrolment_declined,
+    };
+    resume(state, jar, params, done).await
 }
 
 /// What both consent handlers need: the client, the validated request, and
@@ -328,8 +343,8 @@ pub async fn consent(
         jar,
         params,
         Done {
-            signed_in: false,
             consented: true,
+            ..Done::default()
         },
     )
     .await

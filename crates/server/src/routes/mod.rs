@@ -86,7 +86,7 @@ pub fn router(state: AppState) -> Router {
             "/login/factor",
             get(factor::factor_form).post(factor::factor),
         )
-        .route("/login/enrol", post(factor::enrol))
+        .route("/login/enrol", get(factor::enrol_form).post(factor::enrol))
         .merge(passkey_routes())
         .route("/login/continue", post(factor::proceed))
         .route("/consent", get(login::consent_form).post(login::consent))

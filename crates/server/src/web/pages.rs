@@ -54,6 +54,9 @@ pub struct EnrolPasskeyPage<'a> {
 pub struct EnrolTotpPage<'a> {
     pub action: &'a str,
     pub required: bool,
+    /// During the grace period: when the factor becomes required; the
+    /// page then offers "Not now".
+    pub deadline: Option<&'a str>,
     pub qr_svg: &'a str,
     pub base32: &'a str,
     pub authz: &'a str,

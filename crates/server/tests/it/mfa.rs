@@ -411,9 +411,77 @@ async fn a_required_policy_takes_a_user_without_a_factor_through_enrolment() {
     assert!(to.starts_with("/login/factor?authz="), "{to}");
     let (_, html) = text(browser.get(&format!("{}{to}", p.base)).await).await;
     assert!(html.contains("needs a second factor") && html.contains("<svg"));
+    assert!(
+        !html.contains("Not now"),
+        "no grace period: no way around it"
+    );
     // Nothing gets past it: the same request again lands here again.
     let again = location(&browser.get(&p.authorize_url(&[])).await);
     assert!(again.starts_with("/login/factor?authz="), "{again}");
+}
+
+/// Within `AUTH_MFA_ENROLMENT_GRACE` of its creation an account is offered
+/// enrolment after the password and may decline it ("Not now"); single
+/// sign-on does not ask again, and a request that itself needs two
+/// factors cannot be declined. Past the grace period there is no "Not now".
+#[tokio::test]
+async fn during_the_grace_period_enrolment_is_offered_and_may_wait() {
+    let p = Provider::start_with(&[
+        ("AUTH_MFA", "required"),
+        ("AUTH_MFA_ENROLMENT_GRACE", "7days"),
+    ])
+    .await;
+    let mut browser = Browser::new();
+    let to = location(&post_password(&p, &mut browser, PASSWORD).await);
+    assert!(to.starts_with("/login/enrol?authz="), "{to}");
+    let (status, html) = text(browser.get(&format!("{}{to}", p.base)).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("will need a second factor from") && html.contains("Not now"),
+        "{html}"
+    );
+    // A wrong code keeps the offer an offer.
+    let form = [
+        ("authz", hidden(&html, "authz")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("factor_id", hidden(&html, "factor_id")),
+        ("sealed_seed", hidden(&html, "sealed_seed")),
+        ("offer", hidden(&html, "offer")),
+        ("code", "000000".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, html) = text(
+        browser
+            .post(&format!("{}/login/enrol", p.base), &form)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("Not now"), "{html}");
+    let later = [
+        ("authz", hidden(&html, "authz")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("enrolment", "later".to_owned()),
+    ];
+    let later: Vec<(&str, &str)> = later.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let to = location(
+        &browser
+            .post(&format!("{}/login/continue", p.base), &later)
+            .await,
+    );
+    let code = consent_to_code(&p, &mut browser, &to).await;
+    let id = payload(tokens(&p, &code).await["id_token"].as_str().unwrap());
+    assert_eq!(id["acr"], "urn:auth-service:acr:pwd");
+    // Single sign-on goes straight on; a request for two factors does not.
+    let again = location(&browser.get(&p.authorize_url(&[])).await);
+    assert!(query(&again).contains_key("code"), "{again}");
+    let step_up = location(&browser.get(&p.authorize_url(&[("acr_values", MFA)])).await);
+    assert!(step_up.starts_with("/login/factor?authz="), "{step_up}");
+    let (_, html) = text(browser.get(&format!("{}{step_up}", p.base)).await).await;
+    assert!(
+        !html.contains("Not now") && html.contains("needs a second factor"),
+        "{html}"
+    );
 }
 
 /// docs/security.md 25 on the account page: a password change and a

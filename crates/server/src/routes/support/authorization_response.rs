@@ -28,6 +28,7 @@ pub fn step(state: &AppState, params: &[(String, String)], step: Step) -> Respon
     match step {
         Step::SignIn => to_page(state, "/login", params),
         Step::StepUp(_) => to_page(state, "/login/factor", params),
+        Step::OfferEnrolment => to_page(state, "/login/enrol", params),
         Step::Consent => to_page(state, "/consent", params),
         Step::Refused(redirect, e) => redirect_error(state, &redirect, e.code, &e.description),
         Step::Code(redirect, code) => respond(state, &redirect, &[("code", code.as_str())]),

@@ -26,6 +26,8 @@ pub const CODE_LIFETIME: i64 = 60;
 pub struct Done {
     pub signed_in: bool,
     pub consented: bool,
+    /// Declined to enrol a factor during the grace period ("Not now").
+    pub enrolment_declined: bool,
 }
 
 /// Where an authorization request goes next.
@@ -34,6 +36,10 @@ pub enum Step {
     SignIn,
     /// The signed-in user must add a factor (or enrol one) to reach the level.
     StepUp(Level),
+    /// The user just signed in without a factor that `AUTH_MFA=required`
+    /// will demand once the account's grace period ends: enrolment is
+    /// offered, and may be declined.
+    OfferEnrolment,
     Consent,
     /// An error for the client's (trusted) redirect URI.
     Refused(Redirect, Error),
@@ -107,6 +113,15 @@ pub async fn next(
     let Some(current) = current else {
         return Ok(Step::SignIn);
     };
+    // Only right after the password: the offer does not interrupt single
+    // sign-on (and prompt=none never signs in).
+    if done.signed_in
+        && !done.enrolment_declined
+        && in_enrolment_grace(ctx, &current.user, now)
+        && !has_factor(ctx, &current.user.id).await?
+    {
+        return Ok(Step::OfferEnrolment);
+    }
     // A first-party client is trusted by configuration: no consent page.
     if !done.consented && !client.metadata.first_party {
         let granted = super::consent::granted(ctx, &current.user.id, &client.client_id).await?;
@@ -130,14 +145,29 @@ pub fn required_level(
     user: &store::UserRecord,
     now: i64,
 ) -> Option<Level> {
-    let in_grace = now < user.created_at + seconds(ctx.config.mfa_enrolment_grace);
     match ctx.config.mfa {
         MfaPolicy::Off => None,
-        MfaPolicy::Required if !in_grace => Some(Level::Mfa),
+        MfaPolicy::Required if !in_enrolment_grace(ctx, user, now) => Some(Level::Mfa),
         MfaPolicy::Required | MfaPolicy::Optional => {
             client.metadata.require_mfa.then_some(Level::Mfa)
         }
     }
+}
+
+/// `AUTH_MFA=required`, and `user` is younger than
+/// `AUTH_MFA_ENROLMENT_GRACE`: it may sign in without a factor for now.
+pub fn in_enrolment_grace(ctx: &Ctx, user: &store::UserRecord, now: i64) -> bool {
+    ctx.config.mfa == MfaPolicy::Required
+        && now < user.created_at + seconds(ctx.config.mfa_enrolment_grace)
+}
+
+/// The last moment of `user`'s grace period (Unix seconds).
+pub fn enrolment_deadline(ctx: &Ctx, user: &store::UserRecord) -> i64 {
+    user.created_at + seconds(ctx.config.mfa_enrolment_grace)
+}
+
+async fn has_factor(ctx: &Ctx, user_id: &str) -> Result<bool, store::Error> {
+    Ok(!ctx.store.list_factors(user_id).await?.is_empty())
 }
 
 fn step(request: &AuthorizationRequest, next: Next) -> Step {
