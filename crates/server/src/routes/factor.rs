@@ -141,6 +141,7 @@ fn enrol_page_until(
     let page = EnrolTotpPage {
         action,
         required: action == "/login/enrol",
+        passkeys: action == "/login/enrol" && passkeys_on(state),
         deadline,
         qr_svg: &qr,
         base32: offer.base32.expose(),

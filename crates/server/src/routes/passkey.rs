@@ -16,8 +16,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
@@ -25,9 +25,11 @@ use axum::{Form, Json};
 use axum_extra::extract::CookieJar;
 use serde_json::json;
 
-use super::account::{checked, freshly_signed_in, reinstate};
+use super::account::{checked, freshly_signed_in, render};
 use super::factor::{Subject, codes_page, factor_page, passed, subject};
-use super::login::{Fields, Posted, client_id_of, field, login_page, posted, signed_in};
+use super::login::{
+    Fields, Posted, client_id_of, expired, field, login_page, open, posted, signed_in,
+};
 use super::support::authorization_response::resume;
 use crate::services::lockout;
 use crate::services::mfa::passkey::{self, Offer, Outcome, PasskeyError, RelyingParty};
@@ -253,23 +255,34 @@ pub async fn factor(
     }
 }
 
-/// GET /account/passkey: the page that adds one.
-pub async fn enrol_form(State(state): State<AppState>, jar: CookieJar) -> Response {
+/// GET /account/passkey: the page that adds one, from the account page or,
+/// with `authz`, from the enrolment a sign-in needs (`super::factor`).
+pub async fn enrol_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    Query(query): Query<Fields>,
+) -> Response {
     if let Err(response) = freshly_signed_in(&state, &jar).await {
         return response;
     }
-    enrol_page(&state, jar, StatusCode::OK, None)
+    let authz = field(&query, "authz").unwrap_or_default();
+    if !authz.is_empty() && open(&state, Some(authz)).is_none() {
+        return expired();
+    }
+    enrol_page(&state, jar, authz, StatusCode::OK, None)
 }
 
 fn enrol_page(
     state: &AppState,
     jar: CookieJar,
+    authz: &str,
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
     let (jar, csrf) = session::csrf_token(state, jar);
     let nonce = pages::script_nonce();
     let page = EnrolPasskeyPage {
+        authz,
         csrf: &csrf,
         error,
         nonce: &nonce,
@@ -296,7 +309,9 @@ pub async fn enrol_options(
     options(passkey::offer_registration(&state, &rp, &current.user).await)
 }
 
-/// POST /account/passkey: the new credential.
+/// POST /account/passkey: the new credential. Made with user
+/// verification for this RP, it is a use of the passkey too: the session
+/// starts again with its methods (a sign-in that needed the factor goes on).
 pub async fn enrol(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -310,6 +325,14 @@ pub async fn enrol(
         Ok(current) => current,
         Err(response) => return response,
     };
+    let authz = field(&fields, "authz").unwrap_or_default().to_owned();
+    let params = match authz.as_str() {
+        "" => None,
+        sealed => match open(&state, Some(sealed)) {
+            Some(params) => Some(params),
+            None => return expired(),
+        },
+    };
     let Some(rp) = party(&state) else {
         return not_offered();
     };
@@ -322,6 +345,7 @@ pub async fn enrol(
             return enrol_page(
                 &state,
                 jar,
+                &authz,
                 StatusCode::CONFLICT,
                 Some("That passkey is on your account already."),
             );
@@ -331,30 +355,47 @@ pub async fn enrol(
             return enrol_page(
                 &state,
                 jar,
+                &authz,
                 StatusCode::BAD_REQUEST,
                 Some("The passkey could not be added. Try again."),
             );
         }
         Err(e) => return unavailable(e),
     };
-    // Adding a factor ended the user's sessions (docs/security.md 25); this
-    // browser's comes back as it was.
-    match enrolled.recovery_codes {
-        Some(codes) => {
-            if let Err(e) = state.store.put_session(&current.session).await {
-                return unavailable(e);
-            }
-            codes_page(
+    // Adding a factor ended the user's sessions (docs/security.md 25).
+    let amr = oauth::acr::combine(
+        &current.session.data.amr,
+        &passkey::methods(&enrolled.factor),
+    );
+    let jar = match session::start(&state, jar, current.user.clone(), amr).await {
+        Ok((jar, _)) => jar,
+        Err(e) => return unavailable(e),
+    };
+    match (enrolled.recovery_codes, params) {
+        (Some(codes), _) => codes_page(
+            &state,
+            jar,
+            &authz,
+            (
+                "Passkey added",
+                "You can sign in with it from now on. Keep these recovery codes somewhere safe: each works once if you lose your passkeys.",
+            ),
+            &codes,
+        ),
+        (None, Some(params)) => signed_in(&state, jar, params).await,
+        (None, None) => {
+            let current = match session::current(&state, &jar).await {
+                Ok(Some(current)) => current,
+                Ok(None) => return super::account::to_account(),
+                Err(e) => return unavailable(e),
+            };
+            render(
                 &state,
                 jar,
-                "",
-                (
-                    "Passkey added",
-                    "You can sign in with it from now on. Keep these recovery codes somewhere safe: each works once if you lose your passkeys.",
-                ),
-                &codes,
+                &current,
+                (Some("The passkey was added."), None),
             )
+            .await
         }
-        None => reinstate(&state, jar, current, "The passkey was added.").await,
     }
 }

@@ -42,6 +42,8 @@ pub struct FactorPage<'a> {
 #[derive(Template, Debug)]
 #[template(path = "enrol_passkey.html")]
 pub struct EnrolPasskeyPage<'a> {
+    /// The sign-in this enrolment is part of; empty from the account page.
+    pub authz: &'a str,
     pub csrf: &'a str,
     pub error: Option<&'a str>,
     pub nonce: &'a str,
@@ -54,6 +56,8 @@ pub struct EnrolPasskeyPage<'a> {
 pub struct EnrolTotpPage<'a> {
     pub action: &'a str,
     pub required: bool,
+    /// Offer a passkey instead (a sign-in's enrolment, passkeys on).
+    pub passkeys: bool,
     /// During the grace period: when the factor becomes required; the
     /// page then offers "Not now".
     pub deadline: Option<&'a str>,

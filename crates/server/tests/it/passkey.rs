@@ -432,12 +432,50 @@ async fn a_passkey_is_registered_once_and_only_from_this_origin() {
     assert_eq!(passkeys, 1, "{factors}");
 }
 
-/// A password session asked for the phishing-resistant level is stepped
-/// up with the passkey (`prompt=none` cannot be); TOTP would not do.
+/// A session of password and TOTP asked for the phishing-resistant level
+/// is stepped up with the passkey (`prompt=none` cannot be): TOTP is not
+/// phishing-resistant.
 #[tokio::test]
-async fn a_password_session_steps_up_to_phr_with_a_passkey() {
+async fn an_otp_session_steps_up_to_phr_with_a_passkey() {
     let p = Provider::start().await;
-    let (mut browser, mut authenticator) = with_passkey(&p).await;
+    let (mut first, mut authenticator) = with_passkey(&p).await;
+    let html = first
+        .get(&format!("{}/account/totp", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (key, _, (status, _)) =
+        crate::mfa::submit_enrolment(&p, &mut first, &html, ("/account/totp", "Phone")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let mut browser = Browser::new();
+    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
+    let page = browser
+        .fill(
+            &p.base,
+            &to_login,
+            "/login",
+            &[("username", "bjensen"), ("password", PASSWORD)],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let code = [
+        ("authz", hidden(&page, "authz")),
+        ("csrf_token", hidden(&page, "csrf_token")),
+        ("pending", hidden(&page, "pending")),
+        ("code", crate::mfa::oathtool(&key, 30)),
+    ];
+    let to = location(
+        &browser
+            .post(&format!("{}/login/factor", p.base), &form(&code))
+            .await,
+    );
+    let claims = id_token_claims(&p, &mut browser, &to).await;
+    assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
+
     let silent = location(
         &browser
             .get(&p.authorize_url(&[("prompt", "none"), ("acr_values", "phr")]))
@@ -485,7 +523,7 @@ async fn a_password_session_steps_up_to_phr_with_a_passkey() {
     );
     let claims = id_token_claims(&p, &mut browser, &to).await;
     assert_eq!(claims["acr"], "phr");
-    assert_eq!(claims["amr"], json!(["pwd", "hwk", "user", "mfa"]));
+    assert_eq!(claims["amr"], json!(["pwd", "otp", "hwk", "user", "mfa"]));
     // Now even prompt=none meets it.
     let silent = location(
         &browser
@@ -493,6 +531,86 @@ async fn a_password_session_steps_up_to_phr_with_a_passkey() {
             .await,
     );
     assert!(query(&silent).contains_key("code"), "{silent}");
+}
+
+/// AUTH_MFA=required takes a user without a factor through enrolment after
+/// the password; a passkey does instead of TOTP, and making it counts as
+/// using it: the sign-in goes on at the phishing-resistant level.
+#[tokio::test]
+async fn a_required_second_factor_can_be_a_new_passkey() {
+    let p = Provider::start_with(&[("AUTH_MFA", "required")]).await;
+    let mut browser = Browser::new();
+    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
+    let to = location(
+        &browser
+            .fill(
+                &p.base,
+                &to_login,
+                "/login",
+                &[("username", "bjensen"), ("password", PASSWORD)],
+            )
+            .await,
+    );
+    let enrol = browser
+        .get(&format!("{}{to}", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let link = enrol
+        .split("href=\"")
+        .find(|rest| rest.starts_with("/account/passkey?authz="))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a passkey instead: {enrol}"))
+        .to_owned();
+    let authz = query(&link)["authz"].clone();
+    let page = browser
+        .get(&format!("{}{link}", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(hidden(&page, "authz"), authz);
+    let csrf = hidden(&page, "csrf_token");
+    let offer = json_of(
+        browser
+            .post(
+                &format!("{}/account/passkey/options", p.base),
+                &[("csrf_token", &csrf)],
+            )
+            .await,
+    )
+    .await;
+    let mut authenticator = Authenticator::new();
+    let credential = authenticator.register(&offer["publicKey"], &Answer::default());
+    let fields = [
+        ("authz", authz),
+        ("csrf_token", csrf),
+        (
+            "challenge_id",
+            offer["challenge_id"].as_str().unwrap().to_owned(),
+        ),
+        ("credential", credential.to_string()),
+    ];
+    let codes = browser
+        .post(&format!("{}/account/passkey", p.base), &form(&fields))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(codes.matches("<li><code>").count(), 10, "{codes}");
+    let next = [
+        ("authz", hidden(&codes, "authz")),
+        ("csrf_token", hidden(&codes, "csrf_token")),
+    ];
+    let to = location(
+        &browser
+            .post(&format!("{}/login/continue", p.base), &form(&next))
+            .await,
+    );
+    let claims = id_token_claims(&p, &mut browser, &to).await;
+    assert_eq!(claims["acr"], "phr");
+    assert_eq!(claims["amr"], json!(["pwd", "hwk", "user", "mfa"]));
 }
 
 /// docs/security.md 31: every credential check shares the login budget per

@@ -192,6 +192,16 @@ pub fn is_synced(factor: &Factor) -> bool {
         .is_some_and(|p| flag(p, "backup_eligible"))
 }
 
+/// The RFC 8176 methods a use of the passkey `factor` shows: a key
+/// (`swk` if it may be synced, else `hwk`) and user verification.
+pub fn methods(factor: &Factor) -> [&'static str; 2] {
+    if is_synced(factor) {
+        ["swk", "user"]
+    } else {
+        ["hwk", "user"]
+    }
+}
+
 fn passkeys(factors: &[Factor]) -> Vec<(&Factor, Passkey)> {
     factors
         .iter()
