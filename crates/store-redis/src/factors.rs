@@ -207,4 +207,16 @@ impl FactorStore for RedisStore {
         }
         Ok(challenge)
     }
+
+    async fn touch_factor(&self, user_id: &str, factor_id: &str, now: i64) -> Result<()> {
+        let mut invocation = self.scripts().factor_advance.prepare_invoke();
+        invocation
+            .key(self.factors_key(user_id))
+            .arg(factor_id)
+            .arg(0)
+            .arg(now)
+            .arg("touch");
+        let reply: Vec<String> = self.invoke("touch_factor", invocation).await?;
+        status(&reply)
+    }
 }

@@ -500,6 +500,16 @@ pub async fn factor_counters_only_go_up(h: Harness) {
     );
     assert_not_found(s.advance_factor("u-1", "missing", 1, T0).await);
     assert_not_found(s.advance_factor("u-2", "f-1", 1_000, T0).await);
+    // A use without a counter moves only the last use.
+    s.touch_factor("u-1", "f-1", T0 + 20).await.unwrap();
+    let touched = s.get_factor("u-1", "f-1").await.unwrap();
+    assert_eq!(
+        (touched.counter, touched.last_used_at),
+        (101, Some(T0 + 20))
+    );
+    assert!(!s.advance_factor("u-1", "f-1", 101, T0 + 21).await.unwrap());
+    assert_not_found(s.touch_factor("u-1", "missing", T0).await);
+    assert_not_found(s.touch_factor("u-2", "f-1", T0).await);
 }
 
 pub async fn concurrent_uses_of_one_code_have_one_winner(h: Harness) {

@@ -253,6 +253,10 @@ pub trait FactorStore: Send + Sync {
         counter: u64,
         now: i64,
     ) -> Result<bool>;
+    /// Records a use of a factor that keeps no counter (a passkey whose
+    /// authenticator sends 0, as synced passkeys do): `last_used_at`
+    /// becomes `now`, the counter stays. `NotFound` if absent.
+    async fn touch_factor(&self, user_id: &str, factor_id: &str, now: i64) -> Result<()>;
     /// Stores a WebAuthn ceremony until its `expires_at`.
     /// `Conflict(Exists)` if a live challenge has the id.
     async fn insert_challenge(&self, challenge: &Challenge) -> Result<()>;

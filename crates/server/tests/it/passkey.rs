@@ -641,3 +641,59 @@ async fn passkey_posts_share_the_login_rate_limit() {
         .await;
     assert_ne!(options.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// A passkey that keeps no signature counter (synced passkeys send 0 every
+/// time) signs in again and again, each challenge once, and its last use
+/// is recorded all the same.
+#[tokio::test]
+async fn a_passkey_without_a_counter_signs_in_and_records_its_use() {
+    let p = Provider::start().await;
+    let mut browser = Browser::new();
+    p.sign_in(&mut browser, &[]).await;
+    let mut authenticator = Authenticator::new();
+    let counterless = Answer {
+        counter: Some(0),
+        flags: UP | UV | BE | BS,
+        ..Answer::default()
+    };
+    let (status, html) = register(&p, &mut browser, &mut authenticator, &counterless).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let listed = p.cli(&["user", "mfa", "list", &p.user_id]);
+    let passkey = |listed: &Value| {
+        listed["factors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == "passkey")
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(passkey(&listed)["last_used_at"], Value::Null);
+    for _ in 0..2 {
+        let mut other = Browser::new();
+        let (html, offer) = passwordless_offer(&p, &mut other).await;
+        let credential = authenticator.assert(&offer["publicKey"], &counterless);
+        let signed_in = post_passwordless(&p, &mut other, (&html, &offer), &credential).await;
+        let claims = id_token_claims(&p, &mut other, &location(&signed_in)).await;
+        assert_eq!(
+            claims["amr"],
+            json!(["swk", "user", "mfa"]),
+            "may be synced"
+        );
+    }
+    let listed = p.cli(&["user", "mfa", "list", &p.user_id]);
+    assert!(passkey(&listed)["last_used_at"].is_i64(), "{listed}");
+    assert!(
+        !p.server
+            .json_logs()
+            .iter()
+            .any(|l| l["event"] == "passkey_clone_suspected")
+    );
+    let account = browser
+        .get(&format!("{}/account", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(account.contains("passkey, may be synced"), "{account}");
+}

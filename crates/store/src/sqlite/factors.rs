@@ -172,6 +172,24 @@ impl FactorStore for SqliteStore {
         .await
     }
 
+    async fn touch_factor(&self, user_id: &str, factor_id: &str, now: i64) -> Result<()> {
+        let (user_id, id) = (user_id.to_owned(), factor_id.to_owned());
+        self.write("touch_factor", move |tx, _| {
+            let touched = tx
+                .execute(
+                    "UPDATE factors SET last_used_at = ?3 WHERE user_id = ?1 AND id = ?2",
+                    params![user_id, id, now],
+                )
+                .map_err(db)?;
+            if touched == 0 {
+                Err(Error::NotFound)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
     async fn insert_challenge(&self, challenge: &Challenge) -> Result<()> {
         let challenge = challenge.clone();
         self.write("insert_challenge", move |tx, now| {

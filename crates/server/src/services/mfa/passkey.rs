@@ -528,11 +528,15 @@ where
         Err(e) => return Ok(failed(reason(&e)).into()),
     };
     let counter = u64::from(result.counter());
-    if (counter > 0 || factor.counter > 0)
-        && !ctx
-            .store
-            .advance_factor(&user.id, &factor.id, counter, ctx.clock.now())
-            .await?
+    let now = ctx.clock.now();
+    if counter == 0 && factor.counter == 0 {
+        // No counter kept (synced passkeys): the challenge, taken once, is
+        // what makes the response single-use.
+        ctx.store.touch_factor(&user.id, &factor.id, now).await?;
+    } else if !ctx
+        .store
+        .advance_factor(&user.id, &factor.id, counter, now)
+        .await?
     {
         // Another use with this counter won the race, or a clone is in use.
         clone_suspected(&user, &factor.id, client_id, counter);
