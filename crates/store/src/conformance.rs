@@ -437,6 +437,59 @@ fn factor(user_id: &str, id: &str, created_at: i64) -> Factor {
     }
 }
 
+/// How many of 16 concurrent calls of `op`, half through each handle,
+/// won: returned `Ok(true)`, or `Ok` of anything but `false`; `NotFound`
+/// is a loss, any other error fails the case.
+async fn winners<T, F, Fut>(h: &Harness, op: F) -> usize
+where
+    T: Won + Send + 'static,
+    F: Fn(Arc<dyn Store>) -> Fut,
+    Fut: std::future::Future<Output = crate::Result<T>> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(op(store))
+        })
+        .collect();
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(value) => winners += usize::from(value.won()),
+            Err(Error::NotFound) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    winners
+}
+
+/// What a won call returns.
+trait Won {
+    fn won(&self) -> bool;
+}
+
+impl Won for bool {
+    fn won(&self) -> bool {
+        *self
+    }
+}
+
+impl Won for () {
+    fn won(&self) -> bool {
+        true
+    }
+}
+
+impl Won for Challenge {
+    fn won(&self) -> bool {
+        true
+    }
+}
+
 pub async fn factors_crud(h: Harness) {
     let s = &h.store;
     s.insert_factor(&factor("u-1", "f-2", T0)).await.unwrap();
@@ -517,21 +570,11 @@ pub async fn concurrent_uses_of_one_code_have_one_winner(h: Harness) {
         .insert_factor(&factor("u-1", "f-1", T0))
         .await
         .unwrap();
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let store = if i % 2 == 0 {
-                Arc::clone(&h.store)
-            } else {
-                Arc::clone(&h.other)
-            };
-            tokio::spawn(async move { store.advance_factor("u-1", "f-1", 7, T0).await.unwrap() })
-        })
-        .collect();
-    let mut winners = 0;
-    for task in tasks {
-        winners += usize::from(task.await.unwrap());
-    }
-    assert_eq!(winners, 1);
+    let won = winners(&h, |store| async move {
+        store.advance_factor("u-1", "f-1", 7, T0).await
+    })
+    .await;
+    assert_eq!(won, 1);
 }
 
 /// A recovery code is used by deleting its record: of concurrent deletes
@@ -541,25 +584,11 @@ pub async fn concurrent_deletes_of_one_factor_have_one_winner(h: Harness) {
         .insert_factor(&factor("u-1", "rc-1", T0))
         .await
         .unwrap();
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let store = if i % 2 == 0 {
-                Arc::clone(&h.store)
-            } else {
-                Arc::clone(&h.other)
-            };
-            tokio::spawn(async move { store.delete_factor("u-1", "rc-1").await })
-        })
-        .collect();
-    let mut winners = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(()) => winners += 1,
-            Err(Error::NotFound) => {}
-            Err(e) => panic!("{e}"),
-        }
-    }
-    assert_eq!(winners, 1);
+    let won = winners(&h, |store| async move {
+        store.delete_factor("u-1", "rc-1").await
+    })
+    .await;
+    assert_eq!(won, 1);
 }
 
 fn challenge(id: &str, expires_at: i64) -> Challenge {
@@ -614,25 +643,12 @@ pub async fn concurrent_challenge_takes_have_one_winner(h: Harness) {
         .insert_challenge(&challenge("ch-1", T0 + 300))
         .await
         .unwrap();
-    let tasks: Vec<_> = (0..16)
-        .map(|i| {
-            let store = if i % 2 == 0 {
-                Arc::clone(&h.store)
-            } else {
-                Arc::clone(&h.other)
-            };
-            tokio::spawn(async move { store.take_challenge("ch-1").await })
-        })
-        .collect();
-    let mut winners = 0;
-    for task in tasks {
-        match task.await.unwrap() {
-            Ok(_) => winners += 1,
-            Err(Error::NotFound) => {}
-            Err(e) => panic!("{e}"),
-        }
-    }
-    assert_eq!(winners, 1);
+    let won = winners(
+        &h,
+        |store| async move { store.take_challenge("ch-1").await },
+    )
+    .await;
+    assert_eq!(won, 1);
 }
 
 pub async fn users_by_email(h: Harness) {

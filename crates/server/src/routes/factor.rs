@@ -23,7 +23,7 @@ use axum_extra::extract::CookieJar;
 use store::{FactorKind, UserRecord};
 
 use super::login::{
-    Fields, Posted, client_id_of, declined_enrolment, expired, field, form_fields, open,
+    Fields, Posted, client_id_of, declined_enrolment, expired, field, form_fields, open, opened,
     passkeys_on, posted, signed_in,
 };
 use super::support::authorization_response::resume;
@@ -185,9 +185,9 @@ pub async fn factor_form(
     jar: CookieJar,
     Query(query): Query<Fields>,
 ) -> Response {
-    let sealed = field(&query, "authz").unwrap_or_default().to_owned();
-    let Some(params) = open(&state, Some(&sealed)) else {
-        return expired();
+    let (sealed, params) = match opened(&state, &query) {
+        Ok(opened) => opened,
+        Err(response) => return *response,
     };
     let subject = match subject(&state, &jar, None).await {
         Ok(Some(subject)) => subject,
@@ -292,9 +292,9 @@ pub async fn enrol_form(
     jar: CookieJar,
     Query(query): Query<Fields>,
 ) -> Response {
-    let sealed = field(&query, "authz").unwrap_or_default().to_owned();
-    let Some(params) = open(&state, Some(&sealed)) else {
-        return expired();
+    let (sealed, params) = match opened(&state, &query) {
+        Ok(opened) => opened,
+        Err(response) => return *response,
     };
     let current = match session::current(&state, &jar).await {
         Ok(Some(current)) => current,

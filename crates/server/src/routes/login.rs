@@ -49,6 +49,19 @@ pub(super) fn open(state: &AppState, sealed: Option<&str>) -> Option<Vec<(String
     transaction::open(&state.master_key, sealed?, state.clock.now())
 }
 
+/// The sealed transaction of a page's query (`?authz=`) and its
+/// parameters, or the expired-request page.
+pub(super) fn opened(
+    state: &AppState,
+    query: &Fields,
+) -> Result<(String, Fields), Box<Response>> {
+    let sealed = field(query, "authz").unwrap_or_default().to_owned();
+    match open(state, Some(&sealed)) {
+        Some(params) => Ok((sealed, params)),
+        None => Err(Box::new(expired())),
+    }
+}
+
 /// The fields of a posted form, or the page for a form over the body limit
 /// and, for any other unreadable form, `malformed`'s.
 pub(super) fn form_fields(
@@ -150,9 +163,9 @@ pub async fn login_form(
     jar: CookieJar,
     Query(query): Query<Fields>,
 ) -> Response {
-    let sealed = field(&query, "authz").unwrap_or_default().to_owned();
-    let Some(params) = open(&state, Some(&sealed)) else {
-        return expired();
+    let (sealed, params) = match opened(&state, &query) {
+        Ok(opened) => opened,
+        Err(response) => return *response,
     };
     let hint = Params(&params)
         .get("login_hint")
@@ -292,9 +305,9 @@ pub async fn consent_form(
     jar: CookieJar,
     Query(query): Query<Fields>,
 ) -> Response {
-    let sealed = field(&query, "authz").unwrap_or_default().to_owned();
-    let Some(params) = open(&state, Some(&sealed)) else {
-        return expired();
+    let (sealed, params) = match opened(&state, &query) {
+        Ok(opened) => opened,
+        Err(response) => return *response,
     };
     let (client, request, current) = match consent_context(&state, &jar, &params).await {
         Ok(context) => context,

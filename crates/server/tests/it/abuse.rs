@@ -356,9 +356,11 @@ async fn parallel_guesses_on_two_replicas_get_only_the_threshold_of_checks() {
     assert_eq!(locked, 45, "refused without a check");
 }
 
-/// docs/security.md 18: a whole run (code flow, refresh, client credentials,
-/// introspection, revocation, SCIM with a password, a failed login and a
-/// lockout) and not one of its secrets in the logs.
+/// docs/security.md 18 and 31: a whole run (code flow, refresh, client
+/// credentials, introspection, revocation, SCIM with a password, a TOTP
+/// enrolment and its recovery codes, a passkey registered and used, a
+/// failed login and a lockout) at trace level, and not one of its secrets
+/// in the logs.
 #[tokio::test]
 async fn no_secret_of_a_whole_run_reaches_the_logs() {
     let p =
@@ -398,6 +400,32 @@ async fn no_secret_of_a_whole_run_reaches_the_logs() {
         .await
         .unwrap();
     assert_eq!(revoked.status(), StatusCode::OK);
+
+    // Second factors: the TOTP key, its codes and the recovery codes; a
+    // passkey's ceremonies (challenge ids, challenges, signed responses).
+    let (key, confirming, recovery) = crate::mfa::enrol_on_account_page(&p, &mut browser).await;
+    secrets.extend([key.clone(), confirming]);
+    secrets.extend(
+        recovery
+            .iter()
+            .flat_map(|c| [c.clone(), c.replace('-', "")]),
+    );
+    let mut authenticator = crate::soft_authenticator::Authenticator::new();
+    let answer = crate::soft_authenticator::Answer::default();
+    let (status, _) = crate::passkey::register(&p, &mut browser, &mut authenticator, &answer).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut other = Browser::new();
+    let (html, offer) = crate::passkey::passwordless_offer(&p, &mut other).await;
+    let credential = authenticator.assert(&offer["publicKey"], &answer);
+    let signed_in =
+        crate::passkey::post_passwordless(&p, &mut other, (&html, &offer), &credential).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    secrets.push(offer["challenge_id"].as_str().unwrap().to_owned());
+    secrets.push(offer["publicKey"]["challenge"].as_str().unwrap().to_owned());
+    for part in ["signature", "clientDataJSON", "authenticatorData"] {
+        secrets.push(credential["response"][part].as_str().unwrap().to_owned());
+    }
+    secrets.extend(other.cookies.values().cloned());
 
     let env = p.cli_env();
     let (idp_id, idp_secret) = crate::helpers::service_client(&env, "scim:write");

@@ -212,6 +212,41 @@ impl Driver {
         value
     }
 
+    /// The credentials of a virtual authenticator (W3C WebAuthn §11.7).
+    async fn credentials(&self, authenticator: &str) -> Value {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/webauthn/authenticator/{authenticator}/credentials"),
+            None,
+        )
+        .await
+    }
+
+    /// Removes the virtual authenticator, keeping its one credential, so
+    /// that no request is answered until [`Driver::give_back`].
+    async fn take_away(&self, authenticator: &str) -> Value {
+        let credential = self.credentials(authenticator).await[0].clone();
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/webauthn/authenticator/{authenticator}"),
+            None,
+        )
+        .await;
+        credential
+    }
+
+    /// A new virtual authenticator holding `credential`; its id.
+    async fn give_back(&self, credential: Value) -> String {
+        let authenticator = add_authenticator(self).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/webauthn/authenticator/{authenticator}/credential"),
+            Some(credential),
+        )
+        .await;
+        authenticator
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let bytes = base64::Engine::decode(
@@ -654,13 +689,7 @@ async fn a_real_browser_adds_a_passkey_and_signs_in_with_it_with_and_without_a_p
         )
         .await;
     assert_eq!(codes, 10, "a first factor comes with recovery codes");
-    let credentials = browser
-        .call(
-            reqwest::Method::GET,
-            &format!("/webauthn/authenticator/{authenticator}/credentials"),
-            None,
-        )
-        .await;
+    let credentials = browser.credentials(&authenticator).await;
     assert_eq!(credentials.as_array().unwrap().len(), 1, "{credentials}");
     assert_eq!(credentials[0]["isResidentCredential"], true, "discoverable");
     assert_eq!(credentials[0]["rpId"], "localhost");
@@ -677,14 +706,7 @@ async fn a_real_browser_adds_a_passkey_and_signs_in_with_it_with_and_without_a_p
     // username field's autofill request (conditional mediation) completes
     // at once, the virtual authenticator standing in for the user who
     // picks the passkey from the list: signed in, no password typed.
-    let saved = credentials[0].clone();
-    browser
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/webauthn/authenticator/{authenticator}"),
-            None,
-        )
-        .await;
+    let saved = browser.take_away(&authenticator).await;
     browser.call(reqwest::Method::DELETE, "/cookie", None).await;
     browser.goto(&format!("{base}/account")).await;
     browser.wait_for_url(&format!("{base}/login")).await;
@@ -705,14 +727,7 @@ async fn a_real_browser_adds_a_passkey_and_signs_in_with_it_with_and_without_a_p
         "login page with a passkey button"
     );
     browser.screenshot("login-passkey").await;
-    let authenticator = add_authenticator(&browser).await;
-    browser
-        .call(
-            reqwest::Method::POST,
-            &format!("/webauthn/authenticator/{authenticator}/credential"),
-            Some(saved),
-        )
-        .await;
+    let authenticator = browser.give_back(saved).await;
     browser.goto(&format!("{base}/account")).await;
     browser.wait_for_url(&format!("{base}/account")).await;
     let signed_in = app.server.security_event("authentication_success").await;
@@ -726,32 +741,11 @@ async fn a_real_browser_adds_a_passkey_and_signs_in_with_it_with_and_without_a_p
 
     // A password first (the authenticator away again, or the autofill
     // request would answer): then the passkey is the second factor.
-    let saved = browser
-        .call(
-            reqwest::Method::GET,
-            &format!("/webauthn/authenticator/{authenticator}/credentials"),
-            None,
-        )
-        .await[0]
-        .clone();
-    browser
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/webauthn/authenticator/{authenticator}"),
-            None,
-        )
-        .await;
+    let saved = browser.take_away(&authenticator).await;
     browser.call(reqwest::Method::DELETE, "/cookie", None).await;
     browser.goto(&format!("{base}/account")).await;
     password_sign_in().await;
-    let authenticator = add_authenticator(&browser).await;
-    browser
-        .call(
-            reqwest::Method::POST,
-            &format!("/webauthn/authenticator/{authenticator}/credential"),
-            Some(saved),
-        )
-        .await;
+    browser.give_back(saved).await;
     let prompt = browser
         .poll(
             "const f = document.querySelector('form[action=\"/login/factor/passkey\"]'); return !!f && !f.hidden",

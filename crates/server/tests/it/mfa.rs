@@ -39,7 +39,7 @@ fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     html[from..].split(end).next().unwrap()
 }
 
-fn payload(jwt: &str) -> Value {
+pub fn payload(jwt: &str) -> Value {
     let part = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
@@ -51,7 +51,7 @@ async fn text(response: reqwest::Response) -> (StatusCode, String) {
 
 /// Enrols a TOTP generator from `/account` of a signed-in browser; returns
 /// the key (base32), the code that confirmed it, and the recovery codes shown.
-async fn enrol_on_account_page(
+pub async fn enrol_on_account_page(
     p: &Provider,
     browser: &mut Browser,
 ) -> (String, String, Vec<String>) {
@@ -141,7 +141,7 @@ async fn factor_step(
 }
 
 /// From a redirect to the consent page (or the callback), the code.
-async fn consent_to_code(p: &Provider, browser: &mut Browser, to: &str) -> String {
+pub async fn consent_to_code(p: &Provider, browser: &mut Browser, to: &str) -> String {
     let callback = if to.starts_with("/consent") {
         let response = browser
             .fill(&p.base, to, "/consent", &[("decision", "allow")])

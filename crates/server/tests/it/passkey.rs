@@ -3,8 +3,6 @@
 //! answering the server's options rightly and wrongly. The real browser
 //! is `it/browser.rs`'s.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -24,7 +22,7 @@ async fn json_of(response: reqwest::Response) -> Value {
 
 /// Adds a passkey to the signed-in browser's account through
 /// `/account/passkey`; returns the page that answered.
-async fn register(
+pub async fn register(
     p: &Provider,
     browser: &mut Browser,
     authenticator: &mut Authenticator,
@@ -84,7 +82,7 @@ async fn register(
 }
 
 /// The login page of a fresh authorization request and its passkey options.
-async fn passwordless_offer(p: &Provider, browser: &mut Browser) -> (String, Value) {
+pub async fn passwordless_offer(p: &Provider, browser: &mut Browser) -> (String, Value) {
     let to_login = location(&browser.get(&p.authorize_url(&[])).await);
     let html = browser
         .get(&format!("{}{to_login}", p.base))
@@ -112,7 +110,7 @@ async fn passwordless_offer(p: &Provider, browser: &mut Browser) -> (String, Val
     (html, offer)
 }
 
-async fn post_passwordless(
+pub async fn post_passwordless(
     p: &Provider,
     browser: &mut Browser,
     (html, offer): (&str, &Value),
@@ -132,29 +130,53 @@ async fn post_passwordless(
         .await
 }
 
+/// The passkey on a factor page (`page`; its `pending` sign-in, or none
+/// for a step up): the options, the assertion, the post. Returns the
+/// answer and the credential sent.
+async fn passkey_factor_step(
+    p: &Provider,
+    browser: &mut Browser,
+    page: &str,
+    authenticator: &mut Authenticator,
+) -> (reqwest::Response, Value) {
+    assert!(page.contains("Use a passkey"), "{page}");
+    let mut fields = vec![
+        ("authz", hidden(page, "authz")),
+        ("csrf_token", hidden(page, "csrf_token")),
+        ("pending", hidden(page, "pending")),
+    ];
+    let offer = json_of(
+        browser
+            .post(
+                &format!("{}/login/factor/passkey/options", p.base),
+                &form(&fields),
+            )
+            .await,
+    )
+    .await;
+    let allowed = &offer["publicKey"]["allowCredentials"];
+    assert_eq!(
+        allowed[0]["id"],
+        b64(&authenticator.credential_id),
+        "{offer}"
+    );
+    let credential = authenticator.assert(&offer["publicKey"], &Answer::default());
+    fields.push((
+        "challenge_id",
+        offer["challenge_id"].as_str().unwrap().to_owned(),
+    ));
+    fields.push(("credential", credential.to_string()));
+    let answer = browser
+        .post(&format!("{}/login/factor/passkey", p.base), &form(&fields))
+        .await;
+    (answer, credential)
+}
+
 /// Consents if asked; the ID token's claims of the code at the callback.
 async fn id_token_claims(p: &Provider, browser: &mut Browser, to: &str) -> Value {
-    let callback = if to.starts_with("/consent") {
-        let response = browser
-            .fill(&p.base, to, "/consent", &[("decision", "allow")])
-            .await;
-        location(&response)
-    } else {
-        to.to_owned()
-    };
-    let tokens: Value = p
-        .exchange(&query(&callback)["code"])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let part = tokens["id_token"]
-        .as_str()
-        .unwrap()
-        .split('.')
-        .nth(1)
-        .unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    let code = crate::mfa::consent_to_code(p, browser, to).await;
+    let tokens: Value = p.exchange(&code).await.json().await.unwrap();
+    crate::mfa::payload(tokens["id_token"].as_str().unwrap())
 }
 
 /// A signed-in browser with a passkey on its account.
@@ -230,39 +252,9 @@ async fn a_passkey_signs_in_without_a_password_and_after_one() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("Use a passkey"), "{page}");
-    let fields = [
-        ("authz", hidden(&page, "authz")),
-        ("csrf_token", hidden(&page, "csrf_token")),
-        ("pending", hidden(&page, "pending")),
-    ];
-    let offer = json_of(
-        fourth
-            .post(
-                &format!("{}/login/factor/passkey/options", p.base),
-                &form(&fields),
-            )
-            .await,
-    )
-    .await;
-    let allowed = &offer["publicKey"]["allowCredentials"];
-    assert_eq!(
-        allowed[0]["id"],
-        b64(&authenticator.credential_id),
-        "{offer}"
-    );
-    let credential = authenticator.assert(&offer["publicKey"], &Answer::default());
-    let mut fields = fields.to_vec();
-    fields.push((
-        "challenge_id",
-        offer["challenge_id"].as_str().unwrap().to_owned(),
-    ));
-    fields.push(("credential", credential.to_string()));
-    let to = location(
-        &fourth
-            .post(&format!("{}/login/factor/passkey", p.base), &form(&fields))
-            .await,
-    );
+    let (answer, credential) =
+        passkey_factor_step(&p, &mut fourth, &page, &mut authenticator).await;
+    let to = location(&answer);
     let claims = id_token_claims(&p, &mut fourth, &to).await;
     assert_eq!(claims["acr"], "phr");
     assert_eq!(claims["amr"], json!(["pwd", "hwk", "user", "mfa"]));
@@ -494,33 +486,8 @@ async fn an_otp_session_steps_up_to_phr_with_a_passkey() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("Use a passkey"), "{page}");
-    let fields = [
-        ("authz", hidden(&page, "authz")),
-        ("csrf_token", hidden(&page, "csrf_token")),
-        ("pending", String::new()),
-    ];
-    let offer = json_of(
-        browser
-            .post(
-                &format!("{}/login/factor/passkey/options", p.base),
-                &form(&fields),
-            )
-            .await,
-    )
-    .await;
-    let credential = authenticator.assert(&offer["publicKey"], &Answer::default());
-    let mut fields = fields.to_vec();
-    fields.push((
-        "challenge_id",
-        offer["challenge_id"].as_str().unwrap().to_owned(),
-    ));
-    fields.push(("credential", credential.to_string()));
-    let to = location(
-        &browser
-            .post(&format!("{}/login/factor/passkey", p.base), &form(&fields))
-            .await,
-    );
+    let (answer, _) = passkey_factor_step(&p, &mut browser, &page, &mut authenticator).await;
+    let to = location(&answer);
     let claims = id_token_claims(&p, &mut browser, &to).await;
     assert_eq!(claims["acr"], "phr");
     assert_eq!(claims["amr"], json!(["pwd", "otp", "hwk", "user", "mfa"]));
