@@ -51,10 +51,7 @@ pub(super) fn open(state: &AppState, sealed: Option<&str>) -> Option<Vec<(String
 
 /// The sealed transaction of a page's query (`?authz=`) and its
 /// parameters, or the expired-request page.
-pub(super) fn opened(
-    state: &AppState,
-    query: &Fields,
-) -> Result<(String, Fields), Box<Response>> {
+pub(super) fn opened(state: &AppState, query: &Fields) -> Result<(String, Fields), Box<Response>> {
     let sealed = field(query, "authz").unwrap_or_default().to_owned();
     match open(state, Some(&sealed)) {
         Some(params) => Ok((sealed, params)),

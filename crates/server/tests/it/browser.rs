@@ -513,21 +513,7 @@ async fn a_real_browser_signs_in_consents_signs_out_and_the_pages_are_accessible
 /// Each is checked for accessibility and saved as a screenshot.
 #[tokio::test]
 async fn a_real_browser_enrols_totp_on_the_account_page_and_signs_in_with_it() {
-    let app = TestApp::start(&[("AUTH_ISSUER", "self")]).await;
-    let base = app.server.base.clone();
-    let env = app.cli_env();
-    stdout_json(&cli(
-        &env,
-        &[
-            "user",
-            "create",
-            "--username",
-            "bjensen",
-            "--password-stdin",
-        ],
-        Some("correct horse battery staple\n"),
-    ));
-    let browser = Driver::start().await;
+    let (_app, base, browser) = with_bjensen("self").await;
 
     browser.goto(&format!("{base}/account")).await;
     browser.wait_for_url(&format!("{base}/login")).await;
@@ -611,6 +597,28 @@ async fn a_real_browser_enrols_totp_on_the_account_page_and_signs_in_with_it() {
     browser.wait_for_url(&format!("{base}/account")).await;
 }
 
+/// A server with `AUTH_ISSUER=issuer` ("self" or "self-localhost"), the
+/// user bjensen, its base URL as the browser sees it, and a browser.
+async fn with_bjensen(issuer: &str) -> (TestApp, String, Driver) {
+    let app = TestApp::start(&[("AUTH_ISSUER", issuer)]).await;
+    let base = match issuer {
+        "self-localhost" => app.server.base.replace("127.0.0.1", "localhost"),
+        _ => app.server.base.clone(),
+    };
+    stdout_json(&cli(
+        &app.cli_env(),
+        &[
+            "user",
+            "create",
+            "--username",
+            "bjensen",
+            "--password-stdin",
+        ],
+        Some("correct horse battery staple\n"),
+    ));
+    (app, base, Driver::start().await)
+}
+
 /// A virtual CTAP2 platform authenticator with resident keys and user
 /// verification that always passes (W3C WebAuthn Level 3 §11.3).
 async fn add_authenticator(browser: &Driver) -> String {
@@ -633,21 +641,7 @@ async fn add_authenticator(browser: &Driver) -> String {
 
 #[tokio::test]
 async fn a_real_browser_adds_a_passkey_and_signs_in_with_it_with_and_without_a_password() {
-    let app = TestApp::start(&[("AUTH_ISSUER", "self-localhost")]).await;
-    let base = app.server.base.replace("127.0.0.1", "localhost");
-    let env = app.cli_env();
-    stdout_json(&cli(
-        &env,
-        &[
-            "user",
-            "create",
-            "--username",
-            "bjensen",
-            "--password-stdin",
-        ],
-        Some("correct horse battery staple\n"),
-    ));
-    let browser = Driver::start().await;
+    let (app, base, browser) = with_bjensen("self-localhost").await;
     let authenticator = add_authenticator(&browser).await;
     let password_sign_in = || async {
         browser.wait_for_url(&format!("{base}/login")).await;

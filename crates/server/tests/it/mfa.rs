@@ -110,7 +110,7 @@ async fn post_password(p: &Provider, browser: &mut Browser, password: &str) -> r
 
 /// Posts the password of a fresh authorization request; returns the factor
 /// page.
-async fn password_step(p: &Provider, browser: &mut Browser) -> String {
+pub async fn password_step(p: &Provider, browser: &mut Browser) -> String {
     let (status, html) = text(post_password(p, browser, PASSWORD).await).await;
     assert_eq!(
         status,

@@ -240,18 +240,7 @@ async fn a_passkey_signs_in_without_a_password_and_after_one() {
 
     // After a password, the passkey is the second factor.
     let mut fourth = Browser::new();
-    let to_login = location(&fourth.get(&p.authorize_url(&[])).await);
-    let page = fourth
-        .fill(
-            &p.base,
-            &to_login,
-            "/login",
-            &[("username", "bjensen"), ("password", PASSWORD)],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = crate::mfa::password_step(&p, &mut fourth).await;
     let (answer, credential) =
         passkey_factor_step(&p, &mut fourth, &page, &mut authenticator).await;
     let to = location(&answer);
@@ -442,18 +431,7 @@ async fn an_otp_session_steps_up_to_phr_with_a_passkey() {
     assert_eq!(status, StatusCode::OK);
 
     let mut browser = Browser::new();
-    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
-    let page = browser
-        .fill(
-            &p.base,
-            &to_login,
-            "/login",
-            &[("username", "bjensen"), ("password", PASSWORD)],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = crate::mfa::password_step(&p, &mut browser).await;
     let code = [
         ("authz", hidden(&page, "authz")),
         ("csrf_token", hidden(&page, "csrf_token")),
