@@ -15,16 +15,14 @@
 //! - A credential change ends the user's other sessions and refresh
 //!   families and keeps this browser signed in (docs/security.md 25).
 
-use axum::Form;
-use axum::extract::State;
-use axum::extract::rejection::FormRejection;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use store::FactorKind;
 
 use super::factor::{codes_page, confirm, enrol_page};
-use super::login::{Fields, field, form_fields, passkeys_on};
+use super::login::{Fields, field, form_and_cookies, form_fields, passkeys_on};
 use super::support::authorization_response::{see_other, to_page};
 use crate::secret::Secret;
 use crate::services::mfa::{enrol, recovery};
@@ -77,17 +75,20 @@ pub(super) async fn freshly_signed_in(
     Ok(current)
 }
 
-/// The posted form, once its CSRF token is checked.
-pub(super) fn checked(
-    state: &AppState,
-    jar: &CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Result<Fields, Box<Response>> {
-    let fields = form_fields(body, csrf_refused)?;
-    if !session::csrf_ok(state, jar, field(&fields, "csrf_token")) {
-        return Err(Box::new(csrf_refused()));
+/// A form of the account page, its CSRF token checked (or the refusal).
+pub(super) struct Checked(pub Fields);
+
+impl FromRequest<AppState> for Checked {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (body, jar) = form_and_cookies(request, state).await;
+        let fields = form_fields(body, csrf_refused).map_err(|response| *response)?;
+        if !session::csrf_ok(state, &jar, field(&fields, "csrf_token")) {
+            return Err(csrf_refused());
+        }
+        Ok(Checked(fields))
     }
-    Ok(fields)
 }
 
 fn kind_name(factor: &store::Factor) -> &'static str {
@@ -163,12 +164,8 @@ pub async fn totp_form(State(state): State<AppState>, jar: CookieJar) -> Respons
 pub async fn totp(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
+    Checked(fields): Checked,
 ) -> Response {
-    let fields = match checked(&state, &jar, body) {
-        Ok(fields) => fields,
-        Err(response) => return *response,
-    };
     match freshly_signed_in(&state, &jar).await {
         Ok(current) => confirm(&state, jar, &fields, current, "").await,
         Err(response) => response,
@@ -179,12 +176,8 @@ pub async fn totp(
 pub async fn factor(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
+    Checked(fields): Checked,
 ) -> Response {
-    let fields = match checked(&state, &jar, body) {
-        Ok(fields) => fields,
-        Err(response) => return *response,
-    };
     let id = field(&fields, "factor_id").unwrap_or_default().to_owned();
     let remove = field(&fields, "action") == Some("remove");
     let current = match if remove {
@@ -232,14 +225,7 @@ pub async fn factor(
 }
 
 /// POST /account/recovery: a new set of recovery codes, shown once.
-pub async fn recovery(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    if let Err(response) = checked(&state, &jar, body) {
-        return *response;
-    }
+pub async fn recovery(State(state): State<AppState>, jar: CookieJar, _: Checked) -> Response {
     let current = match freshly_signed_in(&state, &jar).await {
         Ok(current) => current,
         Err(response) => return response,
@@ -280,12 +266,8 @@ pub async fn recovery(
 pub async fn password(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
+    Checked(fields): Checked,
 ) -> Response {
-    let fields = match checked(&state, &jar, body) {
-        Ok(fields) => fields,
-        Err(response) => return *response,
-    };
     let current = match signed_in(&state, &jar).await {
         Ok(current) => current,
         Err(response) => return response,
@@ -350,14 +332,7 @@ pub async fn password(
 }
 
 /// POST /account/sessions: sign out everywhere else.
-pub async fn sessions(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    if let Err(response) = checked(&state, &jar, body) {
-        return *response;
-    }
+pub async fn sessions(State(state): State<AppState>, jar: CookieJar, _: Checked) -> Response {
     match signed_in(&state, &jar).await {
         Ok(current) => {
             tracing::info!(category = "security", event = "other_sessions_ended", user_id = %current.user.id, outcome = "success", "the user signed out of other sessions");

@@ -24,7 +24,7 @@ use store::{FactorKind, UserRecord};
 
 use super::login::{
     Fields, Posted, client_id_of, declined_enrolment, expired, field, form_fields, open, opened,
-    passkeys_on, posted, signed_in,
+    passkeys_on, signed_in,
 };
 use super::support::authorization_response::resume;
 use crate::services::lockout;
@@ -214,16 +214,12 @@ pub async fn factor_form(
 pub async fn factor(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    let Posted {
+    Posted {
         fields,
         sealed,
         params,
-    } = match posted(&state, &jar, body) {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
+    }: Posted,
+) -> Response {
     let subject = match subject(&state, &jar, field(&fields, "pending")).await {
         Ok(Some(subject)) => subject,
         Ok(None) => return resume(&state, jar, params, Done::default()).await,
@@ -322,16 +318,12 @@ pub async fn enrol_form(
 pub async fn enrol(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    let Posted {
+    Posted {
         fields,
         sealed,
         params,
-    } = match posted(&state, &jar, body) {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
+    }: Posted,
+) -> Response {
     let current = match session::current(&state, &jar).await {
         Ok(Some(current)) => current,
         Ok(None) => return resume(&state, jar, params, Done::default()).await,

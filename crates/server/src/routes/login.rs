@@ -9,7 +9,7 @@
 
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
@@ -81,24 +81,41 @@ pub(super) struct Posted {
     pub params: Vec<(String, String)>,
 }
 
-/// Reads a posted form: its transaction must open and its CSRF token
-/// match the browser's (docs/security.md 15).
-pub(super) fn posted(
+/// The form and the browser's cookies of a request, for the extractors of
+/// posted pages ([`Posted`], `super::account::Checked`).
+pub(super) async fn form_and_cookies(
+    request: Request,
     state: &AppState,
-    jar: &CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Result<Posted, Box<Response>> {
-    let fields = form_fields(body, expired)?;
-    let sealed = field(&fields, "authz").unwrap_or_default().to_owned();
-    let params = open(state, Some(&sealed)).ok_or_else(|| Box::new(expired()))?;
-    if !session::csrf_ok(state, jar, field(&fields, "csrf_token")) {
-        return Err(Box::new(csrf_refused()));
+) -> (Result<Form<Fields>, FormRejection>, CookieJar) {
+    let (mut parts, body) = request.into_parts();
+    let jar = match CookieJar::from_request_parts(&mut parts, state).await {
+        Ok(jar) => jar,
+        Err(never) => match never {},
+    };
+    let form = Form::<Fields>::from_request(Request::from_parts(parts, body), state).await;
+    (form, jar)
+}
+
+/// Reads a posted form: its transaction must open and its CSRF token
+/// match the browser's (docs/security.md 15); otherwise the page that says
+/// which.
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (body, jar) = form_and_cookies(request, state).await;
+        let fields = form_fields(body, expired).map_err(|response| *response)?;
+        let sealed = field(&fields, "authz").unwrap_or_default().to_owned();
+        let params = open(state, Some(&sealed)).ok_or_else(expired)?;
+        if !session::csrf_ok(state, &jar, field(&fields, "csrf_token")) {
+            return Err(csrf_refused());
+        }
+        Ok(Posted {
+            fields,
+            sealed,
+            params,
+        })
     }
-    Ok(Posted {
-        fields,
-        sealed,
-        params,
-    })
 }
 
 /// The `client_id` of a transaction's request, for the log ("" for none).
@@ -176,16 +193,12 @@ pub async fn login_form(
 pub async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    let Posted {
+    Posted {
         fields,
         sealed,
         params,
-    } = match posted(&state, &jar, body) {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
+    }: Posted,
+) -> Response {
     let username = field(&fields, "username").unwrap_or_default().to_owned();
     let password = Secret::new(field(&fields, "password").unwrap_or_default().to_owned());
     let client_id = client_id_of(&params);
@@ -324,12 +337,8 @@ pub async fn consent_form(
 pub async fn consent(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
+    Posted { fields, params, .. }: Posted,
 ) -> Response {
-    let Posted { fields, params, .. } = match posted(&state, &jar, body) {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
     let (client, request, current) = match consent_context(&state, &jar, &params).await {
         Ok(context) => context,
         Err(response) => return response,

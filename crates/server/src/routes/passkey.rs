@@ -16,20 +16,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::FormRejection;
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
 use axum_extra::extract::CookieJar;
 use serde_json::json;
 
-use super::account::{checked, freshly_signed_in, render};
+use super::account::{Checked, freshly_signed_in, render};
 use super::factor::{Subject, codes_page, factor_page, passed, subject};
-use super::login::{
-    Fields, Posted, client_id_of, expired, field, login_page, open, posted, signed_in,
-};
+use super::login::{Fields, Posted, client_id_of, expired, field, login_page, open, signed_in};
 use super::support::authorization_response::resume;
 use crate::services::lockout;
 use crate::services::mfa::passkey::{self, Offer, Outcome, PasskeyError, RelyingParty};
@@ -98,14 +95,7 @@ fn lock_key(state: &AppState, jar: &CookieJar) -> impl Fn(&str) -> String + Send
 }
 
 /// POST /login/passkey/options: a passwordless ceremony.
-pub async fn login_options(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    if let Err(response) = posted(&state, &jar, body) {
-        return *response;
-    }
+pub async fn login_options(State(state): State<AppState>, _: Posted) -> Response {
     let Some(rp) = party(&state) else {
         return not_offered();
     };
@@ -116,16 +106,12 @@ pub async fn login_options(
 pub async fn login(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    let Posted {
+    Posted {
         fields,
         sealed,
         params,
-    } = match posted(&state, &jar, body) {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
+    }: Posted,
+) -> Response {
     let Some(rp) = party(&state) else {
         return login_page(&state, jar, &sealed, &params, "", Some(REFUSED)).await;
     };
@@ -178,12 +164,8 @@ async fn factor_subject(
 pub async fn factor_options(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
+    Posted { fields, .. }: Posted,
 ) -> Response {
-    let Posted { fields, .. } = match posted(&state, &jar, body) {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
     let Some(rp) = party(&state) else {
         return not_offered();
     };
@@ -204,16 +186,12 @@ pub async fn factor_options(
 pub async fn factor(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    let Posted {
+    Posted {
         fields,
         sealed,
         params,
-    } = match posted(&state, &jar, body) {
-        Ok(posted) => posted,
-        Err(response) => return *response,
-    };
+    }: Posted,
+) -> Response {
     let subject = match factor_subject(&state, &jar, &fields, &params).await {
         Ok(subject) => subject,
         Err(response) => return response,
@@ -291,14 +269,7 @@ fn enrol_page(
 }
 
 /// POST /account/passkey/options: a registration ceremony.
-pub async fn enrol_options(
-    State(state): State<AppState>,
-    jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
-) -> Response {
-    if let Err(response) = checked(&state, &jar, body) {
-        return *response;
-    }
+pub async fn enrol_options(State(state): State<AppState>, jar: CookieJar, _: Checked) -> Response {
     let Some(rp) = party(&state) else {
         return not_offered();
     };
@@ -315,12 +286,8 @@ pub async fn enrol_options(
 pub async fn enrol(
     State(state): State<AppState>,
     jar: CookieJar,
-    body: Result<Form<Fields>, FormRejection>,
+    Checked(fields): Checked,
 ) -> Response {
-    let fields = match checked(&state, &jar, body) {
-        Ok(fields) => fields,
-        Err(response) => return *response,
-    };
     let current = match freshly_signed_in(&state, &jar).await {
         Ok(current) => current,
         Err(response) => return response,

@@ -577,7 +577,14 @@ async fn the_embedded_store_survives_kill_9_under_writes() {
             }
         })
     };
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Load for 1.5 s, and until enough writes were acknowledged that the
+    // kill lands among many (a loaded CI machine is slower; at most 30 s).
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_millis(1500)
+        || (acknowledged.lock().unwrap().len() <= 50 && started.elapsed() < Duration::from_secs(30))
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // Rotation answered before the kill: the client holds the current token.
     // (A rotation committed but never answered leaves the client a stale
     // token by design of rotation; that is not a loss.)
