@@ -30,6 +30,8 @@ pub enum ErrorCode {
     /// OpenID Connect Core §3.1.2.6: request objects are not supported.
     RequestNotSupported,
     RequestUriNotSupported,
+    /// RFC 8707 §2: a resource the client may not use, or not a resource.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -66,6 +68,7 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 }

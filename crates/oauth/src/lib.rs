@@ -7,6 +7,7 @@
 //!   [`token_request`], [`logout`];
 //! - clients: [`client_auth`] (presented credentials, assertion claims),
 //!   [`registration`] (RFC 7591 metadata);
+//! - APIs: [`resource`] (RFC 8707 resource indicators);
 //! - tokens: [`access_token`] (RFC 9068 claims and their checks),
 //!   [`id_token`], [`claims`] (a user's claims by scope), [`Scope::narrow`],
 //!   [`bearer`] (RFC 6750), [`introspection`] (RFC 7662 answers);
@@ -33,6 +34,7 @@ mod params;
 mod pkce;
 mod redirect_uri;
 pub mod registration;
+pub mod resource;
 mod scope;
 pub mod token_request;
 

@@ -27,6 +27,7 @@
 //! [`SENTINEL_POLL`], name another; the next call connects to the primary
 //! the Sentinels name then.
 
+mod apis;
 pub mod cluster;
 mod factors;
 mod grants;

@@ -15,9 +15,9 @@ use serde_json::json;
 
 use crate::error::Conflict;
 use crate::{
-    AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent, Error, Factor, FactorKind,
-    GrantContext, GroupMember, GroupRecord, KeyState, MemberKind, Page, RefreshFamily, Rotation,
-    Session, SessionData, SigningKey, Store, TestClock, UserRecord,
+    ApiRecord, AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent, Error, Factor,
+    FactorKind, GrantContext, GroupMember, GroupRecord, KeyState, MemberKind, Page, RefreshFamily,
+    Rotation, Session, SessionData, SigningKey, Store, TestClock, UserRecord,
 };
 
 /// What a conformance case runs against.
@@ -38,7 +38,7 @@ pub struct Harness {
 macro_rules! conformance_tests {
     ($factory:path) => {
         $crate::conformance_tests!(@cases $factory;
-            ping, diagnostics_answer, clients_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
+            ping, diagnostics_answer, clients_crud, apis_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
             users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
             groups_of_many_members, users_with_their_groups, factors_crud,
             factor_counters_only_go_up, concurrent_uses_of_one_code_have_one_winner,
@@ -201,6 +201,49 @@ pub async fn clients_crud(h: Harness) {
     assert_not_found(s.get_client("a").await);
     assert_not_found(s.delete_client("a").await);
     assert_not_found(s.update_client(&client("zz")).await);
+}
+
+fn api(identifier: &str) -> ApiRecord {
+    ApiRecord {
+        identifier: identifier.into(),
+        name: format!("API {identifier}"),
+        scopes: vec!["read".into(), "write".into()],
+        access_token_ttl: Some(300),
+        alg: Some("ES256".into()),
+        created_at: T0,
+    }
+}
+
+/// APIs are keyed by their identifier, a URI compared exactly: characters
+/// a key or a cluster hash tag would mind (`{`, `}`, `:`, `/`, `%`) and
+/// case are kept as given.
+pub async fn apis_crud(h: Harness) {
+    let s = &h.store;
+    let ids = [
+        "https://api.example.com/orders",
+        "https://api.example.com/Orders",
+        "urn:example:{tenant}:billing%2Fv1",
+    ];
+    for id in ids.iter().rev() {
+        s.create_api(&api(id)).await.unwrap();
+    }
+    assert_conflict(s.create_api(&api(ids[0])).await, Conflict::Exists);
+    assert_eq!(h.other.get_api(ids[2]).await.unwrap(), api(ids[2]));
+    assert_not_found(s.get_api("https://api.example.com/orders/").await);
+    let listed: Vec<String> = s
+        .list_apis()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.identifier)
+        .collect();
+    let mut sorted = ids.map(String::from).to_vec();
+    sorted.sort();
+    assert_eq!(listed, sorted);
+    s.delete_api(ids[1]).await.unwrap();
+    assert_not_found(s.delete_api(ids[1]).await);
+    assert_not_found(h.other.get_api(ids[1]).await);
+    assert_eq!(s.list_apis().await.unwrap().len(), 2);
 }
 
 pub async fn users_crud(h: Harness) {

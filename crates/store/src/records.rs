@@ -172,6 +172,27 @@ pub struct GroupRecord {
     pub updated_at: i64,
 }
 
+/// A protected resource (an API) that access tokens are issued for: RFC
+/// 8707 resource indicators name it, and its tokens carry its identifier
+/// as `aud`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiRecord {
+    /// The resource indicator: an absolute URI without a fragment (RFC
+    /// 8707 §2), compared exactly.
+    pub identifier: String,
+    pub name: String,
+    /// The scopes it offers.
+    pub scopes: Vec<String>,
+    /// Access-token lifetime in seconds (capped at the service's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<u64>,
+    /// The algorithm its access tokens are signed with (`ES256`, `RS256`);
+    /// the service's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    pub created_at: i64,
+}
+
 /// An authorization code, keyed by the hash of the code value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuthorizationCode {

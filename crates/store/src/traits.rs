@@ -7,9 +7,9 @@
 use async_trait::async_trait;
 
 use crate::{
-    Attempt, AttemptState, AuthorizationCode, BackoffPolicy, Challenge, ClientRecord, CodeTake,
-    Consent, Factor, GroupRecord, Page, Paged, RateDecision, RefreshFamily, Result, Rotation,
-    Session, SigningKey, UserRecord,
+    ApiRecord, Attempt, AttemptState, AuthorizationCode, BackoffPolicy, Challenge, ClientRecord,
+    CodeTake, Consent, Factor, GroupRecord, Page, Paged, RateDecision, RefreshFamily, Result,
+    Rotation, Session, SigningKey, UserRecord,
 };
 
 /// Registered OAuth clients.
@@ -25,6 +25,19 @@ pub trait ClientStore: Send + Sync {
     async fn update_client(&self, client: &ClientRecord) -> Result<()>;
     /// `NotFound` if absent.
     async fn delete_client(&self, client_id: &str) -> Result<()>;
+}
+
+/// Registered APIs (RFC 8707 resources), keyed by their identifier.
+#[async_trait]
+pub trait ApiStore: Send + Sync {
+    /// Stores a new API. `Conflict(Exists)` if the identifier is taken.
+    async fn create_api(&self, api: &ApiRecord) -> Result<()>;
+    /// `NotFound` if absent.
+    async fn get_api(&self, identifier: &str) -> Result<ApiRecord>;
+    /// Every API, ordered by identifier.
+    async fn list_apis(&self) -> Result<Vec<ApiRecord>>;
+    /// `NotFound` if absent.
+    async fn delete_api(&self, identifier: &str) -> Result<()>;
 }
 
 /// SCIM users.
@@ -269,6 +282,7 @@ pub trait FactorStore: Send + Sync {
 #[async_trait]
 pub trait Store:
     ClientStore
+    + ApiStore
     + UserStore
     + GroupStore
     + CodeStore

@@ -5,6 +5,7 @@
 //! Every command works through the configured store, so it works whether or
 //! not a server is running.
 
+mod api;
 mod backup;
 mod client;
 mod doctor;
@@ -43,6 +44,9 @@ enum Command {
     /// Manage OAuth clients.
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Manage APIs: the resources access tokens are issued for (RFC 8707).
+    #[command(subcommand)]
+    Api(api::ApiCommand),
     /// Manage users.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -52,7 +56,7 @@ enum Command {
     /// Mint or revoke long-lived access tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
-    /// Write clients, users, groups, consents and signing keys to a file.
+    /// Write clients, APIs, users, groups, consents, factors and signing keys to a file.
     Backup {
         #[arg(long, value_name = "FILE")]
         output: PathBuf,
@@ -147,6 +151,7 @@ async fn run(command: Command, config: Config) -> Result<(), CliError> {
         Command::Serve => serve(config).await,
         Command::CheckConfig => print_json(&config.redacted()),
         Command::Client(command) => client::run(command, context(config).await?).await,
+        Command::Api(command) => api::run(command, context(config).await?).await,
         Command::User(command) => user::run(command, context(config).await?).await,
         Command::Keys(command) => keys::run(command, context(config).await?).await,
         Command::Token(command) => token::run(command, context(config).await?).await,

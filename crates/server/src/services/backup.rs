@@ -1,5 +1,5 @@
 //! Backups: a portable, versioned, authenticated JSON-lines file holding
-//! clients, users, groups, consents, sign-in factors and signing keys
+//! clients, APIs, users, groups, consents, sign-in factors and signing keys
 //! (private keys and TOTP seeds still sealed by the master key), readable by
 //! either backend.
 //!
@@ -7,7 +7,7 @@
 //! 1. a header: `{"format":"auth-service-backup","version":1,…}` with a
 //!    fingerprint of the master key (restoring with another key would leave
 //!    sealed keys and client-secret hashes unusable, so it is refused);
-//! 2. records: `{"kind":"client"|"user"|"group"|"consent"|"factor"|"signing_key",
+//! 2. records: `{"kind":"client"|"api"|"user"|"group"|"consent"|"factor"|"signing_key",
 //!    "record":{…}}`, each the store's own record, serialized as is;
 //! 3. a trailer: `{"kind":"end","counts":{…},"hmac":"…"}`, an HMAC-SHA-256
 //!    of every byte before it with a key derived from the master key.
@@ -41,7 +41,9 @@ use std::sync::Arc;
 use aws_lc_rs::hmac;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use store::{ClientRecord, Consent, Factor, GroupRecord, Page, SigningKey, Store, UserRecord};
+use store::{
+    ApiRecord, ClientRecord, Consent, Factor, GroupRecord, Page, SigningKey, Store, UserRecord,
+};
 use subtle::ConstantTimeEq;
 
 use crate::keys::MasterKey;
@@ -72,6 +74,7 @@ pub enum BackupError {
 pub enum Entry {
     SigningKey(SigningKey),
     Client(ClientRecord),
+    Api(ApiRecord),
     User(UserRecord),
     Consent(Consent),
     Factor(Factor),
@@ -83,6 +86,7 @@ impl Entry {
         match self {
             Self::SigningKey(_) => "signing_key",
             Self::Client(_) => "client",
+            Self::Api(_) => "api",
             Self::User(_) => "user",
             Self::Consent(_) => "consent",
             Self::Factor(_) => "factor",
@@ -157,6 +161,9 @@ pub async fn export(
     for client in store.list_clients().await? {
         w.entry(&Entry::Client(client))?;
     }
+    for api in store.list_apis().await? {
+        w.entry(&Entry::Api(api))?;
+    }
     let mut offset = 0;
     loop {
         let page = store
@@ -222,6 +229,7 @@ pub async fn count(store: &dyn Store) -> Result<Counts, BackupError> {
     };
     put("signing_key", store.list_keys().await?.len() as u64);
     put("client", store.list_clients().await?.len() as u64);
+    put("api", store.list_apis().await?.len() as u64);
     let users = store
         .list_users(Page {
             offset: 0,
@@ -420,6 +428,15 @@ async fn write(store: &dyn Store, entry: Entry, force: bool) -> Result<(), Backu
             if force && exists(&first) {
                 store.delete_key(&key.kid).await?;
                 store.insert_key(&key).await?;
+            } else {
+                first?;
+            }
+        }
+        Entry::Api(api) => {
+            let first = store.create_api(&api).await;
+            if force && exists(&first) {
+                store.delete_api(&api.identifier).await?;
+                store.create_api(&api).await?;
             } else {
                 first?;
             }

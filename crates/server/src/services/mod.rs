@@ -5,6 +5,7 @@
 //! CLI both hold, so a write made on the command line goes through the same
 //! function, with the same rules, as one made over HTTP.
 
+pub mod apis;
 pub mod backup;
 pub mod clients;
 #[cfg(test)]

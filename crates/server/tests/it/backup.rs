@@ -82,6 +82,16 @@ async fn a_round_trip_through_both_backends_keeps_every_record() {
         .unwrap();
     assert_eq!(group.status(), 201);
 
+    // An API whose identifier has characters a Redis key would mind.
+    p.cli(&[
+        "api",
+        "create",
+        "--identifier",
+        "urn:example:billing%2Fv1:orders",
+        "--scope",
+        "orders:read",
+    ]);
+
     let dir = tempfile::tempdir().unwrap();
     let first = dir.path().join("first.jsonl");
     // Taken while the server runs.
@@ -93,6 +103,7 @@ async fn a_round_trip_through_both_backends_keeps_every_record() {
     assert_eq!(summary["counts"]["group"], 1);
     assert_eq!(summary["counts"]["consent"], 1);
     assert_eq!(summary["counts"]["client"], 2);
+    assert_eq!(summary["counts"]["api"], 1);
     assert_eq!(summary["counts"]["signing_key"], 2);
 
     // Into Redis, and back out.

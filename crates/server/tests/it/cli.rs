@@ -45,6 +45,68 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+/// `api create | list | get | delete`: RFC 8707 identifiers checked, kept
+/// exactly as given; bad usage exits 2, a duplicate or a missing API 1.
+#[test]
+fn api_lifecycle() {
+    let env = Env::new();
+    let created = stdout_json(&env.run(&[
+        "api",
+        "create",
+        "--identifier",
+        "https://api.example.com/Orders",
+        "--name",
+        "Orders",
+        "--scope",
+        "orders:read orders:write",
+        "--scope",
+        "orders:admin",
+        "--access-token-ttl",
+        "5m",
+        "--alg",
+        "ES256",
+    ]));
+    assert_eq!(created["identifier"], "https://api.example.com/Orders");
+    assert_eq!(
+        created["scopes"],
+        serde_json::json!(["orders:admin", "orders:read", "orders:write"])
+    );
+    assert_eq!(created["access_token_ttl"], 300);
+    let again = env.run(&[
+        "api",
+        "create",
+        "--identifier",
+        "https://api.example.com/Orders",
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    for (flag, value) in [
+        ("--identifier", "api.example.com/orders"),
+        ("--identifier", "https://api.example.com/#x"),
+    ] {
+        let bad = env.run(&["api", "create", flag, value]);
+        assert_eq!(bad.status.code(), Some(2), "{value}");
+        assert!(String::from_utf8_lossy(&bad.stderr).contains("--identifier"));
+    }
+    let bad_alg = env.run(&[
+        "api",
+        "create",
+        "--identifier",
+        "https://b.example",
+        "--alg",
+        "HS256",
+    ]);
+    assert_eq!(bad_alg.status.code(), Some(2));
+    let listed = stdout_json(&env.run(&["api", "list"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let got = stdout_json(&env.run(&["api", "get", "https://api.example.com/Orders"]));
+    assert_eq!(got["name"], "Orders");
+    let other_case = env.run(&["api", "get", "https://api.example.com/orders"]);
+    assert_eq!(other_case.status.code(), Some(1), "compared exactly");
+    stdout_json(&env.run(&["api", "delete", "https://api.example.com/Orders"]));
+    let gone = env.run(&["api", "delete", "https://api.example.com/Orders"]);
+    assert_eq!(gone.status.code(), Some(1));
+}
+
 #[test]
 fn client_lifecycle_with_a_secret_shown_once() {
     let env = Env::new();

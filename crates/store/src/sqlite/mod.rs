@@ -10,6 +10,7 @@
 //! Records are stored as JSON in a `data` column, with the columns the queries
 //! need (ids, unique keys, expiry) beside it.
 
+mod apis;
 mod factors;
 mod grants;
 mod identity;

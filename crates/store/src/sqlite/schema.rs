@@ -143,6 +143,13 @@ CREATE TABLE challenges (
     data TEXT NOT NULL
 ) STRICT;
 "#,
+    // APIs (RFC 8707 resources), keyed by their identifier.
+    r#"
+CREATE TABLE apis (
+    identifier TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The migration whose rows [`rekey_user_names`] rewrites.
