@@ -31,9 +31,10 @@ pub struct AccessClaims {
     pub iss: String,
     /// The user, or the client itself when it acts for itself (§2.2).
     pub sub: String,
-    /// Without resource indicators (RFC 8707) the audience is this issuer,
-    /// whose own APIs (SCIM, userinfo) accept these tokens.
-    pub aud: String,
+    /// The APIs the token is for (RFC 8707 resource indicators); without
+    /// them this issuer, whose own APIs (SCIM, userinfo) accept only such
+    /// tokens.
+    pub aud: Audience,
     pub client_id: String,
     pub iat: i64,
     pub exp: i64,
@@ -52,6 +53,41 @@ pub struct AccessClaims {
     pub amr: Option<Vec<String>>,
 }
 
+/// A token's `aud` (RFC 7519 §4.1.3): one value as a string, several as an
+/// array, as RFC 9068 §2.2 allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// The audience of `resources`, or `default` when there are none.
+    pub fn of(resources: &[String], default: &str) -> Self {
+        match resources {
+            [] => Self::One(default.to_owned()),
+            [one] => Self::One(one.clone()),
+            many => Self::Many(many.to_vec()),
+        }
+    }
+
+    pub fn contains(&self, value: &str) -> bool {
+        match self {
+            Self::One(one) => one == value,
+            Self::Many(many) => many.iter().any(|v| v == value),
+        }
+    }
+
+    /// Every value, in order.
+    pub fn values(&self) -> &[String] {
+        match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::Many(many) => many,
+        }
+    }
+}
+
 /// Why verified claims are not an acceptable access token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClaimsRejection {
@@ -59,7 +95,7 @@ pub enum ClaimsRejection {
     Malformed(String),
     #[error("iss is not this issuer")]
     WrongIssuer,
-    #[error("aud is not this issuer")]
+    #[error("aud does not name this issuer")]
     WrongAudience,
     #[error("expired")]
     Expired,
@@ -69,14 +105,23 @@ pub enum ClaimsRejection {
 
 impl AccessClaims {
     /// Reads the claims of a token whose signature verified, for `issuer`
-    /// at `now`.
-    pub fn accept(claims: Value, issuer: &str, now: i64) -> Result<Self, ClaimsRejection> {
+    /// at `now`, whose audience must name `audience` (this issuer, for its
+    /// own APIs); `None` takes a token for any API (introspection and
+    /// revocation answer for all of them).
+    pub fn accept(
+        claims: Value,
+        issuer: &str,
+        audience: Option<&str>,
+        now: i64,
+    ) -> Result<Self, ClaimsRejection> {
         let claims: Self = serde_json::from_value(claims)
             .map_err(|e| ClaimsRejection::Malformed(e.to_string()))?;
         if claims.iss != issuer {
             return Err(ClaimsRejection::WrongIssuer);
         }
-        if claims.aud != issuer {
+        // A token for another API is not one for this issuer's own: an
+        // audience of several APIs is accepted only if the wanted is one.
+        if audience.is_some_and(|wanted| !claims.aud.contains(wanted)) {
             return Err(ClaimsRejection::WrongAudience);
         }
         if claims.exp <= now {
@@ -126,12 +171,33 @@ mod tests {
 
     #[test]
     fn claims_are_accepted_until_exp_and_not_at_it() {
-        let accepted = AccessClaims::accept(claims(), ISSUER, 199).unwrap();
+        let accepted = AccessClaims::accept(claims(), ISSUER, Some(ISSUER), 199).unwrap();
         assert_eq!(accepted.scope().to_string(), "email openid");
         assert!(!accepted.for_client_itself());
         assert_eq!(
-            AccessClaims::accept(claims(), ISSUER, 200),
+            AccessClaims::accept(claims(), ISSUER, Some(ISSUER), 200),
             Err(ClaimsRejection::Expired)
+        );
+    }
+
+    #[test]
+    fn one_audience_is_a_string_and_several_an_array() {
+        let one = Audience::of(&[], ISSUER);
+        assert_eq!(serde_json::to_value(&one).unwrap(), json!(ISSUER));
+        let two = Audience::of(&["https://a".into(), "https://b".into()], ISSUER);
+        assert_eq!(
+            serde_json::to_value(&two).unwrap(),
+            json!(["https://a", "https://b"])
+        );
+        assert!(two.contains("https://b") && !two.contains(ISSUER));
+        let mut c = claims();
+        c["aud"] = json!(["https://api.one", ISSUER]);
+        assert!(AccessClaims::accept(c.clone(), ISSUER, Some(ISSUER), 150).is_ok());
+        c["aud"] = json!("https://api.one");
+        assert!(AccessClaims::accept(c.clone(), ISSUER, None, 150).is_ok());
+        assert_eq!(
+            AccessClaims::accept(c, ISSUER, Some(ISSUER), 150),
+            Err(ClaimsRejection::WrongAudience)
         );
     }
 
@@ -140,7 +206,7 @@ mod tests {
         let with = |name: &str, value: Value| {
             let mut c = claims();
             c[name] = value;
-            AccessClaims::accept(c, ISSUER, 150).unwrap_err()
+            AccessClaims::accept(c, ISSUER, Some(ISSUER), 150).unwrap_err()
         };
         assert_eq!(
             with("iss", json!("https://evil")),
@@ -151,9 +217,13 @@ mod tests {
             ClaimsRejection::WrongAudience
         );
         assert_eq!(with("jti", json!("")), ClaimsRejection::NoJti);
-        // An array audience is not what this server issues.
+        // Tokens for other APIs (RFC 8707), one or several.
+        assert_eq!(
+            with("aud", json!(["https://api.one", "https://api.two"])),
+            ClaimsRejection::WrongAudience
+        );
         assert!(matches!(
-            with("aud", json!([ISSUER])),
+            with("aud", json!(7)),
             ClaimsRejection::Malformed(_)
         ));
         assert!(matches!(
@@ -163,7 +233,7 @@ mod tests {
         let mut missing = claims();
         missing.as_object_mut().unwrap().remove("client_id");
         assert!(matches!(
-            AccessClaims::accept(missing, ISSUER, 150),
+            AccessClaims::accept(missing, ISSUER, Some(ISSUER), 150),
             Err(ClaimsRejection::Malformed(_))
         ));
     }

@@ -78,7 +78,7 @@ mod tests {
         let claims = AccessClaims {
             iss: "https://auth.example".into(),
             sub: "u1".into(),
-            aud: "https://auth.example".into(),
+            aud: crate::access_token::Audience::One("https://auth.example".into()),
             client_id: "web".into(),
             iat: 1,
             exp: 2,

@@ -30,6 +30,16 @@ impl<'a> Params<'a> {
         Ok(first.filter(|v| !v.is_empty()))
     }
 
+    /// Every non-empty value of a parameter that may repeat (RFC 8707 §2:
+    /// `resource`), in the order received.
+    pub fn all(&self, name: &str) -> Vec<&'a str> {
+        self.0
+            .iter()
+            .filter(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// The value of a required parameter; `invalid_request` if it is
     /// missing, empty or repeated.
     pub fn require(&self, name: &str) -> Result<&'a str, Error> {

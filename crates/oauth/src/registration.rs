@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use crate::client_auth::AuthMethod;
+use crate::resource::ResourceIndicator;
 use crate::{GrantType, RedirectUri, Scope};
 
 /// What a registration asks for, in RFC 7591 terms.
@@ -29,6 +30,8 @@ pub struct RegistrationRequest {
     pub access_token_ttl: Option<u64>,
     /// Public keys for `private_key_jwt` (RFC 7523); no secret is issued.
     pub jwks: Option<Value>,
+    /// The APIs (RFC 8707 resource indicators) it may ask tokens for.
+    pub resources: Vec<String>,
 }
 
 /// The registration field a problem is about, by its RFC 7591 §2 name;
@@ -43,6 +46,8 @@ pub enum Field {
     IdTokenSignedResponseAlg,
     AccessTokenTtl,
     Jwks,
+    /// Not RFC 7591's: the APIs a client may ask tokens for (RFC 8707).
+    Resources,
     /// The combination of fields (e.g. a public client with
     /// client_credentials).
     Registration,
@@ -60,6 +65,7 @@ impl Field {
             Self::IdTokenSignedResponseAlg => "id_token_signed_response_alg",
             Self::AccessTokenTtl => "access_token_ttl",
             Self::Jwks => "jwks",
+            Self::Resources => "resources",
             Self::Registration => "client metadata",
         }
     }
@@ -107,6 +113,8 @@ pub struct Registration {
     /// Each key public and with its members named; the server checks that
     /// its JWT library can use it.
     pub jwks: Option<Value>,
+    /// Without duplicates, in the order given.
+    pub resources: Vec<ResourceIndicator>,
 }
 
 /// Validates `request`; `id_token_algs` are the algorithms the server
@@ -181,6 +189,14 @@ pub fn validate(
         }
         check_jwks(jwks)?;
     }
+    let mut resources: Vec<ResourceIndicator> = Vec::new();
+    for value in &request.resources {
+        let resource = ResourceIndicator::parse(value)
+            .map_err(|e| E::new(Field::Resources, format!("{value}: {}", e.description)))?;
+        if !resources.contains(&resource) {
+            resources.push(resource);
+        }
+    }
     let auth_method = if request.public {
         AuthMethod::None
     } else if request.jwks.is_some() {
@@ -200,6 +216,7 @@ pub fn validate(
         require_mfa: request.require_mfa,
         access_token_ttl: request.access_token_ttl,
         jwks: request.jwks.clone(),
+        resources,
     })
 }
 

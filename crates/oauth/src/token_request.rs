@@ -8,6 +8,7 @@
 //! use a grant hears `unauthorized_client` before anything about the
 //! grant's parameters (RFC 6749 §5.2).
 
+use crate::resource::ResourceIndicator;
 use crate::{Error, ErrorCode, GrantType, Params, Scope};
 
 /// A token request's grant-specific parameters.
@@ -25,7 +26,11 @@ pub enum TokenRequest<'a> {
         scope: Option<Scope>,
     },
     /// RFC 6749 §4.4.2.
-    ClientCredentials { scope: Option<Scope> },
+    ClientCredentials {
+        scope: Option<Scope>,
+        /// RFC 8707 §2: the APIs the token is for (`resource`, repeatable).
+        resources: Vec<ResourceIndicator>,
+    },
 }
 
 /// The request's `grant_type`: required, at most once, one we implement.
@@ -48,6 +53,7 @@ impl<'a> TokenRequest<'a> {
             },
             GrantType::ClientCredentials => Self::ClientCredentials {
                 scope: scope(params)?,
+                resources: resources(params)?,
             },
         })
     }
@@ -59,6 +65,19 @@ impl<'a> TokenRequest<'a> {
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
         }
     }
+}
+
+/// The `resource` parameters (RFC 8707 §2), each a valid indicator, each
+/// once; an invalid one is `invalid_target`.
+fn resources(params: Params<'_>) -> Result<Vec<ResourceIndicator>, Error> {
+    let mut out: Vec<ResourceIndicator> = Vec::new();
+    for value in params.all("resource") {
+        let resource = ResourceIndicator::parse(value)?;
+        if !out.contains(&resource) {
+            out.push(resource);
+        }
+    }
+    Ok(out)
 }
 
 /// An optional `scope` (RFC 6749 §3.3); a malformed one is `invalid_scope`.
@@ -113,7 +132,10 @@ mod tests {
         );
         assert_eq!(
             parse(&[("grant_type", "client_credentials"), ("scope", "")]).unwrap(),
-            TokenRequest::ClientCredentials { scope: None }
+            TokenRequest::ClientCredentials {
+                scope: None,
+                resources: vec![]
+            }
         );
     }
 

@@ -61,15 +61,26 @@ fn algorithm(alg: Alg) -> Algorithm {
     }
 }
 
-/// Verifies a token we issued and returns its claims.
+/// Verifies a token we issued for this issuer's own APIs and returns its
+/// claims.
 pub fn verify(
     keys: &Keys,
     token: &str,
     typ: &'static str,
     issuer: &str,
 ) -> Result<Value, RejectedToken> {
-    // Our access tokens are for this issuer's own APIs (services::oauth::sign).
     verify_with(keys, token, typ, issuer, Some(issuer), false)
+}
+
+/// [`verify`], the audience `audience`, or any (`None`: a token for any
+/// API, RFC 8707, as introspection answers for).
+pub fn verify_for(
+    keys: &Keys,
+    token: &str,
+    typ: &'static str,
+    (issuer, audience): (&str, Option<&str>),
+) -> Result<Value, RejectedToken> {
+    verify_with(keys, token, typ, issuer, audience, false)
 }
 
 /// Verifies an ID token we issued that comes back as `id_token_hint`: an

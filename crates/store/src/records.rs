@@ -67,6 +67,9 @@ pub struct ClientMetadata {
     /// RFC 7591 §2 `jwks`, for `private_key_jwt` (public keys only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks: Option<Value>,
+    /// The APIs (RFC 8707 resource identifiers) it may ask tokens for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
     /// Long-lived tokens `auth-service token mint` issued for this client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub minted_tokens: Vec<MintedToken>,

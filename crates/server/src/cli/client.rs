@@ -43,6 +43,9 @@ pub enum ClientCommand {
         /// Authenticate with private_key_jwt using the public keys in this JWKS file (no secret is issued).
         #[arg(long, value_name = "FILE")]
         jwks_file: Option<std::path::PathBuf>,
+        /// An API (its identifier, `auth-service api create`) it may ask tokens for (repeatable).
+        #[arg(long = "resource", value_name = "URI")]
+        resources: Vec<String>,
     },
     /// List every client.
     List,
@@ -71,6 +74,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
             require_mfa,
             access_token_ttl,
             jwks_file,
+            resources,
         } => {
             let jwks = match jwks_file {
                 None => None,
@@ -95,6 +99,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 require_mfa,
                 access_token_ttl: access_token_ttl.map(|ttl| ttl.as_secs()),
                 jwks,
+                resources,
             };
             let now = store::Clock::now(&SystemClock);
             let created = clients::create(store, &ctx.master_key, now, new)
@@ -145,6 +150,7 @@ fn flag(field: Field) -> Option<&'static str> {
         Field::IdTokenSignedResponseAlg => "--id-token-alg",
         Field::AccessTokenTtl => "--access-token-ttl",
         Field::Jwks => "--jwks-file",
+        Field::Resources => "--resource",
         Field::Registration => return None,
     })
 }

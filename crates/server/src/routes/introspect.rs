@@ -29,7 +29,7 @@ pub async fn introspect(
         ));
     }
     let token = params.require("token")?;
-    let answer = match verify::access_token(&state, token).await? {
+    let answer = match verify::access_token(&state, token, verify::Taking::AnyApi).await? {
         Some(verified) => introspection::access_token(&verified.claims),
         None => refresh_token_answer(&state, token).await?,
     };

@@ -24,7 +24,7 @@ pub async fn revoke(
     // token_type_hint only orders the search (§2.1); we look in both places.
     let _hint = params.get("token_type_hint")?;
 
-    if let Some(verified) = verify::access_token(&state, token).await? {
+    if let Some(verified) = verify::access_token(&state, token, verify::Taking::AnyApi).await? {
         if verified.client_id() != client.client_id {
             return Err(error(
                 ErrorCode::UnauthorizedClient,

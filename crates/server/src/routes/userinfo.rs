@@ -31,7 +31,8 @@ pub async fn userinfo(
     let Some(Bearer(token)) = bearer else {
         return Ok(challenge(StatusCode::UNAUTHORIZED, None, ""));
     };
-    let Some(verified) = verify::access_token(&state, &token).await? else {
+    let Some(verified) = verify::access_token(&state, &token, verify::Taking::OwnApis).await?
+    else {
         return Ok(challenge(
             StatusCode::UNAUTHORIZED,
             Some("invalid_token"),

@@ -73,7 +73,8 @@ pub enum BackupError {
 #[serde(tag = "kind", content = "record", rename_all = "snake_case")]
 pub enum Entry {
     SigningKey(SigningKey),
-    Client(ClientRecord),
+    /// Boxed: a client record is several times any other.
+    Client(Box<ClientRecord>),
     Api(ApiRecord),
     User(UserRecord),
     Consent(Consent),
@@ -159,7 +160,7 @@ pub async fn export(
         w.entry(&Entry::SigningKey(key))?;
     }
     for client in store.list_clients().await? {
-        w.entry(&Entry::Client(client))?;
+        w.entry(&Entry::Client(Box::new(client)))?;
     }
     for api in store.list_apis().await? {
         w.entry(&Entry::Api(api))?;

@@ -71,6 +71,11 @@ pub async fn create(
             require_mfa: registration.require_mfa,
             access_token_ttl: registration.access_token_ttl,
             jwks: registration.jwks,
+            resources: registration
+                .resources
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
             ..ClientMetadata::default()
         },
     };

@@ -28,6 +28,7 @@ mod redis_cluster;
 mod redis_faults;
 mod redis_tls;
 mod relying_party;
+mod resources;
 mod runbook;
 mod scim;
 mod sentinel;

@@ -12,7 +12,7 @@ use oauth::id_token::Authentication;
 use store::{ClientRecord, RefreshFamily, UserRecord};
 
 use super::sign::{
-    IssueError, UserAuthentication, client_access_ttl, issue_access_token, issue_id_token,
+    IssueError, Target, UserAuthentication, client_access_ttl, issue_access_token, issue_id_token,
 };
 use crate::config::seconds;
 use crate::opaque::{hash_token, random_token};
@@ -48,6 +48,10 @@ pub struct Grant<'a> {
     pub jti: String,
     pub context: GrantContext,
     pub refresh: Refresh,
+    /// The APIs the access token is for (RFC 8707), none for this issuer's
+    /// own, and a lifetime they ask for (capped as the client's is).
+    pub audience: Vec<String>,
+    pub ttl: Option<std::time::Duration>,
 }
 
 /// The tokens of one response.
@@ -80,6 +84,8 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
         jti,
         context,
         refresh,
+        audience,
+        ttl,
     } = grant;
     let subject = user.map_or(client.client_id.as_str(), |u| u.id.as_str());
     let auth_time = context.auth_time.unwrap_or_else(|| ctx.clock.now());
@@ -89,7 +95,14 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
         subject,
         &scope,
         jti,
-        client_access_ttl(client),
+        Target {
+            audience: &audience,
+            // The shorter of the client's lifetime and its APIs'.
+            ttl: match (client_access_ttl(client), ttl) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+        },
         user.is_some().then_some(UserAuthentication {
             auth_time,
             amr: &context.amr,

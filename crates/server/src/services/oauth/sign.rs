@@ -4,7 +4,7 @@
 //! `oauth::access_token` and `oauth::id_token`.
 
 use oauth::Scope;
-use oauth::access_token::AccessClaims;
+use oauth::access_token::{AccessClaims, Audience};
 use oauth::acr::Level;
 use oauth::id_token::Authentication;
 
@@ -31,6 +31,14 @@ pub enum IssueError {
     Corrupt(String),
 }
 
+/// Whom a token is for, and how long: its APIs (RFC 8707; none for this
+/// issuer's own) and a lifetime shorter than the service's, if any.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Target<'a> {
+    pub audience: &'a [String],
+    pub ttl: Option<std::time::Duration>,
+}
+
 /// When and how the user of a token authenticated (RFC 9068 §2.2.1).
 #[derive(Debug, Clone, Copy)]
 pub struct UserAuthentication<'a> {
@@ -48,9 +56,10 @@ pub fn issue_access_token(
     subject: &str,
     scope: &Scope,
     jti: String,
-    ttl: Option<std::time::Duration>,
+    target: Target<'_>,
     user_auth: Option<UserAuthentication<'_>>,
 ) -> Result<AccessToken, IssueError> {
+    let Target { audience, ttl } = target;
     let config = &state.config;
     let alg = config.access_token_alg;
     let signer = state
@@ -65,6 +74,9 @@ pub fn issue_access_token(
         .as_secs();
     let exp = now + i64::try_from(ttl).unwrap_or(i64::MAX / 2);
     let mut claims = access_token_claims(&config.issuer, client_id, subject, scope, &jti, now, exp);
+    if !audience.is_empty() {
+        claims.aud = Audience::of(audience, &config.issuer);
+    }
     if let Some(auth) = user_auth {
         claims.auth_time = Some(auth.auth_time);
         claims.acr = Some(Level::of(auth.amr).as_str().to_owned());
@@ -91,7 +103,7 @@ pub fn access_token_claims(
     AccessClaims {
         iss: issuer.to_owned(),
         sub: subject.to_owned(),
-        aud: issuer.to_owned(),
+        aud: Audience::One(issuer.to_owned()),
         client_id: client_id.to_owned(),
         iat,
         exp,

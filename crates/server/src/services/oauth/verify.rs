@@ -77,14 +77,24 @@ pub fn client_enabled(client: &ClientRecord) -> bool {
     !client.metadata.disabled
 }
 
+/// Whose tokens a caller takes (RFC 8707): this issuer's own APIs (SCIM,
+/// userinfo) take only tokens whose `aud` names the issuer; introspection
+/// and revocation answer for a token of any API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taking {
+    OwnApis,
+    AnyApi,
+}
+
 /// Verifies `token` as one of our access tokens. `Ok(None)` for any token
 /// that is not acceptable (the reason is logged at debug level); `Err` only
 /// when the store cannot answer.
 pub async fn access_token(
     ctx: &crate::services::Ctx,
     token: &str,
+    taking: Taking,
 ) -> Result<Option<VerifiedToken>, store::Error> {
-    Ok(check(ctx, token).await?.map_or_else(
+    Ok(check(ctx, token, taking).await?.map_or_else(
         |reason| {
             tracing::debug!(reason = %reason, "token not accepted");
             None
@@ -97,8 +107,11 @@ pub async fn access_token(
 pub async fn check(
     ctx: &crate::services::Ctx,
     token: &str,
+    taking: Taking,
 ) -> Result<Result<VerifiedToken, Rejection>, store::Error> {
-    let verify = || jwt::verify(&ctx.keys, token, ACCESS_TOKEN_TYP, &ctx.config.issuer);
+    let issuer = ctx.config.issuer.as_str();
+    let audience = (taking == Taking::OwnApis).then_some(issuer);
+    let verify = || jwt::verify_for(&ctx.keys, token, ACCESS_TOKEN_TYP, (issuer, audience));
     let mut verified = verify();
     if let Err(RejectedToken::UnknownKey(Some(kid))) = &verified
         && ctx.keys.reload_for_unknown_kid(kid).await
@@ -108,7 +121,7 @@ pub async fn check(
     let claims = match verified {
         // Judged by our clock (the injected one, which the JWT library
         // does not know): valid only before exp.
-        Ok(claims) => match AccessClaims::accept(claims, &ctx.config.issuer, ctx.clock.now()) {
+        Ok(claims) => match AccessClaims::accept(claims, issuer, audience, ctx.clock.now()) {
             Ok(claims) => claims,
             Err(reason) => return Ok(Err(reason.into())),
         },
@@ -242,9 +255,17 @@ mod tests {
 
     fn mint(ctx: &Ctx, subject: &str, jti: &str) -> String {
         let scope = oauth::Scope::parse("read").unwrap();
-        issue_access_token(ctx, "svc", subject, &scope, jti.into(), None, None)
-            .unwrap()
-            .token
+        issue_access_token(
+            ctx,
+            "svc",
+            subject,
+            &scope,
+            jti.into(),
+            Default::default(),
+            None,
+        )
+        .unwrap()
+        .token
     }
 
     /// Each refusal names its reason, and only the reason expected: a
@@ -257,20 +278,20 @@ mod tests {
         let reason = |r: Result<VerifiedToken, Rejection>| r.err().map(|e| e.to_string());
 
         let good = mint(&ctx, "svc", "j-good");
-        let verified = check(&ctx, &good).await.unwrap().unwrap();
+        let verified = check(&ctx, &good, Taking::OwnApis).await.unwrap().unwrap();
         assert_eq!(verified.jti(), "j-good");
         assert!(verified.user.is_none());
 
         let (body, _) = good.rsplit_once('.').unwrap();
         let forged = format!("{body}.AAAA");
         assert!(matches!(
-            check(&ctx, &forged).await.unwrap(),
+            check(&ctx, &forged, Taking::OwnApis).await.unwrap(),
             Err(Rejection::Token(RejectedToken::Invalid(_)))
         ));
 
         let for_nobody = mint(&ctx, "no-such-user", "j-user");
         assert!(matches!(
-            check(&ctx, &for_nobody).await.unwrap(),
+            check(&ctx, &for_nobody, Taking::OwnApis).await.unwrap(),
             Err(Rejection::UserGone)
         ));
 
@@ -280,7 +301,7 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            check(&ctx, &revoked).await.unwrap(),
+            check(&ctx, &revoked, Taking::OwnApis).await.unwrap(),
             Err(Rejection::Revoked)
         ));
 
@@ -288,20 +309,25 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            check(&ctx, &good).await.unwrap(),
+            check(&ctx, &good, Taking::OwnApis).await.unwrap(),
             Err(Rejection::ClientGone)
         ));
         crate::services::clients::set_disabled(ctx.store.as_ref(), "svc", false)
             .await
             .unwrap();
-        assert!(check(&ctx, &good).await.unwrap().is_ok());
+        assert!(check(&ctx, &good, Taking::OwnApis).await.unwrap().is_ok());
 
         // At exp, not a second later (RFC 7519 §4.1.4; no leeway).
         clock.advance(verified.claims.exp - clock.now());
         assert_eq!(
-            reason(check(&ctx, &good).await.unwrap()).as_deref(),
+            reason(check(&ctx, &good, Taking::OwnApis).await.unwrap()).as_deref(),
             Some("expired")
         );
-        assert!(access_token(&ctx, &good).await.unwrap().is_none());
+        assert!(
+            access_token(&ctx, &good, Taking::OwnApis)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }

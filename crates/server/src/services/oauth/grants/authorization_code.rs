@@ -75,6 +75,8 @@ pub async fn exchange(
         jti: derived(&code_hash, "at"),
         context: code.grant,
         refresh,
+        audience: Vec::new(),
+        ttl: None,
     };
     let tokens = issue(ctx, grant).await?;
     tracing::info!(event = "token_issued", client_id = %client.client_id, user_id = %user.id, grant_type = "authorization_code", "tokens issued");

@@ -112,8 +112,8 @@ pub async fn exchange(
             refresh_token,
             scope,
         } => refresh_token::refresh(ctx, client, refresh_token, scope.as_ref()).await,
-        TokenRequest::ClientCredentials { scope } => {
-            client_credentials::grant(ctx, client, scope.as_ref()).await
+        TokenRequest::ClientCredentials { scope, resources } => {
+            client_credentials::grant(ctx, client, scope.as_ref(), &resources).await
         }
     }
 }

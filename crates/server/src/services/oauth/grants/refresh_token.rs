@@ -79,6 +79,8 @@ pub async fn refresh(
         jti: uuid::Uuid::new_v4().to_string(),
         context,
         refresh: Refresh::Rotated(new_token.expose().clone()),
+        audience: Vec::new(),
+        ttl: None,
     };
     Ok(issue(ctx, grant).await?)
 }
