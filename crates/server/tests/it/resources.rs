@@ -46,6 +46,8 @@ async fn a_token_for_an_api_is_for_that_api_only() {
         "orders:read orders:write",
         "--access-token-ttl",
         "2m",
+        "--alg",
+        "RS256",
     ]);
     app.cli(&[
         "api",
@@ -78,6 +80,12 @@ async fn a_token_for_an_api_is_for_that_api_only() {
     let orders_token = body["access_token"].as_str().unwrap().to_owned();
     let c = claims(&orders_token);
     assert_eq!(c["aud"], ORDERS);
+    let header = orders_token.split('.').next().unwrap();
+    let header: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "RS256", "the API's algorithm");
     assert_eq!(c["scope"], "orders:read");
     assert!(body["expires_in"].as_u64().unwrap() <= 120, "{body}");
     let introspected = client()

@@ -52,6 +52,7 @@ pub struct Grant<'a> {
     /// own, and a lifetime they ask for (capped as the client's is).
     pub audience: Vec<String>,
     pub ttl: Option<std::time::Duration>,
+    pub alg: Option<crate::keys::Alg>,
 }
 
 /// The tokens of one response.
@@ -86,6 +87,7 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
         refresh,
         audience,
         ttl,
+        alg,
     } = grant;
     let subject = user.map_or(client.client_id.as_str(), |u| u.id.as_str());
     let auth_time = context.auth_time.unwrap_or_else(|| ctx.clock.now());
@@ -102,6 +104,7 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             },
+            alg,
         },
         user.is_some().then_some(UserAuthentication {
             auth_time,

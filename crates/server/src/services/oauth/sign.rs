@@ -37,6 +37,9 @@ pub enum IssueError {
 pub struct Target<'a> {
     pub audience: &'a [String],
     pub ttl: Option<std::time::Duration>,
+    /// The algorithm its API asks for (`api create --alg`); the service's
+    /// (`AUTH_ACCESS_TOKEN_ALG`) otherwise.
+    pub alg: Option<crate::keys::Alg>,
 }
 
 /// When and how the user of a token authenticated (RFC 9068 §2.2.1).
@@ -59,9 +62,9 @@ pub fn issue_access_token(
     target: Target<'_>,
     user_auth: Option<UserAuthentication<'_>>,
 ) -> Result<AccessToken, IssueError> {
-    let Target { audience, ttl } = target;
+    let Target { audience, ttl, alg } = target;
     let config = &state.config;
-    let alg = config.access_token_alg;
+    let alg = alg.unwrap_or(config.access_token_alg);
     let signer = state
         .keys
         .signer(alg)

@@ -77,6 +77,7 @@ pub async fn exchange(
         refresh,
         audience: Vec::new(),
         ttl: None,
+        alg: None,
     };
     let tokens = issue(ctx, grant).await?;
     tracing::info!(event = "token_issued", client_id = %client.client_id, user_id = %user.id, grant_type = "authorization_code", "tokens issued");

@@ -5,8 +5,9 @@
 //! With `resource` (RFC 8707 §2) the token is for those APIs: each must be
 //! registered and one the client may use (`client create --resource`),
 //! else `invalid_target`; the scopes are theirs that the client has, and
-//! one asked for that none of them offers is `invalid_scope`. Without, the
-//! token is for this issuer's own APIs, as before.
+//! one asked for that none of them offers is `invalid_scope`; the lifetime
+//! and algorithm are theirs. Without, the token is for this issuer's own
+//! APIs, as before.
 
 use oauth::resource::ResourceIndicator;
 use oauth::{Error, ErrorCode, Scope};
@@ -26,12 +27,9 @@ pub async fn grant(
         return Err(GrantError::PublicClient);
     }
     // RFC 6749 §3.3: all of the client's scopes when none is requested.
-    let (scope, audience, ttl) = if resources.is_empty() {
-        (
-            registered_scope(client).narrow(requested)?,
-            Vec::new(),
-            None,
-        )
+    let (scope, audience, ttl, alg) = if resources.is_empty() {
+        let scope = registered_scope(client).narrow(requested)?;
+        (scope, Vec::new(), None, None)
     } else {
         let apis = apis_for(ctx, client, resources).await?;
         let offered: Vec<&str> = apis
@@ -52,8 +50,16 @@ pub async fn grant(
             .filter_map(|api| api.access_token_ttl)
             .min()
             .map(std::time::Duration::from_secs);
+        // One token for several APIs is signed one way: with the algorithm
+        // they agree on, else the service's.
+        let alg = match apis.split_first() {
+            Some((first, rest)) if rest.iter().all(|api| api.alg == first.alg) => {
+                first.alg.as_deref().and_then(crate::keys::Alg::parse)
+            }
+            _ => None,
+        };
         let audience = apis.into_iter().map(|api| api.identifier).collect();
-        (usable.narrow(requested)?, audience, ttl)
+        (usable.narrow(requested)?, audience, ttl, alg)
     };
     let grant = Grant {
         grant_type: "client_credentials",
@@ -65,6 +71,7 @@ pub async fn grant(
         refresh: Refresh::None,
         audience,
         ttl,
+        alg,
     };
     let tokens = issue(ctx, grant).await?;
     tracing::debug!(event = "token_issued", client_id = %client.client_id, grant_type = "client_credentials", "access token issued");

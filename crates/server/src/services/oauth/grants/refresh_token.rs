@@ -81,6 +81,7 @@ pub async fn refresh(
         refresh: Refresh::Rotated(new_token.expose().clone()),
         audience: Vec::new(),
         ttl: None,
+        alg: None,
     };
     Ok(issue(ctx, grant).await?)
 }
