@@ -3,11 +3,58 @@
 //! and the `aud` of its tokens (`oauth::resource`); it offers scopes, and
 //! may have its own token lifetime (capped at the service's) and signing
 //! algorithm. Logs `api_created` and `api_deleted`.
+//!
+//! The token endpoint reads APIs through [`ApiCache`]: each replica keeps
+//! what it read for [`CACHE_SECONDS`], so a token for an API costs no store
+//! round trip in the common case, and a change made on another replica (or
+//! by the CLI) is seen within that time.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
 
 use serde_json::{Value, json};
-use store::{ApiRecord, Store};
+use store::{ApiRecord, Clock, Store};
 
 use crate::keys::Alg;
+
+/// How long a replica trusts an API it read (the signing keys' refresh
+/// interval too).
+pub const CACHE_SECONDS: i64 = 5;
+/// The most APIs a replica keeps; past it, it starts again.
+const CACHE_ENTRIES: usize = 4096;
+
+/// APIs as this replica last read them, each for [`CACHE_SECONDS`].
+#[derive(Debug, Default)]
+pub struct ApiCache {
+    entries: RwLock<HashMap<String, (i64, ApiRecord)>>,
+}
+
+impl ApiCache {
+    /// The API `identifier`, from the cache or the store. `NotFound` is not
+    /// kept: only identifiers a client is registered for are asked for.
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        clock: &dyn Clock,
+        identifier: &str,
+    ) -> Result<ApiRecord, store::Error> {
+        let now = clock.now();
+        if let Ok(entries) = self.entries.read()
+            && let Some((read_at, api)) = entries.get(identifier)
+            && now - read_at < CACHE_SECONDS
+        {
+            return Ok(api.clone());
+        }
+        let api = store.get_api(identifier).await?;
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= CACHE_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(identifier.to_owned(), (now, api.clone()));
+        }
+        Ok(api)
+    }
+}
 
 /// An API to register, as an operator gives it.
 #[derive(Debug, Clone, Default)]
@@ -112,6 +159,32 @@ mod tests {
     use store::{ApiStore, TestClock};
 
     use super::*;
+
+    /// A replica sees an API's removal within CACHE_SECONDS, and reads the
+    /// store again only then.
+    #[tokio::test]
+    async fn the_cache_keeps_an_api_for_a_few_seconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::new(100);
+        let store =
+            SqliteStore::open(&dir.path().join("auth.db"), Arc::new(clock.clone())).unwrap();
+        let new = NewApi {
+            identifier: "https://api.example.com".into(),
+            ..NewApi::default()
+        };
+        create(&store, 100, new).await.unwrap();
+        let cache = ApiCache::default();
+        let id = "https://api.example.com";
+        cache.get(&store, &clock, id).await.unwrap();
+        store.delete_api(id).await.unwrap();
+        clock.advance(CACHE_SECONDS - 1);
+        assert!(cache.get(&store, &clock, id).await.is_ok(), "still cached");
+        clock.advance(1);
+        assert!(matches!(
+            cache.get(&store, &clock, id).await,
+            Err(store::Error::NotFound)
+        ));
+    }
 
     #[tokio::test]
     async fn an_api_is_validated_then_stored_once() {

@@ -33,6 +33,8 @@ pub struct Ctx {
     pub keys: crate::keys::Keys,
     pub clock: Arc<dyn Clock>,
     pub passwords: crate::password::PasswordHasher,
+    /// The APIs the token endpoint read lately (`apis::ApiCache`).
+    pub apis: Arc<apis::ApiCache>,
     /// This server as a WebAuthn relying party; `None` when the issuer's
     /// host is an IP address, which WebAuthn does not take as an RP id.
     #[cfg(feature = "passkeys")]
@@ -60,6 +62,7 @@ impl Ctx {
             #[cfg(feature = "passkeys")]
             passkeys,
             config: Arc::new(config),
+            apis: Arc::default(),
             store,
             master_key,
             keys,

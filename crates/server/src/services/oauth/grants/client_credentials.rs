@@ -102,7 +102,11 @@ async fn apis_for(
         {
             return Err(refused());
         }
-        match ctx.store.get_api(resource.as_str()).await {
+        match ctx
+            .apis
+            .get(ctx.store.as_ref(), ctx.clock.as_ref(), resource.as_str())
+            .await
+        {
             Ok(api) => apis.push(api),
             Err(store::Error::NotFound) => return Err(refused()),
             Err(e) => return Err(e.into()),
