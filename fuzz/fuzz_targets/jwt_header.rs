@@ -23,11 +23,16 @@ static KEY: LazyLock<DecodingKey> = LazyLock::new(|| {
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(claims) = serde_json::from_slice::<serde_json::Value>(data) {
+        let issuer = "https://auth.example";
+        let any = oauth::access_token::AccessClaims::accept(claims.clone(), issuer, None, 0);
         if let Ok(accepted) =
-            oauth::access_token::AccessClaims::accept(claims, "https://auth.example", 0)
+            oauth::access_token::AccessClaims::accept(claims, issuer, Some(issuer), 0)
         {
             assert!(accepted.exp > 0 && !accepted.jti.is_empty());
+            assert!(accepted.aud.contains(issuer));
             let _ = accepted.scope();
+            // A token for this issuer is one for some API too.
+            assert!(any.is_ok());
         }
     }
     let Ok(token) = std::str::from_utf8(data) else {

@@ -21,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(presented) = oauth::client_auth::presented(None, params) {
         assert!(!presented.client_id().is_empty());
     }
-    let basic = params.get("authorization").ok().flatten().unwrap_or_default();
+    let basic = params
+        .get("authorization")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let _ = oauth::client_auth::presented(Some(basic.as_bytes()), params);
     let Ok(grant) = token_request::grant_type(params) else {
         return;
@@ -38,11 +42,22 @@ fuzz_target!(|data: &[u8]| {
             );
             let _ = stored.verify(code_verifier);
         }
-        TokenRequest::RefreshToken { scope, .. } | TokenRequest::ClientCredentials { scope } => {
-            // Narrowing never widens.
-            if let Ok(granted) = registered.narrow(scope.as_ref()) {
-                assert!(granted.is_subset(&registered));
+        TokenRequest::RefreshToken { scope, .. } => narrows(&registered, scope.as_ref()),
+        TokenRequest::ClientCredentials { scope, resources } => {
+            narrows(&registered, scope.as_ref());
+            // Every resource indicator parsed is one, and named once.
+            for (i, resource) in resources.iter().enumerate() {
+                assert!(oauth::resource::ResourceIndicator::parse(resource.as_str()).is_ok());
+                assert!(!resource.as_str().contains('#'));
+                assert!(!resources[..i].contains(resource));
             }
         }
     }
 });
+
+/// Narrowing never widens.
+fn narrows(registered: &oauth::Scope, requested: Option<&oauth::Scope>) {
+    if let Ok(granted) = registered.narrow(requested) {
+        assert!(granted.is_subset(registered));
+    }
+}

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{SqliteStore, db, found, from_json, int, to_json};
+use super::{SqliteStore, changed, db, found, from_json, inserted, int, record, records, to_json};
 use crate::error::Conflict;
 use crate::{
     ClientRecord, ClientStore, Error, GroupRecord, GroupStore, Page, Paged, Result, UserRecord,
@@ -15,17 +15,13 @@ impl ClientStore for SqliteStore {
     async fn create_client(&self, client: &ClientRecord) -> Result<()> {
         let (id, data) = (client.client_id.clone(), to_json(client)?);
         self.write("create_client", move |tx, _| {
-            let inserted = tx
-                .execute(
+            inserted(
+                tx.execute(
                     "INSERT INTO clients (client_id, data) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                     params![id, data],
                 )
-                .map_err(db)?;
-            if inserted == 0 {
-                Err(Error::Conflict(Conflict::Exists))
-            } else {
-                Ok(())
-            }
+                .map_err(db)?,
+            )
         })
         .await
     }
@@ -33,25 +29,14 @@ impl ClientStore for SqliteStore {
     async fn get_client(&self, client_id: &str) -> Result<ClientRecord> {
         let id = client_id.to_owned();
         self.read("get_client", move |conn, _| {
-            let data: String = found(conn.query_row(
-                "SELECT data FROM clients WHERE client_id = ?1",
-                [id],
-                |row| row.get(0),
-            ))?;
-            from_json(&data)
+            record(conn, "SELECT data FROM clients WHERE client_id = ?1", &id)
         })
         .await
     }
 
     async fn list_clients(&self) -> Result<Vec<ClientRecord>> {
         self.read("list_clients", |conn, _| {
-            let mut stmt = conn
-                .prepare("SELECT data FROM clients ORDER BY client_id")
-                .map_err(db)?;
-            let rows = stmt
-                .query_map([], |row| row.get::<_, String>(0))
-                .map_err(db)?;
-            rows.map(|data| from_json(&data.map_err(db)?)).collect()
+            records(conn, "SELECT data FROM clients ORDER BY client_id")
         })
         .await
     }
@@ -59,17 +44,13 @@ impl ClientStore for SqliteStore {
     async fn update_client(&self, client: &ClientRecord) -> Result<()> {
         let (id, data) = (client.client_id.clone(), to_json(client)?);
         self.write("update_client", move |tx, _| {
-            let changed = tx
-                .execute(
+            changed(
+                tx.execute(
                     "UPDATE clients SET data = ?2 WHERE client_id = ?1",
                     params![id, data],
                 )
-                .map_err(db)?;
-            if changed == 0 {
-                Err(Error::NotFound)
-            } else {
-                Ok(())
-            }
+                .map_err(db)?,
+            )
         })
         .await
     }
@@ -77,14 +58,10 @@ impl ClientStore for SqliteStore {
     async fn delete_client(&self, client_id: &str) -> Result<()> {
         let id = client_id.to_owned();
         self.write("delete_client", move |tx, _| {
-            let changed = tx
-                .execute("DELETE FROM clients WHERE client_id = ?1", [id])
-                .map_err(db)?;
-            if changed == 0 {
-                Err(Error::NotFound)
-            } else {
-                Ok(())
-            }
+            changed(
+                tx.execute("DELETE FROM clients WHERE client_id = ?1", [id])
+                    .map_err(db)?,
+            )
         })
         .await
     }

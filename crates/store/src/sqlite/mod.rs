@@ -223,6 +223,42 @@ pub(crate) fn found<T>(result: rusqlite::Result<T>) -> Result<T> {
 }
 
 /// A count or version as SQLite's integer (saturating; no real value gets near).
+/// The one JSON record `sql` (`SELECT data … WHERE key = ?1`) selects by
+/// `key`; `NotFound` if none.
+pub(crate) fn record<T: DeserializeOwned>(conn: &Connection, sql: &str, key: &str) -> Result<T> {
+    let data: String = found(conn.query_row(sql, [key], |row| row.get(0)))?;
+    from_json(&data)
+}
+
+/// Every JSON record `sql` (`SELECT data …`) selects, in its order.
+pub(crate) fn records<T: DeserializeOwned>(conn: &Connection, sql: &str) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare(sql).map_err(db)?;
+    let rows = stmt
+        .query_map([], |row| row.get::<_, String>(0))
+        .map_err(db)?;
+    rows.map(|data| from_json(&data.map_err(db)?)).collect()
+}
+
+/// An `INSERT … ON CONFLICT DO NOTHING` that wrote `rows`: none means the
+/// key was taken.
+pub(crate) fn inserted(rows: usize) -> Result<()> {
+    if rows == 0 {
+        Err(Error::Conflict(crate::error::Conflict::Exists))
+    } else {
+        Ok(())
+    }
+}
+
+/// An `UPDATE` or `DELETE` by key that changed `rows`: none means there was
+/// no such record.
+pub(crate) fn changed(rows: usize) -> Result<()> {
+    if rows == 0 {
+        Err(Error::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 pub(crate) fn int(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }

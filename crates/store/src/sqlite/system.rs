@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, db, found, from_json, int, to_json};
+use super::{SqliteStore, db, found, int, record, records, to_json};
 use crate::error::Conflict;
 use crate::{
     Attempt, AttemptState, BackoffPolicy, CounterStore, Error, KeyStore, RateDecision, Result,
@@ -30,25 +30,17 @@ impl KeyStore for SqliteStore {
     async fn get_key(&self, kid: &str) -> Result<SigningKey> {
         let kid = kid.to_owned();
         self.read("get_key", move |conn, _| {
-            let data: String = found(conn.query_row(
-                "SELECT data FROM signing_keys WHERE kid = ?1",
-                [kid],
-                |row| row.get(0),
-            ))?;
-            from_json(&data)
+            record(conn, "SELECT data FROM signing_keys WHERE kid = ?1", &kid)
         })
         .await
     }
 
     async fn list_keys(&self) -> Result<Vec<SigningKey>> {
         self.read("list_keys", |conn, _| {
-            let mut stmt = conn
-                .prepare("SELECT data FROM signing_keys ORDER BY created_at, kid")
-                .map_err(db)?;
-            let rows = stmt
-                .query_map([], |row| row.get::<_, String>(0))
-                .map_err(db)?;
-            rows.map(|data| from_json(&data.map_err(db)?)).collect()
+            records(
+                conn,
+                "SELECT data FROM signing_keys ORDER BY created_at, kid",
+            )
         })
         .await
     }
