@@ -32,6 +32,8 @@ pub struct RegistrationRequest {
     pub jwks: Option<Value>,
     /// The APIs (RFC 8707 resource indicators) it may ask tokens for.
     pub resources: Vec<String>,
+    /// The one of them its tokens are for when it names none.
+    pub default_resource: Option<String>,
 }
 
 /// The registration field a problem is about, by its RFC 7591 §2 name;
@@ -48,6 +50,8 @@ pub enum Field {
     Jwks,
     /// Not RFC 7591's: the APIs a client may ask tokens for (RFC 8707).
     Resources,
+    /// Not RFC 7591's: the API its tokens are for by default.
+    DefaultResource,
     /// The combination of fields (e.g. a public client with
     /// client_credentials).
     Registration,
@@ -66,6 +70,7 @@ impl Field {
             Self::AccessTokenTtl => "access_token_ttl",
             Self::Jwks => "jwks",
             Self::Resources => "resources",
+            Self::DefaultResource => "default_resource",
             Self::Registration => "client metadata",
         }
     }
@@ -115,6 +120,8 @@ pub struct Registration {
     pub jwks: Option<Value>,
     /// Without duplicates, in the order given.
     pub resources: Vec<ResourceIndicator>,
+    /// One of `resources`.
+    pub default_resource: Option<ResourceIndicator>,
 }
 
 /// Validates `request`; `id_token_algs` are the algorithms the server
@@ -197,6 +204,24 @@ pub fn validate(
             resources.push(resource);
         }
     }
+    let default_resource = match &request.default_resource {
+        None => None,
+        Some(value) => {
+            let resource = ResourceIndicator::parse(value).map_err(|e| {
+                E::new(
+                    Field::DefaultResource,
+                    format!("{value}: {}", e.description),
+                )
+            })?;
+            if !resources.contains(&resource) {
+                return Err(E::new(
+                    Field::DefaultResource,
+                    format!("{value} is not one of the client's resources"),
+                ));
+            }
+            Some(resource)
+        }
+    };
     let auth_method = if request.public {
         AuthMethod::None
     } else if request.jwks.is_some() {
@@ -217,6 +242,7 @@ pub fn validate(
         access_token_ttl: request.access_token_ttl,
         jwks: request.jwks.clone(),
         resources,
+        default_resource,
     })
 }
 

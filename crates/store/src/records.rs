@@ -70,6 +70,10 @@ pub struct ClientMetadata {
     /// The APIs (RFC 8707 resource identifiers) it may ask tokens for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    /// The one of them its tokens are for when a request names none; this
+    /// issuer's own APIs when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_resource: Option<String>,
     /// Long-lived tokens `auth-service token mint` issued for this client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub minted_tokens: Vec<MintedToken>,

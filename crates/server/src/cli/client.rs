@@ -8,6 +8,9 @@ use super::{CliError, Context, print_json};
 use crate::services::clients::{self, ClientError, Field, NewClient};
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process from the command line: the size of its largest
+// variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 pub enum ClientCommand {
     /// Register a client; prints its id and (unless --public) its secret, once.
     Create {
@@ -46,6 +49,9 @@ pub enum ClientCommand {
         /// An API (its identifier, `auth-service api create`) it may ask tokens for (repeatable).
         #[arg(long = "resource", value_name = "URI")]
         resources: Vec<String>,
+        /// The one of its --resource APIs its tokens are for when a request names none.
+        #[arg(long, value_name = "URI")]
+        default_resource: Option<String>,
     },
     /// List every client.
     List,
@@ -75,6 +81,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
             access_token_ttl,
             jwks_file,
             resources,
+            default_resource,
         } => {
             let jwks = match jwks_file {
                 None => None,
@@ -100,6 +107,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 access_token_ttl: access_token_ttl.map(|ttl| ttl.as_secs()),
                 jwks,
                 resources,
+                default_resource,
             };
             let now = store::Clock::now(&SystemClock);
             let created = clients::create(store, &ctx.master_key, now, new)
@@ -151,6 +159,7 @@ fn flag(field: Field) -> Option<&'static str> {
         Field::AccessTokenTtl => "--access-token-ttl",
         Field::Jwks => "--jwks-file",
         Field::Resources => "--resource",
+        Field::DefaultResource => "--default-resource",
         Field::Registration => return None,
     })
 }

@@ -76,6 +76,10 @@ pub async fn create(
                 .iter()
                 .map(|r| r.as_str().to_owned())
                 .collect(),
+            default_resource: registration
+                .default_resource
+                .as_ref()
+                .map(|r| r.as_str().to_owned()),
             ..ClientMetadata::default()
         },
     };

@@ -175,4 +175,47 @@ async fn a_token_for_an_api_is_for_that_api_only() {
     let c = claims(body["access_token"].as_str().unwrap());
     assert_eq!(c["aud"], json!([ORDERS, BILLING]));
     assert_eq!(c["scope"], "billing:read orders:read");
+
+    // A default API: a request that names none gets a token for it.
+    let defaulted = app.cli(&[
+        "client",
+        "create",
+        "--name",
+        "default",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "orders:read",
+        "--resource",
+        ORDERS,
+        "--default-resource",
+        ORDERS,
+    ]);
+    let pair = (
+        defaulted["client_id"].as_str().unwrap(),
+        defaulted["client_secret"].as_str().unwrap(),
+    );
+    let (status, body) = token(&app, pair, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["aud"],
+        ORDERS
+    );
+    let refused = app.run(
+        &[
+            "client",
+            "create",
+            "--name",
+            "bad",
+            "--grant-type",
+            "client_credentials",
+            "--resource",
+            ORDERS,
+            "--default-resource",
+            BILLING,
+        ],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--default-resource"));
 }

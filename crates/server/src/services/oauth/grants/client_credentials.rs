@@ -7,7 +7,8 @@
 //! else `invalid_target`; the scopes are theirs that the client has, and
 //! one asked for that none of them offers is `invalid_scope`; the lifetime
 //! and algorithm are theirs. Without, the token is for this issuer's own
-//! APIs, as before.
+//! APIs, as before, unless the client has a default API (`client create
+//! --default-resource`).
 
 use oauth::resource::ResourceIndicator;
 use oauth::{Error, ErrorCode, Scope};
@@ -26,6 +27,16 @@ pub async fn grant(
     if client.public {
         return Err(GrantError::PublicClient);
     }
+    // A client registered with a default API gets tokens for it when it
+    // names none (RFC 8707 §2 leaves the default to the server).
+    let default;
+    let resources = match (resources, &client.metadata.default_resource) {
+        ([], Some(uri)) => {
+            default = [ResourceIndicator::parse(uri)?];
+            &default[..]
+        }
+        _ => resources,
+    };
     // RFC 6749 §3.3: all of the client's scopes when none is requested.
     let (scope, audience, ttl, alg) = if resources.is_empty() {
         let scope = registered_scope(client).narrow(requested)?;
