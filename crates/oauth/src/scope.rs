@@ -61,6 +61,12 @@ impl Scope {
         }
     }
 
+    /// The tokens of `self` that `keep` accepts (a client's registered
+    /// scopes that an API offers, RFC 8707).
+    pub fn only(&self, keep: impl Fn(&str) -> bool) -> Scope {
+        Self(self.0.iter().filter(|t| keep(t)).cloned().collect())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -77,6 +77,29 @@ pub(super) async fn subject(
     }))
 }
 
+/// The pending sign-in or session a factor post is for, or the response
+/// that starts the request again.
+pub(super) async fn factor_subject(
+    state: &AppState,
+    jar: &CookieJar,
+    fields: &Fields,
+    params: &[(String, String)],
+) -> Result<Subject, Response> {
+    match subject(state, jar, field(fields, "pending")).await {
+        Ok(Some(subject)) => Ok(subject),
+        Ok(None) => Err(resume(state, jar.clone(), params.to_vec(), Done::default()).await),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// The back-off key a second factor counts under: the account's as the
+/// user name was typed, with this browser's device cookie (docs/security.md
+/// 14 and 31), as the password step counted.
+pub(super) fn lock_key(state: &AppState, jar: &CookieJar, user_name: &str) -> String {
+    let account = lockout::account(user_name);
+    device::lockout_key(state, jar, &account).unwrap_or_else(|| lockout::key(user_name))
+}
+
 pub(super) async fn factor_page(
     state: &AppState,
     jar: CookieJar,
@@ -220,14 +243,11 @@ pub async fn factor(
         params,
     }: Posted,
 ) -> Response {
-    let subject = match subject(&state, &jar, field(&fields, "pending")).await {
-        Ok(Some(subject)) => subject,
-        Ok(None) => return resume(&state, jar, params, Done::default()).await,
-        Err(e) => return unavailable(e),
+    let subject = match factor_subject(&state, &jar, &fields, &params).await {
+        Ok(subject) => subject,
+        Err(response) => return response,
     };
-    let account = lockout::account(&subject.user_name);
-    let lock_key = device::lockout_key(&state, &jar, &account)
-        .unwrap_or_else(|| lockout::key(&subject.user_name));
+    let lock_key = lock_key(&state, &jar, &subject.user_name);
     let client_id = client_id_of(&params);
     let code = field(&fields, "code").unwrap_or_default();
     let (added, recovery_left) =

@@ -25,12 +25,10 @@ use axum_extra::extract::CookieJar;
 use serde_json::json;
 
 use super::account::{Checked, freshly_signed_in, render};
-use super::factor::{Subject, codes_page, factor_page, passed, subject};
+use super::factor::{codes_page, factor_page, factor_subject, lock_key, passed, subject};
 use super::login::{Fields, Posted, client_id_of, expired, field, login_page, open, signed_in};
-use super::support::authorization_response::resume;
 use crate::services::lockout;
 use crate::services::mfa::passkey::{self, Offer, Outcome, PasskeyError, RelyingParty};
-use crate::services::oauth::authorize::Done;
 use crate::state::AppState;
 use crate::web::errors::unavailable;
 use crate::web::pages::{self, EnrolPasskeyPage};
@@ -84,16 +82,6 @@ fn credential(fields: &Fields) -> (&str, &str) {
     )
 }
 
-/// The back-off key of a user name, with this browser's device cookie
-/// (docs/security.md 14), as the password step counts under.
-fn lock_key(state: &AppState, jar: &CookieJar) -> impl Fn(&str) -> String + Send + Sync + use<> {
-    let (state, jar) = (state.clone(), jar.clone());
-    move |user_name: &str| {
-        let account = lockout::account(user_name);
-        device::lockout_key(&state, &jar, &account).unwrap_or_else(|| lockout::key(user_name))
-    }
-}
-
 /// POST /login/passkey/options: a passwordless ceremony.
 pub async fn login_options(State(state): State<AppState>, _: Posted) -> Response {
     let Some(rp) = party(&state) else {
@@ -116,7 +104,7 @@ pub async fn login(
         return login_page(&state, jar, &sealed, &params, "", Some(REFUSED)).await;
     };
     let client_id = client_id_of(&params);
-    let key = lock_key(&state, &jar);
+    let key = |user_name: &str| lock_key(&state, &jar, user_name);
     let verified = match passkey::verify_passwordless(
         &state,
         &rp,
@@ -141,21 +129,6 @@ pub async fn login(
     match session::start(&state, jar, verified.user, amr).await {
         Ok((jar, _)) => signed_in(&state, jar, params).await,
         Err(e) => unavailable(e),
-    }
-}
-
-/// The pending sign-in or session a factor post is for, or the response
-/// that starts the request again.
-async fn factor_subject(
-    state: &AppState,
-    jar: &CookieJar,
-    fields: &Fields,
-    params: &[(String, String)],
-) -> Result<Subject, Response> {
-    match subject(state, jar, field(fields, "pending")).await {
-        Ok(Some(subject)) => Ok(subject),
-        Ok(None) => Err(resume(state, jar.clone(), params.to_vec(), Done::default()).await),
-        Err(e) => Err(unavailable(e)),
     }
 }
 
@@ -210,15 +183,13 @@ pub async fn factor(
         return refused(&state, jar, subject).await;
     };
     let client_id = client_id_of(&params);
-    let key = lock_key(&state, &jar);
-    let name = subject.user_name.clone();
-    let key_for_typed_name = move |_: &str| key(&name);
+    let key = lock_key(&state, &jar, &subject.user_name);
     let outcome = passkey::verify_second_factor(
         &state,
         &rp,
         &subject.user,
         credential(&fields),
-        &key_for_typed_name,
+        &key,
         &client_id,
     )
     .await;
@@ -334,8 +305,8 @@ pub async fn enrol(
         &current.session.data.amr,
         &passkey::methods(&enrolled.factor),
     );
-    let jar = match session::start(&state, jar, current.user.clone(), amr).await {
-        Ok((jar, _)) => jar,
+    let (jar, current) = match session::start(&state, jar, current.user, amr).await {
+        Ok(started) => started,
         Err(e) => return unavailable(e),
     };
     match (enrolled.recovery_codes, params) {
@@ -351,11 +322,6 @@ pub async fn enrol(
         ),
         (None, Some(params)) => signed_in(&state, jar, params).await,
         (None, None) => {
-            let current = match session::current(&state, &jar).await {
-                Ok(Some(current)) => current,
-                Ok(None) => return super::account::to_account(),
-                Err(e) => return unavailable(e),
-            };
             render(
                 &state,
                 jar,

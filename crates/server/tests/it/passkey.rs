@@ -353,6 +353,36 @@ async fn wrong_passkey_answers_are_refused() {
     let unknown = json!({"challenge_id": "nope"});
     let refused = post_passwordless(&p, &mut browser, (&html, &unknown), &json!({})).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    // docs/security.md 15: a right credential in a form without the
+    // browser's CSRF token changes nothing, on every passkey post.
+    let mut browser = Browser::new();
+    let (html, offer) = passwordless_offer(&p, &mut browser).await;
+    let credential = authenticator.assert(&offer["publicKey"], &Answer::default());
+    let forged = [
+        ("authz", hidden(&html, "authz")),
+        ("csrf_token", "not-the-cookie".to_owned()),
+        ("pending", String::new()),
+        (
+            "challenge_id",
+            offer["challenge_id"].as_str().unwrap().to_owned(),
+        ),
+        ("credential", credential.to_string()),
+    ];
+    for path in [
+        "/login/passkey",
+        "/login/passkey/options",
+        "/login/factor/passkey",
+        "/login/factor/passkey/options",
+        "/account/passkey",
+        "/account/passkey/options",
+    ] {
+        let answer = browser
+            .post(&format!("{}{path}", p.base), &form(&forged))
+            .await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert!(browser.cookies.keys().all(|name| !name.contains("session")));
+
     // A removed passkey signs nobody in.
     let listed = p.cli(&["user", "mfa", "list", &p.user_id]);
     let passkey = listed["factors"]

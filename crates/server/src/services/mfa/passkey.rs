@@ -407,8 +407,9 @@ pub async fn offer_passwordless(ctx: &Ctx, rp: &RelyingParty) -> Result<Offer, P
     .await
 }
 
-/// Where a sign-in's failures are counted: the back-off key of the user's
-/// name (and the browser's device cookie), as for passwords.
+/// Where a passwordless sign-in's failures are counted, once its user is
+/// known: the back-off key of the user's name (and the browser's device
+/// cookie), as for passwords.
 pub type LockKey<'a> = &'a (dyn Fn(&str) -> String + Send + Sync);
 
 /// Checks a passkey as the second factor of `user` (counted under the
@@ -418,7 +419,7 @@ pub async fn verify_second_factor(
     rp: &RelyingParty,
     user: &UserRecord,
     (challenge_id, response): (&str, &str),
-    lock_key: LockKey<'_>,
+    lock_key: &str,
     client_id: &str,
 ) -> Result<Outcome, PasskeyError> {
     let ceremony = match take(ctx, challenge_id, Some(&user.id)).await {
@@ -478,7 +479,8 @@ pub async fn verify_passwordless(
         rp.webauthn
             .finish_discoverable_authentication_v2(&credential, state.clone(), passkey)
     };
-    assert_passkey(ctx, user, &credential, lock_key, client_id, checked).await
+    let lock_key = lock_key(&user.user_name);
+    assert_passkey(ctx, user, &credential, &lock_key, client_id, checked).await
 }
 
 /// The part of both sign-ins after the ceremony is known: the account's
@@ -488,17 +490,16 @@ async fn assert_passkey<F>(
     ctx: &Ctx,
     user: UserRecord,
     credential: &PublicKeyCredential,
-    lock_key: LockKey<'_>,
+    lock_key: &str,
     client_id: &str,
     check: F,
 ) -> Result<Outcome, PasskeyError>
 where
     F: Fn(&Passkey) -> Result<AuthenticationResult, WebauthnError>,
 {
-    let lock_key = lock_key(&user.user_name);
     let attempt = ctx
         .store
-        .register_attempt(&lock_key, &ctx.config.lockout)
+        .register_attempt(lock_key, &ctx.config.lockout)
         .await?;
     if let Attempt::Locked { .. } = attempt {
         return Ok(challenge::failed(ctx, &user, client_id, "passkey", "locked", attempt).into());
@@ -542,7 +543,7 @@ where
         clone_suspected(&user, &factor.id, client_id, counter);
         return Ok(failed("counter_not_increased").into());
     }
-    ctx.store.clear_attempts(&lock_key).await?;
+    ctx.store.clear_attempts(lock_key).await?;
     metrics::counter!("auth_mfa_challenges_total", "method" => "passkey", "outcome" => "success")
         .increment(1);
     tracing::info!(category = "security", event = "mfa_challenge_succeeded", user_id = %user.id, client_id = %client_id, method = "passkey", factor_id = %factor.id, outcome = "success", "passkey accepted");

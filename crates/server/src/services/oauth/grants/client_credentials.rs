@@ -47,15 +47,7 @@ pub async fn grant(
             .iter()
             .flat_map(|api| api.scopes.iter().map(String::as_str))
             .collect();
-        let registered = registered_scope(client);
-        let usable = Scope::parse(
-            &registered
-                .iter()
-                .filter(|s| offered.contains(s))
-                .collect::<Vec<_>>()
-                .join(" "),
-        )
-        .unwrap_or_default();
+        let usable = registered_scope(client).only(|s| offered.contains(&s));
         let ttl = apis
             .iter()
             .filter_map(|api| api.access_token_ttl)
