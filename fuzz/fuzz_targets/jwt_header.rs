@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         let issuer = "https://auth.example";
         let any = oauth::access_token::AccessClaims::accept(claims.clone(), issuer, None, 0);
         if let Ok(accepted) =
-            oauth::access_token::AccessClaims::accept(claims, issuer, Some(issuer), 0)
+            oauth::access_token::AccessClaims::accept(claims, issuer, Some(&[issuer]), 0)
         {
             assert!(accepted.exp > 0 && !accepted.jti.is_empty());
             assert!(accepted.aud.contains(issuer));

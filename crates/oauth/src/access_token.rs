@@ -105,13 +105,13 @@ pub enum ClaimsRejection {
 
 impl AccessClaims {
     /// Reads the claims of a token whose signature verified, for `issuer`
-    /// at `now`, whose audience must name `audience` (this issuer, for its
+    /// at `now`, whose audience must name one of `audience` (this issuer's
     /// own APIs); `None` takes a token for any API (introspection and
     /// revocation answer for all of them).
     pub fn accept(
         claims: Value,
         issuer: &str,
-        audience: Option<&str>,
+        audience: Option<&[&str]>,
         now: i64,
     ) -> Result<Self, ClaimsRejection> {
         let claims: Self = serde_json::from_value(claims)
@@ -121,7 +121,7 @@ impl AccessClaims {
         }
         // A token for another API is not one for this issuer's own: an
         // audience of several APIs is accepted only if the wanted is one.
-        if audience.is_some_and(|wanted| !claims.aud.contains(wanted)) {
+        if audience.is_some_and(|wanted| !wanted.iter().any(|w| claims.aud.contains(w))) {
             return Err(ClaimsRejection::WrongAudience);
         }
         if claims.exp <= now {
@@ -171,11 +171,11 @@ mod tests {
 
     #[test]
     fn claims_are_accepted_until_exp_and_not_at_it() {
-        let accepted = AccessClaims::accept(claims(), ISSUER, Some(ISSUER), 199).unwrap();
+        let accepted = AccessClaims::accept(claims(), ISSUER, Some(&[ISSUER]), 199).unwrap();
         assert_eq!(accepted.scope().to_string(), "email openid");
         assert!(!accepted.for_client_itself());
         assert_eq!(
-            AccessClaims::accept(claims(), ISSUER, Some(ISSUER), 200),
+            AccessClaims::accept(claims(), ISSUER, Some(&[ISSUER]), 200),
             Err(ClaimsRejection::Expired)
         );
     }
@@ -192,11 +192,11 @@ mod tests {
         assert!(two.contains("https://b") && !two.contains(ISSUER));
         let mut c = claims();
         c["aud"] = json!(["https://api.one", ISSUER]);
-        assert!(AccessClaims::accept(c.clone(), ISSUER, Some(ISSUER), 150).is_ok());
+        assert!(AccessClaims::accept(c.clone(), ISSUER, Some(&[ISSUER]), 150).is_ok());
         c["aud"] = json!("https://api.one");
         assert!(AccessClaims::accept(c.clone(), ISSUER, None, 150).is_ok());
         assert_eq!(
-            AccessClaims::accept(c, ISSUER, Some(ISSUER), 150),
+            AccessClaims::accept(c, ISSUER, Some(&[ISSUER]), 150),
             Err(ClaimsRejection::WrongAudience)
         );
     }
@@ -206,7 +206,7 @@ mod tests {
         let with = |name: &str, value: Value| {
             let mut c = claims();
             c[name] = value;
-            AccessClaims::accept(c, ISSUER, Some(ISSUER), 150).unwrap_err()
+            AccessClaims::accept(c, ISSUER, Some(&[ISSUER]), 150).unwrap_err()
         };
         assert_eq!(
             with("iss", json!("https://evil")),
@@ -233,7 +233,7 @@ mod tests {
         let mut missing = claims();
         missing.as_object_mut().unwrap().remove("client_id");
         assert!(matches!(
-            AccessClaims::accept(missing, ISSUER, Some(ISSUER), 150),
+            AccessClaims::accept(missing, ISSUER, Some(&[ISSUER]), 150),
             Err(ClaimsRejection::Malformed(_))
         ));
     }

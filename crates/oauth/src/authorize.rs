@@ -9,6 +9,7 @@
 
 use crate::Params;
 use crate::acr::Level;
+use crate::resource::ResourceIndicator;
 use crate::{CodeChallenge, Error, ErrorCode, RedirectUri, Scope};
 
 /// How the response travels back (OAuth 2.0 Multiple Response Types §2.1;
@@ -101,6 +102,9 @@ pub struct AuthorizationRequest {
     /// The least level `acr_values` names (`crate::acr`), if it names one.
     pub acr: Option<Level>,
     pub login_hint: Option<String>,
+    /// RFC 8707 §2: the APIs the tokens are for (`resource`, repeatable);
+    /// whether the client may have them is the server's to judge.
+    pub resources: Vec<ResourceIndicator>,
 }
 
 /// What the request is validated against.
@@ -248,6 +252,8 @@ pub fn validate(
         .unwrap_or_default()
         .narrow(Some(&scope))
         .map_err(|e| AuthorizeError::Redirect(redirect.clone(), e))?;
+    let resources = crate::resource::from_params(params)
+        .map_err(|e| AuthorizeError::Redirect(redirect.clone(), e))?;
     let code_challenge =
         CodeChallenge::parse(get("code_challenge")?, get("code_challenge_method")?)
             .map_err(|e| AuthorizeError::Redirect(redirect.clone(), e))?;
@@ -276,6 +282,7 @@ pub fn validate(
         max_age,
         acr: get("acr_values")?.and_then(Level::requested),
         login_hint: get("login_hint")?.map(str::to_owned),
+        resources,
         redirect,
     })
 }

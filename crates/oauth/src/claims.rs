@@ -10,6 +10,14 @@ use serde_json::{Map, Value, json};
 /// advertises as `scopes_supported`).
 pub const SCOPES_SUPPORTED: &[&str] = &["openid", "profile", "email", "phone", "address", "groups"];
 
+/// Whether `scope` is about the user and the grant rather than an API:
+/// the OpenID Connect scopes and `offline_access` (Core §11). They go with
+/// any resource indicator (RFC 8707), since the ID token and refresh token
+/// they govern are not for an API.
+pub fn is_identity_scope(scope: &str) -> bool {
+    scope == "offline_access" || SCOPES_SUPPORTED.contains(&scope)
+}
+
 pub const CLAIMS_SUPPORTED: &[&str] = &[
     "sub",
     "iss",

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::{Error, ErrorCode};
+use crate::{Error, ErrorCode, Params};
 
 /// The longest identifier taken: far beyond any real one, and a bound on
 /// what a token's `aud` may cost.
@@ -62,6 +62,30 @@ impl fmt::Display for ResourceIndicator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// The most `resource` parameters one request may carry: every one is a
+/// store read and an `aud` entry.
+pub const MAX_PER_REQUEST: usize = 16;
+
+/// The `resource` parameters (RFC 8707 §2), each a valid indicator, each
+/// once, at most [`MAX_PER_REQUEST`]; an invalid one is `invalid_target`.
+pub fn from_params(params: Params<'_>) -> Result<Vec<ResourceIndicator>, Error> {
+    let values = params.all("resource");
+    if values.len() > MAX_PER_REQUEST {
+        return Err(Error::new(
+            ErrorCode::InvalidTarget,
+            format!("at most {MAX_PER_REQUEST} resource parameters"),
+        ));
+    }
+    let mut out: Vec<ResourceIndicator> = Vec::with_capacity(values.len());
+    for value in values {
+        let resource = ResourceIndicator::parse(value)?;
+        if !out.contains(&resource) {
+            out.push(resource);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

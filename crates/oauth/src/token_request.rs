@@ -8,7 +8,7 @@
 //! use a grant hears `unauthorized_client` before anything about the
 //! grant's parameters (RFC 6749 §5.2).
 
-use crate::resource::ResourceIndicator;
+use crate::resource::{self, ResourceIndicator};
 use crate::{Error, ErrorCode, GrantType, Params, Scope};
 
 /// A token request's grant-specific parameters.
@@ -19,11 +19,15 @@ pub enum TokenRequest<'a> {
         code: &'a str,
         redirect_uri: Option<&'a str>,
         code_verifier: Option<&'a str>,
+        /// RFC 8707 §2.2: some of the APIs the code was issued for.
+        resources: Vec<ResourceIndicator>,
     },
     /// RFC 6749 §6.
     RefreshToken {
         refresh_token: &'a str,
         scope: Option<Scope>,
+        /// RFC 8707 §2.2: some of the APIs the grant was for.
+        resources: Vec<ResourceIndicator>,
     },
     /// RFC 6749 §4.4.2.
     ClientCredentials {
@@ -46,14 +50,16 @@ impl<'a> TokenRequest<'a> {
                 code: params.require("code")?,
                 redirect_uri: params.get("redirect_uri")?,
                 code_verifier: params.get("code_verifier")?,
+                resources: resource::from_params(params)?,
             },
             GrantType::RefreshToken => Self::RefreshToken {
                 refresh_token: params.require("refresh_token")?,
                 scope: scope(params)?,
+                resources: resource::from_params(params)?,
             },
             GrantType::ClientCredentials => Self::ClientCredentials {
                 scope: scope(params)?,
-                resources: resources(params)?,
+                resources: resource::from_params(params)?,
             },
         })
     }
@@ -65,19 +71,6 @@ impl<'a> TokenRequest<'a> {
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
         }
     }
-}
-
-/// The `resource` parameters (RFC 8707 §2), each a valid indicator, each
-/// once; an invalid one is `invalid_target`.
-fn resources(params: Params<'_>) -> Result<Vec<ResourceIndicator>, Error> {
-    let mut out: Vec<ResourceIndicator> = Vec::new();
-    for value in params.all("resource") {
-        let resource = ResourceIndicator::parse(value)?;
-        if !out.contains(&resource) {
-            out.push(resource);
-        }
-    }
-    Ok(out)
 }
 
 /// An optional `scope` (RFC 6749 §3.3); a malformed one is `invalid_scope`.
@@ -114,6 +107,7 @@ mod tests {
                 code: "c",
                 redirect_uri: None,
                 code_verifier: Some("v"),
+                resources: vec![],
             }
         );
         let refresh = parse(&[
@@ -128,6 +122,7 @@ mod tests {
             TokenRequest::RefreshToken {
                 refresh_token: "r",
                 scope: Some(Scope::parse("a b").unwrap()),
+                resources: vec![],
             }
         );
         assert_eq!(

@@ -69,16 +69,16 @@ pub fn verify(
     typ: &'static str,
     issuer: &str,
 ) -> Result<Value, RejectedToken> {
-    verify_with(keys, token, typ, issuer, Some(issuer), false)
+    verify_with(keys, token, typ, issuer, Some(&[issuer]), false)
 }
 
-/// [`verify`], the audience `audience`, or any (`None`: a token for any
-/// API, RFC 8707, as introspection answers for).
+/// [`verify`], for one of the audiences `audience`, or any (`None`: a
+/// token for any API, RFC 8707, as introspection answers for).
 pub fn verify_for(
     keys: &Keys,
     token: &str,
     typ: &'static str,
-    (issuer, audience): (&str, Option<&str>),
+    (issuer, audience): (&str, Option<&[&str]>),
 ) -> Result<Value, RejectedToken> {
     verify_with(keys, token, typ, issuer, audience, false)
 }
@@ -98,7 +98,7 @@ fn verify_with(
     token: &str,
     typ: &'static str,
     issuer: &str,
-    audience: Option<&str>,
+    audience: Option<&[&str]>,
     allow_expired: bool,
 ) -> Result<Value, RejectedToken> {
     let header =
@@ -119,7 +119,7 @@ fn verify_with(
     validation.set_issuer(&[issuer]);
     validation.set_required_spec_claims(&["exp", "iss"]);
     match audience {
-        Some(audience) => validation.set_audience(&[audience]),
+        Some(audience) => validation.set_audience(audience),
         None => validation.validate_aud = false,
     }
     // No leeway: these are our own tokens and this server is their clock

@@ -124,6 +124,7 @@ fn code(hash: &str, expires_at: i64) -> AuthorizationCode {
         expires_at,
         grant: GrantContext {
             nonce: Some("n-0S6_WzA2Mj".into()),
+            resources: vec!["https://api.example/orders".into()],
             ..GrantContext::default()
         },
     }

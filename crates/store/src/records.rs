@@ -117,6 +117,11 @@ pub struct GrantContext {
     /// carries none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// The APIs the grant is for (RFC 8707 §2.1), as identifiers; empty
+    /// for this issuer's own. A token request may narrow to some of them
+    /// (§2.2), never widen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
 }
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -430,6 +435,7 @@ mod tests {
                 sid: Some("s".into()),
                 amr: vec![],
                 nonce: None,
+                resources: vec![],
             }
         );
         let metadata: ClientMetadata = serde_json::from_value(json!({

@@ -126,6 +126,7 @@ mod tests {
             max_age,
             acr: None,
             login_hint: None,
+            resources: Vec::new(),
         }
     }
 

@@ -200,3 +200,29 @@ fn responses_carry_state_and_iss_and_keep_the_registered_query() {
         "https://app.example/cb?error=access_denied&iss=https%3A%2F%2Fauth.example"
     );
 }
+
+#[test]
+fn resources_are_read_and_bad_ones_are_redirected_as_invalid_target() {
+    let mut params = base();
+    params.push(("resource".into(), "https://api.example/orders".into()));
+    params.push(("resource".into(), "urn:example:billing".into()));
+    params.push(("resource".into(), "https://api.example/orders".into()));
+    let request = run(&params).unwrap();
+    let resources: Vec<&str> = request.resources.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        resources,
+        ["https://api.example/orders", "urn:example:billing"]
+    );
+    assert!(run(&base()).unwrap().resources.is_empty());
+
+    for bad in ["relative/path", "https://api.example/#frag"] {
+        let mut params = base();
+        params.push(("resource".into(), bad.into()));
+        assert_eq!(outcome(&params), (ErrorCode::InvalidTarget, true), "{bad}");
+    }
+    let mut many = base();
+    for i in 0..=crate::resource::MAX_PER_REQUEST {
+        many.push(("resource".into(), format!("https://api.example/{i}")));
+    }
+    assert_eq!(outcome(&many), (ErrorCode::InvalidTarget, true));
+}

@@ -31,8 +31,7 @@ pub async fn userinfo(
     let Some(Bearer(token)) = bearer else {
         return Ok(challenge(StatusCode::UNAUTHORIZED, None, ""));
     };
-    let Some(verified) = verify::access_token(&state, &token, verify::Taking::OwnApis).await?
-    else {
+    let Some(verified) = verify::access_token(&state, &token, verify::Taking::Issuer).await? else {
         return Ok(challenge(
             StatusCode::UNAUTHORIZED,
             Some("invalid_token"),

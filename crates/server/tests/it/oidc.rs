@@ -221,8 +221,10 @@ impl Provider {
             ("code_challenge", CHALLENGE),
             ("code_challenge_method", "S256"),
         ];
+        // An extra parameter replaces the default of its name; one named
+        // several times (`resource`) is sent several times.
+        params.retain(|(n, _)| !extra.iter().any(|(e, _)| e == n));
         for (name, value) in extra {
-            params.retain(|(n, _)| n != name);
             if !value.is_empty() {
                 params.push((name, value));
             }

@@ -1,4 +1,4 @@
-//! RFC 8707 resource indicators at `/token` (client_credentials): a token
+//! RFC 8707 resource indicators at `/authorize` and `/token`: a token
 //! asked for a registered API carries it as `aud`, with the scopes and the
 //! lifetime of that API; a token for another API is refused by this
 //! server's own (SCIM), which found the flaw: every token used to carry
@@ -218,4 +218,273 @@ async fn a_token_for_an_api_is_for_that_api_only() {
     );
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--default-resource"));
+}
+
+/// The flow's callback: the code, or the error sent there.
+fn callback(url: &str) -> std::collections::HashMap<String, String> {
+    crate::oidc::query(url)
+}
+
+async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
+    (response.status(), response.json().await.unwrap())
+}
+
+async fn status_at(app: &TestApp, path: &str, token: &str) -> StatusCode {
+    client()
+        .get(app.server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn the_code_flow_is_for_the_apis_asked_and_a_refresh_narrows_to_some() {
+    use crate::oidc::{Browser, Provider, REDIRECT, location};
+
+    let mut provider = Provider::start().await;
+    provider.cli(&[
+        "api",
+        "create",
+        "--identifier",
+        ORDERS,
+        "--scope",
+        "orders:read",
+    ]);
+    provider.cli(&[
+        "api",
+        "create",
+        "--identifier",
+        BILLING,
+        "--scope",
+        "billing:read",
+    ]);
+    let web = provider.cli(&[
+        "client",
+        "create",
+        "--name",
+        "Orders web",
+        "--redirect-uri",
+        REDIRECT,
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+        "--scope",
+        "openid profile orders:read billing:read",
+        "--resource",
+        ORDERS,
+        "--resource",
+        BILLING,
+    ]);
+    provider.client_id = web["client_id"].as_str().unwrap().into();
+    provider.client_secret = web["client_secret"].as_str().unwrap().into();
+
+    // Refused at the authorization endpoint, at the redirect URI, before
+    // anyone signs in (RFC 8707 §2 and RFC 6749 §4.1.2.1). The SCIM API
+    // needs a SCIM scope.
+    let scim_api = format!("{ISSUER}/scim/v2");
+    for (extra, error) in [
+        (
+            vec![("resource", "https://unknown.example")],
+            "invalid_target",
+        ),
+        (vec![("resource", "orders")], "invalid_target"),
+        (vec![("resource", scim_api.as_str())], "invalid_target"),
+        (
+            vec![("resource", ORDERS), ("scope", "openid billing:read")],
+            "invalid_scope",
+        ),
+    ] {
+        let mut extra = extra;
+        if extra.len() == 1 {
+            extra.push(("scope", "openid"));
+        }
+        let answer = Browser::new().get(&provider.authorize_url(&extra)).await;
+        let to = location(&answer);
+        assert!(to.starts_with(REDIRECT), "{extra:?}: {to}");
+        assert_eq!(callback(&to)["error"], error, "{extra:?}: {to}");
+        assert_eq!(callback(&to)["state"], "xyz-state");
+    }
+
+    // A grant for both APIs: the access token is for them, the ID token for
+    // the client, and neither userinfo nor SCIM takes the access token.
+    let scope = "openid orders:read billing:read";
+    let mut browser = Browser::new();
+    let back = provider
+        .sign_in(
+            &mut browser,
+            &[
+                ("scope", scope),
+                ("resource", ORDERS),
+                ("resource", BILLING),
+            ],
+        )
+        .await;
+    let code = callback(&back)["code"].clone();
+    let (status, body) = json_of(provider.exchange(&code).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims(&access)["aud"], json!([ORDERS, BILLING]));
+    assert_eq!(claims(&access)["scope"], "billing:read openid orders:read");
+    assert_eq!(
+        claims(body["id_token"].as_str().unwrap())["aud"],
+        provider.client_id.as_str()
+    );
+    assert_eq!(
+        status_at(&provider, "/userinfo", &access).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status_at(&provider, "/scim/v2/Users", &access).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A refresh narrows to one of them, with that API's scopes only...
+    let refresh = |token: String, extra: Vec<(&'static str, &'static str)>| {
+        let provider = &provider;
+        async move {
+            let mut form = vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", token.as_str()),
+            ];
+            form.extend(extra);
+            json_of(provider.token(&form).await).await
+        }
+    };
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    let (status, body) = refresh(rt, vec![("resource", ORDERS)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let narrowed = body["access_token"].as_str().unwrap();
+    assert_eq!(claims(narrowed)["aud"], ORDERS);
+    assert_eq!(claims(narrowed)["scope"], "openid orders:read");
+    // ...never to one it was not granted, which leaves the token usable
+    // (docs/security.md 25)...
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    for extra in [
+        vec![("resource", "https://unknown.example")],
+        vec![("resource", ISSUER)],
+        vec![("resource", ORDERS), ("scope", "billing:read")],
+    ] {
+        let (status, refused) = refresh(rt.clone(), extra.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{extra:?}");
+        let expected = if extra.len() == 2 {
+            "invalid_scope"
+        } else {
+            "invalid_target"
+        };
+        assert_eq!(refused["error"], expected, "{extra:?}: {refused}");
+    }
+    // ...and the family keeps the whole grant.
+    let (status, body) = refresh(rt, vec![]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        claims(body["access_token"].as_str().unwrap())["aud"],
+        json!([ORDERS, BILLING])
+    );
+
+    // The token request may narrow the code's APIs too (§2.2).
+    let back = provider
+        .sign_in(
+            &mut Browser::new(),
+            &[
+                ("scope", scope),
+                ("resource", ORDERS),
+                ("resource", BILLING),
+                ("prompt", "consent"),
+            ],
+        )
+        .await;
+    let code = callback(&back)["code"].clone();
+    let (status, body) = json_of(
+        provider
+            .token(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", crate::oidc::VERIFIER),
+                ("resource", BILLING),
+            ])
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let billing = body["access_token"].as_str().unwrap();
+    assert_eq!(claims(billing)["aud"], BILLING);
+    assert_eq!(claims(billing)["scope"], "billing:read openid");
+
+    // Naming the issuer too makes a token for userinfo one refresh away.
+    let back = provider
+        .sign_in(
+            &mut Browser::new(),
+            &[
+                ("scope", scope),
+                ("resource", ORDERS),
+                ("resource", ISSUER),
+                ("prompt", "consent"),
+            ],
+        )
+        .await;
+    let (status, body) = json_of(provider.exchange(&callback(&back)["code"]).await).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rt = body["refresh_token"].as_str().unwrap().to_owned();
+    let (status, body) = refresh(rt, vec![("resource", ISSUER)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let own = body["access_token"].as_str().unwrap();
+    assert_eq!(claims(own)["aud"], ISSUER);
+    assert_eq!(status_at(&provider, "/userinfo", own).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_scim_api_is_a_resource_for_clients_with_a_scim_scope() {
+    let app = TestApp::start(&[]).await;
+    let scim_api = format!("{ISSUER}/scim/v2");
+    let provisioner = app.cli(&[
+        "client",
+        "create",
+        "--name",
+        "provisioner",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "scim:read",
+    ]);
+    let me = (
+        provisioner["client_id"].as_str().unwrap(),
+        provisioner["client_secret"].as_str().unwrap(),
+    );
+    let (status, body) = token(&app, me, &[("resource", &scim_api)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let for_scim = body["access_token"].as_str().unwrap();
+    assert_eq!(claims(for_scim)["aud"], scim_api.as_str());
+    assert_eq!(claims(for_scim)["scope"], "scim:read");
+    assert_eq!(
+        status_at(&app, "/scim/v2/Users", for_scim).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_at(&app, "/userinfo", for_scim).await,
+        StatusCode::UNAUTHORIZED,
+        "a token for SCIM is not one for userinfo"
+    );
+
+    // A client without a SCIM scope may not name it.
+    let other = app.cli(&[
+        "client",
+        "create",
+        "--name",
+        "reporting",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "reports:read",
+    ]);
+    let other = (
+        other["client_id"].as_str().unwrap(),
+        other["client_secret"].as_str().unwrap(),
+    );
+    let (status, body) = token(&app, other, &[("resource", &scim_api)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_target", "{body}");
 }

@@ -283,7 +283,7 @@ async fn caller(
     let Some(Bearer(token)) = Bearer::from_headers(headers) else {
         return Err(unauthorized("a Bearer access token is required"));
     };
-    let verified = match verify::access_token(state, &token, verify::Taking::OwnApis).await {
+    let verified = match verify::access_token(state, &token, verify::Taking::Scim).await {
         Ok(Some(verified)) => verified,
         Ok(None) => {
             return Err(unauthorized(

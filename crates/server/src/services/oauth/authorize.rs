@@ -10,9 +10,12 @@ use oauth::acr::Level;
 use oauth::authorize::{
     self, Authenticated, AuthorizationRequest, AuthorizeError, Next, Redirect, RegisteredClient,
 };
+use oauth::resource::ResourceIndicator;
 use oauth::{Error, ErrorCode, Params};
 use store::{AuthorizationCode, ClientRecord, GrantContext};
 
+use super::grants::GrantError;
+use super::resources::Apis;
 use super::session::Current;
 use crate::config::{MfaPolicy, seconds};
 use crate::opaque::{hash_token, random_token};
@@ -83,6 +86,27 @@ pub async fn load(
     };
     let mut request =
         authorize::validate(params, &registered).map_err(AuthorizeFailure::Refused)?;
+    // RFC 8707 §2.1: the APIs the code is for, judged now so the client
+    // hears invalid_target or invalid_scope before the user signs in.
+    let refused = |e: GrantError| match e {
+        GrantError::Protocol(e) => {
+            AuthorizeFailure::Refused(AuthorizeError::Redirect(request.redirect.clone(), e))
+        }
+        GrantError::Store(e) => AuthorizeFailure::Store(e),
+        other => AuthorizeFailure::Refused(AuthorizeError::Redirect(
+            request.redirect.clone(),
+            Error::new(ErrorCode::InvalidTarget, other.to_string()),
+        )),
+    };
+    let apis = Apis::resolve_or_default(ctx, &client, &request.resources)
+        .await
+        .map_err(refused)?;
+    request.scope = apis.scope(&request.scope, true).map_err(refused)?;
+    request.resources = apis
+        .audience()
+        .iter()
+        .filter_map(|id| ResourceIndicator::parse(id).ok())
+        .collect();
     // With second factors off there is no level to step up to: acr_values
     // go unmet, and the ID token's `acr` says what the session reached.
     if ctx.config.mfa == MfaPolicy::Off {
@@ -202,6 +226,11 @@ async fn issue_code(
             auth_time: Some(current.session.auth_time),
             sid: Some(current.session.data.sid.clone()),
             amr: current.session.data.amr.clone(),
+            resources: request
+                .resources
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
         },
     };
     ctx.store.insert_code(&record).await?;

@@ -25,9 +25,11 @@ pub use store::GrantContext;
 pub enum Refresh {
     None,
     /// Start a family with this id (derived from the code, so a replay can
-    /// revoke it).
+    /// revoke it) and the grant's whole scope, which may be wider than an
+    /// access token narrowed to some of its APIs (RFC 8707 §2.2).
     NewFamily {
         id: String,
+        scope: Scope,
     },
     /// The token a rotation just stored.
     Rotated(String),
@@ -131,7 +133,7 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
         _ => None,
     };
     let refresh_token = match (refresh, user) {
-        (Refresh::NewFamily { id }, Some(user)) => {
+        (Refresh::NewFamily { id, scope }, Some(user)) => {
             Some(start_family(ctx, client, user, &scope, &context, id, grant_type).await?)
         }
         (Refresh::Rotated(token), _) => Some(token),

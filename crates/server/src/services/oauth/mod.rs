@@ -9,6 +9,7 @@
 //! - [`grants`]: the token endpoint's grants, each deciding and then
 //!   calling [`issue`];
 //! - [`issue`]: one issuance into a typed `TokenSet`;
+//! - [`resources`]: which APIs a grant is for (RFC 8707);
 //! - [`sign`]: what goes into access and ID tokens, and signing them;
 //! - [`claims`]: the standard claims of a user, by scope;
 //! - [`verify`]: the one check of a presented access token;
@@ -27,6 +28,7 @@ pub mod grants;
 pub mod issue;
 pub mod login;
 pub mod logout;
+pub mod resources;
 pub mod session;
 pub mod sign;
 pub mod verify;

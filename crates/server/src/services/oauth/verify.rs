@@ -77,12 +77,16 @@ pub fn client_enabled(client: &ClientRecord) -> bool {
     !client.metadata.disabled
 }
 
-/// Whose tokens a caller takes (RFC 8707): this issuer's own APIs (SCIM,
-/// userinfo) take only tokens whose `aud` names the issuer; introspection
-/// and revocation answer for a token of any API.
+/// Whose tokens a caller takes (RFC 8707): this issuer's own APIs take
+/// only tokens whose `aud` names them; introspection and revocation answer
+/// for a token of any API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taking {
-    OwnApis,
+    /// Userinfo: tokens for the issuer (no `resource`, or the issuer's).
+    Issuer,
+    /// SCIM: tokens for the issuer, as before resource indicators, or for
+    /// the SCIM API itself (`resource={issuer}/scim/v2`).
+    Scim,
     AnyApi,
 }
 
@@ -110,7 +114,15 @@ pub async fn check(
     taking: Taking,
 ) -> Result<Result<VerifiedToken, Rejection>, store::Error> {
     let issuer = ctx.config.issuer.as_str();
-    let audience = (taking == Taking::OwnApis).then_some(issuer);
+    let scim;
+    let audience: Option<&[&str]> = match taking {
+        Taking::Issuer => Some(&[issuer]),
+        Taking::Scim => {
+            scim = super::resources::scim_identifier(ctx);
+            Some(&[issuer, scim.as_str()])
+        }
+        Taking::AnyApi => None,
+    };
     let verify = || jwt::verify_for(&ctx.keys, token, ACCESS_TOKEN_TYP, (issuer, audience));
     let mut verified = verify();
     if let Err(RejectedToken::UnknownKey(Some(kid))) = &verified
@@ -278,20 +290,20 @@ mod tests {
         let reason = |r: Result<VerifiedToken, Rejection>| r.err().map(|e| e.to_string());
 
         let good = mint(&ctx, "svc", "j-good");
-        let verified = check(&ctx, &good, Taking::OwnApis).await.unwrap().unwrap();
+        let verified = check(&ctx, &good, Taking::Issuer).await.unwrap().unwrap();
         assert_eq!(verified.jti(), "j-good");
         assert!(verified.user.is_none());
 
         let (body, _) = good.rsplit_once('.').unwrap();
         let forged = format!("{body}.AAAA");
         assert!(matches!(
-            check(&ctx, &forged, Taking::OwnApis).await.unwrap(),
+            check(&ctx, &forged, Taking::Issuer).await.unwrap(),
             Err(Rejection::Token(RejectedToken::Invalid(_)))
         ));
 
         let for_nobody = mint(&ctx, "no-such-user", "j-user");
         assert!(matches!(
-            check(&ctx, &for_nobody, Taking::OwnApis).await.unwrap(),
+            check(&ctx, &for_nobody, Taking::Issuer).await.unwrap(),
             Err(Rejection::UserGone)
         ));
 
@@ -301,7 +313,7 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            check(&ctx, &revoked, Taking::OwnApis).await.unwrap(),
+            check(&ctx, &revoked, Taking::Issuer).await.unwrap(),
             Err(Rejection::Revoked)
         ));
 
@@ -309,22 +321,22 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(
-            check(&ctx, &good, Taking::OwnApis).await.unwrap(),
+            check(&ctx, &good, Taking::Issuer).await.unwrap(),
             Err(Rejection::ClientGone)
         ));
         crate::services::clients::set_disabled(ctx.store.as_ref(), "svc", false)
             .await
             .unwrap();
-        assert!(check(&ctx, &good, Taking::OwnApis).await.unwrap().is_ok());
+        assert!(check(&ctx, &good, Taking::Issuer).await.unwrap().is_ok());
 
         // At exp, not a second later (RFC 7519 §4.1.4; no leeway).
         clock.advance(verified.claims.exp - clock.now());
         assert_eq!(
-            reason(check(&ctx, &good, Taking::OwnApis).await.unwrap()).as_deref(),
+            reason(check(&ctx, &good, Taking::Issuer).await.unwrap()).as_deref(),
             Some("expired")
         );
         assert!(
-            access_token(&ctx, &good, Taking::OwnApis)
+            access_token(&ctx, &good, Taking::Issuer)
                 .await
                 .unwrap()
                 .is_none()

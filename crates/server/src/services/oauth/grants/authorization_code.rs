@@ -3,7 +3,11 @@
 //! A code is taken atomically, once. A second presentation is a replay: the
 //! tokens the first one issued are revoked (RFC 6749 §4.1.2). Their ids are
 //! derived from the code's hash, so no extra record is needed to find them.
+//!
+//! The code remembers the APIs it was issued for (`resource` at
+//! `/authorize`); the token request may name some of them (RFC 8707 §2.2).
 
+use oauth::resource::ResourceIndicator;
 use oauth::{CodeChallenge, Scope};
 use store::{ClientRecord, CodeTake};
 
@@ -12,6 +16,7 @@ use crate::config::seconds;
 use crate::opaque::hash_token;
 use crate::services::Ctx;
 use crate::services::oauth::issue::{Grant, Refresh, TokenSet, issue};
+use crate::services::oauth::resources::{self, Apis};
 
 /// The id of something the code with `code_hash` issued.
 fn derived(code_hash: &str, what: &str) -> String {
@@ -24,6 +29,7 @@ pub async fn exchange(
     code: &str,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
+    resources: &[ResourceIndicator],
 ) -> Result<TokenSet, GrantError> {
     let code_hash = hash_token(code);
     let code = match ctx.store.take_code(&code_hash).await {
@@ -58,9 +64,18 @@ pub async fn exchange(
         Err(e) => return Err(e.into()),
     };
 
+    // Validated when the code was issued; a stored scope that no longer
+    // parses grants nothing rather than something.
+    let granted = Scope::parse(&code.scope).unwrap_or_default();
+    // RFC 8707 §2.2: the token may be for some of the code's APIs; they
+    // are judged again, so an API or permission removed since is refused.
+    let narrowed = resources::narrow(&code.grant.resources, resources)?;
+    let apis = Apis::resolve(ctx, client, &narrowed).await?;
+    let scope = apis.scope(&granted, false)?;
     let refresh = if client.grant_types.iter().any(|g| g == "refresh_token") {
         Refresh::NewFamily {
             id: derived(&code_hash, "family"),
+            scope: granted,
         }
     } else {
         Refresh::None
@@ -69,15 +84,13 @@ pub async fn exchange(
         grant_type: "authorization_code",
         client,
         user: Some(&user),
-        // Validated when the code was issued; a stored scope that no
-        // longer parses grants nothing rather than something.
-        scope: Scope::parse(&code.scope).unwrap_or_default(),
+        scope,
         jti: derived(&code_hash, "at"),
         context: code.grant,
         refresh,
-        audience: Vec::new(),
-        ttl: None,
-        alg: None,
+        audience: apis.audience(),
+        ttl: apis.ttl(),
+        alg: apis.alg(),
     };
     let tokens = issue(ctx, grant).await?;
     tracing::info!(event = "token_issued", client_id = %client.client_id, user_id = %user.id, grant_type = "authorization_code", "tokens issued");

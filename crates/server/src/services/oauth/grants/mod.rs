@@ -107,11 +107,16 @@ pub async fn exchange(
             code,
             redirect_uri,
             code_verifier,
-        } => authorization_code::exchange(ctx, client, code, redirect_uri, code_verifier).await,
+            resources,
+        } => {
+            authorization_code::exchange(ctx, client, code, redirect_uri, code_verifier, &resources)
+                .await
+        }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh_token::refresh(ctx, client, refresh_token, scope.as_ref()).await,
+            resources,
+        } => refresh_token::refresh(ctx, client, refresh_token, scope.as_ref(), &resources).await,
         TokenRequest::ClientCredentials { scope, resources } => {
             client_credentials::grant(ctx, client, scope.as_ref(), &resources).await
         }

@@ -3,8 +3,12 @@
 //! (RFC 9700 §4.14.2), except within a short grace window for concurrent
 //! refreshes of the same token, which are refused without revoking. The
 //! rotation rule itself is `store::rotation::decide`.
+//!
+//! The family keeps the APIs of its grant; a refresh may ask for a token
+//! for some of them (`resource`, RFC 8707 §2.2), never for another.
 
 use oauth::Scope;
+use oauth::resource::ResourceIndicator;
 use store::{ClientRecord, RefreshFamily, Rotation, UserRecord};
 
 use super::{GrantError, InvalidGrant};
@@ -12,12 +16,14 @@ use crate::config::seconds;
 use crate::opaque::{hash_token, random_token};
 use crate::services::Ctx;
 use crate::services::oauth::issue::{Grant, IssueFailure, Refresh, TokenSet, issue};
+use crate::services::oauth::resources::{self, Apis};
 
 pub async fn refresh(
     ctx: &Ctx,
     client: &ClientRecord,
     presented: &str,
     requested: Option<&Scope>,
+    resources: &[ResourceIndicator],
 ) -> Result<TokenSet, GrantError> {
     let presented = hash_token(presented);
     // Everything that can refuse the request is decided before the rotation,
@@ -29,7 +35,7 @@ pub async fn refresh(
             return Err(InvalidGrant::RefreshTokenOfAnotherClient.into());
         }
         Ok(family) => {
-            narrowed(requested, &family)?;
+            for_apis(ctx, client, requested, resources, &family).await?;
             Some(active_user(ctx, &family).await?)
         }
         Err(store::Error::NotFound) => None,
@@ -61,7 +67,7 @@ pub async fn refresh(
         Err(store::Error::NotFound) => return Err(InvalidGrant::UnknownRefreshToken.into()),
         Err(e) => return Err(e.into()),
     };
-    let scope = narrowed(requested, &family)?;
+    let (scope, apis) = for_apis(ctx, client, requested, resources, &family).await?;
     // The user read before the rotation, unless a concurrent refresh won
     // that race and the rotation succeeded anyway: one store read, not two.
     let user = match checked_user {
@@ -79,20 +85,32 @@ pub async fn refresh(
         jti: uuid::Uuid::new_v4().to_string(),
         context,
         refresh: Refresh::Rotated(new_token.expose().clone()),
-        audience: Vec::new(),
-        ttl: None,
-        alg: None,
+        audience: apis.audience(),
+        ttl: apis.ttl(),
+        alg: apis.alg(),
     };
     Ok(issue(ctx, grant).await?)
 }
 
-/// The scope of the new tokens: the family's, or a narrower one requested
-/// (RFC 6749 §6).
-fn narrowed(requested: Option<&Scope>, family: &RefreshFamily) -> Result<Scope, GrantError> {
+/// The scope and APIs of the new access token: the family's, or narrower
+/// ones requested (RFC 6749 §6, RFC 8707 §2.2). The APIs are judged again,
+/// so one removed (or no longer allowed the client) since the grant is
+/// refused.
+async fn for_apis(
+    ctx: &Ctx,
+    client: &ClientRecord,
+    requested: Option<&Scope>,
+    resources: &[ResourceIndicator],
+    family: &RefreshFamily,
+) -> Result<(Scope, Apis), GrantError> {
     // Validated when the family started; a stored scope that no longer
     // parses grants nothing rather than something.
     let granted = Scope::parse(&family.scope).unwrap_or_default();
-    Ok(granted.narrow(requested)?)
+    let scope = granted.narrow(requested)?;
+    let narrowed = resources::narrow(&family.grant.resources, resources)?;
+    let apis = Apis::resolve(ctx, client, &narrowed).await?;
+    let scope = apis.scope(&scope, requested.is_some())?;
+    Ok((scope, apis))
 }
 
 /// The family's user, if still active; otherwise the family is revoked.
