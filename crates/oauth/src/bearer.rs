@@ -11,15 +11,23 @@ pub fn token(authorization: &str) -> Option<&str> {
 
 /// The `WWW-Authenticate` value of a refusal: the realm alone when no
 /// token was presented (§3.1: no error code then), otherwise with the
-/// error code and its description.
-pub fn challenge(error: Option<(&str, &str)>) -> String {
-    match error {
-        Some((code, description)) => format!(
-            "Bearer realm=\"auth-service\", error=\"{code}\", error_description=\"{}\"",
+/// error code and its description; and where the resource's metadata is
+/// (RFC 9728 §5.1), which is how a client finds the authorization server.
+pub fn challenge(error: Option<(&str, &str)>, resource_metadata: Option<&str>) -> String {
+    let mut value = "Bearer realm=\"auth-service\"".to_owned();
+    if let Some((code, description)) = error {
+        value.push_str(&format!(
+            ", error=\"{code}\", error_description=\"{}\"",
             description.replace(['"', '\\'], "")
-        ),
-        None => "Bearer realm=\"auth-service\"".to_owned(),
+        ));
     }
+    if let Some(url) = resource_metadata {
+        value.push_str(&format!(
+            ", resource_metadata=\"{}\"",
+            url.replace(['"', '\\'], "")
+        ));
+    }
+    value
 }
 
 #[cfg(test)]
@@ -33,10 +41,18 @@ mod tests {
         assert_eq!(token("Bearer "), None);
         assert_eq!(token("Basic abc"), None);
         assert_eq!(token("Bearerabc"), None);
-        assert_eq!(challenge(None), "Bearer realm=\"auth-service\"");
+        assert_eq!(challenge(None, None), "Bearer realm=\"auth-service\"");
         assert_eq!(
-            challenge(Some(("invalid_token", "the token \"x\" expired"))),
+            challenge(Some(("invalid_token", "the token \"x\" expired")), None),
             "Bearer realm=\"auth-service\", error=\"invalid_token\", error_description=\"the token x expired\""
+        );
+        // RFC 9728 §5.1's example, with our realm.
+        assert_eq!(
+            challenge(
+                None,
+                Some("https://resource.example.com/.well-known/oauth-protected-resource")
+            ),
+            "Bearer realm=\"auth-service\", resource_metadata=\"https://resource.example.com/.well-known/oauth-protected-resource\""
         );
     }
 }

@@ -6,8 +6,10 @@
 //!   (the authorization request and the sign-in and consent steps),
 //!   [`token_request`], [`logout`];
 //! - clients: [`client_auth`] (presented credentials, assertion claims),
-//!   [`registration`] (RFC 7591 metadata);
-//! - APIs: [`resource`] (RFC 8707 resource indicators);
+//!   [`registration`] (RFC 7591 metadata), [`client_metadata`] (its JSON
+//!   form, for dynamic registration);
+//! - APIs: [`resource`] (RFC 8707 resource indicators),
+//!   [`protected_resource`] (RFC 9728 metadata);
 //! - tokens: [`access_token`] (RFC 9068 claims and their checks),
 //!   [`id_token`], [`claims`] (a user's claims by scope), [`Scope::narrow`],
 //!   [`bearer`] (RFC 6750), [`introspection`] (RFC 7662 answers);
@@ -24,6 +26,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod claims;
 pub mod client_auth;
+pub mod client_metadata;
 pub mod discovery;
 mod error;
 mod grant;
@@ -32,6 +35,7 @@ pub mod introspection;
 pub mod logout;
 mod params;
 mod pkce;
+pub mod protected_resource;
 mod redirect_uri;
 pub mod registration;
 pub mod resource;

@@ -19,6 +19,9 @@ pub struct RegistrationRequest {
     pub scope: Option<String>,
     /// A public client (RFC 6749 §2.1): no credentials, PKCE only.
     pub public: bool,
+    /// RFC 7591 §2 `token_endpoint_auth_method`; derived from `public` and
+    /// `jwks` when absent.
+    pub token_endpoint_auth_method: Option<String>,
     /// OpenID Connect RP-Initiated Logout 1.0 §3.1 (exact match).
     pub post_logout_redirect_uris: Vec<String>,
     pub id_token_signed_response_alg: Option<String>,
@@ -48,6 +51,7 @@ pub enum Field {
     IdTokenSignedResponseAlg,
     AccessTokenTtl,
     Jwks,
+    TokenEndpointAuthMethod,
     /// Not RFC 7591's: the APIs a client may ask tokens for (RFC 8707).
     Resources,
     /// Not RFC 7591's: the API its tokens are for by default.
@@ -69,6 +73,7 @@ impl Field {
             Self::IdTokenSignedResponseAlg => "id_token_signed_response_alg",
             Self::AccessTokenTtl => "access_token_ttl",
             Self::Jwks => "jwks",
+            Self::TokenEndpointAuthMethod => "token_endpoint_auth_method",
             Self::Resources => "resources",
             Self::DefaultResource => "default_resource",
             Self::Registration => "client metadata",
@@ -222,13 +227,7 @@ pub fn validate(
             Some(resource)
         }
     };
-    let auth_method = if request.public {
-        AuthMethod::None
-    } else if request.jwks.is_some() {
-        AuthMethod::PrivateKeyJwt
-    } else {
-        AuthMethod::ClientSecretBasic
-    };
+    let auth_method = auth_method(request)?;
     Ok(Registration {
         client_name: client_name.to_owned(),
         grant_types,
@@ -244,6 +243,46 @@ pub fn validate(
         resources,
         default_resource,
     })
+}
+
+/// The token endpoint authentication method: the one asked for, which must
+/// agree with `public` and `jwks`, else none for a public client,
+/// `private_key_jwt` with keys and `client_secret_basic` otherwise (RFC
+/// 7591 §2's default).
+fn auth_method(request: &RegistrationRequest) -> Result<AuthMethod, RegistrationError> {
+    let derived = if request.public {
+        AuthMethod::None
+    } else if request.jwks.is_some() {
+        AuthMethod::PrivateKeyJwt
+    } else {
+        AuthMethod::ClientSecretBasic
+    };
+    let Some(name) = &request.token_endpoint_auth_method else {
+        return Ok(derived);
+    };
+    let refuse = |problem: String| {
+        Err(RegistrationError::new(
+            Field::TokenEndpointAuthMethod,
+            problem,
+        ))
+    };
+    let Some(asked) = AuthMethod::parse(name) else {
+        let known: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+        return refuse(format!("{name:?}: use one of {}", known.join(", ")));
+    };
+    match (asked, derived) {
+        (
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
+            AuthMethod::ClientSecretBasic,
+        )
+        | (AuthMethod::PrivateKeyJwt, AuthMethod::PrivateKeyJwt)
+        | (AuthMethod::None, AuthMethod::None) => Ok(asked),
+        (AuthMethod::PrivateKeyJwt, _) => refuse("private_key_jwt needs the client's jwks".into()),
+        _ => refuse(format!(
+            "{name} does not fit the rest of the registration ({} expected)",
+            derived.as_str()
+        )),
+    }
 }
 
 /// A registrable JWKS (RFC 7517 §5): keys, and public ones only.
@@ -360,6 +399,29 @@ mod tests {
             ..web()
         };
         assert_eq!(refused(&zero).0, Field::AccessTokenTtl);
+        let method = |name: &str, public: bool| RegistrationRequest {
+            token_endpoint_auth_method: Some(name.into()),
+            public,
+            ..web()
+        };
+        assert_eq!(
+            refused(&method("tls_client_auth", false)).0,
+            Field::TokenEndpointAuthMethod
+        );
+        assert_eq!(
+            refused(&method("private_key_jwt", false)).0,
+            Field::TokenEndpointAuthMethod
+        );
+        assert_eq!(
+            refused(&method("client_secret_basic", true)).0,
+            Field::TokenEndpointAuthMethod
+        );
+        assert_eq!(
+            validate(&method("client_secret_post", false), ALGS)
+                .unwrap()
+                .auth_method,
+            AuthMethod::ClientSecretPost
+        );
         let blank = RegistrationRequest {
             client_name: "  ".into(),
             ..web()

@@ -34,6 +34,37 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// `AUTH_REGISTRATION`: who may register a client over HTTP (RFC 7591).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegistrationMode {
+    /// No `/register` endpoint; clients come from `client create`.
+    Off,
+    /// Registration needs an initial access token (`token mint
+    /// --registration`).
+    InitialToken,
+    /// Anyone may register; such clients expire after
+    /// `AUTH_REGISTRATION_CLIENT_TTL`.
+    Open,
+}
+
+/// What a client registering itself may ask for (`services::registration`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationPolicy {
+    pub mode: RegistrationMode,
+    /// `AUTH_REGISTRATION_GRANT_TYPES`.
+    pub grant_types: Vec<String>,
+    /// `AUTH_REGISTRATION_REDIRECT_SCHEMES`: private-use schemes (RFC 8252
+    /// §7.1) allowed besides https and loopback http.
+    pub redirect_schemes: Vec<String>,
+    /// `AUTH_REGISTRATION_SCOPES`: the scopes such a client may have, and
+    /// has when it asks for none.
+    pub scopes: oauth::Scope,
+    /// `AUTH_REGISTRATION_CLIENT_TTL`: how long an openly registered client
+    /// lives; zero is for ever.
+    pub client_ttl: Duration,
+}
+
 /// `AUTH_MFA`: who signs in with a second factor (`services::mfa`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -127,6 +158,8 @@ pub struct Config {
     pub assertion_audience_token_endpoint: bool,
     /// Connection limits and timeouts of the listener.
     pub http: HttpLimits,
+    /// Dynamic client registration (RFC 7591), off by default.
+    pub registration: RegistrationPolicy,
 }
 
 /// How long a connection may take and how many there may be (docs/security.md 27).
@@ -181,6 +214,7 @@ pub struct RateLimits {
     pub introspect: Option<Rate>,
     pub revoke: Option<Rate>,
     pub scim: Option<Rate>,
+    pub registration: Option<Rate>,
 }
 
 /// One bad setting: which, and what is wrong with it.
@@ -229,6 +263,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("rate_limit_introspect", "6000/1m"),
     ("rate_limit_revoke", "600/1m"),
     ("rate_limit_scim", "6000/1m"),
+    ("rate_limit_registration", "30/1h"),
     ("trusted_proxies", ""),
     ("lockout_threshold", "5"),
     ("lockout_base_delay", "1m"),
@@ -245,6 +280,14 @@ const SETTINGS: &[(&str, &str)] = &[
     ("http_request_timeout", "30s"),
     ("http_idle_timeout", "60s"),
     ("http_max_connections", "auto"),
+    ("registration", "off"),
+    (
+        "registration_grant_types",
+        "authorization_code,refresh_token",
+    ),
+    ("registration_redirect_schemes", ""),
+    ("registration_scopes", "openid profile email offline_access"),
+    ("registration_client_ttl", "30days"),
 ];
 
 /// A raw value and where it came from, for error messages.
@@ -343,6 +386,7 @@ impl Config {
                 introspect: parse_rate(get("rate_limit_introspect")?)?,
                 revoke: parse_rate(get("rate_limit_revoke")?)?,
                 scim: parse_rate(get("rate_limit_scim")?)?,
+                registration: parse_rate(get("rate_limit_registration")?)?,
             },
             trusted_proxies: parse_proxies(get("trusted_proxies")?)?,
             lockout: parse_lockout(
@@ -368,6 +412,13 @@ impl Config {
                     "auto" => None,
                     _ => Some(parse_number(get("http_max_connections")?, 1..=1_000_000)?),
                 },
+            },
+            registration: RegistrationPolicy {
+                mode: parse_registration_mode(get("registration")?)?,
+                grant_types: parse_registration_grants(get("registration_grant_types")?)?,
+                redirect_schemes: parse_schemes(get("registration_redirect_schemes")?)?,
+                scopes: parse_scope(get("registration_scopes")?)?,
+                client_ttl: parse_duration(get("registration_client_ttl")?)?,
             },
         })
     }
@@ -424,6 +475,14 @@ impl Config {
             "http_max_connections": self.http.max_connections.map_or_else(|| serde_json::json!("auto"), |n| serde_json::json!(n)),
         });
         view["mfa"] = serde_json::json!(self.mfa);
+        view["rate_limit_registration"] = serde_json::json!(rate(self.rate_limits.registration));
+        view["registration"] = serde_json::json!(self.registration.mode);
+        view["registration_grant_types"] =
+            serde_json::json!(self.registration.grant_types.join(","));
+        view["registration_redirect_schemes"] =
+            serde_json::json!(self.registration.redirect_schemes.join(","));
+        view["registration_scopes"] = serde_json::json!(self.registration.scopes.to_string());
+        view["registration_client_ttl"] = serde_json::json!(duration(self.registration.client_ttl));
         view["mfa_enrolment_grace"] = serde_json::json!(duration(self.mfa_enrolment_grace));
         view["webauthn_rp_id"] = serde_json::json!(self.webauthn_rp_id);
         view["redis_min_replicas_ack"] = serde_json::json!(self.redis_min_replicas_ack);

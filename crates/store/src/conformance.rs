@@ -15,9 +15,9 @@ use serde_json::json;
 
 use crate::error::Conflict;
 use crate::{
-    ApiRecord, AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent, Error, Factor,
-    FactorKind, GrantContext, GroupMember, GroupRecord, KeyState, MemberKind, Page, RefreshFamily,
-    Rotation, Session, SessionData, SigningKey, Store, TestClock, UserRecord,
+    ApiRecord, AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent, DynamicRegistration,
+    Error, Factor, FactorKind, GrantContext, GroupMember, GroupRecord, KeyState, MemberKind, Page,
+    RefreshFamily, Rotation, Session, SessionData, SigningKey, Store, TestClock, UserRecord,
 };
 
 /// What a conformance case runs against.
@@ -38,7 +38,8 @@ pub struct Harness {
 macro_rules! conformance_tests {
     ($factory:path) => {
         $crate::conformance_tests!(@cases $factory;
-            ping, diagnostics_answer, clients_crud, apis_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
+            ping, diagnostics_answer, clients_crud, registered_clients_keep_their_registration,
+            initial_token_uses_are_counted_once_each, apis_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
             users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
             groups_of_many_members, users_with_their_groups, factors_crud,
             factor_counters_only_go_up, concurrent_uses_of_one_code_have_one_winner,
@@ -202,6 +203,64 @@ pub async fn clients_crud(h: Harness) {
     assert_not_found(s.get_client("a").await);
     assert_not_found(s.delete_client("a").await);
     assert_not_found(s.update_client(&client("zz")).await);
+}
+
+/// A client registered over HTTP (RFC 7591) keeps what its registration
+/// access token and expiry are checked against, on every handle.
+pub async fn registered_clients_keep_their_registration(h: Harness) {
+    let mut registered = client("dyn");
+    registered.metadata.registration = Some(DynamicRegistration {
+        access_token_hash: "ab".repeat(32),
+        initial_token: Some("iat-1".into()),
+        expires_at: Some(T0 + 3600),
+    });
+    h.store.create_client(&registered).await.unwrap();
+    assert_eq!(h.other.get_client("dyn").await.unwrap(), registered);
+    // An update that leaves the registration alone keeps it.
+    let mut renamed = registered.clone();
+    renamed.name = "renamed".into();
+    h.other.update_client(&renamed).await.unwrap();
+    assert_eq!(
+        h.store
+            .get_client("dyn")
+            .await
+            .unwrap()
+            .metadata
+            .registration,
+        registered.metadata.registration
+    );
+}
+
+/// An initial access token's registrations are counted in the store: of
+/// concurrent uses from two replicas, exactly the token's limit see a
+/// count within it, and the count expires with the token.
+pub async fn initial_token_uses_are_counted_once_each(h: Harness) {
+    const LIMIT: i64 = 3;
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(async move { s.increment("registration:initial:iat-1", 1, 30).await })
+        })
+        .collect();
+    let mut admitted = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap() <= LIMIT {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, LIMIT);
+    h.clock.advance(31);
+    assert_eq!(
+        h.store
+            .increment("registration:initial:iat-1", 1, 30)
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 fn api(identifier: &str) -> ApiRecord {

@@ -77,11 +77,30 @@ pub struct ClientMetadata {
     /// Long-lived tokens `auth-service token mint` issued for this client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub minted_tokens: Vec<MintedToken>,
+    /// Registered over HTTP (RFC 7591) rather than on the command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<DynamicRegistration>,
     /// Fields a newer version of the service wrote, kept unchanged so that
     /// an older replica rewriting the record during a rolling upgrade does
     /// not drop them.
     #[serde(flatten)]
     pub other: serde_json::Map<String, Value>,
+}
+
+/// How a client registered itself (RFC 7591): the hash of its
+/// registration access token (RFC 7592), the initial access token that
+/// allowed it, and when an open registration ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DynamicRegistration {
+    /// SHA-256 of the registration access token, hex.
+    pub access_token_hash: String,
+    /// The `jti` of the initial access token it was registered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initial_token: Option<String>,
+    /// Unix seconds after which the client cannot authenticate or hold
+    /// tokens (`AUTH_REGISTRATION_CLIENT_TTL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 /// A token minted on the command line, remembered so that deleting the

@@ -108,6 +108,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 jwks,
                 resources,
                 default_resource,
+                token_endpoint_auth_method: None,
             };
             let now = store::Clock::now(&SystemClock);
             let created = clients::create(store, &ctx.master_key, now, new)
@@ -160,7 +161,7 @@ fn flag(field: Field) -> Option<&'static str> {
         Field::Jwks => "--jwks-file",
         Field::Resources => "--resource",
         Field::DefaultResource => "--default-resource",
-        Field::Registration => return None,
+        Field::Registration | Field::TokenEndpointAuthMethod => return None,
     })
 }
 

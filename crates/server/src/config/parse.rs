@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use base64::Engine;
 
-use super::{ConfigError, JWKS_MAX_AGE, LogFormat, MfaPolicy, Rate, Raw, StoreUrl, seconds};
+use super::{
+    ConfigError, JWKS_MAX_AGE, LogFormat, MfaPolicy, Rate, Raw, RegistrationMode, StoreUrl, seconds,
+};
 use crate::keys::MasterKey;
 use crate::ops::client_ip::IpBlock;
 use crate::secret::Secret;
@@ -131,6 +133,63 @@ pub(super) fn parse_mfa(raw: &Raw) -> Result<MfaPolicy, ConfigError> {
             "unknown MFA policy {other:?} (expected off, optional or required)"
         ))),
     }
+}
+
+pub(super) fn parse_registration_mode(raw: &Raw) -> Result<RegistrationMode, ConfigError> {
+    match raw.value.as_str() {
+        "off" => Ok(RegistrationMode::Off),
+        "initial-token" => Ok(RegistrationMode::InitialToken),
+        "open" => Ok(RegistrationMode::Open),
+        other => Err(raw.fail(format!(
+            "unknown registration mode {other:?} (expected off, initial-token or open)"
+        ))),
+    }
+}
+
+/// The grant types dynamic registration allows: comma-separated names of
+/// grants this server has.
+pub(super) fn parse_registration_grants(raw: &Raw) -> Result<Vec<String>, ConfigError> {
+    let grants: Vec<String> = raw
+        .value
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if let Some(other) = grants.iter().find(|g| oauth::GrantType::parse(g).is_err()) {
+        return Err(raw.fail(format!(
+            "{other:?} is not a grant type of this server (authorization_code, refresh_token, client_credentials)"
+        )));
+    }
+    Ok(grants)
+}
+
+/// Private-use URI schemes (RFC 8252 §7.1): comma-separated, each with a
+/// dot (a reverse domain name) so no scheme of the web is opened.
+pub(super) fn parse_schemes(raw: &Raw) -> Result<Vec<String>, ConfigError> {
+    let schemes: Vec<String> = raw
+        .value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if let Some(bad) = schemes.iter().find(|s| {
+        !s.contains('.')
+            || !s.starts_with(|c: char| c.is_ascii_alphabetic())
+            || !s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    }) {
+        return Err(raw.fail(format!(
+            "{bad:?} is not a private-use scheme: a reverse domain name such as com.example.app (RFC 8252 section 7.1)"
+        )));
+    }
+    Ok(schemes)
+}
+
+pub(super) fn parse_scope(raw: &Raw) -> Result<oauth::Scope, ConfigError> {
+    oauth::Scope::parse(&raw.value).map_err(|e| raw.fail(format!("invalid scope: {e}")))
 }
 
 pub(super) fn parse_log_level(raw: &Raw) -> Result<String, ConfigError> {

@@ -1,7 +1,10 @@
 //! Provider metadata at `/.well-known/openid-configuration` (OpenID
 //! Connect Discovery 1.0) and `/.well-known/oauth-authorization-server`
 //! (RFC 8414): the same document, `oauth::discovery::metadata`, with this
-//! server's issuer and signing algorithms.
+//! server's issuer and signing algorithms, and what configuration turns
+//! on: the registration endpoint (RFC 7591 §3) when `AUTH_REGISTRATION`
+//! is not `off`. `protected_resources` (RFC 9728 §4) lists this server's
+//! own resources, whose metadata is at `/.well-known/oauth-protected-resource…`.
 
 use axum::Json;
 use axum::extract::State;
@@ -17,9 +20,14 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         .filter_map(|alg| serde_json::to_value(alg).ok()?.as_str().map(str::to_owned))
         .collect();
     let assertion_algs: Vec<&str> = assertion_algs.iter().map(String::as_str).collect();
-    Json(oauth::discovery::metadata(
-        &state.config.issuer,
-        &signing_algs,
-        &assertion_algs,
-    ))
+    let mut doc = oauth::discovery::metadata(&state.config.issuer, &signing_algs, &assertion_algs);
+    doc["protected_resources"] = serde_json::json!([
+        state.config.issuer,
+        crate::services::oauth::resources::scim_identifier(&state),
+    ]);
+    if state.config.registration.mode != crate::config::RegistrationMode::Off {
+        doc["registration_endpoint"] =
+            serde_json::json!(crate::services::registration::endpoint(&state));
+    }
+    Json(doc)
 }

@@ -14,6 +14,8 @@ mod metrics;
 mod openapi;
 #[cfg(feature = "passkeys")]
 mod passkey;
+mod protected_resource;
+mod register;
 mod revoke;
 mod scim;
 mod support;
@@ -56,6 +58,23 @@ fn passkey_routes() -> Router<AppState> {
     Router::new()
 }
 
+/// Dynamic client registration (RFC 7591, RFC 7592): there only when
+/// `AUTH_REGISTRATION` is not `off`, so that a server that does not offer it
+/// answers 404 like any unknown path.
+fn registration_routes(state: &AppState) -> Router<AppState> {
+    if state.config.registration.mode == crate::config::RegistrationMode::Off {
+        return Router::new();
+    }
+    Router::new()
+        .route("/register", post(register::register))
+        .route(
+            "/register/{id}",
+            get(register::read)
+                .put(register::update)
+                .delete(register::delete),
+        )
+}
+
 pub fn router(state: AppState) -> Router {
     let settings = Arc::new(RequestSettings {
         slow_request_threshold: state.config.slow_request_threshold,
@@ -75,6 +94,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/.well-known/openid-configuration",
             get(discovery::metadata),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(protected_resource::issuer),
+        )
+        .route(
+            "/.well-known/oauth-protected-resource/scim/v2",
+            get(protected_resource::scim),
         )
         .route(
             "/userinfo",
@@ -98,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account/sessions", post(account::sessions))
         .route("/logout", get(logout::get).post(logout::post))
         .route("/token", post(token::token))
+        .merge(registration_routes(&state))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))
         .nest("/scim/v2", scim::router(state.clone()))

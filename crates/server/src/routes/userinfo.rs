@@ -14,9 +14,17 @@ use crate::services::oauth::claims;
 use crate::services::oauth::verify;
 use crate::state::AppState;
 
-/// RFC 6750 §3: the challenge, with an error code once a token was presented.
-fn challenge(status: StatusCode, error: Option<&str>, description: &str) -> Response {
-    let value = oauth::bearer::challenge(error.map(|code| (code, description)));
+/// RFC 6750 §3: the challenge, with an error code once a token was
+/// presented, and where the issuer's resource metadata is (RFC 9728 §5.1).
+fn challenge(
+    state: &AppState,
+    status: StatusCode,
+    error: Option<&str>,
+    description: &str,
+) -> Response {
+    let metadata = oauth::protected_resource::metadata_url(&state.config.issuer);
+    let value =
+        oauth::bearer::challenge(error.map(|code| (code, description)), metadata.as_deref());
     let mut response = status.into_response();
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().insert(WWW_AUTHENTICATE, value);
@@ -29,10 +37,11 @@ pub async fn userinfo(
     bearer: Option<Bearer>,
 ) -> Result<Response, OAuthError> {
     let Some(Bearer(token)) = bearer else {
-        return Ok(challenge(StatusCode::UNAUTHORIZED, None, ""));
+        return Ok(challenge(&state, StatusCode::UNAUTHORIZED, None, ""));
     };
     let Some(verified) = verify::access_token(&state, &token, verify::Taking::Issuer).await? else {
         return Ok(challenge(
+            &state,
             StatusCode::UNAUTHORIZED,
             Some("invalid_token"),
             "the access token is invalid, expired or revoked",
@@ -41,6 +50,7 @@ pub async fn userinfo(
     let scopes: Vec<&str> = verified.scopes().collect();
     if !scopes.contains(&"openid") {
         return Ok(challenge(
+            &state,
             StatusCode::FORBIDDEN,
             Some("insufficient_scope"),
             "the openid scope is required",
@@ -49,6 +59,7 @@ pub async fn userinfo(
     // A token for the client itself (client_credentials) has no user.
     let Some(user) = &verified.user else {
         return Ok(challenge(
+            &state,
             StatusCode::UNAUTHORIZED,
             Some("invalid_token"),
             "the access token was not issued for a user",

@@ -4,7 +4,7 @@
 use oauth::RedirectUri;
 use oauth::client_auth::AuthMethod;
 use serde_json::{Value, json};
-use store::{ClientMetadata, ClientRecord, Store};
+use store::{ClientMetadata, ClientRecord, DynamicRegistration, Store};
 
 use crate::keys::MasterKey;
 use crate::opaque::random_token;
@@ -38,8 +38,33 @@ pub async fn create(
     now: i64,
     new: NewClient,
 ) -> Result<CreatedClient, ClientError> {
-    let algs: Vec<&str> = crate::keys::Alg::ALL.iter().map(|a| a.as_str()).collect();
-    let registration = oauth::registration::validate(&new, &algs)?;
+    create_with(store, key, now, new, None).await
+}
+
+/// [`create`] for a client that registered itself (RFC 7591,
+/// `services::registration`).
+pub async fn create_registered(
+    store: &dyn Store,
+    key: &MasterKey,
+    now: i64,
+    new: NewClient,
+    registration: DynamicRegistration,
+) -> Result<CreatedClient, ClientError> {
+    create_with(store, key, now, new, Some(registration)).await
+}
+
+fn id_token_algs() -> Vec<&'static str> {
+    crate::keys::Alg::ALL.iter().map(|a| a.as_str()).collect()
+}
+
+async fn create_with(
+    store: &dyn Store,
+    key: &MasterKey,
+    now: i64,
+    new: NewClient,
+    dynamic: Option<DynamicRegistration>,
+) -> Result<CreatedClient, ClientError> {
+    let registration = oauth::registration::validate(&new, &id_token_algs())?;
     if let Some(jwks) = &registration.jwks {
         usable_jwks(jwks)?;
     }
@@ -80,6 +105,7 @@ pub async fn create(
                 .default_resource
                 .as_ref()
                 .map(|r| r.as_str().to_owned()),
+            registration: dynamic,
             ..ClientMetadata::default()
         },
     };
@@ -93,6 +119,36 @@ pub async fn create(
         "client created"
     );
     Ok(CreatedClient { record, secret })
+}
+
+/// Replaces what a self-registered client registered (RFC 7592 §2.2),
+/// validated as at registration; its id, credentials, creation time and
+/// what the operator set (APIs, first-party, MFA, lifetimes, minted
+/// tokens, the registration itself) stay.
+pub async fn replace_registration(
+    store: &dyn Store,
+    mut client: ClientRecord,
+    new: NewClient,
+) -> Result<ClientRecord, ClientError> {
+    let registration = oauth::registration::validate(&new, &id_token_algs())?;
+    if let Some(jwks) = &registration.jwks {
+        usable_jwks(jwks)?;
+    }
+    let strings = |uris: &[RedirectUri]| uris.iter().map(|u| u.as_str().to_owned()).collect();
+    client.name = registration.client_name;
+    client.grant_types = registration
+        .grant_types
+        .iter()
+        .map(|g| g.as_str().to_owned())
+        .collect();
+    client.redirect_uris = strings(&registration.redirect_uris);
+    client.scopes = registration.scope.iter().map(str::to_owned).collect();
+    client.token_endpoint_auth_method = registration.auth_method.as_str().to_owned();
+    client.metadata.post_logout_redirect_uris = strings(&registration.post_logout_redirect_uris);
+    client.metadata.id_token_signed_response_alg = registration.id_token_signed_response_alg;
+    client.metadata.jwks = registration.jwks;
+    store.update_client(&client).await?;
+    Ok(client)
 }
 
 /// Each key of a registered JWKS is one the JWT library can verify with.
@@ -172,6 +228,13 @@ pub fn view(client: &ClientRecord) -> Value {
         "require_mfa": client.metadata.require_mfa,
         "access_token_ttl": client.metadata.access_token_ttl,
         "minted_tokens": client.metadata.minted_tokens,
-        "disabled": !super::oauth::verify::client_enabled(client),
+        "disabled": client.metadata.disabled,
+        "registered_dynamically": client.metadata.registration.is_some(),
+        "expires_at": client
+            .metadata
+            .registration
+            .as_ref()
+            .and_then(|r| r.expires_at)
+            .map(super::rfc3339),
     })
 }

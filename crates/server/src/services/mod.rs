@@ -14,6 +14,7 @@ pub mod lockout;
 pub mod mfa;
 pub mod minted;
 pub mod oauth;
+pub mod registration;
 pub mod scim;
 pub mod users;
 

@@ -27,6 +27,7 @@ mod production;
 mod redis_cluster;
 mod redis_faults;
 mod redis_tls;
+mod registration;
 mod relying_party;
 mod resources;
 mod runbook;

@@ -488,3 +488,81 @@ async fn the_scim_api_is_a_resource_for_clients_with_a_scim_scope() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_target", "{body}");
 }
+
+/// RFC 9728: each of this server's resources says where its tokens come
+/// from, and its 401s point there (§5.1), so a client that knows only the
+/// resource finds the authorization server and the `resource` to ask for.
+#[tokio::test]
+async fn this_servers_resources_publish_rfc_9728_metadata_and_point_to_it() {
+    let app = TestApp::start(&[]).await;
+    let scim = app
+        .server
+        .get_json("/.well-known/oauth-protected-resource/scim/v2")
+        .await;
+    // §3.3: `resource` is exactly the identifier the URL was made from.
+    assert_eq!(scim["resource"], format!("{ISSUER}/scim/v2"));
+    assert_eq!(scim["authorization_servers"], json!([ISSUER]));
+    assert_eq!(scim["scopes_supported"], json!(["scim:read", "scim:write"]));
+    assert_eq!(scim["bearer_methods_supported"], json!(["header"]));
+    let issuer = app
+        .server
+        .get_json("/.well-known/oauth-protected-resource")
+        .await;
+    assert_eq!(issuer["resource"], ISSUER);
+    assert!(
+        issuer["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("openid"))
+    );
+    // RFC 9728 §4: the authorization server lists them.
+    let discovery = app
+        .server
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert_eq!(
+        discovery["protected_resources"],
+        json!([ISSUER, format!("{ISSUER}/scim/v2")])
+    );
+
+    let challenge = |response: &reqwest::Response| {
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let scim_metadata =
+        format!("resource_metadata=\"{ISSUER}/.well-known/oauth-protected-resource/scim/v2\"");
+    let response = client()
+        .get(app.server.url("/scim/v2/Users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let value = challenge(&response);
+    assert!(value.contains(&scim_metadata), "{value}");
+    // RFC 6750 §3.1: no error code when no token was sent; one when it was.
+    assert!(!value.contains("error="), "{value}");
+    let response = client()
+        .get(app.server.url("/scim/v2/Users"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    let value = challenge(&response);
+    assert!(value.contains("error=\"invalid_token\""), "{value}");
+    assert!(value.contains(&scim_metadata), "{value}");
+    let response = client()
+        .get(app.server.url("/userinfo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let value = challenge(&response);
+    assert!(
+        value.contains(&format!(
+            "resource_metadata=\"{ISSUER}/.well-known/oauth-protected-resource\""
+        )),
+        "{value}"
+    );
+}

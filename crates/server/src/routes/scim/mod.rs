@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::header::{CONTENT_TYPE, ETAG};
+use axum::http::header::{CONTENT_TYPE, ETAG, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::routes::support::Bearer;
 pub use crate::routes::support::scim_response::{SCIM_JSON, error_response, scim_json};
+use crate::services::oauth::resources::scim_identifier;
 use crate::services::oauth::verify;
 use crate::services::scim::bulk::MAX_PAYLOAD_BYTES;
 use crate::services::scim::{Actor, Failure};
@@ -270,7 +271,7 @@ async fn caller(
     method: &Method,
     path: &str,
 ) -> Result<Caller, Response> {
-    let unauthorized = |detail: &str| {
+    let unauthorized = |detail: &str, presented: bool| {
         tracing::info!(
             category = "security",
             event = "scim_unauthorized",
@@ -278,16 +279,28 @@ async fn caller(
             detail,
             "SCIM request without a valid token"
         );
-        error_response(&scim::Error::status(401, detail))
+        let mut response = error_response(&scim::Error::status(401, detail));
+        // RFC 6750 §3 with RFC 9728 §5.1: where the SCIM API's metadata
+        // is, so a client can find which server issues its tokens.
+        let metadata = oauth::protected_resource::metadata_url(&scim_identifier(state));
+        let value = oauth::bearer::challenge(
+            presented.then_some(("invalid_token", detail)),
+            metadata.as_deref(),
+        );
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        }
+        response
     };
     let Some(Bearer(token)) = Bearer::from_headers(headers) else {
-        return Err(unauthorized("a Bearer access token is required"));
+        return Err(unauthorized("a Bearer access token is required", false));
     };
     let verified = match verify::access_token(state, &token, verify::Taking::Scim).await {
         Ok(Some(verified)) => verified,
         Ok(None) => {
             return Err(unauthorized(
                 "the access token is invalid, expired or revoked",
+                true,
             ));
         }
         Err(_) => {

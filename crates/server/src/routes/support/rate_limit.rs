@@ -1,5 +1,5 @@
 //! Rate limits per client IP on the endpoints worth hammering (`/login`,
-//! `/authorize`, `/token`, `/introspect`, `/revoke`, `/scim/v2`), and per
+//! `/authorize`, `/token`, `/introspect`, `/revoke`, `/scim/v2`, `/register`), and per
 //! client id on `/token`. The counters live in the store (GCRA, atomic), so
 //! every replica enforces one shared limit, and they expire, so a flood of
 //! distinct addresses costs the store keys that vanish, not memory here.
@@ -67,6 +67,10 @@ fn group(
         "/introspect" => ("introspect", limits.introspect, Voice::OAuth),
         "/revoke" => ("revoke", limits.revoke, Voice::OAuth),
         p if p.starts_with("/scim/v2") => ("scim", limits.scim, Voice::Scim),
+        // RFC 7591 §5: open registration invites floods of clients.
+        p if p == "/register" || p.starts_with("/register/") => {
+            ("registration", limits.registration, Voice::OAuth)
+        }
         _ => return None,
     })
 }

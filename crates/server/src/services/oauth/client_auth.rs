@@ -57,7 +57,7 @@ pub async fn authenticate(
     };
     let id = presented.client_id();
     let client = match ctx.store.get_client(id).await {
-        Ok(client) if super::verify::client_enabled(&client) => client,
+        Ok(client) if super::verify::client_enabled(&client, ctx.clock.now()) => client,
         Ok(_) => return Err(failed(id, "client_disabled")),
         Err(store::Error::NotFound) => return Err(failed(id, "unknown_client")),
         Err(e) => return Err(e.into()),

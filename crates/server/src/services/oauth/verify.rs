@@ -71,10 +71,17 @@ pub enum Rejection {
     UserGone,
 }
 
-/// Whether a client record may still hold tokens: present and not disabled
-/// (`auth-service client disable`).
-pub fn client_enabled(client: &ClientRecord) -> bool {
-    !client.metadata.disabled
+/// Whether a client record may still authenticate and hold tokens at
+/// `now`: not disabled (`auth-service client disable`), and not an open
+/// registration past its end (`AUTH_REGISTRATION_CLIENT_TTL`).
+pub fn client_enabled(client: &ClientRecord, now: i64) -> bool {
+    let expired = client
+        .metadata
+        .registration
+        .as_ref()
+        .and_then(|r| r.expires_at)
+        .is_some_and(|end| now >= end);
+    !client.metadata.disabled && !expired
 }
 
 /// Whose tokens a caller takes (RFC 8707): this issuer's own APIs take
@@ -187,7 +194,7 @@ async fn live_client(
     client_id: &str,
 ) -> Result<Option<ClientRecord>, store::Error> {
     match state.store.get_client(client_id).await {
-        Ok(client) if client_enabled(&client) => Ok(Some(client)),
+        Ok(client) if client_enabled(&client, state.clock.now()) => Ok(Some(client)),
         Ok(_) | Err(store::Error::NotFound) => Ok(None),
         Err(e) => Err(e),
     }
