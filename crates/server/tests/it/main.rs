@@ -16,6 +16,7 @@ mod helpers;
 mod hostile;
 mod k8s_sentinel;
 mod logs;
+mod mcp;
 mod metrics;
 mod mfa;
 mod oauth;
