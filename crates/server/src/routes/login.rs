@@ -328,6 +328,8 @@ pub async fn consent_form(
         client_name: &client.name,
         user_name: &current.user.user_name,
         scopes: request.scope.iter().collect(),
+        apis: request.resources.iter().map(|r| r.as_str()).collect(),
+        self_registered: client.metadata.registration.is_some(),
         authz: &sealed,
         csrf: &csrf,
     };

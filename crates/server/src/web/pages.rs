@@ -111,6 +111,10 @@ pub struct ConsentPage<'a> {
     pub client_name: &'a str,
     pub user_name: &'a str,
     pub scopes: Vec<&'a str>,
+    /// The APIs the tokens will be for (RFC 8707 `resource`).
+    pub apis: Vec<&'a str>,
+    /// Registered over HTTP (RFC 7591): its name is its own claim.
+    pub self_registered: bool,
     pub authz: &'a str,
     pub csrf: &'a str,
 }

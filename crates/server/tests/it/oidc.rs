@@ -250,6 +250,24 @@ impl Provider {
         username: &str,
         password: &str,
     ) -> String {
+        let html = self.consent_page(browser, extra, username, password).await;
+        let form = [
+            ("authz", hidden(&html, "authz")),
+            ("csrf_token", hidden(&html, "csrf_token")),
+            ("decision", "allow".to_owned()),
+        ];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        location(&browser.post(&format!("{}/consent", self.base), &form).await)
+    }
+
+    /// Drives the browser through login to the consent page; its HTML.
+    pub async fn consent_page(
+        &self,
+        browser: &mut Browser,
+        extra: &[(&str, &str)],
+        username: &str,
+        password: &str,
+    ) -> String {
         let to_login = location(&browser.get(&self.authorize_url(extra)).await);
         assert!(to_login.starts_with("/login?authz="), "{to_login}");
         let page = browser.get(&format!("{}{to_login}", self.base)).await;
@@ -273,13 +291,7 @@ impl Provider {
             .await
             .unwrap();
         assert!(html.contains("openid") && html.to_lowercase().contains(&username.to_lowercase()));
-        let form = [
-            ("authz", hidden(&html, "authz")),
-            ("csrf_token", hidden(&html, "csrf_token")),
-            ("decision", "allow".to_owned()),
-        ];
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        location(&browser.post(&format!("{}/consent", self.base), &form).await)
+        html
     }
 
     pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {

@@ -9,7 +9,7 @@ use reqwest::header::WWW_AUTHENTICATE;
 use serde_json::{Value, json};
 
 use crate::helpers::{ISSUER, client};
-use crate::oidc::{Browser, Provider, REDIRECT, VERIFIER, location, query};
+use crate::oidc::{Browser, PASSWORD, Provider, REDIRECT, VERIFIER, location, query};
 
 /// What the MCP Python SDK registers: a public native client.
 fn mcp_client() -> Value {
@@ -85,6 +85,22 @@ async fn an_open_registration_signs_a_user_in_and_is_managed_by_its_token() {
     let stored = std::fs::read(p.server.database()).unwrap();
     assert!(!String::from_utf8_lossy(&stored).contains(&rat));
 
+    // The consent page says the name is the client's own claim, and for
+    // which API the tokens are.
+    let html = p
+        .consent_page(
+            &mut Browser::new(),
+            &[
+                ("client_id", &client_id),
+                ("scope", "openid profile"),
+                ("resource", ISSUER),
+            ],
+            "bjensen",
+            PASSWORD,
+        )
+        .await;
+    assert!(html.contains("registered itself"), "{html}");
+    assert!(html.contains(&format!("<code>{ISSUER}</code>")), "{html}");
     // The client signs a user in with PKCE; a dynamically registered client
     // is never first-party, so the consent page is shown (sign_in asserts it).
     let mut browser = Browser::new();
@@ -136,8 +152,12 @@ async fn an_open_registration_signs_a_user_in_and_is_managed_by_its_token() {
         );
         assert_eq!(error_code(response).await, "invalid_token");
     }
-    // A client registered on the command line has no registration access
-    // token: nothing reaches it here.
+    // A client registered on the command line is not marked, and has no
+    // registration access token: nothing reaches it here.
+    let html = p
+        .consent_page(&mut Browser::new(), &[], "bjensen", PASSWORD)
+        .await;
+    assert!(!html.contains("registered itself"));
     let cli_client = format!("{}/register/{}", p.base, p.client_id);
     let response = client()
         .get(&cli_client)
