@@ -51,6 +51,17 @@ pub struct AccessClaims {
     /// Its RFC 8176 methods (RFC 9068 §2.2.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
+    /// The key the token is bound to (RFC 9449 §6.1: `cnf.jkt`); such a
+    /// token is used only with a DPoP proof of that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 §3.1 confirmation, with RFC 9449's member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint of the DPoP key.
+    pub jkt: String,
 }
 
 /// A token's `aud` (RFC 7519 §4.1.3): one value as a string, several as an

@@ -1,5 +1,6 @@
-//! Bearer tokens in the `Authorization` header (RFC 6750 §2.1) and the
-//! challenge a resource answers with (§3).
+//! Bearer tokens in the `Authorization` header (RFC 6750 §2.1), DPoP-bound
+//! ones (RFC 9449 §7.1, the `DPoP` scheme), and the challenge a resource
+//! answers with (RFC 6750 §3).
 
 /// The token of an `Authorization` header value with the Bearer scheme
 /// (case-insensitive); none for another scheme or an empty token.
@@ -7,6 +8,24 @@ pub fn token(authorization: &str) -> Option<&str> {
     let (scheme, token) = authorization.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// An access token in an `Authorization` header value: its scheme
+/// (`Bearer`, or `DPoP` for a DPoP-bound token; case-insensitive) and the
+/// token; none for another scheme or an empty token.
+pub fn access_token(authorization: &str) -> Option<(bool, &str)> {
+    let (scheme, token) = authorization.split_once(' ')?;
+    let token = token.trim();
+    if token.is_empty() {
+        return None;
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Some((false, token))
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Some((true, token))
+    } else {
+        None
+    }
 }
 
 /// The `WWW-Authenticate` value of a refusal: the realm alone when no
@@ -41,6 +60,12 @@ mod tests {
         assert_eq!(token("Bearer "), None);
         assert_eq!(token("Basic abc"), None);
         assert_eq!(token("Bearerabc"), None);
+        assert_eq!(token("DPoP abc"), None);
+        assert_eq!(access_token("DPoP abc"), Some((true, "abc")));
+        assert_eq!(access_token("dpop abc"), Some((true, "abc")));
+        assert_eq!(access_token("Bearer abc"), Some((false, "abc")));
+        assert_eq!(access_token("DPoP "), None);
+        assert_eq!(access_token("Basic abc"), None);
         assert_eq!(challenge(None, None), "Bearer realm=\"auth-service\"");
         assert_eq!(
             challenge(Some(("invalid_token", "the token \"x\" expired")), None),

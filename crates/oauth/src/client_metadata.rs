@@ -69,6 +69,16 @@ pub fn parse(body: &Value) -> Result<RegistrationRequest, RegistrationError> {
             "jwks_uri is not supported; register the public keys as jwks",
         ));
     }
+    let dpop_bound_access_tokens = match object.get("dpop_bound_access_tokens") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(problem(
+                Field::Registration,
+                "dpop_bound_access_tokens must be a boolean (RFC 9449 section 5.2)",
+            ));
+        }
+    };
     let jwks = match object.get("jwks") {
         None | Some(Value::Null) => None,
         Some(jwks @ Value::Object(_)) => Some(jwks.clone()),
@@ -88,6 +98,7 @@ pub fn parse(body: &Value) -> Result<RegistrationRequest, RegistrationError> {
             Field::IdTokenSignedResponseAlg,
         )?,
         jwks,
+        dpop_bound_access_tokens,
         ..RegistrationRequest::default()
     })
 }

@@ -32,6 +32,10 @@ pub enum ErrorCode {
     RequestUriNotSupported,
     /// RFC 8707 §2: a resource the client may not use, or not a resource.
     InvalidTarget,
+    /// RFC 9449 §5.0: a DPoP proof is missing where required, or invalid.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the proof must carry the server's nonce.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -69,6 +73,8 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }

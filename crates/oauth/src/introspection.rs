@@ -14,11 +14,12 @@ pub fn inactive() -> Value {
 
 /// An active access token: its own claims, with the level and methods of
 /// the user's authentication when it has one (RFC 9068 §2.2.1 `acr` and
-/// `amr`, which a resource server may require).
+/// `amr`, which a resource server may require), and the key it is bound
+/// to (RFC 9449 §6.2: `cnf`, `token_type` DPoP).
 pub fn access_token(claims: &AccessClaims) -> Value {
     let mut answer = json!({
         "active": true,
-        "token_type": "Bearer",
+        "token_type": if claims.cnf.is_some() { "DPoP" } else { "Bearer" },
         "scope": claims.scope,
         "client_id": claims.client_id,
         "sub": claims.sub,
@@ -33,6 +34,9 @@ pub fn access_token(claims: &AccessClaims) -> Value {
     }
     if let Some(amr) = &claims.amr {
         answer["amr"] = json!(amr);
+    }
+    if let Some(cnf) = &claims.cnf {
+        answer["cnf"] = json!(cnf);
     }
     answer
 }
@@ -87,6 +91,7 @@ mod tests {
             auth_time: Some(1),
             acr: None,
             amr: None,
+            cnf: None,
         };
         let answer = access_token(&claims);
         assert_eq!(answer["token_type"], "Bearer");
@@ -100,6 +105,15 @@ mod tests {
         let answer = access_token(&stepped_up);
         assert_eq!(answer["acr"], "urn:auth-service:acr:mfa");
         assert_eq!(answer["amr"], json!(["pwd", "otp", "mfa"]));
+        let bound = AccessClaims {
+            cnf: Some(crate::access_token::Confirmation {
+                jkt: "thumb".into(),
+            }),
+            ..stepped_up
+        };
+        let answer = access_token(&bound);
+        assert_eq!(answer["token_type"], "DPoP");
+        assert_eq!(answer["cnf"], json!({"jkt": "thumb"}));
         let service = refresh_token(&RefreshToken {
             issuer: "https://auth.example",
             client_id: "svc",

@@ -12,7 +12,8 @@
 //!   [`protected_resource`] (RFC 9728 metadata);
 //! - tokens: [`access_token`] (RFC 9068 claims and their checks),
 //!   [`id_token`], [`claims`] (a user's claims by scope), [`Scope::narrow`],
-//!   [`bearer`] (RFC 6750), [`introspection`] (RFC 7662 answers);
+//!   [`bearer`] (RFC 6750), [`dpop`] (RFC 9449 proofs), [`introspection`]
+//!   (RFC 7662 answers);
 //! - authentication levels: [`acr`] (`acr` values and RFC 8176 methods);
 //! - [`discovery`]: the metadata, derived from the types above.
 //!
@@ -28,6 +29,7 @@ pub mod claims;
 pub mod client_auth;
 pub mod client_metadata;
 pub mod discovery;
+pub mod dpop;
 mod error;
 mod grant;
 pub mod id_token;

@@ -29,6 +29,8 @@ pub struct RegistrationRequest {
     pub first_party: bool,
     /// Users must sign in with two factors for this client (`crate::acr`).
     pub require_mfa: bool,
+    /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
     /// A shorter access-token lifetime than the service's, in seconds.
     pub access_token_ttl: Option<u64>,
     /// Public keys for `private_key_jwt` (RFC 7523); no secret is issued.
@@ -119,6 +121,7 @@ pub struct Registration {
     pub id_token_signed_response_alg: Option<String>,
     pub first_party: bool,
     pub require_mfa: bool,
+    pub dpop_bound_access_tokens: bool,
     pub access_token_ttl: Option<u64>,
     /// Each key public and with its members named; the server checks that
     /// its JWT library can use it.
@@ -238,6 +241,7 @@ pub fn validate(
         id_token_signed_response_alg: request.id_token_signed_response_alg.clone(),
         first_party: request.first_party,
         require_mfa: request.require_mfa,
+        dpop_bound_access_tokens: request.dpop_bound_access_tokens,
         access_token_ttl: request.access_token_ttl,
         jwks: request.jwks.clone(),
         resources,

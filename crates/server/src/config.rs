@@ -160,6 +160,9 @@ pub struct Config {
     pub http: HttpLimits,
     /// Dynamic client registration (RFC 7591), off by default.
     pub registration: RegistrationPolicy,
+    /// `AUTH_DPOP_NONCE`: DPoP proofs must carry a server nonce (RFC 9449
+    /// §8), which bounds how long a proof made ahead of time is usable.
+    pub dpop_nonce: bool,
 }
 
 /// How long a connection may take and how many there may be (docs/security.md 27).
@@ -280,6 +283,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("http_request_timeout", "30s"),
     ("http_idle_timeout", "60s"),
     ("http_max_connections", "auto"),
+    ("dpop_nonce", "false"),
     ("registration", "off"),
     (
         "registration_grant_types",
@@ -413,6 +417,7 @@ impl Config {
                     _ => Some(parse_number(get("http_max_connections")?, 1..=1_000_000)?),
                 },
             },
+            dpop_nonce: parse_bool(get("dpop_nonce")?)?,
             registration: RegistrationPolicy {
                 mode: parse_registration_mode(get("registration")?)?,
                 grant_types: parse_registration_grants(get("registration_grant_types")?)?,
@@ -476,6 +481,7 @@ impl Config {
         });
         view["mfa"] = serde_json::json!(self.mfa);
         view["rate_limit_registration"] = serde_json::json!(rate(self.rate_limits.registration));
+        view["dpop_nonce"] = serde_json::json!(self.dpop_nonce);
         view["registration"] = serde_json::json!(self.registration.mode);
         view["registration_grant_types"] =
             serde_json::json!(self.registration.grant_types.join(","));

@@ -39,7 +39,7 @@ macro_rules! conformance_tests {
     ($factory:path) => {
         $crate::conformance_tests!(@cases $factory;
             ping, diagnostics_answer, clients_crud, registered_clients_keep_their_registration,
-            initial_token_uses_are_counted_once_each, apis_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
+            initial_token_uses_are_counted_once_each, dpop_proof_ids_are_used_once, apis_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
             users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
             groups_of_many_members, users_with_their_groups, factors_crud,
             factor_counters_only_go_up, concurrent_uses_of_one_code_have_one_winner,
@@ -261,6 +261,32 @@ pub async fn initial_token_uses_are_counted_once_each(h: Harness) {
             .unwrap(),
         1
     );
+}
+
+/// The DPoP replay cache (RFC 9449 §11.1): of one proof sent to two
+/// replicas at once, exactly one sees it first; it is forgotten after the
+/// window, when its `iat` is too old to be taken anyway.
+pub async fn dpop_proof_ids_are_used_once(h: Harness) {
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(async move { s.increment("dpop:proof-1", 1, 121).await })
+        })
+        .collect();
+    let mut first = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap() == 1 {
+            first += 1;
+        }
+    }
+    assert_eq!(first, 1);
+    assert_eq!(h.other.increment("dpop:proof-2", 1, 121).await.unwrap(), 1);
+    h.clock.advance(122);
+    assert_eq!(h.store.increment("dpop:proof-1", 1, 121).await.unwrap(), 1);
 }
 
 fn api(identifier: &str) -> ApiRecord {

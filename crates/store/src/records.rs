@@ -77,6 +77,9 @@ pub struct ClientMetadata {
     /// Long-lived tokens `auth-service token mint` issued for this client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub minted_tokens: Vec<MintedToken>,
+    /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dpop_bound_access_tokens: bool,
     /// Registered over HTTP (RFC 7591) rather than on the command line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<DynamicRegistration>,
@@ -141,6 +144,10 @@ pub struct GrantContext {
     /// (§2.2), never widen.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    /// The DPoP key (RFC 9449 thumbprint) a public client's refresh tokens
+    /// are bound to (§5): a refresh needs a proof of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -455,6 +462,7 @@ mod tests {
                 amr: vec![],
                 nonce: None,
                 resources: vec![],
+                dpop_jkt: None,
             }
         );
         let metadata: ClientMetadata = serde_json::from_value(json!({

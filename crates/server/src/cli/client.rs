@@ -40,6 +40,9 @@ pub enum ClientCommand {
         /// Its users must sign in with a second factor (TOTP or a passkey).
         #[arg(long)]
         require_mfa: bool,
+        /// Its token requests must carry a DPoP proof (RFC 9449 dpop_bound_access_tokens).
+        #[arg(long)]
+        dpop_bound_access_tokens: bool,
         /// A shorter access-token lifetime for this client (e.g. 5m); capped at AUTH_ACCESS_TOKEN_TTL.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         access_token_ttl: Option<std::time::Duration>,
@@ -78,6 +81,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
             id_token_alg,
             first_party,
             require_mfa,
+            dpop_bound_access_tokens,
             access_token_ttl,
             jwks_file,
             resources,
@@ -104,6 +108,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 id_token_signed_response_alg: id_token_alg,
                 first_party,
                 require_mfa,
+                dpop_bound_access_tokens,
                 access_token_ttl: access_token_ttl.map(|ttl| ttl.as_secs()),
                 jwks,
                 resources,

@@ -25,6 +25,8 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         state.config.issuer,
         crate::services::oauth::resources::scim_identifier(&state),
     ]);
+    // RFC 9449 §5.1.
+    doc["dpop_signing_alg_values_supported"] = serde_json::json!(oauth::dpop::ALGS);
     if state.config.registration.mode != crate::config::RegistrationMode::Off {
         doc["registration_endpoint"] =
             serde_json::json!(crate::services::registration::endpoint(&state));

@@ -20,6 +20,7 @@ pub async fn introspect(
     AuthenticatedClient {
         client,
         form: params,
+        ..
     }: AuthenticatedClient,
 ) -> Result<Response, OAuthError> {
     if client.public {

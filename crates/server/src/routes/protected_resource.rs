@@ -24,7 +24,7 @@ pub async fn scim(State(state): State<AppState>) -> Response {
         authorization_servers: &issuer,
         scopes_supported: &SCIM_SCOPES,
         resource_name: "SCIM 2.0",
-        dpop_signing_alg_values_supported: &[],
+        dpop_signing_alg_values_supported: &oauth::dpop::ALGS,
     })
 }
 
@@ -36,7 +36,7 @@ pub async fn issuer(State(state): State<AppState>) -> Response {
         authorization_servers: &issuer,
         scopes_supported: oauth::claims::SCOPES_SUPPORTED,
         resource_name: "OpenID Connect UserInfo",
-        dpop_signing_alg_values_supported: &[],
+        dpop_signing_alg_values_supported: &oauth::dpop::ALGS,
     })
 }
 

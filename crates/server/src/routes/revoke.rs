@@ -18,6 +18,7 @@ pub async fn revoke(
     AuthenticatedClient {
         client,
         form: params,
+        ..
     }: AuthenticatedClient,
 ) -> Result<Response, OAuthError> {
     let token = params.require("token")?;

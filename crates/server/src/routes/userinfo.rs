@@ -1,15 +1,17 @@
 //! The UserInfo endpoint (OpenID Connect Core §5.3), GET and POST, with a
-//! Bearer access token in the Authorization header (RFC 6750 §2.1). A
+//! Bearer access token in the Authorization header (RFC 6750 §2.1), or a
+//! DPoP-bound one with its proof (RFC 9449 §7, `support::bound_token`). A
 //! revoked or expired token is refused on every replica, because
 //! revocations live in the shared store.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::header::WWW_AUTHENTICATE;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::support::{Bearer, OAuthError, no_store};
+use super::support::bound_token::{self, Credentials};
+use super::support::{OAuthError, no_store};
 use crate::services::oauth::claims;
 use crate::services::oauth::verify;
 use crate::state::AppState;
@@ -34,12 +36,14 @@ fn challenge(
 
 pub async fn userinfo(
     State(state): State<AppState>,
-    bearer: Option<Bearer>,
+    method: Method,
+    headers: HeaderMap,
 ) -> Result<Response, OAuthError> {
-    let Some(Bearer(token)) = bearer else {
+    let Some(credentials) = Credentials::from_headers(&headers) else {
         return Ok(challenge(&state, StatusCode::UNAUTHORIZED, None, ""));
     };
-    let Some(verified) = verify::access_token(&state, &token, verify::Taking::Issuer).await? else {
+    let token = &credentials.token;
+    let Some(verified) = verify::access_token(&state, token, verify::Taking::Issuer).await? else {
         return Ok(challenge(
             &state,
             StatusCode::UNAUTHORIZED,
@@ -47,6 +51,29 @@ pub async fn userinfo(
             "the access token is invalid, expired or revoked",
         ));
     };
+    match bound_token::check(
+        &state,
+        &verified,
+        &credentials,
+        &headers,
+        method.as_str(),
+        "/userinfo",
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(Ok(refusal)) => {
+            let mut response = challenge(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_token"),
+                &refusal.description,
+            );
+            refusal.apply(&mut response);
+            return Ok(response);
+        }
+        Err(Err(e)) => return Err(e.into()),
+    }
     let scopes: Vec<&str> = verified.scopes().collect();
     if !scopes.contains(&"openid") {
         return Ok(challenge(

@@ -94,6 +94,7 @@ async fn create_with(
             id_token_signed_response_alg: registration.id_token_signed_response_alg,
             first_party: registration.first_party,
             require_mfa: registration.require_mfa,
+            dpop_bound_access_tokens: registration.dpop_bound_access_tokens,
             access_token_ttl: registration.access_token_ttl,
             jwks: registration.jwks,
             resources: registration
@@ -147,6 +148,7 @@ pub async fn replace_registration(
     client.metadata.post_logout_redirect_uris = strings(&registration.post_logout_redirect_uris);
     client.metadata.id_token_signed_response_alg = registration.id_token_signed_response_alg;
     client.metadata.jwks = registration.jwks;
+    client.metadata.dpop_bound_access_tokens = registration.dpop_bound_access_tokens;
     store.update_client(&client).await?;
     Ok(client)
 }
@@ -226,6 +228,7 @@ pub fn view(client: &ClientRecord) -> Value {
         "id_token_signed_response_alg": client.metadata.id_token_signed_response_alg.as_deref().unwrap_or("RS256"),
         "first_party": client.metadata.first_party,
         "require_mfa": client.metadata.require_mfa,
+        "dpop_bound_access_tokens": client.metadata.dpop_bound_access_tokens,
         "access_token_ttl": client.metadata.access_token_ttl,
         "minted_tokens": client.metadata.minted_tokens,
         "disabled": client.metadata.disabled,

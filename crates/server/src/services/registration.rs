@@ -453,6 +453,9 @@ pub fn client_information(
     if let Some(jwks) = &client.metadata.jwks {
         info["jwks"] = jwks.clone();
     }
+    if client.metadata.dpop_bound_access_tokens {
+        info["dpop_bound_access_tokens"] = json!(true);
+    }
     if let Some(secret) = secret {
         info["client_secret"] = json!(secret);
     }

@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod doctor;
+mod dpop;
 mod health;
 mod helpers;
 mod hostile;

@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use crate::routes::support::Bearer;
+use crate::routes::support::bound_token::{self, Credentials};
 pub use crate::routes::support::scim_response::{SCIM_JSON, error_response, scim_json};
 use crate::services::oauth::resources::scim_identifier;
 use crate::services::oauth::verify;
@@ -292,10 +292,11 @@ async fn caller(
         }
         response
     };
-    let Some(Bearer(token)) = Bearer::from_headers(headers) else {
+    let Some(credentials) = Credentials::from_headers(headers) else {
         return Err(unauthorized("a Bearer access token is required", false));
     };
-    let verified = match verify::access_token(state, &token, verify::Taking::Scim).await {
+    let verified = match verify::access_token(state, &credentials.token, verify::Taking::Scim).await
+    {
         Ok(Some(verified)) => verified,
         Ok(None) => {
             return Err(unauthorized(
@@ -310,6 +311,31 @@ async fn caller(
             )));
         }
     };
+    // RFC 9449 §7.1: a DPoP-bound token comes with a proof of its key.
+    let scim_path = format!("/scim/v2{path}");
+    match bound_token::check(
+        state,
+        &verified,
+        &credentials,
+        headers,
+        method.as_str(),
+        &scim_path,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(Ok(refusal)) => {
+            let mut response = unauthorized(&refusal.description, true);
+            refusal.apply(&mut response);
+            return Err(response);
+        }
+        Err(Err(_)) => {
+            return Err(error_response(&scim::Error::status(
+                503,
+                "the service is temporarily unavailable",
+            )));
+        }
+    }
     let needed = scope_needed(method, path);
     if !verified.scopes().any(|s| needed.contains(&s)) {
         tracing::info!(

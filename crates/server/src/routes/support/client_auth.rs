@@ -26,6 +26,16 @@ fn invalid_client() -> OAuthError {
 pub struct AuthenticatedClient {
     pub client: ClientRecord,
     pub form: FormParams,
+    /// The request's `DPoP` header (RFC 9449 §4.1), for the token endpoint.
+    pub dpop: DpopHeader,
+}
+
+/// A request's `DPoP` headers: none, one, or several (refused, §4.3).
+#[derive(Debug)]
+pub enum DpopHeader {
+    None,
+    One(HeaderValue),
+    Several,
 }
 
 impl FromRequest<AppState> for AuthenticatedClient {
@@ -35,6 +45,12 @@ impl FromRequest<AppState> for AuthenticatedClient {
         let ip = req.extensions().get::<ClientIp>().copied();
         // A HeaderValue clone shares the received bytes: no copy.
         let authorization = req.headers().get(AUTHORIZATION).cloned();
+        let mut proofs = req.headers().get_all("dpop").iter();
+        let dpop = match (proofs.next(), proofs.next()) {
+            (None, _) => DpopHeader::None,
+            (Some(one), None) => DpopHeader::One(one.clone()),
+            (Some(_), Some(_)) => DpopHeader::Several,
+        };
         let OAuthForm(form) = OAuthForm::from_request(req, state).await?;
         let client = authenticate_client(
             state,
@@ -43,7 +59,7 @@ impl FromRequest<AppState> for AuthenticatedClient {
             ip,
         )
         .await?;
-        Ok(Self { client, form })
+        Ok(Self { client, form, dpop })
     }
 }
 

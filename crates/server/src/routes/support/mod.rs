@@ -5,6 +5,7 @@
 //! `/login` and `/consent` all end with.
 
 pub mod authorization_response;
+pub mod bound_token;
 pub mod client_auth;
 mod error;
 mod extract;

@@ -3,31 +3,93 @@
 //! `oauth::token_request` and runs the grant), and write the outcome: the
 //! RFC 6749 §5.1 response, or a §5.2 error. Every response carries `Cache-Control:
 //! no-store`.
+//!
+//! A `DPoP` header (RFC 9449 §5) is verified before the grant runs; the
+//! tokens are then bound to its key and `token_type` is `DPoP`. A client
+//! registered with `dpop_bound_access_tokens` must send one (§5.2). With
+//! `AUTH_DPOP_NONCE=on` every response carries the current `DPoP-Nonce`,
+//! and a proof without it is refused with `use_dpop_nonce` (§8).
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 use serde_json::json;
 
-use super::support::client_auth::AuthenticatedClient;
+use super::support::client_auth::{AuthenticatedClient, DpopHeader};
 use super::support::{OAuthError, error, no_store};
+use crate::services::oauth::dpop::{self, DpopError};
 use crate::services::oauth::grants::{self, GrantError};
 use crate::services::oauth::issue::{IssueFailure, TokenSet};
 use crate::services::oauth::sign::IssueError;
 use crate::state::AppState;
+use oauth::dpop::ProofError;
 
 pub async fn token(
     State(state): State<AppState>,
-    AuthenticatedClient { client, form }: AuthenticatedClient,
-) -> Result<Response, OAuthError> {
+    AuthenticatedClient { client, form, dpop }: AuthenticatedClient,
+) -> Result<Response, Response> {
     if let Some(refusal) = super::support::rate_limit::per_client(&state, &client.client_id).await {
         return Ok(refusal);
     }
-    let tokens = grants::exchange(&state, &client, form.params())
+    let with_nonce = |mut response: Response| {
+        if state.config.dpop_nonce
+            && let Ok(value) = HeaderValue::from_str(&dpop::nonce(&state))
+        {
+            response.headers_mut().insert("dpop-nonce", value);
+        }
+        response
+    };
+    let jkt = match proof_key(&state, &dpop).await {
+        Ok(jkt) => jkt,
+        Err(e) => return Err(with_nonce(e.into_response())),
+    };
+    if jkt.is_none() && client.metadata.dpop_bound_access_tokens {
+        return Err(with_nonce(
+            error(
+                ErrorCode::InvalidDpopProof,
+                "this client's tokens must be DPoP-bound: send a DPoP proof",
+            )
+            .into_response(),
+        ));
+    }
+    let tokens = grants::exchange(&state, &client, form.params(), jkt.as_deref())
         .await
-        .map_err(grant_error)?;
-    Ok(token_response(tokens))
+        .map_err(|e| with_nonce(grant_error(e).into_response()))?;
+    Ok(with_nonce(token_response(tokens)))
+}
+
+/// The key of the request's DPoP proof, if it sent one (RFC 9449 §4.3).
+async fn proof_key(state: &AppState, header: &DpopHeader) -> Result<Option<String>, OAuthError> {
+    let value = match header {
+        DpopHeader::None => return Ok(None),
+        DpopHeader::Several => {
+            return Err(error(
+                ErrorCode::InvalidDpopProof,
+                "send one DPoP header (RFC 9449 section 4.3)",
+            ));
+        }
+        DpopHeader::One(value) => value.to_str().unwrap_or_default(),
+    };
+    let url = format!("{}/token", state.config.issuer);
+    let target = dpop::Target {
+        method: "POST",
+        url: &url,
+        access_token: None,
+    };
+    match dpop::verify(state, value, target).await {
+        Ok(verified) => Ok(Some(verified.jkt)),
+        Err(DpopError::Store(e)) => Err(e.into()),
+        Err(DpopError::Proof(e)) => {
+            let code = match e {
+                ProofError::Nonce => ErrorCode::UseDpopNonce,
+                _ => ErrorCode::InvalidDpopProof,
+            };
+            tracing::info!(category = "security", event = "dpop_proof_refused", error = code.as_str(), reason = %e, outcome = "failure", "DPoP proof refused");
+            Err(error(code, e.to_string()))
+        }
+    }
 }
 
 /// A refused grant in RFC 6749 §5.2's words.
@@ -73,7 +135,7 @@ fn issue_failure(e: IssueFailure) -> OAuthError {
 fn token_response(tokens: TokenSet) -> Response {
     let mut body = json!({
         "access_token": tokens.access_token,
-        "token_type": "Bearer",
+        "token_type": tokens.token_type,
         "expires_in": tokens.expires_in,
         "scope": tokens.scope.to_string(),
     });

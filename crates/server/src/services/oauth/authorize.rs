@@ -231,6 +231,7 @@ async fn issue_code(
                 .iter()
                 .map(|r| r.as_str().to_owned())
                 .collect(),
+            dpop_jkt: None,
         },
     };
     ctx.store.insert_code(&record).await?;

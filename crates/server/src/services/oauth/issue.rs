@@ -55,12 +55,17 @@ pub struct Grant<'a> {
     pub audience: Vec<String>,
     pub ttl: Option<std::time::Duration>,
     pub alg: Option<crate::keys::Alg>,
+    /// The DPoP key of the request's proof (RFC 9449): the access token is
+    /// bound to it, and a public client's refresh tokens too (§5).
+    pub dpop_jkt: Option<String>,
 }
 
 /// The tokens of one response.
 #[derive(Debug)]
 pub struct TokenSet {
     pub access_token: String,
+    /// `Bearer`, or `DPoP` for a bound token (RFC 9449 §5.1).
+    pub token_type: &'static str,
     pub expires_in: u64,
     pub scope: Scope,
     pub id_token: Option<String>,
@@ -90,7 +95,14 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
         audience,
         ttl,
         alg,
+        dpop_jkt,
     } = grant;
+    let mut context = context;
+    // §5: "Refresh tokens issued to public clients MUST be bound"; those of
+    // confidential clients are bound by the client's authentication.
+    if client.public && context.dpop_jkt.is_none() {
+        context.dpop_jkt.clone_from(&dpop_jkt);
+    }
     let subject = user.map_or(client.client_id.as_str(), |u| u.id.as_str());
     let auth_time = context.auth_time.unwrap_or_else(|| ctx.clock.now());
     let access = issue_access_token(
@@ -107,6 +119,7 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
                 (a, b) => a.or(b),
             },
             alg,
+            cnf_jkt: dpop_jkt.as_deref(),
         },
         user.is_some().then_some(UserAuthentication {
             auth_time,
@@ -140,6 +153,7 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
         (Refresh::None | Refresh::NewFamily { .. }, _) => None,
     };
     Ok(TokenSet {
+        token_type: if dpop_jkt.is_some() { "DPoP" } else { "Bearer" },
         access_token: access.token,
         expires_in: access.expires_in,
         scope,

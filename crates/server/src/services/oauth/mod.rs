@@ -24,6 +24,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod consent;
+pub mod dpop;
 pub mod grants;
 pub mod issue;
 pub mod login;

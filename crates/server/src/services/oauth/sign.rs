@@ -40,6 +40,8 @@ pub struct Target<'a> {
     /// The algorithm its API asks for (`api create --alg`); the service's
     /// (`AUTH_ACCESS_TOKEN_ALG`) otherwise.
     pub alg: Option<crate::keys::Alg>,
+    /// The DPoP key it is bound to (RFC 9449 §6: `cnf.jkt`).
+    pub cnf_jkt: Option<&'a str>,
 }
 
 /// When and how the user of a token authenticated (RFC 9068 §2.2.1).
@@ -62,7 +64,12 @@ pub fn issue_access_token(
     target: Target<'_>,
     user_auth: Option<UserAuthentication<'_>>,
 ) -> Result<AccessToken, IssueError> {
-    let Target { audience, ttl, alg } = target;
+    let Target {
+        audience,
+        ttl,
+        alg,
+        cnf_jkt,
+    } = target;
     let config = &state.config;
     let alg = alg.unwrap_or(config.access_token_alg);
     let signer = state
@@ -80,6 +87,9 @@ pub fn issue_access_token(
     if !audience.is_empty() {
         claims.aud = Audience::of(audience, &config.issuer);
     }
+    claims.cnf = cnf_jkt.map(|jkt| oauth::access_token::Confirmation {
+        jkt: jkt.to_owned(),
+    });
     if let Some(auth) = user_auth {
         claims.auth_time = Some(auth.auth_time);
         claims.acr = Some(Level::of(auth.amr).as_str().to_owned());
@@ -115,6 +125,7 @@ pub fn access_token_claims(
         auth_time: None,
         acr: None,
         amr: None,
+        cnf: None,
     }
 }
 

@@ -23,14 +23,27 @@ fn derived(code_hash: &str, what: &str) -> String {
     format!("{what}-{}", code_hash.get(..32).unwrap_or(code_hash))
 }
 
+/// What a code exchange presents.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRequest<'a> {
+    pub code: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+    pub resources: &'a [ResourceIndicator],
+}
+
 pub async fn exchange(
     ctx: &Ctx,
     client: &ClientRecord,
-    code: &str,
-    redirect_uri: Option<&str>,
-    code_verifier: Option<&str>,
-    resources: &[ResourceIndicator],
+    request: CodeRequest<'_>,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenSet, GrantError> {
+    let CodeRequest {
+        code,
+        redirect_uri,
+        code_verifier,
+        resources,
+    } = request;
     let code_hash = hash_token(code);
     let code = match ctx.store.take_code(&code_hash).await {
         Ok(CodeTake::Fresh(code)) => code,
@@ -91,6 +104,7 @@ pub async fn exchange(
         audience: apis.audience(),
         ttl: apis.ttl(),
         alg: apis.alg(),
+        dpop_jkt: dpop_jkt.map(str::to_owned),
     };
     let tokens = issue(ctx, grant).await?;
     tracing::info!(event = "token_issued", client_id = %client.client_id, user_id = %user.id, grant_type = "authorization_code", "tokens issued");

@@ -24,6 +24,7 @@ pub async fn grant(
     client: &ClientRecord,
     requested: Option<&Scope>,
     resources: &[ResourceIndicator],
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenSet, GrantError> {
     if client.public {
         return Err(GrantError::PublicClient);
@@ -49,6 +50,7 @@ pub async fn grant(
         audience: apis.audience(),
         ttl: apis.ttl(),
         alg: apis.alg(),
+        dpop_jkt: dpop_jkt.map(str::to_owned),
     };
     let tokens = issue(ctx, grant).await?;
     tracing::debug!(event = "token_issued", client_id = %client.client_id, grant_type = "client_credentials", "access token issued");

@@ -99,6 +99,7 @@ pub async fn exchange(
     ctx: &Ctx,
     client: &ClientRecord,
     params: Params<'_>,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenSet, GrantError> {
     let grant = token_request::grant_type(params)?;
     allowed(client, grant)?;
@@ -109,16 +110,28 @@ pub async fn exchange(
             code_verifier,
             resources,
         } => {
-            authorization_code::exchange(ctx, client, code, redirect_uri, code_verifier, &resources)
-                .await
+            let request = authorization_code::CodeRequest {
+                code,
+                redirect_uri,
+                code_verifier,
+                resources: &resources,
+            };
+            authorization_code::exchange(ctx, client, request, dpop_jkt).await
         }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
             resources,
-        } => refresh_token::refresh(ctx, client, refresh_token, scope.as_ref(), &resources).await,
+        } => {
+            let request = refresh_token::RefreshRequest {
+                presented: refresh_token,
+                scope: scope.as_ref(),
+                resources: &resources,
+            };
+            refresh_token::refresh(ctx, client, request, dpop_jkt).await
+        }
         TokenRequest::ClientCredentials { scope, resources } => {
-            client_credentials::grant(ctx, client, scope.as_ref(), &resources).await
+            client_credentials::grant(ctx, client, scope.as_ref(), &resources, dpop_jkt).await
         }
     }
 }

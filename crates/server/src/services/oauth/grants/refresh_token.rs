@@ -18,13 +18,25 @@ use crate::services::Ctx;
 use crate::services::oauth::issue::{Grant, IssueFailure, Refresh, TokenSet, issue};
 use crate::services::oauth::resources::{self, Apis};
 
+/// What a refresh request asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshRequest<'a> {
+    pub presented: &'a str,
+    pub scope: Option<&'a Scope>,
+    pub resources: &'a [ResourceIndicator],
+}
+
 pub async fn refresh(
     ctx: &Ctx,
     client: &ClientRecord,
-    presented: &str,
-    requested: Option<&Scope>,
-    resources: &[ResourceIndicator],
+    request: RefreshRequest<'_>,
+    dpop_jkt: Option<&str>,
 ) -> Result<TokenSet, GrantError> {
+    let RefreshRequest {
+        presented,
+        scope: requested,
+        resources,
+    } = request;
     let presented = hash_token(presented);
     // Everything that can refuse the request is decided before the rotation,
     // so a refused refresh leaves the presented token usable (docs/security.md 25).
@@ -35,6 +47,7 @@ pub async fn refresh(
             return Err(InvalidGrant::RefreshTokenOfAnotherClient.into());
         }
         Ok(family) => {
+            same_key(&family, dpop_jkt)?;
             for_apis(ctx, client, requested, resources, &family).await?;
             Some(active_user(ctx, &family).await?)
         }
@@ -72,7 +85,10 @@ pub async fn refresh(
     // that race and the rotation succeeded anyway: one store read, not two.
     let user = match checked_user {
         Some(user) => user,
-        None => active_user(ctx, &family).await?,
+        None => {
+            same_key(&family, dpop_jkt)?;
+            active_user(ctx, &family).await?
+        }
     };
     let mut context = family.grant.clone();
     // A family from before auth_time was kept: the family's start.
@@ -88,6 +104,7 @@ pub async fn refresh(
         audience: apis.audience(),
         ttl: apis.ttl(),
         alg: apis.alg(),
+        dpop_jkt: dpop_jkt.map(str::to_owned),
     };
     Ok(issue(ctx, grant).await?)
 }
@@ -111,6 +128,18 @@ async fn for_apis(
     let apis = Apis::resolve(ctx, client, &narrowed).await?;
     let scope = apis.scope(&scope, requested.is_some())?;
     Ok((scope, apis))
+}
+
+/// A family bound to a DPoP key (a public client's, RFC 9449 §5) is
+/// refreshed only with a proof of that key.
+fn same_key(family: &RefreshFamily, dpop_jkt: Option<&str>) -> Result<(), GrantError> {
+    match family.grant.dpop_jkt.as_deref() {
+        Some(bound) if dpop_jkt != Some(bound) => Err(GrantError::Protocol(oauth::Error::new(
+            oauth::ErrorCode::InvalidDpopProof,
+            "the refresh token is bound to a DPoP key; send a proof of that key",
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The family's user, if still active; otherwise the family is revoked.
