@@ -55,6 +55,10 @@ pub struct AccessClaims {
     /// token is used only with a DPoP proof of that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// Who acts for the subject (RFC 8693 §4.1): `{"sub": …}`, nesting the
+    /// earlier actors of a chain of exchanges under `act`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
 }
 
 /// RFC 7800 §3.1 confirmation, with RFC 9449's member.

@@ -11,15 +11,18 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// RFC 8693.
+    TokenExchange,
 }
 
 impl GrantType {
     /// Every grant this crate parses, which is what discovery advertises
     /// (`grant_types_supported`).
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 4] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::TokenExchange,
     ];
 
     pub fn parse(value: &str) -> Result<Self, Error> {
@@ -27,6 +30,7 @@ impl GrantType {
             "authorization_code" => Ok(Self::AuthorizationCode),
             "refresh_token" => Ok(Self::RefreshToken),
             "client_credentials" => Ok(Self::ClientCredentials),
+            crate::token_exchange::GRANT_TYPE => Ok(Self::TokenExchange),
             "implicit" | "password" => Err(Error::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
@@ -45,6 +49,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::TokenExchange => crate::token_exchange::GRANT_TYPE,
         }
     }
 }

@@ -38,6 +38,10 @@ pub fn access_token(claims: &AccessClaims) -> Value {
     if let Some(cnf) = &claims.cnf {
         answer["cnf"] = json!(cnf);
     }
+    // RFC 8693 §4.1: "act" may appear in introspection responses too.
+    if let Some(act) = &claims.act {
+        answer["act"] = act.clone();
+    }
     answer
 }
 
@@ -92,6 +96,7 @@ mod tests {
             acr: None,
             amr: None,
             cnf: None,
+            act: None,
         };
         let answer = access_token(&claims);
         assert_eq!(answer["token_type"], "Bearer");

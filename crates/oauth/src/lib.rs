@@ -4,7 +4,7 @@
 //!
 //! - requests: [`Params`] (each parameter at most once), [`authorize`]
 //!   (the authorization request and the sign-in and consent steps),
-//!   [`token_request`], [`logout`];
+//!   [`token_request`], [`token_exchange`] (RFC 8693), [`logout`];
 //! - clients: [`client_auth`] (presented credentials, assertion claims),
 //!   [`registration`] (RFC 7591 metadata), [`client_metadata`] (its JSON
 //!   form, for dynamic registration);
@@ -42,6 +42,7 @@ mod redirect_uri;
 pub mod registration;
 pub mod resource;
 mod scope;
+pub mod token_exchange;
 pub mod token_request;
 
 pub use error::{Error, ErrorCode};

@@ -39,6 +39,8 @@ pub struct RegistrationRequest {
     pub resources: Vec<String>,
     /// The one of them its tokens are for when it names none.
     pub default_resource: Option<String>,
+    /// The APIs it may exchange tokens for (RFC 8693).
+    pub exchange_resources: Vec<String>,
 }
 
 /// The registration field a problem is about, by its RFC 7591 §2 name;
@@ -130,6 +132,8 @@ pub struct Registration {
     pub resources: Vec<ResourceIndicator>,
     /// One of `resources`.
     pub default_resource: Option<ResourceIndicator>,
+    /// Without duplicates.
+    pub exchange_resources: Vec<ResourceIndicator>,
 }
 
 /// Validates `request`; `id_token_algs` are the algorithms the server
@@ -178,6 +182,12 @@ pub fn validate(
             "a public client cannot use client_credentials: it has no secret to authenticate with",
         ));
     }
+    if request.public && grant_types.contains(&GrantType::TokenExchange) {
+        return Err(E::new(
+            Field::Registration,
+            "a public client cannot exchange tokens (RFC 8693 section 2.1): it cannot authenticate",
+        ));
+    }
     let scope = Scope::parse(request.scope.as_deref().unwrap_or_default())
         .map_err(|e| E::new(Field::Scope, e.to_string()))?;
     let post_logout_redirect_uris = uris(
@@ -211,6 +221,20 @@ pub fn validate(
         if !resources.contains(&resource) {
             resources.push(resource);
         }
+    }
+    let mut exchange_resources: Vec<ResourceIndicator> = Vec::new();
+    for value in &request.exchange_resources {
+        let resource = ResourceIndicator::parse(value)
+            .map_err(|e| E::new(Field::Resources, format!("{value}: {}", e.description)))?;
+        if !exchange_resources.contains(&resource) {
+            exchange_resources.push(resource);
+        }
+    }
+    if !exchange_resources.is_empty() && !grant_types.contains(&GrantType::TokenExchange) {
+        return Err(E::new(
+            Field::GrantTypes,
+            "exchange resources need the urn:ietf:params:oauth:grant-type:token-exchange grant",
+        ));
     }
     let default_resource = match &request.default_resource {
         None => None,
@@ -246,6 +270,7 @@ pub fn validate(
         jwks: request.jwks.clone(),
         resources,
         default_resource,
+        exchange_resources,
     })
 }
 

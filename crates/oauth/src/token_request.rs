@@ -35,6 +35,8 @@ pub enum TokenRequest<'a> {
         /// RFC 8707 §2: the APIs the token is for (`resource`, repeatable).
         resources: Vec<ResourceIndicator>,
     },
+    /// RFC 8693 §2.1.
+    TokenExchange(crate::token_exchange::ExchangeRequest<'a>),
 }
 
 /// The request's `grant_type`: required, at most once, one we implement.
@@ -61,6 +63,9 @@ impl<'a> TokenRequest<'a> {
                 scope: scope(params)?,
                 resources: resource::from_params(params)?,
             },
+            GrantType::TokenExchange => {
+                Self::TokenExchange(crate::token_exchange::ExchangeRequest::parse(params)?)
+            }
         })
     }
 
@@ -69,6 +74,7 @@ impl<'a> TokenRequest<'a> {
             Self::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             Self::RefreshToken { .. } => GrantType::RefreshToken,
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
+            Self::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
 }

@@ -93,6 +93,12 @@ pub fn verify_id_token_hint(
     verify_with(keys, token, "jwt", issuer, None, true)
 }
 
+/// Verifies an unexpired ID token we issued, for any client (the subject
+/// token of a token exchange, RFC 8693).
+pub fn verify_id_token(keys: &Keys, token: &str, issuer: &str) -> Result<Value, RejectedToken> {
+    verify_with(keys, token, "jwt", issuer, None, false)
+}
+
 fn verify_with(
     keys: &Keys,
     token: &str,

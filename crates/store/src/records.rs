@@ -77,6 +77,10 @@ pub struct ClientMetadata {
     /// Long-lived tokens `auth-service token mint` issued for this client.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub minted_tokens: Vec<MintedToken>,
+    /// The APIs it may exchange tokens for (RFC 8693; `client create
+    /// --exchange-resource`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchange_resources: Vec<String>,
     /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
     #[serde(default, skip_serializing_if = "is_false")]
     pub dpop_bound_access_tokens: bool,

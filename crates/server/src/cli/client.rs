@@ -55,6 +55,10 @@ pub enum ClientCommand {
         /// The one of its --resource APIs its tokens are for when a request names none.
         #[arg(long, value_name = "URI")]
         default_resource: Option<String>,
+        /// An API it may exchange tokens for (RFC 8693, with --grant-type
+        /// urn:ietf:params:oauth:grant-type:token-exchange; repeatable).
+        #[arg(long = "exchange-resource", value_name = "URI")]
+        exchange_resources: Vec<String>,
     },
     /// List every client.
     List,
@@ -86,6 +90,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
             jwks_file,
             resources,
             default_resource,
+            exchange_resources,
         } => {
             let jwks = match jwks_file {
                 None => None,
@@ -113,6 +118,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 jwks,
                 resources,
                 default_resource,
+                exchange_resources,
                 token_endpoint_auth_method: None,
             };
             let now = store::Clock::now(&SystemClock);

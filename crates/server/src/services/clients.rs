@@ -106,6 +106,11 @@ async fn create_with(
                 .default_resource
                 .as_ref()
                 .map(|r| r.as_str().to_owned()),
+            exchange_resources: registration
+                .exchange_resources
+                .iter()
+                .map(|r| r.as_str().to_owned())
+                .collect(),
             registration: dynamic,
             ..ClientMetadata::default()
         },
@@ -229,6 +234,8 @@ pub fn view(client: &ClientRecord) -> Value {
         "first_party": client.metadata.first_party,
         "require_mfa": client.metadata.require_mfa,
         "dpop_bound_access_tokens": client.metadata.dpop_bound_access_tokens,
+        "resources": client.metadata.resources,
+        "exchange_resources": client.metadata.exchange_resources,
         "access_token_ttl": client.metadata.access_token_ttl,
         "minted_tokens": client.metadata.minted_tokens,
         "disabled": client.metadata.disabled,

@@ -40,3 +40,4 @@ mod sign_in;
 mod soft_authenticator;
 mod startup;
 mod token_checks;
+mod token_exchange;

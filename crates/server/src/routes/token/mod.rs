@@ -145,6 +145,9 @@ fn token_response(tokens: TokenSet) -> Response {
     if let Some(id_token) = tokens.id_token {
         body["id_token"] = json!(id_token);
     }
+    if let Some(issued) = tokens.issued_token_type {
+        body["issued_token_type"] = json!(issued);
+    }
     let mut response = Json(body).into_response();
     no_store(response.headers_mut());
     response

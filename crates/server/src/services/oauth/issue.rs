@@ -58,6 +58,19 @@ pub struct Grant<'a> {
     /// The DPoP key of the request's proof (RFC 9449): the access token is
     /// bound to it, and a public client's refresh tokens too (§5).
     pub dpop_jkt: Option<String>,
+    /// A token exchange's subject and actors (RFC 8693).
+    pub exchange: Option<Exchanged>,
+}
+
+/// What a token exchange (RFC 8693) puts in the new token beyond a grant.
+#[derive(Debug)]
+pub struct Exchanged {
+    /// The subject token's `sub` (a user, or a client acting for itself).
+    pub subject: String,
+    /// RFC 8693 §4.1 `act`.
+    pub act: serde_json::Value,
+    /// The subject token's `exp`: the new token ends no later.
+    pub not_after: i64,
 }
 
 /// The tokens of one response.
@@ -66,6 +79,8 @@ pub struct TokenSet {
     pub access_token: String,
     /// `Bearer`, or `DPoP` for a bound token (RFC 9449 §5.1).
     pub token_type: &'static str,
+    /// RFC 8693 §2.2.1, for an exchange.
+    pub issued_token_type: Option<&'static str>,
     pub expires_in: u64,
     pub scope: Scope,
     pub id_token: Option<String>,
@@ -96,6 +111,7 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
         ttl,
         alg,
         dpop_jkt,
+        exchange,
     } = grant;
     let mut context = context;
     // §5: "Refresh tokens issued to public clients MUST be bound"; those of
@@ -103,7 +119,10 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
     if client.public && context.dpop_jkt.is_none() {
         context.dpop_jkt.clone_from(&dpop_jkt);
     }
-    let subject = user.map_or(client.client_id.as_str(), |u| u.id.as_str());
+    let subject = match &exchange {
+        Some(exchanged) => exchanged.subject.as_str(),
+        None => user.map_or(client.client_id.as_str(), |u| u.id.as_str()),
+    };
     let auth_time = context.auth_time.unwrap_or_else(|| ctx.clock.now());
     let access = issue_access_token(
         ctx,
@@ -120,6 +139,8 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
             },
             alg,
             cnf_jkt: dpop_jkt.as_deref(),
+            act: exchange.as_ref().map(|e| &e.act),
+            not_after: exchange.as_ref().map(|e| e.not_after),
         },
         user.is_some().then_some(UserAuthentication {
             auth_time,
@@ -128,7 +149,8 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
     )?;
     metrics::counter!("auth_tokens_issued_total", "grant_type" => grant_type, "token_type" => "access_token").increment(1);
     let id_token = match user {
-        Some(user) if scope.contains("openid") => {
+        // An exchange issues an access token only (RFC 8693 §2.2.1).
+        Some(user) if scope.contains("openid") && exchange.is_none() => {
             let profile =
                 super::claims::lookup(ctx, user, &scope.iter().collect::<Vec<_>>()).await?;
             let auth = Authentication {
@@ -154,6 +176,9 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
     };
     Ok(TokenSet {
         token_type: if dpop_jkt.is_some() { "DPoP" } else { "Bearer" },
+        issued_token_type: exchange
+            .is_some()
+            .then_some(oauth::token_exchange::TokenType::AccessToken.as_str()),
         access_token: access.token,
         expires_in: access.expires_in,
         scope,

@@ -46,6 +46,36 @@ impl Apis {
         client: &ClientRecord,
         requested: &[ResourceIndicator],
     ) -> Result<Self, GrantError> {
+        Self::resolve_within(ctx, client, requested, &client.metadata.resources).await
+    }
+
+    /// `requested` for a token exchange (RFC 8693): each must be one of the
+    /// client's exchange resources (`client create --exchange-resource`),
+    /// the built-in ones included, else `invalid_target`.
+    pub async fn resolve_for_exchange(
+        ctx: &Ctx,
+        client: &ClientRecord,
+        requested: &[ResourceIndicator],
+    ) -> Result<Self, GrantError> {
+        let allowed = &client.metadata.exchange_resources;
+        if let Some(other) = requested
+            .iter()
+            .find(|r| !allowed.iter().any(|a| a == r.as_str()))
+        {
+            return Err(GrantError::Protocol(Error::new(
+                ErrorCode::InvalidTarget,
+                format!("this client may not exchange tokens for {other}"),
+            )));
+        }
+        Self::resolve_within(ctx, client, requested, allowed).await
+    }
+
+    async fn resolve_within(
+        ctx: &Ctx,
+        client: &ClientRecord,
+        requested: &[ResourceIndicator],
+        listed_apis: &[String],
+    ) -> Result<Self, GrantError> {
         let mut apis = Self {
             apis: Vec::with_capacity(requested.len()),
             issuer: false,
@@ -63,7 +93,7 @@ impl Apis {
                 apis.apis.push(builtin(id, "this issuer", &[]));
                 continue;
             }
-            let listed = client.metadata.resources.iter().any(|r| r == id);
+            let listed = listed_apis.iter().any(|r| r == id);
             if id.strip_prefix(ctx.config.issuer.as_str()) == Some("/scim/v2") {
                 let scim_client = client.scopes.iter().any(|s| SCIM_SCOPES.contains(&&**s));
                 if !(listed || scim_client) {

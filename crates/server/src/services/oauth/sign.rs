@@ -42,6 +42,11 @@ pub struct Target<'a> {
     pub alg: Option<crate::keys::Alg>,
     /// The DPoP key it is bound to (RFC 9449 §6: `cnf.jkt`).
     pub cnf_jkt: Option<&'a str>,
+    /// Who acts for the subject (RFC 8693 §4.1), for an exchanged token.
+    pub act: Option<&'a serde_json::Value>,
+    /// The latest `exp` it may have (an exchanged token does not outlive
+    /// the token it was exchanged for).
+    pub not_after: Option<i64>,
 }
 
 /// When and how the user of a token authenticated (RFC 9068 §2.2.1).
@@ -69,6 +74,8 @@ pub fn issue_access_token(
         ttl,
         alg,
         cnf_jkt,
+        act,
+        not_after,
     } = target;
     let config = &state.config;
     let alg = alg.unwrap_or(config.access_token_alg);
@@ -83,10 +90,15 @@ pub fn issue_access_token(
         .map_or(config.access_token_ttl, |t| t.min(config.access_token_ttl))
         .as_secs();
     let exp = now + i64::try_from(ttl).unwrap_or(i64::MAX / 2);
+    let (exp, ttl) = match not_after {
+        Some(end) if end < exp => (end, u64::try_from(end - now).unwrap_or(0)),
+        _ => (exp, ttl),
+    };
     let mut claims = access_token_claims(&config.issuer, client_id, subject, scope, &jti, now, exp);
     if !audience.is_empty() {
         claims.aud = Audience::of(audience, &config.issuer);
     }
+    claims.act = act.cloned();
     claims.cnf = cnf_jkt.map(|jkt| oauth::access_token::Confirmation {
         jkt: jkt.to_owned(),
     });
@@ -126,6 +138,7 @@ pub fn access_token_claims(
         acr: None,
         amr: None,
         cnf: None,
+        act: None,
     }
 }
 

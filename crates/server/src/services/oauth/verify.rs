@@ -200,7 +200,7 @@ async fn live_client(
     }
 }
 
-async fn live_user(
+pub(crate) async fn live_user(
     state: &crate::services::Ctx,
     user_id: &str,
 ) -> Result<Option<UserRecord>, store::Error> {

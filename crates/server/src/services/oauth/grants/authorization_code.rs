@@ -105,6 +105,7 @@ pub async fn exchange(
         ttl: apis.ttl(),
         alg: apis.alg(),
         dpop_jkt: dpop_jkt.map(str::to_owned),
+        exchange: None,
     };
     let tokens = issue(ctx, grant).await?;
     tracing::info!(event = "token_issued", client_id = %client.client_id, user_id = %user.id, grant_type = "authorization_code", "tokens issued");

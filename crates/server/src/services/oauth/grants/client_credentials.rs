@@ -51,6 +51,7 @@ pub async fn grant(
         ttl: apis.ttl(),
         alg: apis.alg(),
         dpop_jkt: dpop_jkt.map(str::to_owned),
+        exchange: None,
     };
     let tokens = issue(ctx, grant).await?;
     tracing::debug!(event = "token_issued", client_id = %client.client_id, grant_type = "client_credentials", "access token issued");

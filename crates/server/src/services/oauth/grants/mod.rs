@@ -8,6 +8,7 @@
 mod authorization_code;
 mod client_credentials;
 mod refresh_token;
+mod token_exchange;
 
 use oauth::token_request::{self, TokenRequest};
 use oauth::{GrantType, Params};
@@ -132,6 +133,9 @@ pub async fn exchange(
         }
         TokenRequest::ClientCredentials { scope, resources } => {
             client_credentials::grant(ctx, client, scope.as_ref(), &resources, dpop_jkt).await
+        }
+        TokenRequest::TokenExchange(request) => {
+            token_exchange::exchange(ctx, client, request, dpop_jkt).await
         }
     }
 }

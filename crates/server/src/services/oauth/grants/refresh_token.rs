@@ -105,6 +105,7 @@ pub async fn refresh(
         ttl: apis.ttl(),
         alg: apis.alg(),
         dpop_jkt: dpop_jkt.map(str::to_owned),
+        exchange: None,
     };
     Ok(issue(ctx, grant).await?)
 }
