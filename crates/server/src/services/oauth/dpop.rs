@@ -53,30 +53,9 @@ pub struct Target<'a> {
 
 /// Verifies `proof` (the `DPoP` header's value) for `target` (§4.3).
 pub async fn verify(ctx: &Ctx, proof: &str, target: Target<'_>) -> Result<Verified, DpopError> {
-    let proof = dpop::parse(proof)?;
-    let now = ctx.clock.now();
-    proof.check(&dpop::Request {
-        method: target.method,
-        url: target.url,
-        now,
-        window: WINDOW_SECONDS,
-        access_token: target.access_token,
-    })?;
+    let (proof, jkt) = verify_signed(proof, target, ctx.clock.now())?;
     if ctx.config.dpop_nonce && !proof.nonce.as_deref().is_some_and(|n| nonce_valid(ctx, n)) {
         return Err(ProofError::Nonce.into());
-    }
-    let jkt = dpop::thumbprint(&proof.jwk).ok_or(ProofError::Key)?;
-    let key = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(proof.jwk.clone())
-        .ok()
-        .and_then(|jwk| DecodingKey::from_jwk(&jwk).ok())
-        .ok_or(ProofError::Key)?;
-    let alg = Algorithm::from_str(&proof.alg).map_err(|_| ProofError::Algorithm)?;
-    let signature = URL_SAFE_NO_PAD.encode(&proof.signature);
-    // A key of another type than `alg` fails here too (no RS/ES confusion).
-    if !jsonwebtoken::crypto::verify(&signature, proof.signing_input.as_bytes(), &key, alg)
-        .unwrap_or(false)
-    {
-        return Err(ProofError::Signature.into());
     }
     // §11.1: a jti once within the window. Per key, hashed, so the key
     // has a bounded size and one client cannot burn another's ids.
@@ -92,6 +71,38 @@ pub async fn verify(ctx: &Ctx, proof: &str, target: Target<'_>) -> Result<Verifi
         return Err(ProofError::Replayed.into());
     }
     Ok(Verified { jkt })
+}
+
+/// The part of [`verify`] that needs neither store nor configuration: the
+/// proof read and checked for `target` at `now`, and its signature
+/// verified with its own key; the proof and the key's thumbprint.
+pub fn verify_signed(
+    proof: &str,
+    target: Target<'_>,
+    now: i64,
+) -> Result<(dpop::Proof, String), ProofError> {
+    let proof = dpop::parse(proof)?;
+    proof.check(&dpop::Request {
+        method: target.method,
+        url: target.url,
+        now,
+        window: WINDOW_SECONDS,
+        access_token: target.access_token,
+    })?;
+    let jkt = dpop::thumbprint(&proof.jwk).ok_or(ProofError::Key)?;
+    let key = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(proof.jwk.clone())
+        .ok()
+        .and_then(|jwk| DecodingKey::from_jwk(&jwk).ok())
+        .ok_or(ProofError::Key)?;
+    let alg = Algorithm::from_str(&proof.alg).map_err(|_| ProofError::Algorithm)?;
+    let signature = URL_SAFE_NO_PAD.encode(&proof.signature);
+    // A key of another type than `alg` fails here too (no RS/ES confusion).
+    if !jsonwebtoken::crypto::verify(&signature, proof.signing_input.as_bytes(), &key, alg)
+        .unwrap_or(false)
+    {
+        return Err(ProofError::Signature);
+    }
+    Ok((proof, jkt))
 }
 
 /// The one `DPoP` header of a request, if any; several are refused
