@@ -52,6 +52,16 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!resources[..i].contains(resource));
             }
         }
+        TokenRequest::TokenExchange(exchange) => {
+            narrows(&registered, exchange.scope.as_ref());
+            // resource and audience together: each once, at most the cap.
+            let resources = &exchange.resources;
+            assert!(resources.len() <= oauth::resource::MAX_PER_REQUEST);
+            for (i, resource) in resources.iter().enumerate() {
+                assert!(!resources[..i].contains(resource));
+            }
+            assert!(!exchange.subject_token.is_empty());
+        }
     }
 });
 
