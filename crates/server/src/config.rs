@@ -163,6 +163,12 @@ pub struct Config {
     /// `AUTH_DPOP_NONCE`: DPoP proofs must carry a server nonce (RFC 9449
     /// §8), which bounds how long a proof made ahead of time is usable.
     pub dpop_nonce: bool,
+    /// `AUTH_CLIENT_ID_METADATA_DOCUMENTS`: an https `client_id` names its
+    /// own metadata (`services::client_documents`).
+    pub client_id_documents: bool,
+    /// `AUTH_CLIENT_ID_METADATA_ALLOW`: non-public addresses documents may
+    /// be fetched from anyway (`ops::outbound`).
+    pub client_id_metadata_allow: Vec<IpBlock>,
 }
 
 /// How long a connection may take and how many there may be (docs/security.md 27).
@@ -284,6 +290,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("http_idle_timeout", "60s"),
     ("http_max_connections", "auto"),
     ("dpop_nonce", "false"),
+    ("client_id_metadata_documents", "false"),
+    ("client_id_metadata_allow", ""),
     ("registration", "off"),
     (
         "registration_grant_types",
@@ -418,6 +426,8 @@ impl Config {
                 },
             },
             dpop_nonce: parse_bool(get("dpop_nonce")?)?,
+            client_id_documents: parse_bool(get("client_id_metadata_documents")?)?,
+            client_id_metadata_allow: parse_proxies(get("client_id_metadata_allow")?)?,
             registration: RegistrationPolicy {
                 mode: parse_registration_mode(get("registration")?)?,
                 grant_types: parse_registration_grants(get("registration_grant_types")?)?,
@@ -482,6 +492,13 @@ impl Config {
         view["mfa"] = serde_json::json!(self.mfa);
         view["rate_limit_registration"] = serde_json::json!(rate(self.rate_limits.registration));
         view["dpop_nonce"] = serde_json::json!(self.dpop_nonce);
+        view["client_id_metadata_documents"] = serde_json::json!(self.client_id_documents);
+        view["client_id_metadata_allow"] = serde_json::json!(
+            self.client_id_metadata_allow
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        );
         view["registration"] = serde_json::json!(self.registration.mode);
         view["registration_grant_types"] =
             serde_json::json!(self.registration.grant_types.join(","));

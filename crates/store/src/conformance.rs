@@ -16,8 +16,9 @@ use serde_json::json;
 use crate::error::Conflict;
 use crate::{
     ApiRecord, AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent, DynamicRegistration,
-    Error, Factor, FactorKind, GrantContext, GroupMember, GroupRecord, KeyState, MemberKind, Page,
-    RefreshFamily, Rotation, Session, SessionData, SigningKey, Store, TestClock, UserRecord,
+    Error, Factor, FactorKind, GrantContext, GroupMember, GroupRecord, KeyState, MemberKind,
+    MetadataDocument, Page, RefreshFamily, Rotation, Session, SessionData, SigningKey, Store,
+    TestClock, UserRecord,
 };
 
 /// What a conformance case runs against.
@@ -39,7 +40,8 @@ macro_rules! conformance_tests {
     ($factory:path) => {
         $crate::conformance_tests!(@cases $factory;
             ping, diagnostics_answer, clients_crud, registered_clients_keep_their_registration,
-            initial_token_uses_are_counted_once_each, dpop_proof_ids_are_used_once, apis_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
+            initial_token_uses_are_counted_once_each, dpop_proof_ids_are_used_once,
+            clients_keyed_by_their_metadata_document_url, apis_crud, users_crud, user_name_unique_ignoring_case, user_version_cas,
             users_by_external_id, users_by_email, user_pagination_is_stable, groups_and_members,
             groups_of_many_members, users_with_their_groups, factors_crud,
             factor_counters_only_go_up, concurrent_uses_of_one_code_have_one_winner,
@@ -260,6 +262,40 @@ pub async fn initial_token_uses_are_counted_once_each(h: Harness) {
             .await
             .unwrap(),
         1
+    );
+}
+
+/// The cache of client ID metadata documents: a client whose id is its
+/// document's URL (characters a key or a hash tag would mind: `:`, `/`,
+/// `{`, `}`, `%`) round trips with its cache time, and a refetch replaces
+/// it on every handle.
+pub async fn clients_keyed_by_their_metadata_document_url(h: Harness) {
+    let url = "https://app.example.com/{tenant}/oauth%2Fclient.json";
+    let mut fetched = client(url);
+    fetched.public = true;
+    fetched.secret_hash = None;
+    fetched.metadata.metadata_document = Some(MetadataDocument {
+        fetched_at: T0,
+        expires_at: T0 + 300,
+    });
+    h.store.create_client(&fetched).await.unwrap();
+    assert_eq!(h.other.get_client(url).await.unwrap(), fetched);
+    assert_not_found(h.other.get_client("https://app.example.com/").await);
+    let mut refetched = fetched.clone();
+    refetched.metadata.metadata_document = Some(MetadataDocument {
+        fetched_at: T0 + 400,
+        expires_at: T0 + 700,
+    });
+    refetched.redirect_uris = vec!["https://app.example.com/cb".into()];
+    h.other.update_client(&refetched).await.unwrap();
+    assert_eq!(h.store.get_client(url).await.unwrap(), refetched);
+    assert!(
+        h.store
+            .list_clients()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.client_id == url)
     );
 }
 

@@ -84,6 +84,10 @@ pub struct ClientMetadata {
     /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
     #[serde(default, skip_serializing_if = "is_false")]
     pub dpop_bound_access_tokens: bool,
+    /// Read from its client ID metadata document (`client_id` is its URL):
+    /// when it was fetched and until when this copy is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_document: Option<MetadataDocument>,
     /// Registered over HTTP (RFC 7591) rather than on the command line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<DynamicRegistration>,
@@ -92,6 +96,13 @@ pub struct ClientMetadata {
     /// not drop them.
     #[serde(flatten)]
     pub other: serde_json::Map<String, Value>,
+}
+
+/// The cache time of a client read from its metadata document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataDocument {
+    pub fetched_at: i64,
+    pub expires_at: i64,
 }
 
 /// How a client registered itself (RFC 7591): the hash of its

@@ -6,5 +6,6 @@ pub mod connections;
 pub mod health;
 pub mod logging;
 pub mod metrics;
+pub mod outbound;
 pub mod quota;
 pub mod request;

@@ -27,6 +27,9 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
     ]);
     // RFC 9449 §5.1.
     doc["dpop_signing_alg_values_supported"] = serde_json::json!(oauth::dpop::ALGS);
+    if state.config.client_id_documents {
+        doc["client_id_metadata_document_supported"] = serde_json::json!(true);
+    }
     if state.config.registration.mode != crate::config::RegistrationMode::Off {
         doc["registration_endpoint"] =
             serde_json::json!(crate::services::registration::endpoint(&state));

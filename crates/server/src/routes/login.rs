@@ -329,7 +329,8 @@ pub async fn consent_form(
         user_name: &current.user.user_name,
         scopes: request.scope.iter().collect(),
         apis: request.resources.iter().map(|r| r.as_str()).collect(),
-        self_registered: client.metadata.registration.is_some(),
+        self_registered: client.metadata.registration.is_some()
+            || client.metadata.metadata_document.is_some(),
         authz: &sealed,
         csrf: &csrf,
     };

@@ -7,6 +7,7 @@
 
 pub mod apis;
 pub mod backup;
+pub mod client_documents;
 pub mod clients;
 #[cfg(test)]
 pub(crate) mod fixtures;

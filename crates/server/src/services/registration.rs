@@ -245,7 +245,7 @@ pub async fn register(
 /// scheme, and the scope narrowed to the allowed scopes (RFC 7591 §3.2.1:
 /// the server "MAY reject or replace any of the client's requested
 /// metadata values"), or the allowed scopes when none is asked for.
-fn admit(
+pub(crate) fn admit(
     ctx: &Ctx,
     mut request: RegistrationRequest,
 ) -> Result<RegistrationRequest, RegistrationRefusal> {

@@ -9,6 +9,7 @@ mod abuse;
 mod backup;
 mod browser;
 mod cli;
+mod client_documents;
 mod cluster;
 mod doctor;
 mod dpop;

@@ -19,11 +19,10 @@ impl Drop for TlsRedis {
     }
 }
 
-fn start_tls_redis() -> TlsRedis {
-    let dir = tempfile::tempdir().unwrap();
-    // A CA, and a server certificate it signs (webpki refuses a CA
-    // certificate used as the server's own).
-    let d = dir.path();
+/// A CA (`ca.pem`) and a server certificate it signs for `localhost` and
+/// 127.0.0.1 (`cert.pem`, `key.pem`) in `d`: webpki refuses a CA
+/// certificate used as the server's own.
+pub fn make_certs(d: &std::path::Path) {
     std::fs::write(
         d.join("san.ext"),
         "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
@@ -90,6 +89,12 @@ fn start_tls_redis() -> TlsRedis {
             .expect("openssl is needed to make test certificates");
         assert!(status.success(), "openssl {args:?}");
     }
+}
+
+fn start_tls_redis() -> TlsRedis {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_certs(d);
     let (cert, key) = (d.join("cert.pem"), d.join("key.pem"));
     let port = free_port();
     let child = Command::new("redis-server")

@@ -68,7 +68,7 @@ pub async fn load(
     params: Params<'_>,
 ) -> Result<(ClientRecord, AuthorizationRequest), AuthorizeFailure> {
     let id = authorize::client_id(params).map_err(AuthorizeFailure::Refused)?;
-    let client = match ctx.store.get_client(id).await {
+    let client = match crate::services::client_documents::get_client(ctx, id).await {
         Ok(client) if super::verify::client_enabled(&client, ctx.clock.now()) => client,
         Ok(_) | Err(store::Error::NotFound) => {
             return Err(AuthorizeFailure::Refused(AuthorizeError::Page(Error::new(

@@ -56,7 +56,7 @@ pub async fn authenticate(
         reason,
     };
     let id = presented.client_id();
-    let client = match ctx.store.get_client(id).await {
+    let client = match crate::services::client_documents::get_client(ctx, id).await {
         Ok(client) if super::verify::client_enabled(&client, ctx.clock.now()) => client,
         Ok(_) => return Err(failed(id, "client_disabled")),
         Err(store::Error::NotFound) => return Err(failed(id, "unknown_client")),
