@@ -187,6 +187,14 @@ def main(base, client_id, secret, username, password, mode=""):
     check("the code flow with a proof: 200 DPoP", answer.status_code == 200
           and answer.json()["token_type"] == "DPoP", answer.text)
     refresh = answer.json()["refresh_token"]
+    bound = answer.json()["access_token"]
+    userinfo = f"{base}/userinfo"
+    answer = http.get(userinfo, headers={"Authorization": f"DPoP {bound}",
+                                         "DPoP": proof(ec, "ES256", "GET", userinfo, token=bound)})
+    check("userinfo with the DPoP scheme and a proof: 200", answer.status_code == 200, answer.text)
+    answer = http.get(userinfo, headers={"Authorization": f"Bearer {bound}"})
+    check("userinfo refuses the bound token as Bearer", answer.status_code == 401
+          and any(c.startswith("DPoP ") for c in answer.headers.get_list("www-authenticate")), answer.headers)
     form = {"grant_type": "refresh_token", "refresh_token": refresh, "client_id": public_id}
     answer = token_request(None, form, auth=None)
     check("its refresh without a proof: invalid_dpop_proof",

@@ -163,6 +163,9 @@ pub struct Config {
     /// `AUTH_DPOP_NONCE`: DPoP proofs must carry a server nonce (RFC 9449
     /// §8), which bounds how long a proof made ahead of time is usable.
     pub dpop_nonce: bool,
+    /// `AUTH_TOKEN_EXCHANGE`: the RFC 8693 grant, for clients registered
+    /// for it; off by default.
+    pub token_exchange: bool,
     /// `AUTH_CLIENT_ID_METADATA_DOCUMENTS`: an https `client_id` names its
     /// own metadata (`services::client_documents`).
     pub client_id_documents: bool,
@@ -290,6 +293,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("http_idle_timeout", "60s"),
     ("http_max_connections", "auto"),
     ("dpop_nonce", "false"),
+    ("token_exchange", "false"),
     ("client_id_metadata_documents", "false"),
     ("client_id_metadata_allow", ""),
     ("registration", "off"),
@@ -426,6 +430,7 @@ impl Config {
                 },
             },
             dpop_nonce: parse_bool(get("dpop_nonce")?)?,
+            token_exchange: parse_bool(get("token_exchange")?)?,
             client_id_documents: parse_bool(get("client_id_metadata_documents")?)?,
             client_id_metadata_allow: parse_proxies(get("client_id_metadata_allow")?)?,
             registration: RegistrationPolicy {
@@ -492,6 +497,7 @@ impl Config {
         view["mfa"] = serde_json::json!(self.mfa);
         view["rate_limit_registration"] = serde_json::json!(rate(self.rate_limits.registration));
         view["dpop_nonce"] = serde_json::json!(self.dpop_nonce);
+        view["token_exchange"] = serde_json::json!(self.token_exchange);
         view["client_id_metadata_documents"] = serde_json::json!(self.client_id_documents);
         view["client_id_metadata_allow"] = serde_json::json!(
             self.client_id_metadata_allow

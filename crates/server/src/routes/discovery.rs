@@ -3,7 +3,8 @@
 //! (RFC 8414): the same document, `oauth::discovery::metadata`, with this
 //! server's issuer and signing algorithms, and what configuration turns
 //! on: the registration endpoint (RFC 7591 §3) when `AUTH_REGISTRATION`
-//! is not `off`. `protected_resources` (RFC 9728 §4) lists this server's
+//! is not `off`, the token-exchange grant with `AUTH_TOKEN_EXCHANGE`, and
+//! client ID metadata documents with `AUTH_CLIENT_ID_METADATA_DOCUMENTS`. `protected_resources` (RFC 9728 §4) lists this server's
 //! own resources, whose metadata is at `/.well-known/oauth-protected-resource…`.
 
 use axum::Json;
@@ -25,6 +26,11 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         state.config.issuer,
         crate::services::oauth::resources::scim_identifier(&state),
     ]);
+    if !state.config.token_exchange
+        && let Some(grants) = doc["grant_types_supported"].as_array_mut()
+    {
+        grants.retain(|g| g != oauth::token_exchange::GRANT_TYPE);
+    }
     // RFC 9449 §5.1.
     doc["dpop_signing_alg_values_supported"] = serde_json::json!(oauth::dpop::ALGS);
     if state.config.client_id_documents {

@@ -125,34 +125,12 @@ async fn fetch(ctx: &Ctx, url: &str, now: i64) -> Result<ClientRecord, String> {
         .max_age
         .map_or(DEFAULT_CACHE, |age| i64::try_from(age).unwrap_or(MAX_CACHE))
         .clamp(MIN_CACHE, MAX_CACHE);
-    let strings =
-        |uris: &[oauth::RedirectUri]| uris.iter().map(|u| u.as_str().to_owned()).collect();
-    Ok(ClientRecord {
-        client_id: url.to_owned(),
-        name: registration.client_name,
-        secret_hash: None,
-        public: registration.auth_method == oauth::client_auth::AuthMethod::None,
-        grant_types: registration
-            .grant_types
-            .iter()
-            .map(|g| g.as_str().to_owned())
-            .collect(),
-        redirect_uris: strings(&registration.redirect_uris),
-        scopes: registration.scope.iter().map(str::to_owned).collect(),
-        token_endpoint_auth_method: registration.auth_method.as_str().to_owned(),
-        created_at: now,
-        metadata: store::ClientMetadata {
-            post_logout_redirect_uris: strings(&registration.post_logout_redirect_uris),
-            id_token_signed_response_alg: registration.id_token_signed_response_alg,
-            jwks: registration.jwks,
-            dpop_bound_access_tokens: registration.dpop_bound_access_tokens,
-            metadata_document: Some(MetadataDocument {
-                fetched_at: now,
-                expires_at: now + cache,
-            }),
-            ..store::ClientMetadata::default()
-        },
-    })
+    let mut client = super::clients::record_of(registration, url.to_owned(), None, now);
+    client.metadata.metadata_document = Some(MetadataDocument {
+        fetched_at: now,
+        expires_at: now + cache,
+    });
+    Ok(client)
 }
 
 #[cfg(test)]

@@ -74,11 +74,42 @@ async fn create_with(
         }
         AuthMethod::PrivateKeyJwt | AuthMethod::None => None,
     };
+    let secret_hash = secret.as_ref().map(|s| key.hash_client_secret(s.expose()));
+    let mut record = record_of(
+        registration,
+        uuid::Uuid::new_v4().to_string(),
+        secret_hash,
+        now,
+    );
+    record.metadata.registration = dynamic;
+    store.create_client(&record).await?;
+    tracing::info!(
+        category = "security",
+        event = "client_created",
+        client_id = %record.client_id,
+        public = record.public,
+        outcome = "success",
+        "client created"
+    );
+    Ok(CreatedClient { record, secret })
+}
+
+/// The record of a validated registration, with its id and secret hash;
+/// the rest of its metadata at defaults.
+pub(crate) fn record_of(
+    registration: oauth::registration::Registration,
+    client_id: String,
+    secret_hash: Option<String>,
+    now: i64,
+) -> ClientRecord {
     let strings = |uris: &[RedirectUri]| uris.iter().map(|u| u.as_str().to_owned()).collect();
-    let record = ClientRecord {
-        client_id: uuid::Uuid::new_v4().to_string(),
+    let identifiers = |apis: &[oauth::resource::ResourceIndicator]| {
+        apis.iter().map(|r| r.as_str().to_owned()).collect()
+    };
+    ClientRecord {
+        client_id,
         name: registration.client_name,
-        secret_hash: secret.as_ref().map(|s| key.hash_client_secret(s.expose())),
+        secret_hash,
         public: registration.auth_method == AuthMethod::None,
         grant_types: registration
             .grant_types
@@ -97,34 +128,15 @@ async fn create_with(
             dpop_bound_access_tokens: registration.dpop_bound_access_tokens,
             access_token_ttl: registration.access_token_ttl,
             jwks: registration.jwks,
-            resources: registration
-                .resources
-                .iter()
-                .map(|r| r.as_str().to_owned())
-                .collect(),
+            resources: identifiers(&registration.resources),
             default_resource: registration
                 .default_resource
                 .as_ref()
                 .map(|r| r.as_str().to_owned()),
-            exchange_resources: registration
-                .exchange_resources
-                .iter()
-                .map(|r| r.as_str().to_owned())
-                .collect(),
-            registration: dynamic,
+            exchange_resources: identifiers(&registration.exchange_resources),
             ..ClientMetadata::default()
         },
-    };
-    store.create_client(&record).await?;
-    tracing::info!(
-        category = "security",
-        event = "client_created",
-        client_id = %record.client_id,
-        public = record.public,
-        outcome = "success",
-        "client created"
-    );
-    Ok(CreatedClient { record, secret })
+    }
 }
 
 /// Replaces what a self-registered client registered (RFC 7592 §2.2),

@@ -44,7 +44,17 @@ fn credentials(created: &Value) -> (String, String) {
 
 #[tokio::test]
 async fn a_gateway_exchanges_a_users_token_for_another_api_and_acts_for_the_user() {
-    let p = Provider::start().await;
+    let p = Provider::start_with(&[("AUTH_TOKEN_EXCHANGE", "true")]).await;
+    let discovery = p
+        .server
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert!(
+        discovery["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(EXCHANGE))
+    );
     p.cli(&[
         "api",
         "create",
@@ -281,4 +291,41 @@ async fn a_gateway_exchanges_a_users_token_for_another_api_and_acts_for_the_user
     let mut again = base(&user_token);
     again.push(("resource", BILLING.to_owned()));
     assert_eq!(refused(again, gateway.clone()).await, "invalid_request");
+}
+
+#[tokio::test]
+async fn token_exchange_is_off_by_default() {
+    let p = Provider::start().await;
+    let discovery = p
+        .server
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert!(
+        !discovery["grant_types_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(EXCHANGE))
+    );
+    let gateway = credentials(&p.cli(&[
+        "client",
+        "create",
+        "--name",
+        "Gateway",
+        "--grant-type",
+        EXCHANGE,
+        "--scope",
+        "read",
+    ]));
+    let (status, body) = post(
+        &p,
+        (&gateway.0, &gateway.1),
+        &[
+            ("grant_type", EXCHANGE),
+            ("subject_token", "t"),
+            ("subject_token_type", AT),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "unsupported_grant_type");
 }

@@ -103,6 +103,12 @@ pub async fn exchange(
     dpop_jkt: Option<&str>,
 ) -> Result<TokenSet, GrantError> {
     let grant = token_request::grant_type(params)?;
+    if grant == GrantType::TokenExchange && !ctx.config.token_exchange {
+        return Err(GrantError::Protocol(oauth::Error::new(
+            oauth::ErrorCode::UnsupportedGrantType,
+            "token exchange is off here (AUTH_TOKEN_EXCHANGE)",
+        )));
+    }
     allowed(client, grant)?;
     match TokenRequest::parse(grant, params)? {
         TokenRequest::AuthorizationCode {
