@@ -15,7 +15,8 @@
 //!   [`bearer`] (RFC 6750), [`dpop`] (RFC 9449 proofs), [`introspection`]
 //!   (RFC 7662 answers);
 //! - authentication levels: [`acr`] (`acr` values and RFC 8176 methods);
-//! - [`discovery`]: the metadata, derived from the types above.
+//! - [`discovery`]: the metadata, derived from the types above;
+//!   [`webfinger`] (RFC 7033 issuer discovery).
 //!
 //! This crate does no IO, reads no clock and draws no randomness: time and
 //! random values are parameters. It knows nothing of HTTP types, stores or
@@ -44,6 +45,7 @@ pub mod resource;
 mod scope;
 pub mod token_exchange;
 pub mod token_request;
+pub mod webfinger;
 
 pub use error::{Error, ErrorCode};
 pub use grant::GrantType;

@@ -163,6 +163,9 @@ pub struct Config {
     /// `AUTH_DPOP_NONCE`: DPoP proofs must carry a server nonce (RFC 9449
     /// §8), which bounds how long a proof made ahead of time is usable.
     pub dpop_nonce: bool,
+    /// `AUTH_WEBFINGER_DOMAINS`: the domains whose users' issuer this is
+    /// (RFC 7033 issuer discovery), lower case.
+    pub webfinger_domains: Vec<String>,
     /// `AUTH_TOKEN_EXCHANGE`: the RFC 8693 grant, for clients registered
     /// for it; off by default.
     pub token_exchange: bool,
@@ -294,6 +297,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("http_max_connections", "auto"),
     ("dpop_nonce", "false"),
     ("token_exchange", "false"),
+    ("webfinger_domains", ""),
     ("client_id_metadata_documents", "false"),
     ("client_id_metadata_allow", ""),
     ("registration", "off"),
@@ -431,6 +435,7 @@ impl Config {
             },
             dpop_nonce: parse_bool(get("dpop_nonce")?)?,
             token_exchange: parse_bool(get("token_exchange")?)?,
+            webfinger_domains: parse_domains(get("webfinger_domains")?)?,
             client_id_documents: parse_bool(get("client_id_metadata_documents")?)?,
             client_id_metadata_allow: parse_proxies(get("client_id_metadata_allow")?)?,
             registration: RegistrationPolicy {
@@ -498,6 +503,7 @@ impl Config {
         view["rate_limit_registration"] = serde_json::json!(rate(self.rate_limits.registration));
         view["dpop_nonce"] = serde_json::json!(self.dpop_nonce);
         view["token_exchange"] = serde_json::json!(self.token_exchange);
+        view["webfinger_domains"] = serde_json::json!(self.webfinger_domains.join(","));
         view["client_id_metadata_documents"] = serde_json::json!(self.client_id_documents);
         view["client_id_metadata_allow"] = serde_json::json!(
             self.client_id_metadata_allow

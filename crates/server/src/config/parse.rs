@@ -188,6 +188,24 @@ pub(super) fn parse_schemes(raw: &Raw) -> Result<Vec<String>, ConfigError> {
     Ok(schemes)
 }
 
+/// Comma-separated host names, lower case.
+pub(super) fn parse_domains(raw: &Raw) -> Result<Vec<String>, ConfigError> {
+    let domains: Vec<String> = raw
+        .value
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if let Some(bad) = domains.iter().find(|d| {
+        !d.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
+    }) {
+        return Err(raw.fail(format!("{bad:?} is not a host name")));
+    }
+    Ok(domains)
+}
+
 pub(super) fn parse_scope(raw: &Raw) -> Result<oauth::Scope, ConfigError> {
     oauth::Scope::parse(&raw.value).map_err(|e| raw.fail(format!("invalid scope: {e}")))
 }

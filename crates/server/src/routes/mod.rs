@@ -21,6 +21,7 @@ mod scim;
 mod support;
 mod token;
 mod userinfo;
+mod webfinger;
 
 use std::sync::Arc;
 
@@ -99,6 +100,7 @@ pub fn router(state: AppState) -> Router {
             "/.well-known/oauth-protected-resource",
             get(protected_resource::issuer),
         )
+        .route("/.well-known/webfinger", get(webfinger::webfinger))
         .route(
             "/.well-known/oauth-protected-resource/scim/v2",
             get(protected_resource::scim),

@@ -684,3 +684,53 @@ async fn private_key_jwt(token_endpoint_audience: bool) {
     );
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// WebFinger issuer discovery (RFC 7033, OpenID Connect Discovery §2): the
+/// issuer for any account of a configured domain, a user who exists or
+/// not alike (no enumeration); 404 elsewhere; 400 without a resource.
+#[tokio::test]
+async fn webfinger_names_the_issuer_for_configured_domains_only() {
+    let app = TestApp::start(&[("AUTH_WEBFINGER_DOMAINS", "Example.com,corp.example")]).await;
+    app.run(
+        &[
+            "user",
+            "create",
+            "--username",
+            "bjensen@example.com",
+            "--password-stdin",
+        ],
+        Some("correct horse battery staple\n"),
+    );
+    let rel = "http://openid.net/specs/connect/1.0/issuer";
+    let ask = |query: String| {
+        let url = app.server.url(&format!("/.well-known/webfinger?{query}"));
+        async move { client().get(url).send().await.unwrap() }
+    };
+    let query = |resource: &str| {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("resource", resource)
+            .append_pair("rel", rel)
+            .finish()
+    };
+    let mut bodies = Vec::new();
+    for resource in ["acct:bjensen@example.com", "acct:nobody@example.com"] {
+        let answer = ask(query(resource)).await;
+        assert_eq!(answer.status(), 200);
+        assert_eq!(answer.headers()["content-type"], "application/jrd+json");
+        assert_eq!(answer.headers()["access-control-allow-origin"], "*");
+        let jrd: Value = answer.json().await.unwrap();
+        assert_eq!(jrd["subject"], resource);
+        assert_eq!(
+            jrd["links"],
+            json!([{"rel": rel, "href": crate::helpers::ISSUER}])
+        );
+        bodies.push(jrd["links"].clone());
+    }
+    // The same answer whether or not the account exists.
+    assert_eq!(bodies[0], bodies[1]);
+    let url_form = ask(query("https://corp.example/joe")).await;
+    assert_eq!(url_form.status(), 200);
+    assert_eq!(ask(query("acct:joe@elsewhere.example")).await.status(), 404);
+    assert_eq!(ask(String::new()).await.status(), 400);
+    assert_eq!(ask(query("joe")).await.status(), 400);
+}
