@@ -279,6 +279,11 @@ async fn the_policy_refuses_in_rfc_7591_error_codes() {
         .await
         .unwrap();
     assert_eq!(error_code(response).await, "invalid_client_metadata");
+    // docs/security.md 23: the body is bounded before it is parsed.
+    let mut huge = mcp_client();
+    huge["client_name"] = json!("x".repeat(oauth::client_metadata::MAX_BODY + 1));
+    let response = register(&p, None, &huge).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let event = p.server.security_event("client_registration_refused").await;
     assert_eq!(event["outcome"], "failure");
 
@@ -306,6 +311,10 @@ async fn the_policy_refuses_in_rfc_7591_error_codes() {
         info["client_id_issued_at"].as_i64().unwrap() + 30 * 86_400
     );
     assert_eq!(info["token_endpoint_auth_method"], "client_secret_post");
+    // docs/security.md 18: neither credential reaches the log.
+    let logs = p.server.logs().join("\n");
+    assert!(!logs.contains(info["client_secret"].as_str().unwrap()));
+    assert!(!logs.contains(info["registration_access_token"].as_str().unwrap()));
 }
 
 #[tokio::test]
@@ -350,6 +359,9 @@ async fn initial_access_tokens_are_counted_expire_and_revoke() {
         register(&p, Some(&fresh), &mcp_client()).await.status(),
         StatusCode::UNAUTHORIZED
     );
+    // docs/security.md 18: initial access tokens never reach the log.
+    let logs = p.server.logs().join("\n");
+    assert!(!logs.contains(&token) && !logs.contains(&fresh));
 }
 
 #[tokio::test]
