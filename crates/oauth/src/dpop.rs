@@ -74,11 +74,16 @@ pub enum ProofError {
 
 impl ProofError {
     /// The error code of §5.0 and §7.1, or §8's `use_dpop_nonce`.
-    pub fn code(&self) -> &'static str {
+    pub fn error_code(&self) -> crate::ErrorCode {
         match self {
-            Self::Nonce => "use_dpop_nonce",
-            _ => "invalid_dpop_proof",
+            Self::Nonce => crate::ErrorCode::UseDpopNonce,
+            _ => crate::ErrorCode::InvalidDpopProof,
         }
+    }
+
+    /// [`Self::error_code`], as the protocol writes it.
+    pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
     }
 }
 

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oauth::client_metadata::MAX_BODY;
 use serde_json::{Value, json};
+use store::ClientRecord;
 
 use super::support::{Bearer, no_store};
 use crate::services::registration::{self, RegistrationRefusal};
@@ -46,15 +47,7 @@ pub async fn read(
 ) -> Response {
     let token = bearer.map(|b| b.0);
     match registration::authorize(&state, &client_id, token.as_deref()).await {
-        Ok(client) => answer(
-            StatusCode::OK,
-            &registration::client_information(
-                &state,
-                &client,
-                None,
-                token.as_deref().unwrap_or(""),
-            ),
-        ),
+        Ok(client) => configuration(&state, &client, token.as_deref()),
         Err(e) => refusal(&e),
     }
 }
@@ -76,15 +69,7 @@ pub async fn update(
         Err((status, why)) => return error(status, "invalid_client_metadata", &why),
     };
     match registration::update(&state, client, &body).await {
-        Ok(client) => answer(
-            StatusCode::OK,
-            &registration::client_information(
-                &state,
-                &client,
-                None,
-                token.as_deref().unwrap_or(""),
-            ),
-        ),
+        Ok(client) => configuration(&state, &client, token.as_deref()),
         Err(e) => refusal(&e),
     }
 }
@@ -136,6 +121,13 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, (StatusCode, St
             format!("the body is not JSON: {e}"),
         )
     })
+}
+
+/// The client configuration response (RFC 7592 §3), with the
+/// registration access token presented: only its hash is kept.
+fn configuration(state: &AppState, client: &ClientRecord, token: Option<&str>) -> Response {
+    let info = registration::client_information(state, client, None, token.unwrap_or(""));
+    answer(StatusCode::OK, &info)
 }
 
 fn answer(status: StatusCode, body: &Value) -> Response {

@@ -119,8 +119,7 @@ async fn fetch(ctx: &Ctx, url: &str, now: i64) -> Result<ClientRecord, String> {
         request.client_name = url.to_owned();
     }
     let request = admit(ctx, request).map_err(|e| e.to_string())?;
-    let algs: Vec<&str> = crate::keys::Alg::ALL.iter().map(|a| a.as_str()).collect();
-    let registration = oauth::registration::validate(&request, &algs).map_err(|e| e.to_string())?;
+    let registration = super::clients::validate(&request).map_err(|e| e.to_string())?;
     let cache = fetched
         .max_age
         .map_or(DEFAULT_CACHE, |age| i64::try_from(age).unwrap_or(MAX_CACHE))

@@ -10,7 +10,9 @@ use crate::keys::MasterKey;
 use crate::opaque::random_token;
 use crate::secret::Secret;
 
-pub use oauth::registration::{Field, RegistrationError, RegistrationRequest as NewClient};
+pub use oauth::registration::{
+    Field, Registration, RegistrationError, RegistrationRequest as NewClient,
+};
 
 /// The stored client, and its secret, which exists only here and now.
 #[derive(Debug)]
@@ -38,36 +40,40 @@ pub async fn create(
     now: i64,
     new: NewClient,
 ) -> Result<CreatedClient, ClientError> {
-    create_with(store, key, now, new, None).await
+    create_with(store, key, now, validate(&new)?, None).await
 }
 
 /// [`create`] for a client that registered itself (RFC 7591,
-/// `services::registration`).
+/// `services::registration`), already validated.
 pub async fn create_registered(
     store: &dyn Store,
     key: &MasterKey,
     now: i64,
-    new: NewClient,
-    registration: DynamicRegistration,
+    registration: Registration,
+    dynamic: DynamicRegistration,
 ) -> Result<CreatedClient, ClientError> {
-    create_with(store, key, now, new, Some(registration)).await
+    create_with(store, key, now, registration, Some(dynamic)).await
 }
 
-fn id_token_algs() -> Vec<&'static str> {
-    crate::keys::Alg::ALL.iter().map(|a| a.as_str()).collect()
+/// A registration judged as every client is, whoever registers it: the
+/// protocol's rules (`oauth::registration`, with this server's ID-token
+/// algorithms) and keys the JWT library can use.
+pub(crate) fn validate(new: &NewClient) -> Result<Registration, RegistrationError> {
+    let algs: Vec<&str> = crate::keys::Alg::ALL.iter().map(|a| a.as_str()).collect();
+    let registration = oauth::registration::validate(new, &algs)?;
+    if let Some(jwks) = &registration.jwks {
+        usable_jwks(jwks)?;
+    }
+    Ok(registration)
 }
 
 async fn create_with(
     store: &dyn Store,
     key: &MasterKey,
     now: i64,
-    new: NewClient,
+    registration: Registration,
     dynamic: Option<DynamicRegistration>,
 ) -> Result<CreatedClient, ClientError> {
-    let registration = oauth::registration::validate(&new, &id_token_algs())?;
-    if let Some(jwks) = &registration.jwks {
-        usable_jwks(jwks)?;
-    }
     let secret = match registration.auth_method {
         AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost => {
             Some(random_token().map_err(|_| ClientError::Randomness)?)
@@ -97,7 +103,7 @@ async fn create_with(
 /// The record of a validated registration, with its id and secret hash;
 /// the rest of its metadata at defaults.
 pub(crate) fn record_of(
-    registration: oauth::registration::Registration,
+    registration: Registration,
     client_id: String,
     secret_hash: Option<String>,
     now: i64,
@@ -145,29 +151,27 @@ pub(crate) fn record_of(
 /// tokens, the registration itself) stay.
 pub async fn replace_registration(
     store: &dyn Store,
-    mut client: ClientRecord,
+    client: ClientRecord,
     new: NewClient,
 ) -> Result<ClientRecord, ClientError> {
-    let registration = oauth::registration::validate(&new, &id_token_algs())?;
-    if let Some(jwks) = &registration.jwks {
-        usable_jwks(jwks)?;
-    }
-    let strings = |uris: &[RedirectUri]| uris.iter().map(|u| u.as_str().to_owned()).collect();
-    client.name = registration.client_name;
-    client.grant_types = registration
-        .grant_types
-        .iter()
-        .map(|g| g.as_str().to_owned())
-        .collect();
-    client.redirect_uris = strings(&registration.redirect_uris);
-    client.scopes = registration.scope.iter().map(str::to_owned).collect();
-    client.token_endpoint_auth_method = registration.auth_method.as_str().to_owned();
-    client.metadata.post_logout_redirect_uris = strings(&registration.post_logout_redirect_uris);
-    client.metadata.id_token_signed_response_alg = registration.id_token_signed_response_alg;
-    client.metadata.jwks = registration.jwks;
-    client.metadata.dpop_bound_access_tokens = registration.dpop_bound_access_tokens;
-    store.update_client(&client).await?;
-    Ok(client)
+    let fresh = record_of(
+        validate(&new)?,
+        client.client_id,
+        client.secret_hash,
+        client.created_at,
+    );
+    let updated = ClientRecord {
+        metadata: ClientMetadata {
+            post_logout_redirect_uris: fresh.metadata.post_logout_redirect_uris,
+            id_token_signed_response_alg: fresh.metadata.id_token_signed_response_alg,
+            jwks: fresh.metadata.jwks,
+            dpop_bound_access_tokens: fresh.metadata.dpop_bound_access_tokens,
+            ..client.metadata
+        },
+        ..fresh
+    };
+    store.update_client(&updated).await?;
+    Ok(updated)
 }
 
 /// Each key of a registered JWKS is one the JWT library can verify with.

@@ -200,8 +200,7 @@ pub async fn register(
     let request = admit(ctx, client_metadata::parse(body)?)?;
     // The metadata is judged before the token is counted, so a rejected
     // request does not use up a registration.
-    let algs: Vec<&str> = crate::keys::Alg::ALL.iter().map(|a| a.as_str()).collect();
-    oauth::registration::validate(&request, &algs)?;
+    let validated = clients::validate(&request)?;
     if let Some(token) = &presented {
         count_initial_token(ctx, token).await?;
     }
@@ -220,7 +219,7 @@ pub async fn register(
         ctx.store.as_ref(),
         &ctx.master_key,
         now,
-        request,
+        validated,
         registration,
     )
     .await?;

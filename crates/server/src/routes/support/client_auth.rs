@@ -8,6 +8,7 @@ use axum::http::HeaderValue;
 use axum::http::header::AUTHORIZATION;
 use oauth::ErrorCode;
 use oauth::client_auth::presented;
+use oauth::dpop::ProofError;
 use store::ClientRecord;
 
 use super::rate_limit::{self, Verdict};
@@ -26,16 +27,9 @@ fn invalid_client() -> OAuthError {
 pub struct AuthenticatedClient {
     pub client: ClientRecord,
     pub form: FormParams,
-    /// The request's `DPoP` header (RFC 9449 §4.1), for the token endpoint.
-    pub dpop: DpopHeader,
-}
-
-/// A request's `DPoP` headers: none, one, or several (refused, §4.3).
-#[derive(Debug)]
-pub enum DpopHeader {
-    None,
-    One(HeaderValue),
-    Several,
+    /// The request's one `DPoP` header (RFC 9449 §4.1), for the token
+    /// endpoint, or why there is not one (`services::oauth::dpop::header_value`).
+    pub dpop: Result<Option<HeaderValue>, ProofError>,
 }
 
 impl FromRequest<AppState> for AuthenticatedClient {
@@ -45,12 +39,8 @@ impl FromRequest<AppState> for AuthenticatedClient {
         let ip = req.extensions().get::<ClientIp>().copied();
         // A HeaderValue clone shares the received bytes: no copy.
         let authorization = req.headers().get(AUTHORIZATION).cloned();
-        let mut proofs = req.headers().get_all("dpop").iter();
-        let dpop = match (proofs.next(), proofs.next()) {
-            (None, _) => DpopHeader::None,
-            (Some(one), None) => DpopHeader::One(one.clone()),
-            (Some(_), Some(_)) => DpopHeader::Several,
-        };
+        let dpop =
+            crate::services::oauth::dpop::header_value(req.headers()).map(|value| value.cloned());
         let OAuthForm(form) = OAuthForm::from_request(req, state).await?;
         let client = authenticate_client(
             state,

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use oauth::ErrorCode;
 use serde_json::json;
 
-use super::support::client_auth::{AuthenticatedClient, DpopHeader};
+use super::support::client_auth::AuthenticatedClient;
 use super::support::{OAuthError, error, no_store};
 use crate::services::oauth::dpop::{self, DpopError};
 use crate::services::oauth::grants::{self, GrantError};
@@ -61,31 +61,31 @@ pub async fn token(
 }
 
 /// The key of the request's DPoP proof, if it sent one (RFC 9449 §4.3).
-async fn proof_key(state: &AppState, header: &DpopHeader) -> Result<Option<String>, OAuthError> {
-    let value = match header {
-        DpopHeader::None => return Ok(None),
-        DpopHeader::Several => {
-            return Err(error(
-                ErrorCode::InvalidDpopProof,
-                "send one DPoP header (RFC 9449 section 4.3)",
-            ));
-        }
-        DpopHeader::One(value) => value.to_str().unwrap_or_default(),
+async fn proof_key(
+    state: &AppState,
+    header: &Result<Option<HeaderValue>, ProofError>,
+) -> Result<Option<String>, OAuthError> {
+    let verified = match header {
+        Ok(None) => return Ok(None),
+        Ok(Some(value)) => match dpop::proof_text(value) {
+            Ok(proof) => {
+                let url = format!("{}/token", state.config.issuer);
+                let target = dpop::Target {
+                    method: "POST",
+                    url: &url,
+                    access_token: None,
+                };
+                dpop::verify(state, proof, target).await
+            }
+            Err(e) => Err(e.into()),
+        },
+        Err(e) => Err(e.clone().into()),
     };
-    let url = format!("{}/token", state.config.issuer);
-    let target = dpop::Target {
-        method: "POST",
-        url: &url,
-        access_token: None,
-    };
-    match dpop::verify(state, value, target).await {
+    match verified {
         Ok(verified) => Ok(Some(verified.jkt)),
         Err(DpopError::Store(e)) => Err(e.into()),
         Err(DpopError::Proof(e)) => {
-            let code = match e {
-                ProofError::Nonce => ErrorCode::UseDpopNonce,
-                _ => ErrorCode::InvalidDpopProof,
-            };
+            let code = e.error_code();
             tracing::info!(category = "security", event = "dpop_proof_refused", error = code.as_str(), reason = %e, outcome = "failure", "DPoP proof refused");
             Err(error(code, e.to_string()))
         }

@@ -108,14 +108,27 @@ pub fn verify_signed(
 /// The one `DPoP` header of a request, if any; several are refused
 /// (§4.3 check 1).
 pub fn header(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ProofError> {
+    header_value(headers)?.map(proof_text).transpose()
+}
+
+/// [`header`] before it is read as text, for a caller that keeps it past
+/// the request (a `HeaderValue` clone shares the received bytes).
+pub fn header_value(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<&axum::http::HeaderValue>, ProofError> {
     let mut values = headers.get_all("dpop").iter();
     let first = values.next();
     if values.next().is_some() {
         return Err(ProofError::Malformed("more than one DPoP header"));
     }
-    first
-        .map(|v| v.to_str().map_err(|_| ProofError::Malformed("not ASCII")))
-        .transpose()
+    Ok(first)
+}
+
+/// A `DPoP` header's value as the proof's text.
+pub fn proof_text(value: &axum::http::HeaderValue) -> Result<&str, ProofError> {
+    value
+        .to_str()
+        .map_err(|_| ProofError::Malformed("not ASCII"))
 }
 
 /// The server's current nonce (§8.1), for the `DPoP-Nonce` header.
