@@ -36,6 +36,12 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// RFC 9449 §8: the proof must carry the server's nonce.
     UseDpopNonce,
+    /// RFC 8628 §3.5: the user has not decided yet; poll again.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polled too often; the interval grows by 5 s.
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -75,6 +81,9 @@ impl ErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
         }
     }
 }

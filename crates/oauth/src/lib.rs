@@ -4,7 +4,8 @@
 //!
 //! - requests: [`Params`] (each parameter at most once), [`authorize`]
 //!   (the authorization request and the sign-in and consent steps),
-//!   [`token_request`], [`token_exchange`] (RFC 8693), [`logout`];
+//!   [`token_request`], [`token_exchange`] (RFC 8693), [`device`] (RFC
+//!   8628 device authorization), [`logout`];
 //! - clients: [`client_auth`] (presented credentials, assertion claims),
 //!   [`registration`] (RFC 7591 metadata), [`client_metadata`] (its JSON
 //!   form, for dynamic registration);
@@ -29,6 +30,7 @@ pub mod bearer;
 pub mod claims;
 pub mod client_auth;
 pub mod client_metadata;
+pub mod device;
 pub mod discovery;
 pub mod dpop;
 mod error;

@@ -29,6 +29,7 @@
 
 mod apis;
 pub mod cluster;
+mod devices;
 mod factors;
 mod grants;
 mod identity;
@@ -273,6 +274,10 @@ pub(crate) struct Scripts {
     pub factor_advance: Script,
     pub attempt: Script,
     pub user_rekey: Script,
+    pub device_insert: Script,
+    pub device_user_code: Script,
+    pub device_decide: Script,
+    pub device_poll: Script,
     pub cluster: cluster::Scripts,
 }
 
@@ -305,6 +310,10 @@ impl Scripts {
             factor_advance: Script::new(include_str!("lua/factor_advance.lua")),
             attempt: Script::new(include_str!("lua/attempt.lua")),
             user_rekey: Script::new(include_str!("lua/user_rekey.lua")),
+            device_insert: Script::new(include_str!("lua/device_insert.lua")),
+            device_user_code: Script::new(include_str!("lua/device_user_code.lua")),
+            device_decide: Script::new(include_str!("lua/device_decide.lua")),
+            device_poll: Script::new(include_str!("lua/device_poll.lua")),
             cluster: cluster::Scripts::load(),
         }
     }

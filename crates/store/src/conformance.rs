@@ -15,10 +15,10 @@ use serde_json::json;
 
 use crate::error::Conflict;
 use crate::{
-    ApiRecord, AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent, DynamicRegistration,
-    Error, Factor, FactorKind, GrantContext, GroupMember, GroupRecord, KeyState, MemberKind,
-    MetadataDocument, Page, RefreshFamily, Rotation, Session, SessionData, SigningKey, Store,
-    TestClock, UserRecord,
+    ApiRecord, AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent, DeviceAuthorization,
+    DeviceDecision, DevicePoll, DynamicRegistration, Error, Factor, FactorKind, GrantContext,
+    GroupMember, GroupRecord, KeyState, MemberKind, MetadataDocument, Page, RefreshFamily,
+    Rotation, Session, SessionData, SigningKey, Store, TestClock, UserRecord,
 };
 
 /// What a conformance case runs against.
@@ -54,7 +54,8 @@ macro_rules! conformance_tests {
             counters_and_leases, concurrent_increments_from_two_handles_sum_exactly,
             rate_limits_are_shared, concurrent_rate_limited_requests_admit_the_burst,
             attempts_back_off, concurrent_attempts_get_exactly_the_threshold,
-            purge_keeps_live_records);
+            purge_keeps_live_records, device_authorization_lifecycle,
+            device_user_codes_unique_while_undecided, concurrent_device_decisions_and_polls_have_one_winner);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -1590,6 +1591,197 @@ pub async fn purge_keeps_live_records(h: Harness) {
     ));
     assert_eq!(s.get_session("s1").await.unwrap().user_id, "u1");
     assert_eq!(s.get_counter("c").await.unwrap(), 0);
+}
+
+fn device(device_code: &str, user_code: &str, expires_at: i64) -> DeviceAuthorization {
+    DeviceAuthorization {
+        device_code_hash: device_code.into(),
+        user_code_hash: user_code.into(),
+        client_id: "tv".into(),
+        scope: "openid profile".into(),
+        resources: vec!["https://api.example/orders".into()],
+        created_at: T0,
+        expires_at,
+        interval: 5,
+    }
+}
+
+fn approved() -> DeviceDecision {
+    DeviceDecision::Approved {
+        user_id: "u-1".into(),
+        grant: GrantContext {
+            auth_time: Some(T0),
+            sid: Some("sid-1".into()),
+            amr: vec!["pwd".into(), "otp".into()],
+            ..GrantContext::default()
+        },
+    }
+}
+
+pub async fn device_authorization_lifecycle(h: Harness) {
+    let (s, o) = (&h.store, &h.other);
+    let d = device("dc-1", "uc-1", T0 + 600);
+    s.insert_device_authorization(&d).await.unwrap();
+    assert_eq!(o.get_device_authorization("uc-1").await.unwrap(), d);
+    assert_not_found(s.get_device_authorization("uc-2").await);
+    assert_not_found(s.poll_device_authorization("dc-2", 5).await);
+    assert_eq!(
+        s.poll_device_authorization("dc-1", 5).await.unwrap(),
+        DevicePoll::Pending
+    );
+    // Too soon, from either replica: the interval grows, and stays grown.
+    h.clock.advance(4);
+    assert_eq!(
+        o.poll_device_authorization("dc-1", 5).await.unwrap(),
+        DevicePoll::SlowDown(10)
+    );
+    h.clock.advance(9);
+    assert_eq!(
+        s.poll_device_authorization("dc-1", 5).await.unwrap(),
+        DevicePoll::SlowDown(15)
+    );
+    h.clock.advance(15);
+    assert_eq!(
+        s.poll_device_authorization("dc-1", 5).await.unwrap(),
+        DevicePoll::Pending
+    );
+    // Decided once: the user code is spent.
+    o.decide_device_authorization("uc-1", &approved())
+        .await
+        .unwrap();
+    assert_not_found(s.get_device_authorization("uc-1").await);
+    assert_not_found(
+        s.decide_device_authorization("uc-1", &DeviceDecision::Denied)
+            .await,
+    );
+    // Even a decision waits for the interval; then one poll gets it.
+    assert_eq!(
+        s.poll_device_authorization("dc-1", 5).await.unwrap(),
+        DevicePoll::SlowDown(20)
+    );
+    h.clock.advance(20);
+    assert_eq!(
+        o.poll_device_authorization("dc-1", 5).await.unwrap(),
+        DevicePoll::Decided(d.clone(), Box::new(approved()))
+    );
+    h.clock.advance(20);
+    assert_eq!(
+        s.poll_device_authorization("dc-1", 5).await.unwrap(),
+        DevicePoll::AlreadyUsed
+    );
+    // A denial reaches the device the same way.
+    s.insert_device_authorization(&device("dc-2", "uc-2", T0 + 600))
+        .await
+        .unwrap();
+    s.decide_device_authorization("uc-2", &DeviceDecision::Denied)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.poll_device_authorization("dc-2", 5).await.unwrap(),
+        DevicePoll::Decided(_, decision) if *decision == DeviceDecision::Denied
+    ));
+    // Expired: nothing answers, and purging removes it.
+    s.insert_device_authorization(&device("dc-3", "uc-3", T0 + 100))
+        .await
+        .unwrap();
+    h.clock.advance(100);
+    assert_not_found(s.get_device_authorization("uc-3").await);
+    assert_not_found(s.poll_device_authorization("dc-3", 5).await);
+    assert_not_found(
+        s.decide_device_authorization("uc-3", &DeviceDecision::Denied)
+            .await,
+    );
+    s.purge_expired().await.unwrap();
+    assert_not_found(s.poll_device_authorization("dc-3", 5).await);
+}
+
+pub async fn device_user_codes_unique_while_undecided(h: Harness) {
+    let (s, o) = (&h.store, &h.other);
+    s.insert_device_authorization(&device("dc-1", "uc-1", T0 + 600))
+        .await
+        .unwrap();
+    assert_conflict(
+        o.insert_device_authorization(&device("dc-2", "uc-1", T0 + 600))
+            .await,
+        Conflict::Exists,
+    );
+    assert_conflict(
+        o.insert_device_authorization(&device("dc-1", "uc-9", T0 + 600))
+            .await,
+        Conflict::Exists,
+    );
+    // The refused one was not stored.
+    assert_not_found(s.poll_device_authorization("dc-2", 5).await);
+    assert_eq!(
+        s.get_device_authorization("uc-1")
+            .await
+            .unwrap()
+            .device_code_hash,
+        "dc-1"
+    );
+    // Once decided, or expired, the user code may be drawn again.
+    s.decide_device_authorization("uc-1", &DeviceDecision::Denied)
+        .await
+        .unwrap();
+    o.insert_device_authorization(&device("dc-2", "uc-1", T0 + 600))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_device_authorization("uc-1")
+            .await
+            .unwrap()
+            .device_code_hash,
+        "dc-2"
+    );
+    s.insert_device_authorization(&device("dc-3", "uc-3", T0 + 100))
+        .await
+        .unwrap();
+    h.clock.advance(100);
+    o.insert_device_authorization(&device("dc-4", "uc-3", T0 + 700))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_device_authorization("uc-3")
+            .await
+            .unwrap()
+            .device_code_hash,
+        "dc-4"
+    );
+    s.purge_expired().await.unwrap();
+    assert_eq!(
+        s.get_device_authorization("uc-3")
+            .await
+            .unwrap()
+            .device_code_hash,
+        "dc-4"
+    );
+    assert_eq!(
+        s.poll_device_authorization("dc-2", 5).await.unwrap(),
+        DevicePoll::Pending
+    );
+}
+
+impl Won for DevicePoll {
+    fn won(&self) -> bool {
+        matches!(self, DevicePoll::Decided(..))
+    }
+}
+
+pub async fn concurrent_device_decisions_and_polls_have_one_winner(h: Harness) {
+    h.store
+        .insert_device_authorization(&device("dc-1", "uc-1", T0 + 600))
+        .await
+        .unwrap();
+    let won = winners(&h, |store| async move {
+        store.decide_device_authorization("uc-1", &approved()).await
+    })
+    .await;
+    assert_eq!(won, 1);
+    let won = winners(&h, |store| async move {
+        store.poll_device_authorization("dc-1", 5).await
+    })
+    .await;
+    assert_eq!(won, 1);
 }
 
 #[cfg(test)]

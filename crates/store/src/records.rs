@@ -371,6 +371,51 @@ pub struct Challenge {
     pub expires_at: i64,
 }
 
+/// A device authorization in progress (RFC 8628 §3.1–§3.5): what the
+/// device asked for, under the hashes of its two codes. The store keeps the
+/// user's decision and the polling state beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAuthorization {
+    /// The SHA-256 of the device code the client polls with.
+    pub device_code_hash: String,
+    /// The SHA-256 of the normalised user code the user types.
+    pub user_code_hash: String,
+    pub client_id: String,
+    pub scope: String,
+    /// The APIs the tokens will be for (RFC 8707), as identifiers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// The least number of seconds between two polls (RFC 8628 §3.2).
+    pub interval: i64,
+}
+
+/// The user's answer to a device authorization (RFC 8628 §3.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "lowercase")]
+pub enum DeviceDecision {
+    Approved {
+        user_id: String,
+        grant: GrantContext,
+    },
+    Denied,
+}
+
+/// What one poll of a device authorization finds (RFC 8628 §3.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DevicePoll {
+    /// Sooner than the interval after the previous poll: the interval has
+    /// grown to this many seconds (`slow_down`).
+    SlowDown(i64),
+    /// The user has not decided yet (`authorization_pending`).
+    Pending,
+    /// The user's decision, given to exactly one poll.
+    Decided(DeviceAuthorization, Box<DeviceDecision>),
+    /// An earlier poll took the decision.
+    AlreadyUsed,
+}
+
 /// A user's consent to a client's scopes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Consent {

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use crate::{
     ApiRecord, Attempt, AttemptState, AuthorizationCode, BackoffPolicy, Challenge, ClientRecord,
-    CodeTake, Consent, Factor, GroupRecord, Page, Paged, RateDecision, RefreshFamily, Result,
-    Rotation, Session, SigningKey, UserRecord,
+    CodeTake, Consent, DeviceAuthorization, DeviceDecision, DevicePoll, Factor, GroupRecord, Page,
+    Paged, RateDecision, RefreshFamily, Result, Rotation, Session, SigningKey, UserRecord,
 };
 
 /// Registered OAuth clients.
@@ -278,6 +278,39 @@ pub trait FactorStore: Send + Sync {
     async fn take_challenge(&self, id: &str) -> Result<Challenge>;
 }
 
+/// Device authorizations (RFC 8628): written by the device authorization
+/// endpoint, looked up and decided by the user's browser with the user
+/// code, polled by the device with the device code.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Stores a new, undecided authorization until its `expires_at`.
+    /// `Conflict(Exists)` if a live undecided authorization has the same
+    /// user code hash (or one has the same device code hash): the caller
+    /// draws another user code.
+    async fn insert_device_authorization(&self, device: &DeviceAuthorization) -> Result<()>;
+    /// The undecided authorization whose user code hashes to
+    /// `user_code_hash`. `NotFound` if unknown, expired or decided.
+    async fn get_device_authorization(&self, user_code_hash: &str) -> Result<DeviceAuthorization>;
+    /// Records the user's decision; the user code is spent by it. `NotFound`
+    /// if unknown, expired or already decided: of concurrent decisions,
+    /// exactly one succeeds.
+    async fn decide_device_authorization(
+        &self,
+        user_code_hash: &str,
+        decision: &DeviceDecision,
+    ) -> Result<()>;
+    /// One poll by the device, now. Sooner than the interval after the
+    /// previous poll, the interval grows by `slow_down_step` seconds for
+    /// this and every later poll (`SlowDown`). Otherwise the decision, once
+    /// (`Decided`, then `AlreadyUsed`), or `Pending`. Every poll counts as
+    /// the previous one for the next. `NotFound` if unknown or expired.
+    async fn poll_device_authorization(
+        &self,
+        device_code_hash: &str,
+        slow_down_step: i64,
+    ) -> Result<DevicePoll>;
+}
+
 /// A whole backend: every aggregate, plus what operations need.
 #[async_trait]
 pub trait Store:
@@ -293,6 +326,7 @@ pub trait Store:
     + KeyStore
     + CounterStore
     + FactorStore
+    + DeviceStore
     + std::fmt::Debug
 {
     /// `"sqlite"` or `"redis"`, for metrics and health.

@@ -11,6 +11,7 @@
 //! need (ids, unique keys, expiry) beside it.
 
 mod apis;
+mod devices;
 mod factors;
 mod grants;
 mod identity;
@@ -333,6 +334,7 @@ impl Store for SqliteStore {
             for sql in [
                 "DELETE FROM codes WHERE expires_at <= ?1",
                 "DELETE FROM challenges WHERE expires_at <= ?1",
+                "DELETE FROM device_authorizations WHERE expires_at <= ?1",
                 "DELETE FROM sessions WHERE expires_at <= ?1 \
                  OR json_extract(data, '$.idle_expires_at') <= ?1",
                 "DELETE FROM refresh_families WHERE expires_at <= ?1 \

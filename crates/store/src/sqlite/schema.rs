@@ -150,6 +150,22 @@ CREATE TABLE apis (
     data TEXT NOT NULL
 ) STRICT;
 "#,
+    // Device authorizations (RFC 8628): the request as JSON; the decision
+    // and the polling state in columns, each changed by one conditional
+    // UPDATE.
+    r#"
+CREATE TABLE device_authorizations (
+    device_code_hash TEXT PRIMARY KEY,
+    user_code_hash TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    interval INTEGER NOT NULL,
+    last_poll INTEGER,
+    decision TEXT,
+    used INTEGER NOT NULL DEFAULT 0,
+    data TEXT NOT NULL
+) STRICT;
+CREATE INDEX device_authorizations_user_code ON device_authorizations (user_code_hash);
+"#,
 ];
 
 /// The migration whose rows [`rekey_user_names`] rewrites.
