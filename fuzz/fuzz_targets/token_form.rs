@@ -62,6 +62,7 @@ fuzz_target!(|data: &[u8]| {
             }
             assert!(!exchange.subject_token.is_empty());
         }
+        TokenRequest::DeviceCode { device_code } => assert!(!device_code.is_empty()),
     }
 });
 

@@ -32,6 +32,7 @@ pub fn metadata(issuer: &str, id_token_algs: &[&str], assertion_algs: &[&str]) -
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
         "end_session_endpoint": format!("{issuer}/logout"),
+        "device_authorization_endpoint": format!("{issuer}/device_authorization"),
         "scopes_supported": claims::SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": response_modes,
@@ -63,12 +64,17 @@ mod tests {
         assert_eq!(doc["issuer"], "https://auth.example");
         assert_eq!(doc["token_endpoint"], "https://auth.example/token");
         assert_eq!(
+            doc["device_authorization_endpoint"],
+            "https://auth.example/device_authorization"
+        );
+        assert_eq!(
             doc["grant_types_supported"],
             json!([
                 "authorization_code",
                 "refresh_token",
                 "client_credentials",
-                "urn:ietf:params:oauth:grant-type:token-exchange"
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+                "urn:ietf:params:oauth:grant-type:device_code"
             ])
         );
         assert_eq!(doc["response_types_supported"], json!(["code"]));

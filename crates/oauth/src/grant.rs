@@ -13,16 +13,19 @@ pub enum GrantType {
     ClientCredentials,
     /// RFC 8693.
     TokenExchange,
+    /// RFC 8628.
+    DeviceCode,
 }
 
 impl GrantType {
     /// Every grant this crate parses, which is what discovery advertises
     /// (`grant_types_supported`).
-    pub const ALL: [GrantType; 4] = [
+    pub const ALL: [GrantType; 5] = [
         GrantType::AuthorizationCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
         GrantType::TokenExchange,
+        GrantType::DeviceCode,
     ];
 
     pub fn parse(value: &str) -> Result<Self, Error> {
@@ -31,6 +34,7 @@ impl GrantType {
             "refresh_token" => Ok(Self::RefreshToken),
             "client_credentials" => Ok(Self::ClientCredentials),
             crate::token_exchange::GRANT_TYPE => Ok(Self::TokenExchange),
+            crate::device::GRANT_TYPE => Ok(Self::DeviceCode),
             "implicit" | "password" => Err(Error::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
@@ -50,6 +54,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::TokenExchange => crate::token_exchange::GRANT_TYPE,
+            Self::DeviceCode => crate::device::GRANT_TYPE,
         }
     }
 }
@@ -74,6 +79,10 @@ mod tests {
             assert_eq!(err.code, ErrorCode::UnsupportedGrantType);
             assert!(err.description.contains("RFC 9700"));
         }
-        assert!(GrantType::parse("urn:ietf:params:oauth:grant-type:device_code").is_err());
+        assert_eq!(
+            GrantType::parse("urn:ietf:params:oauth:grant-type:device_code"),
+            Ok(GrantType::DeviceCode)
+        );
+        assert!(GrantType::parse("urn:ietf:params:oauth:grant-type:saml2-bearer").is_err());
     }
 }

@@ -37,6 +37,9 @@ pub enum TokenRequest<'a> {
     },
     /// RFC 8693 §2.1.
     TokenExchange(crate::token_exchange::ExchangeRequest<'a>),
+    /// RFC 8628 §3.4: the device code from the device authorization
+    /// response; scope and resources were fixed at §3.1.
+    DeviceCode { device_code: &'a str },
 }
 
 /// The request's `grant_type`: required, at most once, one we implement.
@@ -66,6 +69,9 @@ impl<'a> TokenRequest<'a> {
             GrantType::TokenExchange => {
                 Self::TokenExchange(crate::token_exchange::ExchangeRequest::parse(params)?)
             }
+            GrantType::DeviceCode => Self::DeviceCode {
+                device_code: params.require("device_code")?,
+            },
         })
     }
 
@@ -75,6 +81,7 @@ impl<'a> TokenRequest<'a> {
             Self::RefreshToken { .. } => GrantType::RefreshToken,
             Self::ClientCredentials { .. } => GrantType::ClientCredentials,
             Self::TokenExchange(_) => GrantType::TokenExchange,
+            Self::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }
@@ -137,6 +144,21 @@ mod tests {
                 scope: None,
                 resources: vec![]
             }
+        );
+        assert_eq!(
+            parse(&[
+                ("grant_type", crate::device::GRANT_TYPE),
+                ("device_code", "d"),
+                ("scope", "ignored"),
+            ])
+            .unwrap(),
+            TokenRequest::DeviceCode { device_code: "d" }
+        );
+        assert_eq!(
+            parse(&[("grant_type", crate::device::GRANT_TYPE)])
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidRequest
         );
     }
 

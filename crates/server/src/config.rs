@@ -230,6 +230,12 @@ pub struct RateLimits {
     pub revoke: Option<Rate>,
     pub scim: Option<Rate>,
     pub registration: Option<Rate>,
+    /// User codes entered at the device verification page, per IP
+    /// (RFC 8628 §5.1).
+    pub user_code: Option<Rate>,
+    /// The same, across all addresses: the bound on guessing a user code
+    /// (docs/security.md 32).
+    pub user_code_global: Option<Rate>,
 }
 
 /// One bad setting: which, and what is wrong with it.
@@ -279,6 +285,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("rate_limit_revoke", "600/1m"),
     ("rate_limit_scim", "6000/1m"),
     ("rate_limit_registration", "30/1h"),
+    ("rate_limit_user_code", "10/1m"),
+    ("rate_limit_user_code_global", "600/1m"),
     ("trusted_proxies", ""),
     ("lockout_threshold", "5"),
     ("lockout_base_delay", "1m"),
@@ -407,6 +415,8 @@ impl Config {
                 revoke: parse_rate(get("rate_limit_revoke")?)?,
                 scim: parse_rate(get("rate_limit_scim")?)?,
                 registration: parse_rate(get("rate_limit_registration")?)?,
+                user_code: parse_rate(get("rate_limit_user_code")?)?,
+                user_code_global: parse_rate(get("rate_limit_user_code_global")?)?,
             },
             trusted_proxies: parse_proxies(get("trusted_proxies")?)?,
             lockout: parse_lockout(
@@ -501,6 +511,9 @@ impl Config {
         });
         view["mfa"] = serde_json::json!(self.mfa);
         view["rate_limit_registration"] = serde_json::json!(rate(self.rate_limits.registration));
+        view["rate_limit_user_code"] = serde_json::json!(rate(self.rate_limits.user_code));
+        view["rate_limit_user_code_global"] =
+            serde_json::json!(rate(self.rate_limits.user_code_global));
         view["dpop_nonce"] = serde_json::json!(self.dpop_nonce);
         view["token_exchange"] = serde_json::json!(self.token_exchange);
         view["webfinger_domains"] = serde_json::json!(self.webfinger_domains.join(","));

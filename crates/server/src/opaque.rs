@@ -20,6 +20,13 @@ pub fn random_token() -> Result<Secret<String>, aws_lc_rs::error::Unspecified> {
     Ok(token)
 }
 
+/// `N` bytes from the OS CSPRNG (a user code's raw material).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], aws_lc_rs::error::Unspecified> {
+    let mut bytes = [0u8; N];
+    SystemRandom::new().fill(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// The name under which a token is stored: SHA-256, hex. A fast hash is right
 /// here: the input is 256-bit random, so there is nothing to brute-force.
 pub fn hash_token(token: &str) -> String {

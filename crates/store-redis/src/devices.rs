@@ -172,9 +172,10 @@ impl DeviceStore for RedisStore {
             }
             (Some("pending"), ..) => Ok(DevicePoll::Pending),
             (Some("used"), ..) => Ok(DevicePoll::AlreadyUsed),
-            (Some("decided"), Some(data), Some(decision)) => {
-                Ok(DevicePoll::Decided(from_json(data)?, Box::new(from_json(decision)?)))
-            }
+            (Some("decided"), Some(data), Some(decision)) => Ok(DevicePoll::Decided(
+                from_json(data)?,
+                Box::new(from_json(decision)?),
+            )),
             _ => status(&reply).and(Err(Error::NotFound)),
         }
     }

@@ -16,7 +16,9 @@ pub enum ClientCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// authorization_code, refresh_token or client_credentials (repeatable).
+        /// authorization_code, refresh_token, client_credentials,
+        /// urn:ietf:params:oauth:grant-type:device_code (RFC 8628) or
+        /// urn:ietf:params:oauth:grant-type:token-exchange (repeatable).
         #[arg(long = "grant-type", value_name = "G")]
         grant_types: Vec<String>,
         /// An exact redirect URI (repeatable).

@@ -138,6 +138,11 @@ pub(super) async fn login_page(
 ) -> Response {
     let client_name = if transaction::is_account(params) {
         "your account".to_owned()
+    } else if let Some(user_code_hash) = transaction::device_of(params) {
+        match super::device::client_name(state, user_code_hash).await {
+            Ok(name) => name,
+            Err(response) => return response,
+        }
     } else {
         match authorize::load(state, Params(params)).await {
             Ok((client, _)) => client.name,
@@ -333,6 +338,7 @@ pub async fn consent_form(
             || client.metadata.metadata_document.is_some(),
         authz: &sealed,
         csrf: &csrf,
+        device: false,
     };
     (jar, pages::render(StatusCode::OK, &page, None)).into_response()
 }

@@ -3,6 +3,7 @@
 
 mod account;
 mod authorize;
+mod device;
 mod discovery;
 mod factor;
 mod health;
@@ -127,6 +128,12 @@ pub fn router(state: AppState) -> Router {
         .route("/account/sessions", post(account::sessions))
         .route("/logout", get(logout::get).post(logout::post))
         .route("/token", post(token::token))
+        .route("/device_authorization", post(token::device_authorization))
+        .route("/device", get(device::form).post(device::enter))
+        .route(
+            "/device/confirm",
+            get(device::confirm_form).post(device::confirm),
+        )
         .merge(registration_routes(&state))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(revoke::revoke))

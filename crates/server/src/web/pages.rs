@@ -117,6 +117,18 @@ pub struct ConsentPage<'a> {
     pub self_registered: bool,
     pub authz: &'a str,
     pub csrf: &'a str,
+    /// A device authorization's (RFC 8628 §5.4): posted to
+    /// `/device/confirm`, with a warning against remote phishing.
+    pub device: bool,
+}
+
+/// The verification page of the device flow (RFC 8628 §3.3).
+#[derive(Template, Debug)]
+#[template(path = "device.html")]
+pub struct DevicePage<'a> {
+    pub csrf: &'a str,
+    pub user_code: &'a str,
+    pub error: Option<&'a str>,
 }
 
 #[derive(Template, Debug)]

@@ -49,6 +49,37 @@ pub fn is_account(params: &[(String, String)]) -> bool {
     matches!(params, [(name, value)] if name == ACCOUNT.0 && value == ACCOUNT.1)
 }
 
+/// The marker of a device authorization (RFC 8628 §3.3) being decided at
+/// the verification page (`routes::device`) instead of an authorization
+/// request; like [`ACCOUNT`], no raw request can pass for one.
+const DEVICE: (&str, &str) = ("auth-service:to", "device");
+
+/// The parameters of a device authorization's sign-in, to seal: the hash
+/// of the user code the user entered, and the client (for the login
+/// page's heading and the log).
+pub fn device_params(user_code_hash: &str, client_id: &str) -> Vec<(String, String)> {
+    vec![
+        (DEVICE.0.to_owned(), DEVICE.1.to_owned()),
+        ("device".to_owned(), user_code_hash.to_owned()),
+        ("client_id".to_owned(), client_id.to_owned()),
+    ]
+}
+
+/// The user code hash of opened parameters that are a device
+/// authorization's.
+pub fn device_of(params: &[(String, String)]) -> Option<&str> {
+    match params {
+        [(marker, to), (device, hash), (client, _)]
+            if (marker.as_str(), to.as_str()) == DEVICE
+                && device == "device"
+                && client == "client_id" =>
+        {
+            Some(hash)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use base64::Engine;
@@ -72,5 +103,16 @@ mod tests {
             None
         );
         assert_eq!(open(&master, body, 1_010), None);
+    }
+
+    #[test]
+    fn device_transactions_are_told_apart() {
+        let params = device_params("h", "tv");
+        assert_eq!(device_of(&params), Some("h"));
+        assert!(!is_account(&params));
+        assert_eq!(device_of(&account_params()), None);
+        let mut request = params.clone();
+        request.push(("redirect_uri".to_owned(), "https://evil.example".to_owned()));
+        assert_eq!(device_of(&request), None);
     }
 }

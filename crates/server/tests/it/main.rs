@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod client_documents;
 mod cluster;
+mod device;
 mod doctor;
 mod dpop;
 mod health;

@@ -369,8 +369,17 @@ async fn jwks_and_metadata() {
     );
     assert_eq!(metadata["jwks_uri"], "https://auth.example.test/jwks.json");
     assert_eq!(
+        metadata["device_authorization_endpoint"],
+        "https://auth.example.test/device_authorization"
+    );
+    assert_eq!(
         metadata["grant_types_supported"],
-        json!(["authorization_code", "refresh_token", "client_credentials"])
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
     );
     assert!(
         metadata["grant_types_supported"]

@@ -136,7 +136,9 @@ impl DeviceStore for SqliteStore {
             .map_err(db)?;
             Ok(match decision {
                 _ if used => DevicePoll::AlreadyUsed,
-                Some(decision) => DevicePoll::Decided(from_json(&data)?, Box::new(from_json(&decision)?)),
+                Some(decision) => {
+                    DevicePoll::Decided(from_json(&data)?, Box::new(from_json(&decision)?))
+                }
                 None => DevicePoll::Pending,
             })
         })

@@ -123,7 +123,9 @@ pub(in crate::routes) fn see_other(location: &str) -> Response {
 /// page, the consent page, or the code. `done` says what the user has
 /// just done on our pages; `jar` carries the cookies they set. The account
 /// page's own sign-in (`transaction::account_params`) is no authorization
-/// request: it goes back to `/account`, which signs in again if it must.
+/// request: it goes back to `/account`, which signs in again if it must;
+/// a device authorization's goes on at the verification page
+/// (`routes::device`).
 pub async fn resume(
     state: &AppState,
     jar: CookieJar,
@@ -132,6 +134,10 @@ pub async fn resume(
 ) -> Response {
     if transaction::is_account(&params) {
         return (jar, crate::routes::account::to_account()).into_response();
+    }
+    if let Some(user_code_hash) = transaction::device_of(&params) {
+        let user_code_hash = user_code_hash.to_owned();
+        return crate::routes::device::resume(state, jar, &user_code_hash, done).await;
     }
     let (client, request) = match authorize::load(state, Params(&params)).await {
         Ok(loaded) => loaded,

@@ -1,6 +1,6 @@
 //! Rate limits per client IP on the endpoints worth hammering (`/login`,
-//! `/authorize`, `/token`, `/introspect`, `/revoke`, `/scim/v2`, `/register`), and per
-//! client id on `/token`. The counters live in the store (GCRA, atomic), so
+//! `/authorize`, `/token`, `/introspect`, `/revoke`, `/scim/v2`, `/register`,
+//! `/device`), and per client id on `/token`. The counters live in the store (GCRA, atomic), so
 //! every replica enforces one shared limit, and they expire, so a flood of
 //! distinct addresses costs the store keys that vanish, not memory here.
 //!
@@ -63,7 +63,11 @@ fn group(
             ("authorize", limits.authorize, Voice::Page)
         }
         "/authorize" | "/consent" => ("authorize", limits.authorize, Voice::Page),
-        "/token" => ("token", limits.token, Voice::OAuth),
+        // Each post is a guess at a user code (RFC 8628 §5.1); the global
+        // bound is `routes::device`'s.
+        "/device" if *method == Method::POST => ("user_code", limits.user_code, Voice::Page),
+        "/device" | "/device/confirm" => ("authorize", limits.authorize, Voice::Page),
+        "/token" | "/device_authorization" => ("token", limits.token, Voice::OAuth),
         "/introspect" => ("introspect", limits.introspect, Voice::OAuth),
         "/revoke" => ("revoke", limits.revoke, Voice::OAuth),
         p if p.starts_with("/scim/v2") => ("scim", limits.scim, Voice::Scim),
@@ -182,6 +186,12 @@ pub async fn per_client(state: &AppState, client_id: &str) -> Option<Response> {
         Verdict::Admit => None,
         verdict => Some(answer(Voice::OAuth, verdict)),
     }
+}
+
+/// The page for a refused or unchecked request of a limit a page handler
+/// checks itself (`routes::device`).
+pub fn page_answer(verdict: Verdict) -> Response {
+    answer(Voice::Page, verdict)
 }
 
 /// The response for a refused or unchecked request, in the route's voice:

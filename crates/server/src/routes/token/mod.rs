@@ -10,6 +10,10 @@
 //! `AUTH_DPOP_NONCE=on` every response carries the current `DPoP-Nonce`,
 //! and a proof without it is refused with `use_dpop_nonce` (§8).
 
+mod device_authorization;
+
+pub use device_authorization::device_authorization;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderValue;

@@ -3,6 +3,7 @@
 //! - [`authorize`]: an authorization request's next step (sign in,
 //!   consent, or the code), and the code itself;
 //! - [`consent`]: recording the user's consent;
+//! - [`device`]: device authorizations (RFC 8628) and the user's decision;
 //! - [`client_auth`]: whether a client's credentials are right;
 //! - [`login`]: whether a userName and password sign in;
 //! - [`session`]: browser sessions as records (the cookie is `web::session`);
@@ -24,6 +25,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod consent;
+pub mod device;
 pub mod dpop;
 pub mod grants;
 pub mod issue;

@@ -1,4 +1,4 @@
-//! The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6): each checks
+//! The token endpoint's grants (RFC 6749 §4.1.3, §4.4, §6; RFC 8693; RFC 8628 §3.4): each checks
 //! what the request refers to, decides who gets what as a
 //! [`Grant`](super::issue::Grant), and calls [`issue`](super::issue::issue).
 //! [`exchange`] reads the request with `oauth::token_request` first; the HTTP side
@@ -7,6 +7,7 @@
 
 mod authorization_code;
 mod client_credentials;
+mod device_code;
 mod refresh_token;
 mod token_exchange;
 
@@ -55,6 +56,8 @@ pub enum InvalidGrant {
     RefreshTokenJustUsed,
     /// Rotated earlier: reuse; the family is revoked (RFC 9700 §4.14.2).
     RefreshTokenReused,
+    /// A device code whose tokens an earlier poll took (RFC 8628 §3.5).
+    DeviceCodeUsed,
     UserInactive,
 }
 
@@ -71,6 +74,7 @@ impl InvalidGrant {
                 "this refresh token was just used; use the one issued with it"
             }
             Self::RefreshTokenReused => "the refresh token was already used",
+            Self::DeviceCodeUsed => "the device code was already used",
             Self::UserInactive => "the user is no longer active",
         }
     }
@@ -143,10 +147,13 @@ pub async fn exchange(
         TokenRequest::TokenExchange(request) => {
             token_exchange::exchange(ctx, client, request, dpop_jkt).await
         }
+        TokenRequest::DeviceCode { device_code } => {
+            device_code::poll(ctx, client, device_code, dpop_jkt).await
+        }
     }
 }
 
 /// The scope a client may be granted: its registered scopes.
-fn registered_scope(client: &ClientRecord) -> oauth::Scope {
+pub(in crate::services) fn registered_scope(client: &ClientRecord) -> oauth::Scope {
     oauth::Scope::parse(&client.scopes.join(" ")).unwrap_or_default()
 }
