@@ -462,3 +462,47 @@ async fn a_client_requiring_mfa_steps_the_user_up_before_the_decision() {
         "authorization_pending"
     );
 }
+
+/// The issue's client that is not ours: scripts/device_flow.py, `requests`
+/// and the standard library only, plays the device and the browser
+/// (reading our pages as HTML forms) from discovery to userinfo.
+#[tokio::test]
+async fn a_client_that_is_not_ours_drives_the_device_flow() {
+    let p = Provider::start_with(&[("AUTH_ISSUER", "self")]).await;
+    let created = p.cli(&[
+        "client",
+        "create",
+        "--name",
+        "Living-room TV",
+        "--public",
+        "--grant-type",
+        GRANT,
+        "--scope",
+        "openid profile",
+    ]);
+    let python = crate::ops_kit::python();
+    let args = vec![
+        format!(
+            "{}/../../scripts/device_flow.py",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+        p.base.clone(),
+        created["client_id"].as_str().unwrap().to_owned(),
+        "bjensen".to_owned(),
+        PASSWORD.to_owned(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&python)
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("device flow: ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
