@@ -42,7 +42,8 @@ def check(name, ok, detail=""):
 def show(label, response):
     """One transcript line: the request and the status, with a JSON body."""
     request = response.request
-    print(f">>> {request.method} {request.url}")
+    url = request.url.split("?authz=")[0] + ("?authz=…" if "?authz=" in request.url else "")
+    print(f">>> {request.method} {url}")
     body = ""
     if response.headers.get("content-type", "").startswith("application/json"):
         data = response.json()
