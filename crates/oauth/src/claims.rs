@@ -66,6 +66,9 @@ pub struct User<'a> {
     pub user_name: &'a str,
     pub updated_at: i64,
     pub attributes: &'a Value,
+    /// Whether whoever provisions the address vouches for it (SCIM
+    /// carries no verification state of its own).
+    pub email_verified: bool,
 }
 
 /// The claims `scopes` release; `groups` is the user's group names, looked
@@ -100,8 +103,9 @@ pub fn for_scope(user: &User<'_>, scopes: &[&str], groups: &[String]) -> Map<Str
         && let Some(email) = primary(a, "emails").and_then(|e| e.get("value"))
     {
         put("email", Some(email));
-        // SCIM carries no verification state; nothing here proves the address.
-        put("email_verified", Some(&json!(false)));
+        // SCIM carries no verification state: the operator says whether
+        // the provisioning identity provider verifies addresses.
+        put("email_verified", Some(&json!(user.email_verified)));
     }
     if scopes.contains(&"phone") {
         put(
@@ -154,6 +158,7 @@ mod tests {
             user_name: "bjensen",
             updated_at: 1_700_000_000,
             attributes: &attributes,
+            email_verified: false,
         };
         let only_openid = for_scope(&user, &["openid"], &[]);
         assert_eq!(Value::Object(only_openid), json!({"sub": "2819c223"}));
@@ -175,5 +180,10 @@ mod tests {
         );
         assert_eq!(all["groups"], json!(["staff"]));
         assert!(all.keys().all(|k| CLAIMS_SUPPORTED.contains(&k.as_str())));
+        let vouched = User {
+            email_verified: true,
+            ..user
+        };
+        assert_eq!(for_scope(&vouched, &["email"], &[])["email_verified"], true);
     }
 }

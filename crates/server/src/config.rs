@@ -169,6 +169,10 @@ pub struct Config {
     /// `AUTH_TOKEN_EXCHANGE`: the RFC 8693 grant, for clients registered
     /// for it; off by default.
     pub token_exchange: bool,
+    /// `AUTH_EMAILS_VERIFIED`: the identity providers (and operators) that
+    /// provision users verify their addresses, so claims say
+    /// `email_verified: true`; off by default, as SCIM cannot say so.
+    pub emails_verified: bool,
     /// `AUTH_CLIENT_ID_METADATA_DOCUMENTS`: an https `client_id` names its
     /// own metadata (`services::client_documents`).
     pub client_id_documents: bool,
@@ -305,6 +309,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("http_max_connections", "auto"),
     ("dpop_nonce", "false"),
     ("token_exchange", "false"),
+    ("emails_verified", "false"),
     ("webfinger_domains", ""),
     ("client_id_metadata_documents", "false"),
     ("client_id_metadata_allow", ""),
@@ -445,6 +450,7 @@ impl Config {
             },
             dpop_nonce: parse_bool(get("dpop_nonce")?)?,
             token_exchange: parse_bool(get("token_exchange")?)?,
+            emails_verified: parse_bool(get("emails_verified")?)?,
             webfinger_domains: parse_domains(get("webfinger_domains")?)?,
             client_id_documents: parse_bool(get("client_id_metadata_documents")?)?,
             client_id_metadata_allow: parse_proxies(get("client_id_metadata_allow")?)?,
@@ -516,6 +522,7 @@ impl Config {
             serde_json::json!(rate(self.rate_limits.user_code_global));
         view["dpop_nonce"] = serde_json::json!(self.dpop_nonce);
         view["token_exchange"] = serde_json::json!(self.token_exchange);
+        view["emails_verified"] = serde_json::json!(self.emails_verified);
         view["webfinger_domains"] = serde_json::json!(self.webfinger_domains.join(","));
         view["client_id_metadata_documents"] = serde_json::json!(self.client_id_documents);
         view["client_id_metadata_allow"] = serde_json::json!(

@@ -1150,3 +1150,33 @@ async fn deleting_a_user_on_the_command_line_revokes_its_refresh_tokens() {
     // The browser session went too: the next authorization asks for a login.
     assert!(location(&browser.get(&p.authorize_url(&[])).await).starts_with("/login"));
 }
+
+/// `AUTH_EMAILS_VERIFIED=true`: the operator says the provisioning
+/// identity provider verifies addresses, and the ID token and userinfo
+/// say `email_verified: true` (kubectl refuses a token saying `false`);
+/// by default they say `false` (the test above).
+#[tokio::test]
+async fn emails_are_claimed_verified_when_the_operator_says_so() {
+    let p = Provider::start_with(&[("AUTH_EMAILS_VERIFIED", "true")]).await;
+    let mut browser = Browser::new();
+    let callback = p.sign_in(&mut browser, &[("scope", "openid email")]).await;
+    let tokens: Value = p
+        .exchange(&query(&callback)["code"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let claims = crate::mfa::payload(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["email"], "bjensen@example.com");
+    assert_eq!(claims["email_verified"], true);
+    let userinfo: Value = reqwest::Client::new()
+        .get(format!("{}/userinfo", p.base))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(userinfo["email_verified"], true);
+}

@@ -21,6 +21,7 @@ pub async fn lookup(
         user_name: &user.user_name,
         updated_at: user.updated_at,
         attributes: &user.attributes,
+        email_verified: state.config.emails_verified,
     };
     Ok(oauth::claims::for_scope(&source, scopes, &groups))
 }
