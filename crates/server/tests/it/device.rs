@@ -271,6 +271,34 @@ async fn a_device_is_approved_or_denied_through_the_login_form() {
     assert_eq!(introspected["active"], true);
     assert_eq!(introspected["sub"], p.user_id.as_str());
     assert_eq!(poll_error(&p, &tv, denied_code).await, "access_denied");
+    assert!(claims.get("sid").is_none(), "no browser session: {claims}");
+
+    // Signing out of the browser that approved leaves the device signed in.
+    let html = browser
+        .get(&format!("{}/logout", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("logout", hidden(&html, "logout")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("confirm", "yes".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let signed_out = browser.post(&format!("{}/logout", p.base), &form).await;
+    assert!(signed_out.text().await.unwrap().contains("signed out"));
+    let refreshed = client()
+        .post(format!("{}/token", p.base))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", tv.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), StatusCode::OK);
 
     // Another client holding the code finds nothing; so does a made-up one.
     let other = device_client(&p, &[]);

@@ -195,7 +195,12 @@ pub async fn decide(
             user_id: current.user.id.clone(),
             grant: GrantContext {
                 auth_time: Some(current.session.auth_time),
-                sid: Some(current.session.data.sid.clone()),
+                // The device is not the browser that approved it: signing
+                // out there leaves the device signed in (its ID token
+                // names no session). What ends all of a user's tokens
+                // (deactivation, a new password or factor, other sessions
+                // signed out) ends the device's too.
+                sid: None,
                 amr: current.session.data.amr.clone(),
                 nonce: None,
                 resources: pending.device.resources.clone(),
