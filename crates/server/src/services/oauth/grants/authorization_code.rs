@@ -15,7 +15,7 @@ use super::{GrantError, InvalidGrant};
 use crate::config::seconds;
 use crate::opaque::hash_token;
 use crate::services::Ctx;
-use crate::services::oauth::issue::{Grant, Refresh, TokenSet, issue};
+use crate::services::oauth::issue::{Grant, TokenSet, issue};
 use crate::services::oauth::resources::{self, Apis};
 
 /// The id of something the code with `code_hash` issued.
@@ -85,14 +85,7 @@ pub async fn exchange(
     let narrowed = resources::narrow(&code.grant.resources, resources)?;
     let apis = Apis::resolve(ctx, client, &narrowed).await?;
     let scope = apis.scope(&granted, false)?;
-    let refresh = if client.grant_types.iter().any(|g| g == "refresh_token") {
-        Refresh::NewFamily {
-            id: derived(&code_hash, "family"),
-            scope: granted,
-        }
-    } else {
-        Refresh::None
-    };
+    let refresh = super::new_family(client, derived(&code_hash, "family"), granted);
     let grant = Grant {
         grant_type: "authorization_code",
         client,

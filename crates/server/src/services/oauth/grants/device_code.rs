@@ -20,7 +20,7 @@ use store::{ClientRecord, DeviceDecision, DevicePoll};
 use super::{GrantError, InvalidGrant};
 use crate::services::Ctx;
 use crate::services::oauth::device::device_code_hash;
-use crate::services::oauth::issue::{Grant, Refresh, TokenSet, issue};
+use crate::services::oauth::issue::{Grant, TokenSet, issue};
 use crate::services::oauth::resources::Apis;
 
 /// The id of something the device code with `hash` issued.
@@ -86,14 +86,7 @@ pub async fn poll(
         .collect::<Result<Vec<_>, _>>()?;
     let apis = Apis::resolve(ctx, client, &resources).await?;
     let scope = apis.scope(&granted, false)?;
-    let refresh = if client.grant_types.iter().any(|g| g == "refresh_token") {
-        Refresh::NewFamily {
-            id: derived(&hash, "family"),
-            scope: granted,
-        }
-    } else {
-        Refresh::None
-    };
+    let refresh = super::new_family(client, derived(&hash, "family"), granted);
     let grant = Grant {
         grant_type: "device_code",
         client,

@@ -15,7 +15,7 @@ use oauth::token_request::{self, TokenRequest};
 use oauth::{GrantType, Params};
 use store::ClientRecord;
 
-use super::issue::{IssueFailure, TokenSet};
+use super::issue::{IssueFailure, Refresh, TokenSet};
 use crate::services::Ctx;
 
 /// Why a grant was refused. Each variant names one RFC 6749 §5.2 error.
@@ -150,6 +150,21 @@ pub async fn exchange(
         TokenRequest::DeviceCode { device_code } => {
             device_code::poll(ctx, client, device_code, dpop_jkt).await
         }
+    }
+}
+
+/// The refresh token of a grant a user just approved (a code, a device
+/// authorization): a new family `id` for `scope`, if the client may use
+/// the refresh_token grant.
+fn new_family(client: &ClientRecord, id: String, scope: oauth::Scope) -> Refresh {
+    if client
+        .grant_types
+        .iter()
+        .any(|g| g == GrantType::RefreshToken.as_str())
+    {
+        Refresh::NewFamily { id, scope }
+    } else {
+        Refresh::None
     }
 }
 
