@@ -90,8 +90,9 @@ impl DeviceAuthorizationRequest {
     }
 }
 
-/// The device authorization response (§3.2).
-#[derive(Debug, Clone, Serialize)]
+/// The device authorization response (§3.2). Its `Debug` leaves the
+/// device code out: it is a credential (docs/security.md 18).
+#[derive(Clone, Serialize)]
 pub struct DeviceAuthorizationResponse {
     pub device_code: String,
     pub user_code: String,
@@ -99,6 +100,18 @@ pub struct DeviceAuthorizationResponse {
     pub verification_uri_complete: String,
     pub expires_in: i64,
     pub interval: i64,
+}
+
+impl std::fmt::Debug for DeviceAuthorizationResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceAuthorizationResponse")
+            .field("device_code", &"[redacted]")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("expires_in", &self.expires_in)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DeviceAuthorizationResponse {
@@ -187,6 +200,10 @@ mod tests {
             "https://auth.example/device",
             600,
             5,
+        );
+        assert!(
+            !format!("{response:?}").contains("GmRhmh"),
+            "no credential in Debug"
         );
         let json = serde_json::to_value(&response).unwrap();
         assert_eq!(json["user_code"], "WDJB-MJHT");
