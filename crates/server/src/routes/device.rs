@@ -20,14 +20,14 @@ use axum_extra::extract::CookieJar;
 use oauth::ErrorCode;
 use oauth::device::UserCode;
 
-use super::login::{Fields, Posted, field, form_fields, opened};
+use super::login::{Asked, Fields, Posted, consent_page, field, form_fields, opened};
 use super::support::authorization_response::to_page;
 use super::support::rate_limit::{self, Verdict};
 use crate::services::oauth::authorize::Done;
 use crate::services::oauth::device::{self, Pending, Step};
 use crate::state::AppState;
 use crate::web::errors::{csrf_refused, error_page, unavailable};
-use crate::web::pages::{self, ConsentPage, DevicePage, Message};
+use crate::web::pages::{self, DevicePage, Message};
 use crate::web::{session, transaction};
 
 const REFUSED: &str = "That code is not valid, has expired or has been used. Check the code your device shows, or start again on the device.";
@@ -222,10 +222,7 @@ pub async fn confirm_form(
         Err(response) => return response,
     };
     let scope = pending.scope();
-    let (jar, csrf) = session::csrf_token(&state, jar);
-    let page = ConsentPage {
-        client_name: &pending.client.name,
-        user_name: &current.user.user_name,
+    let asked = Asked {
         scopes: scope.iter().collect(),
         apis: pending
             .device
@@ -233,13 +230,9 @@ pub async fn confirm_form(
             .iter()
             .map(String::as_str)
             .collect(),
-        self_registered: pending.client.metadata.registration.is_some()
-            || pending.client.metadata.metadata_document.is_some(),
-        authz: &sealed,
-        csrf: &csrf,
         device: true,
     };
-    (jar, pages::render(StatusCode::OK, &page, None)).into_response()
+    consent_page(&state, jar, (&pending.client, &current), asked, &sealed)
 }
 
 /// POST /device/confirm: the decision. The device hears it at its next

@@ -328,17 +328,42 @@ pub async fn consent_form(
         Ok(context) => context,
         Err(response) => return response,
     };
-    let (jar, csrf) = session::csrf_token(&state, jar);
+    let asked = Asked {
+        scopes: request.scope.iter().collect(),
+        apis: request.resources.iter().map(|r| r.as_str()).collect(),
+        device: false,
+    };
+    consent_page(&state, jar, (&client, &current), asked, &sealed)
+}
+
+/// What a consent page asks the user to allow.
+pub(super) struct Asked<'a> {
+    pub scopes: Vec<&'a str>,
+    pub apis: Vec<&'a str>,
+    /// A device authorization's (`super::device`), not a redirect's.
+    pub device: bool,
+}
+
+/// The consent page of `client` for the signed-in `current` user; also
+/// the device flow's decision page.
+pub(super) fn consent_page(
+    state: &AppState,
+    jar: CookieJar,
+    (client, current): (&ClientRecord, &session::Current),
+    asked: Asked<'_>,
+    sealed: &str,
+) -> Response {
+    let (jar, csrf) = session::csrf_token(state, jar);
     let page = pages::ConsentPage {
         client_name: &client.name,
         user_name: &current.user.user_name,
-        scopes: request.scope.iter().collect(),
-        apis: request.resources.iter().map(|r| r.as_str()).collect(),
+        scopes: asked.scopes,
+        apis: asked.apis,
         self_registered: client.metadata.registration.is_some()
             || client.metadata.metadata_document.is_some(),
-        authz: &sealed,
+        authz: sealed,
         csrf: &csrf,
-        device: false,
+        device: asked.device,
     };
     (jar, pages::render(StatusCode::OK, &page, None)).into_response()
 }

@@ -534,3 +534,28 @@ async fn a_client_that_is_not_ours_drives_the_device_flow() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// docs/security.md 15: the code form changes state only with the
+/// browser's CSRF token; without it nothing is looked up.
+#[tokio::test]
+async fn the_code_form_needs_its_csrf_token() {
+    let p = Provider::start().await;
+    let tv = device_client(&p, &[]);
+    let started = started(&p, &tv).await;
+    let user_code = started["user_code"].as_str().unwrap();
+    let mut browser = Browser::new();
+    browser.get(&format!("{}/device", p.base)).await;
+    for csrf in ["", "forged"] {
+        let refused = browser
+            .post(
+                &format!("{}/device", p.base),
+                &[("csrf_token", csrf), ("user_code", user_code)],
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+    // The code was not spent or touched: entered properly, it goes on.
+    let complete = started["verification_uri_complete"].as_str().unwrap();
+    let to_login = location(&enter_code(&p, &mut browser, complete).await);
+    assert!(to_login.starts_with("/login?authz="), "{to_login}");
+}

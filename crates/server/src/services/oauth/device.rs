@@ -66,12 +66,13 @@ pub async fn start(
     let apis = Apis::resolve_or_default(ctx, client, &request.resources).await?;
     let scope = apis.scope(&scope, request.scope.is_some())?;
     let device_code = random_token().map_err(|_| no_randomness())?;
+    let device_code_hash = device_code_hash(&client.client_id, device_code.expose());
     let now = ctx.clock.now();
     for _ in 0..DRAWS {
         let random: [u8; 32] = crate::opaque::random_bytes().map_err(|_| no_randomness())?;
         let user_code = UserCode::from_random(&random).ok_or_else(no_randomness)?;
         let record = DeviceAuthorization {
-            device_code_hash: device_code_hash(&client.client_id, device_code.expose()),
+            device_code_hash: device_code_hash.clone(),
             user_code_hash: user_code_hash(ctx, &user_code),
             client_id: client.client_id.clone(),
             scope: scope.to_string(),
