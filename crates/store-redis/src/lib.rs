@@ -33,6 +33,7 @@ mod devices;
 mod factors;
 mod grants;
 mod identity;
+mod logout;
 mod system;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -278,6 +279,11 @@ pub(crate) struct Scripts {
     pub device_user_code: Script,
     pub device_decide: Script,
     pub device_poll: Script,
+    pub session_client: Script,
+    pub logout_queue: Script,
+    pub logout_lease: Script,
+    pub logout_reschedule: Script,
+    pub logout_remove: Script,
     pub cluster: cluster::Scripts,
 }
 
@@ -314,6 +320,11 @@ impl Scripts {
             device_user_code: Script::new(include_str!("lua/device_user_code.lua")),
             device_decide: Script::new(include_str!("lua/device_decide.lua")),
             device_poll: Script::new(include_str!("lua/device_poll.lua")),
+            session_client: Script::new(include_str!("lua/session_client.lua")),
+            logout_queue: Script::new(include_str!("lua/logout_queue.lua")),
+            logout_lease: Script::new(include_str!("lua/logout_lease.lua")),
+            logout_reschedule: Script::new(include_str!("lua/logout_reschedule.lua")),
+            logout_remove: Script::new(include_str!("lua/logout_remove.lua")),
             cluster: cluster::Scripts::load(),
         }
     }

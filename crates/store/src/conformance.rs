@@ -17,8 +17,9 @@ use crate::error::Conflict;
 use crate::{
     ApiRecord, AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent, DeviceAuthorization,
     DeviceDecision, DevicePoll, DynamicRegistration, Error, Factor, FactorKind, GrantContext,
-    GroupMember, GroupRecord, KeyState, MemberKind, MetadataDocument, Page, RefreshFamily,
-    Rotation, Session, SessionData, SigningKey, Store, TestClock, UserRecord,
+    GroupMember, GroupRecord, KeyState, LogoutNotice, MemberKind, MetadataDocument, Page,
+    RefreshFamily, Rotation, Session, SessionClient, SessionData, SigningKey, Store, TestClock,
+    UserRecord,
 };
 
 /// What a conformance case runs against.
@@ -55,7 +56,8 @@ macro_rules! conformance_tests {
             rate_limits_are_shared, concurrent_rate_limited_requests_admit_the_burst,
             attempts_back_off, concurrent_attempts_get_exactly_the_threshold,
             purge_keeps_live_records, device_authorization_lifecycle,
-            device_user_codes_unique_while_undecided, concurrent_device_decisions_and_polls_have_one_winner);
+            device_user_codes_unique_while_undecided, concurrent_device_decisions_and_polls_have_one_winner,
+            session_clients, logout_notice_queue, concurrent_leases_hand_each_notice_to_one);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -1826,4 +1828,152 @@ mod registration {
             );
         }
     }
+}
+
+fn session_client(user_id: &str, sid: &str, client_id: &str, expires_at: i64) -> SessionClient {
+    SessionClient {
+        user_id: user_id.into(),
+        sid: sid.into(),
+        client_id: client_id.into(),
+        expires_at,
+    }
+}
+
+pub async fn session_clients(h: Harness) {
+    let (s, o) = (&h.store, &h.other);
+    let a = session_client("u-1", "sid-1", "c-1", T0 + 100);
+    let b = session_client("u-1", "sid-1", "https://rp.example/c 2", T0 + 200);
+    let c = session_client("u-1", "sid-2", "c-1", T0 + 50);
+    for entry in [&c, &b, &a, &session_client("u-2", "sid-3", "c-1", T0 + 100)] {
+        s.record_session_client(entry).await.unwrap();
+    }
+    // Recording again keeps the later expiry.
+    s.record_session_client(&session_client("u-1", "sid-1", "c-1", T0 + 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        o.session_clients("u-1").await.unwrap(),
+        [a.clone(), b.clone(), c.clone()]
+    );
+    assert!(o.session_clients("u-3").await.unwrap().is_empty());
+    // Exactly what is named is forgotten, again and again.
+    for _ in 0..2 {
+        o.forget_session_clients("u-1", std::slice::from_ref(&a))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.session_clients("u-1").await.unwrap(),
+            [b.clone(), c.clone()]
+        );
+    }
+    s.forget_session_clients("u-1", &[]).await.unwrap();
+    // Expired means absent.
+    h.clock.advance(50);
+    assert_eq!(s.session_clients("u-1").await.unwrap(), [b.clone()]);
+    assert_eq!(s.session_clients("u-2").await.unwrap().len(), 1);
+    s.record_session_client(&session_client("u-1", "sid-4", "c-1", T0 + 10))
+        .await
+        .unwrap();
+    assert_eq!(s.session_clients("u-1").await.unwrap(), [b]);
+}
+
+fn notice(id: &str, due_at: i64) -> LogoutNotice {
+    LogoutNotice {
+        id: id.into(),
+        client_id: "c-1".into(),
+        user_id: "u-1".into(),
+        sid: Some("sid-1".into()),
+        attempts: 0,
+        due_at,
+        queued_at: T0,
+    }
+}
+
+fn ids(notices: &[LogoutNotice]) -> Vec<&str> {
+    notices.iter().map(|n| n.id.as_str()).collect()
+}
+
+pub async fn logout_notice_queue(h: Harness) {
+    let (s, o) = (&h.store, &h.other);
+    assert!(s.lease_logout_notices(10, 30).await.unwrap().is_empty());
+    let first = notice("n-1", T0);
+    let mut second = notice("n-2", T0 + 10);
+    second.sid = None;
+    s.queue_logout_notices(&[first.clone(), second.clone()])
+        .await
+        .unwrap();
+    // Queuing a notice again leaves the queued one as it is.
+    let mut again = first.clone();
+    again.attempts = 7;
+    o.queue_logout_notices(&[again]).await.unwrap();
+    assert_eq!(
+        o.lease_logout_notices(10, 30).await.unwrap(),
+        [first.clone()]
+    );
+    // Leased: no one else gets it until the lease runs out.
+    assert!(s.lease_logout_notices(10, 30).await.unwrap().is_empty());
+    h.clock.advance(10);
+    assert_eq!(
+        s.lease_logout_notices(10, 30).await.unwrap(),
+        [second.clone()]
+    );
+    assert!(o.lease_logout_notices(10, 30).await.unwrap().is_empty());
+    // The first leaseholder "died": its notice is due again.
+    h.clock.advance(20);
+    assert_eq!(ids(&o.lease_logout_notices(10, 30).await.unwrap()), ["n-1"]);
+    // A failed delivery: tried again later, with its count.
+    let mut failed = first.clone();
+    failed.attempts = 1;
+    failed.due_at = T0 + 100;
+    s.reschedule_logout_notice(&failed).await.unwrap();
+    assert!(s.lease_logout_notices(10, 30).await.unwrap().is_empty());
+    h.clock.advance(70);
+    // By then the second one's lease has run out too.
+    let leased = o.lease_logout_notices(10, 30).await.unwrap();
+    assert_eq!(ids(&leased), ["n-2", "n-1"]);
+    assert_eq!(leased[1], failed);
+    // Delivered: gone, and removing it again is fine.
+    s.remove_logout_notice("n-1").await.unwrap();
+    s.remove_logout_notice("n-1").await.unwrap();
+    assert_not_found(o.reschedule_logout_notice(&first).await);
+    h.clock.advance(1000);
+    assert_eq!(ids(&s.lease_logout_notices(10, 30).await.unwrap()), ["n-2"]);
+    o.remove_logout_notice("n-2").await.unwrap();
+    h.clock.advance(1000);
+    assert!(s.lease_logout_notices(10, 30).await.unwrap().is_empty());
+    // Earliest due first, and no more than asked for.
+    let batch: Vec<_> = (0..5)
+        .map(|i| notice(&format!("b-{i}"), T0 + 2100 - i))
+        .collect();
+    s.queue_logout_notices(&batch).await.unwrap();
+    assert_eq!(
+        ids(&o.lease_logout_notices(3, 30).await.unwrap()),
+        ["b-4", "b-3", "b-2"]
+    );
+    assert_eq!(
+        ids(&s.lease_logout_notices(3, 30).await.unwrap()),
+        ["b-1", "b-0"]
+    );
+}
+
+pub async fn concurrent_leases_hand_each_notice_to_one(h: Harness) {
+    let batch: Vec<_> = (0..40).map(|i| notice(&format!("n-{i:02}"), T0)).collect();
+    h.store.queue_logout_notices(&batch).await.unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(async move { store.lease_logout_notices(4, 30).await.unwrap() })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.extend(task.await.unwrap().into_iter().map(|n| n.id));
+    }
+    let distinct: BTreeSet<_> = seen.iter().cloned().collect();
+    assert_eq!(distinct.len(), seen.len(), "a notice went to two callers");
+    assert_eq!(distinct.len(), 40);
 }

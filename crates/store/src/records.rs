@@ -416,6 +416,38 @@ pub enum DevicePoll {
     AlreadyUsed,
 }
 
+/// A client that received tokens in a browser session (OpenID Connect
+/// Back-Channel Logout 1.0 §2.1): whom to tell when the session ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClient {
+    pub user_id: String,
+    /// The session's `sid`, as in the ID tokens it issued.
+    pub sid: String,
+    pub client_id: String,
+    /// Until when the entry matters: the session cannot outlive it.
+    pub expires_at: i64,
+}
+
+/// A logout token still to be delivered to a client's
+/// `backchannel_logout_uri` (OpenID Connect Back-Channel Logout 1.0 §2.5).
+/// The token is signed at each attempt; `id` is its `jti`, the same at
+/// every attempt, so that a receiver can tell a retry from a new logout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutNotice {
+    pub id: String,
+    pub client_id: String,
+    /// The logout token's `sub`.
+    pub user_id: String,
+    /// The logout token's `sid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// Failed deliveries so far.
+    pub attempts: u32,
+    /// When it is next tried.
+    pub due_at: i64,
+    pub queued_at: i64,
+}
+
 /// A user's consent to a client's scopes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Consent {

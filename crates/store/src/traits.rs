@@ -8,8 +8,9 @@ use async_trait::async_trait;
 
 use crate::{
     ApiRecord, Attempt, AttemptState, AuthorizationCode, BackoffPolicy, Challenge, ClientRecord,
-    CodeTake, Consent, DeviceAuthorization, DeviceDecision, DevicePoll, Factor, GroupRecord, Page,
-    Paged, RateDecision, RefreshFamily, Result, Rotation, Session, SigningKey, UserRecord,
+    CodeTake, Consent, DeviceAuthorization, DeviceDecision, DevicePoll, Factor, GroupRecord,
+    LogoutNotice, Page, Paged, RateDecision, RefreshFamily, Result, Rotation, Session,
+    SessionClient, SigningKey, UserRecord,
 };
 
 /// Registered OAuth clients.
@@ -311,6 +312,39 @@ pub trait DeviceStore: Send + Sync {
     ) -> Result<DevicePoll>;
 }
 
+/// OpenID Connect Back-Channel Logout 1.0: which clients received tokens
+/// in which browser session, and the durable queue of logout tokens to
+/// deliver when a session ends. Every replica works the one queue: a
+/// notice is leased to one of them at a time, and a lease that runs out
+/// (its replica died mid-delivery) makes the notice due again, so a
+/// notice is delivered at least once unless it is removed.
+#[async_trait]
+pub trait LogoutStore: Send + Sync {
+    /// Records that `entry.client_id` received tokens in session
+    /// `entry.sid`. Recording the same entry again keeps the later expiry.
+    async fn record_session_client(&self, entry: &SessionClient) -> Result<()>;
+    /// The live entries of a user's sessions, ordered by sid, then client.
+    async fn session_clients(&self, user_id: &str) -> Result<Vec<SessionClient>>;
+    /// Forgets exactly these entries of the user (by sid and client);
+    /// idempotent. One recorded since is kept.
+    async fn forget_session_clients(&self, user_id: &str, entries: &[SessionClient]) -> Result<()>;
+    /// Queues the notices; one whose id is queued already is left as it is.
+    async fn queue_logout_notices(&self, notices: &[LogoutNotice]) -> Result<()>;
+    /// Up to `limit` notices due now, earliest due first, each leased to
+    /// this caller: due again only `lease_seconds` from now. Of concurrent
+    /// callers, each notice goes to one.
+    async fn lease_logout_notices(
+        &self,
+        limit: usize,
+        lease_seconds: i64,
+    ) -> Result<Vec<LogoutNotice>>;
+    /// Replaces the queued notice of `notice.id` (its attempts and due
+    /// time, after a failed delivery). `NotFound` if it is not queued.
+    async fn reschedule_logout_notice(&self, notice: &LogoutNotice) -> Result<()>;
+    /// Delivered or given up: the notice leaves the queue. Idempotent.
+    async fn remove_logout_notice(&self, id: &str) -> Result<()>;
+}
+
 /// A whole backend: every aggregate, plus what operations need.
 #[async_trait]
 pub trait Store:
@@ -327,6 +361,7 @@ pub trait Store:
     + CounterStore
     + FactorStore
     + DeviceStore
+    + LogoutStore
     + std::fmt::Debug
 {
     /// `"sqlite"` or `"redis"`, for metrics and health.

@@ -19,6 +19,7 @@
 //! | group | `group:{gid}`, `idx:group-members:{gid}` | the record CAS with its member set |
 //! | client, signing key | `client:{cid}`, `key:{kid}` | the record CAS |
 //! | lists | `idx:users`, `idx:groups`, `idx:clients`, `idx:keys` | one sorted set each |
+//! | back-channel logout | `session-clients:{uid}`; `logout:{queue}`, `logout:{queue}:notices` | a session client: one hash; the notice queue: one slot |
 //! | counters, limits, leases, revoked ids | `rl:{k}`, `rate:{k}`, `attempt:{k}`, `lease:{name}`, `revoked:{jti}` | one key each |
 //!
 //! The contracts that span slots are "atomic with a repair step":

@@ -15,6 +15,7 @@ mod devices;
 mod factors;
 mod grants;
 mod identity;
+mod logout;
 pub mod schema;
 mod system;
 
@@ -335,6 +336,7 @@ impl Store for SqliteStore {
                 "DELETE FROM codes WHERE expires_at <= ?1",
                 "DELETE FROM challenges WHERE expires_at <= ?1",
                 "DELETE FROM device_authorizations WHERE expires_at <= ?1",
+                "DELETE FROM session_clients WHERE expires_at <= ?1",
                 "DELETE FROM sessions WHERE expires_at <= ?1 \
                  OR json_extract(data, '$.idle_expires_at') <= ?1",
                 "DELETE FROM refresh_families WHERE expires_at <= ?1 \

@@ -166,6 +166,23 @@ CREATE TABLE device_authorizations (
 ) STRICT;
 CREATE INDEX device_authorizations_user_code ON device_authorizations (user_code_hash);
 "#,
+    // Back-channel logout: the clients of each session, and the queue of
+    // logout tokens to deliver, ordered by when each is due.
+    r#"
+CREATE TABLE session_clients (
+    user_id TEXT NOT NULL,
+    sid TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, sid, client_id)
+) STRICT;
+CREATE TABLE logout_notices (
+    id TEXT PRIMARY KEY,
+    due_at INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+CREATE INDEX logout_notices_due ON logout_notices (due_at);
+"#,
 ];
 
 /// The migration whose rows [`rekey_user_names`] rewrites.
