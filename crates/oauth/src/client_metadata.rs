@@ -69,16 +69,18 @@ pub fn parse(body: &Value) -> Result<RegistrationRequest, RegistrationError> {
             "jwks_uri is not supported; register the public keys as jwks",
         ));
     }
-    let dpop_bound_access_tokens = match object.get("dpop_bound_access_tokens") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => {
-            return Err(problem(
-                Field::Registration,
-                "dpop_bound_access_tokens must be a boolean (RFC 9449 section 5.2)",
-            ));
-        }
-    };
+    let dpop_bound_access_tokens = boolean(
+        object,
+        "dpop_bound_access_tokens",
+        Field::Registration,
+        "RFC 9449 section 5.2",
+    )?;
+    let backchannel_logout_session_required = boolean(
+        object,
+        "backchannel_logout_session_required",
+        Field::BackchannelLogoutUri,
+        "OpenID Connect Back-Channel Logout 1.0 section 2.2",
+    )?;
     let jwks = match object.get("jwks") {
         None | Some(Value::Null) => None,
         Some(jwks @ Value::Object(_)) => Some(jwks.clone()),
@@ -97,10 +99,30 @@ pub fn parse(body: &Value) -> Result<RegistrationRequest, RegistrationError> {
             "id_token_signed_response_alg",
             Field::IdTokenSignedResponseAlg,
         )?,
+        backchannel_logout_uri: string(
+            object,
+            "backchannel_logout_uri",
+            Field::BackchannelLogoutUri,
+        )?,
+        backchannel_logout_session_required,
         jwks,
         dpop_bound_access_tokens,
         ..RegistrationRequest::default()
     })
+}
+
+/// A boolean member; absent or null is false.
+fn boolean(
+    object: &Map<String, Value>,
+    name: &str,
+    field: Field,
+    spec: &str,
+) -> Result<bool, RegistrationError> {
+    match object.get(name) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(problem(field, format!("{name} must be a boolean ({spec})"))),
+    }
 }
 
 fn problem(field: Field, problem: impl Into<String>) -> RegistrationError {

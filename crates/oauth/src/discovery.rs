@@ -32,6 +32,10 @@ pub fn metadata(issuer: &str, id_token_algs: &[&str], assertion_algs: &[&str]) -
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
         "end_session_endpoint": format!("{issuer}/logout"),
+        // Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` whenever
+        // a session ended (`crate::backchannel_logout`).
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "device_authorization_endpoint": format!("{issuer}/device_authorization"),
         "scopes_supported": claims::SCOPES_SUPPORTED,
         "response_types_supported": ["code"],

@@ -5,7 +5,8 @@
 //! - requests: [`Params`] (each parameter at most once), [`authorize`]
 //!   (the authorization request and the sign-in and consent steps),
 //!   [`token_request`], [`token_exchange`] (RFC 8693), [`device`] (RFC
-//!   8628 device authorization), [`logout`];
+//!   8628 device authorization), [`logout`], [`backchannel_logout`]
+//!   (the logout token);
 //! - clients: [`client_auth`] (presented credentials, assertion claims),
 //!   [`registration`] (RFC 7591 metadata), [`client_metadata`] (its JSON
 //!   form, for dynamic registration);
@@ -26,6 +27,7 @@
 pub mod access_token;
 pub mod acr;
 pub mod authorize;
+pub mod backchannel_logout;
 pub mod bearer;
 pub mod claims;
 pub mod client_auth;

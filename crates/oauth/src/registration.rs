@@ -24,6 +24,9 @@ pub struct RegistrationRequest {
     pub token_endpoint_auth_method: Option<String>,
     /// OpenID Connect RP-Initiated Logout 1.0 §3.1 (exact match).
     pub post_logout_redirect_uris: Vec<String>,
+    /// OpenID Connect Back-Channel Logout 1.0 §2.2.
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
     pub id_token_signed_response_alg: Option<String>,
     /// Trusted by configuration: no consent page.
     pub first_party: bool,
@@ -52,6 +55,7 @@ pub enum Field {
     GrantTypes,
     Scope,
     PostLogoutRedirectUris,
+    BackchannelLogoutUri,
     IdTokenSignedResponseAlg,
     AccessTokenTtl,
     Jwks,
@@ -74,6 +78,7 @@ impl Field {
             Self::GrantTypes => "grant_types",
             Self::Scope => "scope",
             Self::PostLogoutRedirectUris => "post_logout_redirect_uris",
+            Self::BackchannelLogoutUri => "backchannel_logout_uri",
             Self::IdTokenSignedResponseAlg => "id_token_signed_response_alg",
             Self::AccessTokenTtl => "access_token_ttl",
             Self::Jwks => "jwks",
@@ -120,6 +125,9 @@ pub struct Registration {
     pub scope: Scope,
     pub auth_method: AuthMethod,
     pub post_logout_redirect_uris: Vec<RedirectUri>,
+    /// Checked by [`crate::backchannel_logout::check_uri`].
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
     pub id_token_signed_response_alg: Option<String>,
     pub first_party: bool,
     pub require_mfa: bool,
@@ -194,6 +202,16 @@ pub fn validate(
         Field::PostLogoutRedirectUris,
         &request.post_logout_redirect_uris,
     )?;
+    if let Some(uri) = &request.backchannel_logout_uri {
+        crate::backchannel_logout::check_uri(uri, request.public)
+            .map_err(|e| E::new(Field::BackchannelLogoutUri, format!("{uri}: {e}")))?;
+    }
+    if request.backchannel_logout_session_required && request.backchannel_logout_uri.is_none() {
+        return Err(E::new(
+            Field::BackchannelLogoutUri,
+            "backchannel_logout_session_required needs a backchannel_logout_uri",
+        ));
+    }
     if let Some(alg) = &request.id_token_signed_response_alg
         && !id_token_algs.contains(&alg.as_str())
     {
@@ -262,6 +280,8 @@ pub fn validate(
         scope,
         auth_method,
         post_logout_redirect_uris,
+        backchannel_logout_uri: request.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: request.backchannel_logout_session_required,
         id_token_signed_response_alg: request.id_token_signed_response_alg.clone(),
         first_party: request.first_party,
         require_mfa: request.require_mfa,

@@ -179,6 +179,10 @@ pub struct Config {
     /// `AUTH_CLIENT_ID_METADATA_ALLOW`: non-public addresses documents may
     /// be fetched from anyway (`ops::outbound`).
     pub client_id_metadata_allow: Vec<IpBlock>,
+    /// `AUTH_BACKCHANNEL_LOGOUT_ALLOW`: non-public addresses logout tokens
+    /// may be delivered to anyway, over https or plain http
+    /// (`ops::outbound`).
+    pub backchannel_logout_allow: Vec<IpBlock>,
 }
 
 /// How long a connection may take and how many there may be (docs/security.md 27).
@@ -313,6 +317,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("webfinger_domains", ""),
     ("client_id_metadata_documents", "false"),
     ("client_id_metadata_allow", ""),
+    ("backchannel_logout_allow", ""),
     ("registration", "off"),
     (
         "registration_grant_types",
@@ -454,6 +459,7 @@ impl Config {
             webfinger_domains: parse_domains(get("webfinger_domains")?)?,
             client_id_documents: parse_bool(get("client_id_metadata_documents")?)?,
             client_id_metadata_allow: parse_proxies(get("client_id_metadata_allow")?)?,
+            backchannel_logout_allow: parse_proxies(get("backchannel_logout_allow")?)?,
             registration: RegistrationPolicy {
                 mode: parse_registration_mode(get("registration")?)?,
                 grant_types: parse_registration_grants(get("registration_grant_types")?)?,
@@ -527,6 +533,12 @@ impl Config {
         view["client_id_metadata_documents"] = serde_json::json!(self.client_id_documents);
         view["client_id_metadata_allow"] = serde_json::json!(
             self.client_id_metadata_allow
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        );
+        view["backchannel_logout_allow"] = serde_json::json!(
+            self.backchannel_logout_allow
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()

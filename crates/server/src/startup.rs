@@ -144,6 +144,8 @@ impl Application {
 
         let purge = tokio::spawn(purge_expired(Arc::clone(&state.store)));
         let refresher = state.keys.spawn_refresher();
+        // Stopped mid-delivery, a notice comes due again when its lease ends.
+        let logouts = crate::services::oauth::backchannel::spawn(state.ctx.clone());
         let (closing_tx, mut closing_rx) = watch::channel(false);
         let health = state.health.clone();
         let drain = config.shutdown_drain;
@@ -184,6 +186,7 @@ impl Application {
         };
         purge.abort();
         refresher.abort();
+        logouts.abort();
         tracing::info!(event = "server_stopped", "auth-service stopped");
         result
     }

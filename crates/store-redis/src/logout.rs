@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use store::{Error, LogoutNotice, LogoutStore, Result, SessionClient};
 
-use crate::{RedisStore, from_json, redis_err, status, to_json};
+use crate::{RedisStore, from_json, redis_err, to_json};
 
 impl RedisStore {
     fn session_clients_key(&self, user_id: &str) -> String {

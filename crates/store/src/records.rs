@@ -48,6 +48,13 @@ pub struct ClientMetadata {
     /// OpenID Connect RP-Initiated Logout 1.0 §3.1.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// Its logout tokens must carry `sid` (they always do when a session
+    /// ended; kept to answer what it registered).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub backchannel_logout_session_required: bool,
     /// OpenID Connect Dynamic Client Registration §2; RS256 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token_signed_response_alg: Option<String>,

@@ -33,6 +33,13 @@ pub enum ClientCommand {
         /// Where logout may return the browser (repeatable, exact match).
         #[arg(long = "post-logout-redirect-uri", value_name = "U")]
         post_logout_redirect_uris: Vec<String>,
+        /// Where logout tokens are POSTed when a user's session ends
+        /// (OpenID Connect Back-Channel Logout 1.0).
+        #[arg(long, value_name = "U")]
+        backchannel_logout_uri: Option<String>,
+        /// Its logout tokens must carry the session id (`sid`).
+        #[arg(long)]
+        backchannel_logout_session_required: bool,
         /// ID token signing algorithm: RS256 (default) or ES256.
         #[arg(long, value_name = "ALG")]
         id_token_alg: Option<String>,
@@ -84,6 +91,8 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
             scope,
             public,
             post_logout_redirect_uris,
+            backchannel_logout_uri,
+            backchannel_logout_session_required,
             id_token_alg,
             first_party,
             require_mfa,
@@ -112,6 +121,8 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 scope,
                 public,
                 post_logout_redirect_uris,
+                backchannel_logout_uri,
+                backchannel_logout_session_required,
                 id_token_signed_response_alg: id_token_alg,
                 first_party,
                 require_mfa,
@@ -169,6 +180,7 @@ fn flag(field: Field) -> Option<&'static str> {
         Field::GrantTypes => "--grant-type",
         Field::Scope => "--scope",
         Field::PostLogoutRedirectUris => "--post-logout-redirect-uri",
+        Field::BackchannelLogoutUri => "--backchannel-logout-uri",
         Field::IdTokenSignedResponseAlg => "--id-token-alg",
         Field::AccessTokenTtl => "--access-token-ttl",
         Field::Jwks => "--jwks-file",

@@ -1,14 +1,20 @@
-//! The one kind of request this server makes on a client's word: fetching
-//! a client ID metadata document (`services::client_documents`). A URL
-//! chosen by whoever calls `/authorize` must not reach inside the network
-//! (server-side request forgery), so the fetch is held to a strict policy:
+//! The requests this server makes on a client's word: fetching a client
+//! ID metadata document (`services::client_documents`) and delivering a
+//! logout token to a client's `backchannel_logout_uri`
+//! (`services::oauth::backchannel`). A URL chosen by whoever registers a
+//! client or calls `/authorize` must not reach inside the network
+//! (server-side request forgery), so every such request is held to one
+//! policy (docs/security.md 30):
 //!
-//! - https only, port included in the URL or 443; no user info;
+//! - https only, port included in the URL or 443; no user info; plain
+//!   http only where the policy allows it, and then only to addresses the
+//!   operator allow-listed;
 //! - every address the host resolves to must be public: no loopback,
 //!   private, link-local, unique-local, carrier-grade NAT, multicast,
 //!   documentation, benchmarking or reserved range, IPv4-mapped IPv6
-//!   judged by its IPv4 address; unless an address is in
-//!   `AUTH_CLIENT_ID_METADATA_ALLOW` (an operator's own network);
+//!   judged by its IPv4 address; unless an address is allow-listed
+//!   (`AUTH_CLIENT_ID_METADATA_ALLOW`, `AUTH_BACKCHANNEL_LOGOUT_ALLOW`:
+//!   an operator's own network);
 //! - the connection goes to the addresses that were judged (the resolver
 //!   below answers the connector), so a DNS answer that changes between
 //!   the check and the connect cannot steer it;
@@ -21,7 +27,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -105,17 +111,36 @@ fn public_v6(ip: Ipv6Addr) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     pub allow: Vec<IpBlock>,
+    /// Plain http to a host whose every address is allow-listed (Back-Channel
+    /// Logout 1.0 §2.2 lets an OP accept http for confidential clients);
+    /// never to the public internet.
+    pub http_inside: bool,
 }
 
 impl Policy {
+    /// Whether an https request may go to `ip`.
     pub fn admits(&self, ip: IpAddr) -> bool {
-        is_public(ip) || self.allow.iter().any(|block| block.contains(ip))
+        is_public(ip) || self.allowed(ip)
+    }
+
+    fn allowed(&self, ip: IpAddr) -> bool {
+        self.allow.iter().any(|block| block.contains(ip))
+    }
+
+    /// Whether a request over `plain` http (or https) may go to `ip`.
+    fn admits_over(&self, ip: IpAddr, plain: bool) -> bool {
+        if plain {
+            self.allowed(ip)
+        } else {
+            self.admits(ip)
+        }
     }
 }
 
-/// A resolver that answers only with admitted addresses.
+/// A resolver that answers only with admitted addresses, for plain http
+/// when its flag is set.
 #[derive(Debug, Clone)]
-struct Guarded(Arc<Policy>);
+struct Guarded(Arc<Policy>, bool);
 
 impl tower::Service<Name> for Guarded {
     type Response = std::vec::IntoIter<SocketAddr>;
@@ -128,12 +153,13 @@ impl tower::Service<Name> for Guarded {
 
     fn call(&mut self, name: Name) -> Self::Future {
         let policy = Arc::clone(&self.0);
+        let plain = self.1;
         Box::pin(async move {
             let addresses: Vec<SocketAddr> =
                 tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
             // Every address must be admitted, not just one: a host that
             // also resolves inside the network is refused altogether.
-            if let Some(refused) = addresses.iter().find(|a| !policy.admits(a.ip())) {
+            if let Some(refused) = addresses.iter().find(|a| !policy.admits_over(a.ip(), plain)) {
                 return Err(std::io::Error::other(FetchError::Address(refused.ip())));
             }
             if addresses.is_empty() {
@@ -154,34 +180,100 @@ pub struct Fetched {
 
 /// GETs `url` under `policy`, accepting only a 200 answer.
 pub async fn fetch_json(policy: &Policy, url: &str) -> Result<Fetched, FetchError> {
+    let (uri, plain) = target(policy, url)?;
+    let request = hyper::Request::get(uri)
+        .header(hyper::header::ACCEPT, "application/json")
+        .header(hyper::header::USER_AGENT, "auth-service")
+        .body(Full::default())
+        .map_err(|e| FetchError::Connection(e.to_string()))?;
+    let response = send(policy, plain, request).await?;
+    // Redirects are not followed: a 3xx is an answer like any non-200.
+    if response.status != hyper::StatusCode::OK {
+        return Err(FetchError::Status(response.status.as_u16()));
+    }
+    let max_age = response
+        .headers
+        .get(hyper::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(max_age);
+    Ok(Fetched {
+        body: response.body,
+        max_age,
+    })
+}
+
+/// POSTs `form` (`application/x-www-form-urlencoded`) to `url` under
+/// `policy`, accepting a 200 or 204 answer (Back-Channel Logout 1.0 §2.8
+/// expects 200 and asks senders to take 204 as well). The answer's body is
+/// read (within [`MAX_BODY`]) and dropped.
+pub async fn post_form(policy: &Policy, url: &str, form: &[(&str, &str)]) -> Result<(), FetchError> {
+    let (uri, plain) = target(policy, url)?;
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let request = hyper::Request::post(uri)
+        .header(
+            hyper::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(hyper::header::USER_AGENT, "auth-service")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| FetchError::Connection(e.to_string()))?;
+    let response = send(policy, plain, request).await?;
+    match response.status {
+        hyper::StatusCode::OK | hyper::StatusCode::NO_CONTENT => Ok(()),
+        other => Err(FetchError::Status(other.as_u16())),
+    }
+}
+
+/// The URI of `url` and whether it is plain http, if the policy lets a
+/// request go there at all; an IP literal is judged here, as the
+/// connector does not ask the resolver about one.
+fn target(policy: &Policy, url: &str) -> Result<(hyper::Uri, bool), FetchError> {
     let uri: hyper::Uri = url.parse().map_err(|_| FetchError::Url(url.to_owned()))?;
-    let host = match (uri.scheme_str(), uri.host(), uri.authority()) {
-        (Some("https"), Some(host), Some(authority)) if !authority.as_str().contains('@') => {
+    let plain = match uri.scheme_str() {
+        Some("https") => false,
+        Some("http") if policy.http_inside => true,
+        _ => return Err(FetchError::Url(url.to_owned())),
+    };
+    let host = match (uri.host(), uri.authority()) {
+        (Some(host), Some(authority)) if !authority.as_str().contains('@') => {
             host.trim_start_matches('[').trim_end_matches(']')
         }
         _ => return Err(FetchError::Url(url.to_owned())),
     };
-    // The connector does not ask the resolver about an IP literal.
     if let Ok(ip) = host.parse::<IpAddr>()
-        && !policy.admits(ip)
+        && !policy.admits_over(ip, plain)
     {
         return Err(FetchError::Address(ip));
     }
-    let mut http = HttpConnector::new_with_resolver(Guarded(Arc::new(policy.clone())));
+    Ok((uri, plain))
+}
+
+/// An answer: its status and headers, and its body (within [`MAX_BODY`]).
+struct Answer {
+    status: hyper::StatusCode,
+    headers: hyper::HeaderMap,
+    body: Bytes,
+}
+
+/// Sends `request` through a connector whose resolver keeps to `policy`,
+/// all of it within [`TIMEOUT`].
+async fn send(policy: &Policy, plain: bool, request: hyper::Request<Full<Bytes>>) -> Result<Answer, FetchError> {
+    let mut http = HttpConnector::new_with_resolver(Guarded(Arc::new(policy.clone()), plain));
     http.enforce_http(false);
     http.set_connect_timeout(Some(TIMEOUT));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
-        .map_err(|e| FetchError::Connection(format!("no CA certificates: {e}")))?
-        .https_only()
-        .enable_http1()
-        .wrap_connector(http);
-    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let request = hyper::Request::get(uri)
-        .header(hyper::header::ACCEPT, "application/json")
-        .header(hyper::header::USER_AGENT, "auth-service")
-        .body(Empty::new())
-        .map_err(|e| FetchError::Connection(e.to_string()))?;
+        .map_err(|e| FetchError::Connection(format!("no CA certificates: {e}")))?;
+    let https = if plain {
+        builder.https_or_http()
+    } else {
+        builder.https_only()
+    }
+    .enable_http1()
+    .wrap_connector(http);
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
     let work = async {
         let response = client.request(request).await.map_err(|e| {
             // The resolver's refusal, as itself.
@@ -199,21 +291,22 @@ pub async fn fetch_json(policy: &Policy, url: &str) -> Result<Fetched, FetchErro
             }
             FetchError::Connection(e.to_string())
         })?;
-        // Redirects are not followed: a 3xx is an answer like any non-200.
-        if response.status() != hyper::StatusCode::OK {
-            return Err(FetchError::Status(response.status().as_u16()));
-        }
-        let max_age = response
-            .headers()
-            .get(hyper::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .and_then(max_age);
-        let body = Limited::new(response.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(|_| FetchError::TooLarge)?
-            .to_bytes();
-        Ok(Fetched { body, max_age })
+        let (parts, body) = response.into_parts();
+        // A refusal's body is not read: its status says enough.
+        let body = if parts.status.is_success() {
+            Limited::new(body, MAX_BODY)
+                .collect()
+                .await
+                .map_err(|_| FetchError::TooLarge)?
+                .to_bytes()
+        } else {
+            Bytes::new()
+        };
+        Ok(Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
     };
     tokio::time::timeout(TIMEOUT, work)
         .await
@@ -279,6 +372,7 @@ mod tests {
         }
         let allowed = Policy {
             allow: vec!["127.0.0.0/8".parse().unwrap()],
+            http_inside: false,
         };
         assert!(allowed.admits("127.0.0.1".parse().unwrap()));
         assert!(!allowed.admits("10.0.0.1".parse().unwrap()));
@@ -308,5 +402,28 @@ mod tests {
             let e = fetch_json(&policy, url).await.unwrap_err();
             assert!(e.to_string().contains(expected), "{url}: {e}");
         }
+    }
+
+    /// Plain http goes only to allow-listed addresses, and only when the
+    /// policy says so: never to the internet, never inside unlisted.
+    #[tokio::test]
+    async fn plain_http_only_inside_the_allow_list() {
+        let https_only = Policy {
+            allow: vec!["127.0.0.0/8".parse().unwrap()],
+            http_inside: false,
+        };
+        let e = post_form(&https_only, "http://127.0.0.1:9/logout", &[]).await;
+        assert!(matches!(e, Err(FetchError::Url(_))), "{e:?}");
+        let inside = Policy {
+            http_inside: true,
+            ..https_only
+        };
+        for url in ["http://1.1.1.1/logout", "http://10.0.0.1/logout"] {
+            let e = post_form(&inside, url, &[]).await;
+            assert!(matches!(e, Err(FetchError::Address(_))), "{url}: {e:?}");
+        }
+        // Allowed: it gets as far as connecting (nothing listens there).
+        let e = post_form(&inside, "http://127.0.0.1:9/logout", &[]).await;
+        assert!(matches!(e, Err(FetchError::Connection(_))), "{e:?}");
     }
 }

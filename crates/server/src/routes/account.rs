@@ -189,7 +189,7 @@ pub async fn factor(
         Err(response) => return response,
     };
     let result = if remove {
-        enrol::remove(&state, &current.user, &id).await
+        enrol::remove(&state, &current, &id).await
     } else {
         let name = enrol::factor_name(field(&fields, "name").unwrap_or_default(), "Factor");
         state
@@ -351,7 +351,13 @@ async fn keep_this_session(
     notice: &str,
 ) -> Response {
     if let Err(e) =
-        crate::services::users::credential_changed(state.store.as_ref(), &current.user.id).await
+        crate::services::users::credential_changed(
+            state.store.as_ref(),
+            state.clock.now(),
+            &current.user.id,
+            Some(&current.session),
+        )
+        .await
     {
         return unavailable(e);
     }

@@ -372,7 +372,7 @@ pub(super) async fn confirm(
     } else {
         "/login/enrol"
     };
-    let enrolled = match enrol::confirm_totp(state, &current.user, offer, name, code).await {
+    let enrolled = match enrol::confirm_totp(state, &current, offer, name, code).await {
         Ok(enrolled) => enrolled,
         Err(enrol::EnrolError::WrongCode | enrol::EnrolError::BadOffer) => {
             // The grace period's offer stays one ("Not now") if it was.

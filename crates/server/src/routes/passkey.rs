@@ -276,7 +276,7 @@ pub async fn enrol(
     };
     let name = field(&fields, "name").unwrap_or_default();
     let result =
-        passkey::confirm_registration(&state, &rp, &current.user, credential(&fields), name).await;
+        passkey::confirm_registration(&state, &rp, &current, credential(&fields), name).await;
     let enrolled = match result {
         Ok(enrolled) => enrolled,
         Err(PasskeyError::Duplicate) => {

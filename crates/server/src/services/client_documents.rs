@@ -93,6 +93,7 @@ pub async fn get_client(ctx: &Ctx, client_id: &str) -> Result<ClientRecord, stor
 async fn fetch(ctx: &Ctx, url: &str, now: i64) -> Result<ClientRecord, String> {
     let policy = Policy {
         allow: ctx.config.client_id_metadata_allow.clone(),
+        http_inside: false,
     };
     let fetched = outbound::fetch_json(&policy, url)
         .await

@@ -128,6 +128,8 @@ pub(crate) fn record_of(
         created_at: now,
         metadata: ClientMetadata {
             post_logout_redirect_uris: strings(&registration.post_logout_redirect_uris),
+            backchannel_logout_uri: registration.backchannel_logout_uri,
+            backchannel_logout_session_required: registration.backchannel_logout_session_required,
             id_token_signed_response_alg: registration.id_token_signed_response_alg,
             first_party: registration.first_party,
             require_mfa: registration.require_mfa,
@@ -163,6 +165,10 @@ pub async fn replace_registration(
     let updated = ClientRecord {
         metadata: ClientMetadata {
             post_logout_redirect_uris: fresh.metadata.post_logout_redirect_uris,
+            backchannel_logout_uri: fresh.metadata.backchannel_logout_uri,
+            backchannel_logout_session_required: fresh
+                .metadata
+                .backchannel_logout_session_required,
             id_token_signed_response_alg: fresh.metadata.id_token_signed_response_alg,
             jwks: fresh.metadata.jwks,
             dpop_bound_access_tokens: fresh.metadata.dpop_bound_access_tokens,
@@ -246,6 +252,8 @@ pub fn view(client: &ClientRecord) -> Value {
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "created_at": super::rfc3339(client.created_at),
         "post_logout_redirect_uris": client.metadata.post_logout_redirect_uris,
+        "backchannel_logout_uri": client.metadata.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.metadata.backchannel_logout_session_required,
         "id_token_signed_response_alg": client.metadata.id_token_signed_response_alg.as_deref().unwrap_or("RS256"),
         "first_party": client.metadata.first_party,
         "require_mfa": client.metadata.require_mfa,

@@ -446,6 +446,11 @@ pub fn client_information(
     if !client.metadata.post_logout_redirect_uris.is_empty() {
         info["post_logout_redirect_uris"] = json!(client.metadata.post_logout_redirect_uris);
     }
+    if let Some(uri) = &client.metadata.backchannel_logout_uri {
+        info["backchannel_logout_uri"] = json!(uri);
+        info["backchannel_logout_session_required"] =
+            json!(client.metadata.backchannel_logout_session_required);
+    }
     if let Some(alg) = &client.metadata.id_token_signed_response_alg {
         info["id_token_signed_response_alg"] = json!(alg);
     }

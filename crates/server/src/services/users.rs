@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use store::{Store, UserRecord};
 
 use crate::password::{PasswordError, PasswordHasher};
+use crate::services::oauth::backchannel::{self, Ended};
 use crate::secret::Secret;
 
 #[derive(Debug, Default)]
@@ -129,13 +130,25 @@ pub fn resource(user: &UserRecord, issuer: &str) -> Value {
 }
 
 /// After a user's credential changed (a password, a factor added or
-/// removed): every browser session of the user ends and every refresh
-/// family is revoked (docs/security.md 25), so whoever held the old
-/// credential, or a session made with it, is out. The caller starts the
-/// user's own new session afterwards, if there is one to keep.
-pub async fn credential_changed(store: &dyn Store, id: &str) -> Result<(), store::Error> {
+/// removed), or the user was deactivated or deleted: every browser session
+/// of the user ends and every refresh family is revoked (docs/security.md
+/// 25), so whoever held the old credential, or a session made with it, is
+/// out, and the clients of those sessions are told by back-channel. `keep`
+/// is the session of the browser that made the change, if it stays signed
+/// in: put back as it was (same `sid`), and its clients are not told.
+pub async fn credential_changed(
+    store: &dyn Store,
+    now: i64,
+    id: &str,
+    keep: Option<&store::Session>,
+) -> Result<(), store::Error> {
+    let except = keep.map(|session| session.data.sid.as_str());
+    backchannel::sessions_ended(store, now, id, Ended::All { except }).await?;
     store.delete_sessions_for_user(id).await?;
     store.revoke_families_for_user(id, None).await?;
+    if let Some(session) = keep {
+        store.put_session(session).await?;
+    }
     Ok(())
 }
 
@@ -145,11 +158,10 @@ pub async fn credential_changed(store: &dyn Store, id: &str) -> Result<(), store
 /// with the user record last, so a failure part-way leaves a user that a
 /// retried delete finishes (deleting the record first left memberships no
 /// one could remove). `NotFound` if absent.
-pub async fn delete(store: &dyn Store, id: &str) -> Result<(), store::Error> {
+pub async fn delete(store: &dyn Store, now: i64, id: &str) -> Result<(), store::Error> {
     store.get_user(id).await?;
     store.remove_member_everywhere(id).await?;
-    store.delete_sessions_for_user(id).await?;
-    store.revoke_families_for_user(id, None).await?;
+    credential_changed(store, now, id, None).await?;
     store.delete_factors(id).await?;
     store.delete_user(id).await
 }

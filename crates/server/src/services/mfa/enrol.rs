@@ -15,6 +15,7 @@ use store::{Factor, FactorKind, UserRecord};
 use super::{recovery, totp};
 use crate::secret::Secret;
 use crate::services::Ctx;
+use crate::services::oauth::session::Current;
 
 /// The longest factor name kept (docs/security.md 23).
 pub const MAX_NAME: usize = 64;
@@ -94,11 +95,12 @@ pub fn factor_name(typed: &str, default: &str) -> String {
 /// one of its codes now.
 pub async fn confirm_totp(
     ctx: &Ctx,
-    user: &UserRecord,
+    current: &Current,
     (factor_id, sealed_seed): (&str, &str),
     name: &str,
     code: &str,
 ) -> Result<Enrolled, EnrolError> {
+    let user = &current.user;
     if !factor_id.starts_with("totp-") || factor_id.len() > 40 || sealed_seed.len() > 256 {
         return Err(EnrolError::BadOffer);
     }
@@ -124,17 +126,18 @@ pub async fn confirm_totp(
     };
     factor.counter = step;
     factor.last_used_at = Some(now);
-    added(ctx, user, factor, "totp").await
+    added(ctx, current, factor, "totp").await
 }
 
 /// Stores `factor`, with recovery codes if it is the user's first, and
 /// ends the user's sessions (module docs).
 pub(super) async fn added(
     ctx: &Ctx,
-    user: &UserRecord,
+    current: &Current,
     factor: Factor,
     method: &'static str,
 ) -> Result<Enrolled, EnrolError> {
+    let user = &current.user;
     let existing = ctx.store.list_factors(&user.id).await?;
     ctx.store.insert_factor(&factor).await?;
     let recovery_codes = if recovery::remaining(&existing) == 0 {
@@ -150,7 +153,13 @@ pub(super) async fn added(
     } else {
         None
     };
-    crate::services::users::credential_changed(ctx.store.as_ref(), &user.id).await?;
+    crate::services::users::credential_changed(
+        ctx.store.as_ref(),
+        ctx.clock.now(),
+        &user.id,
+        Some(&current.session),
+    )
+    .await?;
     metrics::counter!("auth_mfa_enrolments_total", "method" => method).increment(1);
     tracing::warn!(category = "security", event = "mfa_enrolled", user_id = %user.id, factor_id = %factor.id, method, outcome = "success", "a sign-in factor was added; the user's other sessions ended");
     Ok(Enrolled {
@@ -162,7 +171,8 @@ pub(super) async fn added(
 /// Removes one of the user's own factors (from the account page). Removing
 /// the last TOTP or passkey takes the recovery codes with it: they exist
 /// only beside a factor. A credential change (module docs).
-pub async fn remove(ctx: &Ctx, user: &UserRecord, factor_id: &str) -> Result<(), store::Error> {
+pub async fn remove(ctx: &Ctx, current: &Current, factor_id: &str) -> Result<(), store::Error> {
+    let user = &current.user;
     let factor = ctx.store.get_factor(&user.id, factor_id).await?;
     if factor.kind == FactorKind::RecoveryCodes {
         return Err(store::Error::NotFound);
@@ -177,7 +187,13 @@ pub async fn remove(ctx: &Ctx, user: &UserRecord, factor_id: &str) -> Result<(),
             }
         }
     }
-    crate::services::users::credential_changed(ctx.store.as_ref(), &user.id).await?;
+    crate::services::users::credential_changed(
+        ctx.store.as_ref(),
+        ctx.clock.now(),
+        &user.id,
+        Some(&current.session),
+    )
+    .await?;
     tracing::warn!(category = "security", event = "mfa_removed", user_id = %user.id, factor_id = %factor_id, removed = 1, outcome = "success", "the user removed a sign-in factor; the user's other sessions ended");
     Ok(())
 }

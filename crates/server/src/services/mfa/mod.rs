@@ -32,6 +32,7 @@ pub fn describe(factor: &Factor) -> Value {
 /// `NotFound` if the user, or the named factor, does not exist.
 pub async fn reset(
     store: &dyn Store,
+    now: i64,
     user_id: &str,
     factor_id: Option<&str>,
 ) -> Result<u64, store::Error> {
@@ -43,7 +44,7 @@ pub async fn reset(
         }
         None => store.delete_factors(user_id).await?,
     };
-    crate::services::users::credential_changed(store, user_id).await?;
+    crate::services::users::credential_changed(store, now, user_id, None).await?;
     tracing::warn!(
         category = "security",
         event = "mfa_removed",

@@ -40,6 +40,7 @@ use webauthn_rs::prelude::{
 use super::challenge;
 use super::enrol::{self, EnrolError, Enrolled};
 use crate::services::Ctx;
+use crate::services::oauth::session::Current;
 
 /// How long a ceremony may take: the WebAuthn default timeout.
 pub const CEREMONY_SECONDS: i64 = 300;
@@ -319,10 +320,11 @@ pub async fn offer_registration(
 pub async fn confirm_registration(
     ctx: &Ctx,
     rp: &RelyingParty,
-    user: &UserRecord,
+    current: &Current,
     (challenge_id, response): (&str, &str),
     name: &str,
 ) -> Result<Enrolled, PasskeyError> {
+    let user = &current.user;
     let Ceremony::Registration { state } = take(ctx, challenge_id, Some(&user.id)).await? else {
         return Err(PasskeyError::Expired);
     };
@@ -361,7 +363,7 @@ pub async fn confirm_registration(
         created_at: now,
         last_used_at: None,
     };
-    match enrol::added(ctx, user, factor, "passkey").await {
+    match enrol::added(ctx, current, factor, "passkey").await {
         Err(EnrolError::Store(store::Error::Conflict(_))) => Err(PasskeyError::Duplicate),
         other => Ok(other?),
     }

@@ -98,9 +98,11 @@ impl Checked {
 }
 
 /// Ends the browser's session (`id_hash`, from its cookie) and revokes the
-/// refresh tokens issued in it. The tokens go first, then the session: if
-/// the store fails in between, the session is still there and a retry
-/// ends both. A store error is an error, never "nothing to end".
+/// refresh tokens issued in it; the clients that got tokens in it are told
+/// by back-channel (`super::backchannel`). The notices and tokens go first,
+/// then the session: if the store fails in between, the session is still
+/// there and a retry ends it all. A store error is an error, never
+/// "nothing to end".
 pub async fn end(
     ctx: &Ctx,
     current: Option<&Current>,
@@ -109,6 +111,13 @@ pub async fn end(
 ) -> Result<(), store::Error> {
     let revoked = match current {
         Some(current) => {
+            super::backchannel::sessions_ended(
+                ctx.store.as_ref(),
+                ctx.clock.now(),
+                &current.session.user_id,
+                super::backchannel::Ended::Session(&current.session.data.sid),
+            )
+            .await?;
             ctx.store
                 .revoke_families_for_user(
                     &current.session.user_id,

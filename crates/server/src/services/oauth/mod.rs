@@ -14,7 +14,8 @@
 //! - [`sign`]: what goes into access and ID tokens, and signing them;
 //! - [`claims`]: the standard claims of a user, by scope;
 //! - [`verify`]: the one check of a presented access token;
-//! - [`logout`]: ending a session and what was issued in it.
+//! - [`logout`]: ending a session and what was issued in it;
+//! - [`backchannel`]: telling clients a session ended (Back-Channel Logout).
 //!
 //! The protocol rules themselves (request parsing, scope narrowing, the
 //! interaction steps) are pure functions in `crates/oauth`; these modules
@@ -22,6 +23,7 @@
 //! routes extract, call one service, and map its typed outcome.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod client_auth;
 pub mod consent;

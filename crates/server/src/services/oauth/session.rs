@@ -45,14 +45,25 @@ pub async fn find(ctx: &Ctx, id_hash: &str) -> Result<Option<Current>, store::Er
 /// methods `amr`, ending `previous` (the id hash of the browser's old
 /// session, if any): a fresh id at every sign-in and every step up defeats
 /// session fixation. Returns the new session's id, for the cookie.
+///
+/// A step up (the same user again) keeps the session's `sid`: it is what
+/// relying parties know the session by (their ID tokens carry it), so the
+/// session's end is still announced to them under that name (Back-Channel
+/// Logout 1.0 §2.4) and RP-initiated logout still ends the refresh tokens
+/// issued before the step up. The `sid` is no credential; the cookie is.
 pub async fn start(
     ctx: &Ctx,
     previous: Option<&str>,
     user: UserRecord,
     amr: Vec<String>,
 ) -> Result<(Secret<String>, Current), store::Error> {
+    let mut sid = None;
     if let Some(old) = previous {
-        ctx.store.delete_session(old).await?;
+        if let Some(ended) = end(ctx, old).await?
+            && ended.user_id == user.id
+        {
+            sid = Some(ended.data.sid);
+        }
     }
     let token = random_token().map_err(|_| store::Error::Unavailable {
         message: "no randomness".into(),
@@ -67,7 +78,7 @@ pub async fn start(
         expires_at: now + seconds(ctx.config.session_max_age),
         idle_expires_at: now + seconds(ctx.config.session_idle_timeout),
         data: SessionData {
-            sid: uuid::Uuid::new_v4().to_string(),
+            sid: sid.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             amr,
         },
     };

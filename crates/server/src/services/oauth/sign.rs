@@ -161,7 +161,7 @@ pub fn issue_id_token(
 /// The algorithm of the client's ID tokens (OpenID Connect Dynamic Client
 /// Registration §2: RS256 unless registered otherwise). A stored value this
 /// version cannot sign with is refused, not replaced.
-fn id_token_alg(client: &store::ClientRecord) -> Result<crate::keys::Alg, IssueError> {
+pub(crate) fn id_token_alg(client: &store::ClientRecord) -> Result<crate::keys::Alg, IssueError> {
     match client.metadata.id_token_signed_response_alg.as_deref() {
         None => Ok(crate::keys::Alg::Rs256),
         Some(name) => crate::keys::Alg::parse(name).ok_or_else(|| {

@@ -352,8 +352,13 @@ async fn after_change(
 }
 
 async fn end_sessions(state: &crate::services::Ctx, user_id: &str) -> Result<()> {
-    state.store.delete_sessions_for_user(user_id).await?;
-    state.store.revoke_families_for_user(user_id, None).await?;
+    crate::services::users::credential_changed(
+        state.store.as_ref(),
+        state.clock.now(),
+        user_id,
+        None,
+    )
+    .await?;
     Ok(())
 }
 
@@ -366,7 +371,7 @@ pub async fn delete(
 ) -> Result<()> {
     let current = state.store.get_user(id).await?;
     check_if_match(if_match, current.version)?;
-    crate::services::users::delete(state.store.as_ref(), id).await?;
+    crate::services::users::delete(state.store.as_ref(), state.clock.now(), id).await?;
     tracing::info!(
         category = "security",
         event = "scim_user_deleted",

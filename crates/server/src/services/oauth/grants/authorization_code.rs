@@ -15,6 +15,7 @@ use super::{GrantError, InvalidGrant};
 use crate::config::seconds;
 use crate::opaque::hash_token;
 use crate::services::Ctx;
+use crate::services::oauth::backchannel;
 use crate::services::oauth::issue::{Grant, TokenSet, issue};
 use crate::services::oauth::resources::{self, Apis};
 
@@ -86,6 +87,8 @@ pub async fn exchange(
     let apis = Apis::resolve(ctx, client, &narrowed).await?;
     let scope = apis.scope(&granted, false)?;
     let refresh = super::new_family(client, derived(&code_hash, "family"), granted);
+    // Before the tokens: a client that got them is told when the session ends.
+    backchannel::record(ctx, client, &user.id, code.grant.sid.as_deref()).await?;
     let grant = Grant {
         grant_type: "authorization_code",
         client,
