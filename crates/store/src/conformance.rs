@@ -1786,50 +1786,6 @@ pub async fn concurrent_device_decisions_and_polls_have_one_winner(h: Harness) {
     assert_eq!(won, 1);
 }
 
-#[cfg(test)]
-mod registration {
-    /// Every case written here is registered in `conformance_tests!`, so no
-    /// case can be written and never run on a backend.
-    #[test]
-    fn every_case_is_registered() {
-        let source = include_str!("conformance.rs");
-        let (registered, cases) = source
-            .split_once("(@cases $factory:path;")
-            .map(|(head, _)| head)
-            .and_then(|head| head.rsplit_once("$crate::conformance_tests!(@cases $factory;"))
-            .map(|(_, list)| list)
-            .zip(Some(source))
-            .expect("the macro's case list");
-        let registered: Vec<&str> = registered
-            .split(')')
-            .next()
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .collect();
-        let written: Vec<&str> = cases
-            .lines()
-            .filter_map(|line| line.strip_prefix("pub async fn "))
-            .filter(|rest| rest.contains("(h: Harness)"))
-            .filter_map(|rest| rest.split('(').next())
-            .collect();
-        assert!(!written.is_empty());
-        for case in &written {
-            assert!(
-                registered.contains(case),
-                "{case} is never run: add it to conformance_tests!"
-            );
-        }
-        for case in &registered {
-            assert!(
-                written.contains(case),
-                "{case} is registered but not written"
-            );
-        }
-    }
-}
-
 fn session_client(user_id: &str, sid: &str, client_id: &str, expires_at: i64) -> SessionClient {
     SessionClient {
         user_id: user_id.into(),
@@ -1869,7 +1825,10 @@ pub async fn session_clients(h: Harness) {
     s.forget_session_clients("u-1", &[]).await.unwrap();
     // Expired means absent.
     h.clock.advance(50);
-    assert_eq!(s.session_clients("u-1").await.unwrap(), [b.clone()]);
+    assert_eq!(
+        s.session_clients("u-1").await.unwrap(),
+        std::slice::from_ref(&b)
+    );
     assert_eq!(s.session_clients("u-2").await.unwrap().len(), 1);
     s.record_session_client(&session_client("u-1", "sid-4", "c-1", T0 + 10))
         .await
@@ -1908,7 +1867,7 @@ pub async fn logout_notice_queue(h: Harness) {
     o.queue_logout_notices(&[again]).await.unwrap();
     assert_eq!(
         o.lease_logout_notices(10, 30).await.unwrap(),
-        [first.clone()]
+        std::slice::from_ref(&first)
     );
     // Leased: no one else gets it until the lease runs out.
     assert!(s.lease_logout_notices(10, 30).await.unwrap().is_empty());
@@ -1976,4 +1935,48 @@ pub async fn concurrent_leases_hand_each_notice_to_one(h: Harness) {
     let distinct: BTreeSet<_> = seen.iter().cloned().collect();
     assert_eq!(distinct.len(), seen.len(), "a notice went to two callers");
     assert_eq!(distinct.len(), 40);
+}
+
+#[cfg(test)]
+mod registration {
+    /// Every case written here is registered in `conformance_tests!`, so no
+    /// case can be written and never run on a backend.
+    #[test]
+    fn every_case_is_registered() {
+        let source = include_str!("conformance.rs");
+        let (registered, cases) = source
+            .split_once("(@cases $factory:path;")
+            .map(|(head, _)| head)
+            .and_then(|head| head.rsplit_once("$crate::conformance_tests!(@cases $factory;"))
+            .map(|(_, list)| list)
+            .zip(Some(source))
+            .expect("the macro's case list");
+        let registered: Vec<&str> = registered
+            .split(')')
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .collect();
+        let written: Vec<&str> = cases
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter(|rest| rest.contains("(h: Harness)"))
+            .filter_map(|rest| rest.split('(').next())
+            .collect();
+        assert!(!written.is_empty());
+        for case in &written {
+            assert!(
+                registered.contains(case),
+                "{case} is never run: add it to conformance_tests!"
+            );
+        }
+        for case in &registered {
+            assert!(
+                written.contains(case),
+                "{case} is registered but not written"
+            );
+        }
+    }
 }

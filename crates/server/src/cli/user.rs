@@ -156,7 +156,14 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), CliError> {
             print_json(&json!({"id": id, "factors": shown}))
         }
         UserCommand::Mfa(MfaCommand::Reset { id, factor }) => {
-            match mfa::reset(store, store::Clock::now(&SystemClock), &id, factor.as_deref()).await {
+            match mfa::reset(
+                store,
+                store::Clock::now(&SystemClock),
+                &id,
+                factor.as_deref(),
+            )
+            .await
+            {
                 Ok(removed) => print_json(&json!({"id": id, "removed": removed})),
                 Err(store::Error::NotFound) => Err(CliError::runtime(match factor {
                     Some(factor) => format!("user {id} has no factor {factor}"),
@@ -167,13 +174,18 @@ pub async fn run(command: UserCommand, ctx: Context) -> Result<(), CliError> {
         }
         // The same service as a SCIM delete: no membership, session or
         // refresh token outlives the user.
-        UserCommand::Delete { id } => match crate::services::users::delete(store, store::Clock::now(&SystemClock), &id).await {
-            Ok(()) => {
-                tracing::info!(category = "security", event = "user_deleted", user_id = %id, outcome = "success", "user deleted");
-                print_json(&json!({"id": id, "deleted": true}))
+        UserCommand::Delete { id } => {
+            match crate::services::users::delete(store, store::Clock::now(&SystemClock), &id).await
+            {
+                Ok(()) => {
+                    tracing::info!(category = "security", event = "user_deleted", user_id = %id, outcome = "success", "user deleted");
+                    print_json(&json!({"id": id, "deleted": true}))
+                }
+                Err(store::Error::NotFound) => {
+                    Err(CliError::runtime(format!("user {id} not found")))
+                }
+                Err(e) => Err(e.into()),
             }
-            Err(store::Error::NotFound) => Err(CliError::runtime(format!("user {id} not found"))),
-            Err(e) => Err(e.into()),
-        },
+        }
     }
 }

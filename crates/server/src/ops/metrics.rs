@@ -102,6 +102,10 @@ fn zero() {
         metrics::counter!("auth_rate_limited_total", "scope" => scope).increment(0);
     }
     metrics::counter!("auth_lockouts_total").increment(0);
+    for outcome in ["delivered", "retried", "abandoned"] {
+        metrics::counter!("auth_backchannel_logout_deliveries_total", "outcome" => outcome)
+            .increment(0);
+    }
     metrics::counter!("auth_http_connection_cap_reached_total").increment(0);
     metrics::counter!("auth_http_connections_shed_total").increment(0);
     metrics::counter!("auth_refresh_token_reuse_detected_total").increment(0);
@@ -143,6 +147,15 @@ fn describe() {
         "auth_store_operation_duration_seconds",
         Unit::Seconds,
         "Store operation latency, by backend and operation."
+    );
+    describe_counter!(
+        "auth_backchannel_logout_deliveries_total",
+        "Back-channel logout token deliveries, by outcome (delivered, retried, abandoned)."
+    );
+    describe_histogram!(
+        "auth_backchannel_logout_delay_seconds",
+        Unit::Seconds,
+        "From a session's end to the relying party's acceptance of its logout token."
     );
     describe_counter!(
         "auth_store_errors_total",

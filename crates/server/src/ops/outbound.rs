@@ -159,7 +159,10 @@ impl tower::Service<Name> for Guarded {
                 tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
             // Every address must be admitted, not just one: a host that
             // also resolves inside the network is refused altogether.
-            if let Some(refused) = addresses.iter().find(|a| !policy.admits_over(a.ip(), plain)) {
+            if let Some(refused) = addresses
+                .iter()
+                .find(|a| !policy.admits_over(a.ip(), plain))
+            {
                 return Err(std::io::Error::other(FetchError::Address(refused.ip())));
             }
             if addresses.is_empty() {
@@ -206,7 +209,11 @@ pub async fn fetch_json(policy: &Policy, url: &str) -> Result<Fetched, FetchErro
 /// `policy`, accepting a 200 or 204 answer (Back-Channel Logout 1.0 §2.8
 /// expects 200 and asks senders to take 204 as well). The answer's body is
 /// read (within [`MAX_BODY`]) and dropped.
-pub async fn post_form(policy: &Policy, url: &str, form: &[(&str, &str)]) -> Result<(), FetchError> {
+pub async fn post_form(
+    policy: &Policy,
+    url: &str,
+    form: &[(&str, &str)],
+) -> Result<(), FetchError> {
     let (uri, plain) = target(policy, url)?;
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
@@ -259,7 +266,11 @@ struct Answer {
 
 /// Sends `request` through a connector whose resolver keeps to `policy`,
 /// all of it within [`TIMEOUT`].
-async fn send(policy: &Policy, plain: bool, request: hyper::Request<Full<Bytes>>) -> Result<Answer, FetchError> {
+async fn send(
+    policy: &Policy,
+    plain: bool,
+    request: hyper::Request<Full<Bytes>>,
+) -> Result<Answer, FetchError> {
     let mut http = HttpConnector::new_with_resolver(Guarded(Arc::new(policy.clone()), plain));
     http.enforce_http(false);
     http.set_connect_timeout(Some(TIMEOUT));

@@ -166,9 +166,7 @@ pub async fn replace_registration(
         metadata: ClientMetadata {
             post_logout_redirect_uris: fresh.metadata.post_logout_redirect_uris,
             backchannel_logout_uri: fresh.metadata.backchannel_logout_uri,
-            backchannel_logout_session_required: fresh
-                .metadata
-                .backchannel_logout_session_required,
+            backchannel_logout_session_required: fresh.metadata.backchannel_logout_session_required,
             id_token_signed_response_alg: fresh.metadata.id_token_signed_response_alg,
             jwks: fresh.metadata.jwks,
             dpop_bound_access_tokens: fresh.metadata.dpop_bound_access_tokens,

@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 use store::{Store, UserRecord};
 
 use crate::password::{PasswordError, PasswordHasher};
-use crate::services::oauth::backchannel::{self, Ended};
 use crate::secret::Secret;
+use crate::services::oauth::backchannel::{self, Ended};
 
 #[derive(Debug, Default)]
 pub struct NewUser {
@@ -186,7 +186,7 @@ mod tests {
         store.create_user(&user).await.unwrap();
         let factor = fixtures::totp_factor("u-1", "f-1");
         store.insert_factor(&factor).await.unwrap();
-        super::delete(&store, "u-1").await.unwrap();
+        super::delete(&store, 0, "u-1").await.unwrap();
         assert!(store.list_factors("u-1").await.unwrap().is_empty());
     }
 }

@@ -18,7 +18,7 @@ pub const REDIRECT: &str = "https://app.example.test/callback";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 pub const PASSWORD: &str = "correct horse battery staple";
-const LOGGED_OUT: &str = "https://app.example.test/logged-out";
+pub const LOGGED_OUT: &str = "https://app.example.test/logged-out";
 
 /// A browser: no automatic redirects, a cookie jar.
 pub struct Browser {
@@ -171,8 +171,13 @@ impl Provider {
     }
 
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::start_with_client(env, &[]).await
+    }
+
+    /// [`Provider::start_with`], the client created with `client_args` too.
+    pub async fn start_with_client(env: &[(&str, &str)], client_args: &[&str]) -> Self {
         let app = TestApp::start(env).await;
-        let created = app.cli(&[
+        let mut args = vec![
             "client",
             "create",
             "--name",
@@ -183,7 +188,9 @@ impl Provider {
             "openid profile email groups",
             "--post-logout-redirect-uri",
             LOGGED_OUT,
-        ]);
+        ];
+        args.extend_from_slice(client_args);
+        let created = app.cli(&args);
         let user = stdout_json(&app.run(
             &[
                 "user",

@@ -265,6 +265,26 @@ async fn the_policy_refuses_in_rfc_7591_error_codes() {
             "invalid_redirect_uri",
         ),
         (json!(["not", "an", "object"]), "invalid_client_metadata"),
+        // Back-Channel Logout 1.0 §2.2: no fragment; http not for a public
+        // client (mcp_client is one).
+        (
+            with(
+                "backchannel_logout_uri",
+                json!("https://app.example.test/bcl#f"),
+            ),
+            "invalid_client_metadata",
+        ),
+        (
+            with(
+                "backchannel_logout_uri",
+                json!("http://app.example.test/bcl"),
+            ),
+            "invalid_client_metadata",
+        ),
+        (
+            with("backchannel_logout_session_required", json!("yes")),
+            "invalid_client_metadata",
+        ),
     ] {
         let response = register(&p, None, &body).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
@@ -304,7 +324,14 @@ async fn the_policy_refuses_in_rfc_7591_error_codes() {
     // registration (AUTH_REGISTRATION_CLIENT_TTL, 30 days by default).
     let mut body = mcp_client();
     body["token_endpoint_auth_method"] = json!("client_secret_post");
+    body["backchannel_logout_uri"] = json!("https://app.example.test/bcl?x=1");
+    body["backchannel_logout_session_required"] = json!(true);
     let info: Value = register(&p, None, &body).await.json().await.unwrap();
+    assert_eq!(
+        info["backchannel_logout_uri"],
+        "https://app.example.test/bcl?x=1"
+    );
+    assert_eq!(info["backchannel_logout_session_required"], true);
     assert!(info["client_secret"].as_str().unwrap().len() >= 43);
     assert_eq!(
         info["client_secret_expires_at"].as_i64().unwrap(),

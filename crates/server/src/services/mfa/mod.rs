@@ -96,7 +96,10 @@ mod tests {
             .insert_factor(&fixtures::totp_factor("u-1", "f-1"))
             .await
             .unwrap();
-        assert_eq!(super::reset(&store, "u-1", Some("f-1")).await.unwrap(), 1);
+        assert_eq!(
+            super::reset(&store, 0, "u-1", Some("f-1")).await.unwrap(),
+            1
+        );
         assert!(matches!(
             store.get_session("s-u-1").await,
             Err(store::Error::NotFound)
@@ -104,7 +107,7 @@ mod tests {
         assert!(store.get_session("s-u-2").await.is_ok());
         assert!(store.list_factors("u-1").await.unwrap().is_empty());
         assert!(matches!(
-            super::reset(&store, "nobody", None).await,
+            super::reset(&store, 0, "nobody", None).await,
             Err(store::Error::NotFound)
         ));
     }

@@ -31,7 +31,7 @@ use crate::services::Ctx;
 /// How many notices one replica takes from the queue at a time.
 pub const BATCH: usize = 32;
 /// How long a leased notice stays hidden from the other replicas.
-pub const LEASE_SECONDS: i64 = 60;
+pub const LEASE_SECONDS: i64 = 20;
 /// Attempts before a notice is given up.
 pub const MAX_ATTEMPTS: u32 = 12;
 /// The longest wait between two attempts.
@@ -260,7 +260,9 @@ async fn deliver(ctx: &Ctx, policy: &Policy, notice: &LogoutNotice) -> Result<()
         Err(e) => return Err(Undelivered::Failed(e.to_string())),
     };
     let Some(uri) = &client.metadata.backchannel_logout_uri else {
-        return Err(Undelivered::Gone("the client has no backchannel_logout_uri any more"));
+        return Err(Undelivered::Gone(
+            "the client has no backchannel_logout_uri any more",
+        ));
     };
     let alg = super::sign::id_token_alg(&client).map_err(|e| Undelivered::Failed(e.to_string()))?;
     let signer = ctx

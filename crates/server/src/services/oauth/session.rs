@@ -58,12 +58,11 @@ pub async fn start(
     amr: Vec<String>,
 ) -> Result<(Secret<String>, Current), store::Error> {
     let mut sid = None;
-    if let Some(old) = previous {
-        if let Some(ended) = end(ctx, old).await?
-            && ended.user_id == user.id
-        {
-            sid = Some(ended.data.sid);
-        }
+    if let Some(old) = previous
+        && let Some(ended) = end(ctx, old).await?
+        && ended.user_id == user.id
+    {
+        sid = Some(ended.data.sid);
     }
     let token = random_token().map_err(|_| store::Error::Unavailable {
         message: "no randomness".into(),
