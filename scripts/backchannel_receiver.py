@@ -26,6 +26,10 @@ import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# The default listen backlog (5) drops the connections of a burst, which
+# then wait a second for TCP to retry: a receiver's limit, not the sender's.
+ThreadingHTTPServer.request_queue_size = 256
+
 from jwcrypto import jwk, jwt
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"

@@ -29,6 +29,7 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
@@ -181,56 +182,162 @@ pub struct Fetched {
     pub max_age: Option<u64>,
 }
 
-/// GETs `url` under `policy`, accepting only a 200 answer.
-pub async fn fetch_json(policy: &Policy, url: &str) -> Result<Fetched, FetchError> {
-    let (uri, plain) = target(policy, url)?;
-    let request = hyper::Request::get(uri)
-        .header(hyper::header::ACCEPT, "application/json")
-        .header(hyper::header::USER_AGENT, "auth-service")
-        .body(Full::default())
-        .map_err(|e| FetchError::Connection(e.to_string()))?;
-    let response = send(policy, plain, request).await?;
-    // Redirects are not followed: a 3xx is an answer like any non-200.
-    if response.status != hyper::StatusCode::OK {
-        return Err(FetchError::Status(response.status.as_u16()));
-    }
-    let max_age = response
-        .headers
-        .get(hyper::header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
-        .and_then(max_age);
-    Ok(Fetched {
-        body: response.body,
-        max_age,
-    })
+/// The HTTP client of one connector: a resolver held to the policy, TLS
+/// with the system's roots.
+type HttpClient = Client<HttpsConnector<HttpConnector<Guarded>>, Full<Bytes>>;
+
+/// Requests held to one [`Policy`], for as many as a caller makes: built
+/// once (the system's CA roots are read here, not per request), cheap to
+/// clone, and pooling connections per host, which were judged when they
+/// were made.
+#[derive(Clone)]
+pub struct Outbound {
+    policy: Arc<Policy>,
+    https: HttpClient,
+    /// Plain http as well, when the policy allows it.
+    plain: Option<HttpClient>,
 }
 
-/// POSTs `form` (`application/x-www-form-urlencoded`) to `url` under
-/// `policy`, accepting a 200 or 204 answer (Back-Channel Logout 1.0 §2.8
-/// expects 200 and asks senders to take 204 as well). The answer's body is
-/// read (within [`MAX_BODY`]) and dropped.
-pub async fn post_form(
-    policy: &Policy,
-    url: &str,
-    form: &[(&str, &str)],
-) -> Result<(), FetchError> {
-    let (uri, plain) = target(policy, url)?;
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let request = hyper::Request::post(uri)
-        .header(
-            hyper::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .header(hyper::header::USER_AGENT, "auth-service")
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| FetchError::Connection(e.to_string()))?;
-    let response = send(policy, plain, request).await?;
-    match response.status {
-        hyper::StatusCode::OK | hyper::StatusCode::NO_CONTENT => Ok(()),
-        other => Err(FetchError::Status(other.as_u16())),
+impl std::fmt::Debug for Outbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbound")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
+}
+
+impl Outbound {
+    pub fn new(policy: Policy) -> Result<Self, FetchError> {
+        let policy = Arc::new(policy);
+        let client = |plain: bool| -> Result<HttpClient, FetchError> {
+            let mut http = HttpConnector::new_with_resolver(Guarded(Arc::clone(&policy), plain));
+            http.enforce_http(false);
+            http.set_connect_timeout(Some(TIMEOUT));
+            let builder = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_native_roots()
+                .map_err(|e| FetchError::Connection(format!("no CA certificates: {e}")))?;
+            let https = if plain {
+                builder.https_or_http()
+            } else {
+                builder.https_only()
+            }
+            .enable_http1()
+            .wrap_connector(http);
+            Ok(Client::builder(TokioExecutor::new()).build(https))
+        };
+        Ok(Self {
+            https: client(false)?,
+            plain: if policy.http_inside {
+                Some(client(true)?)
+            } else {
+                None
+            },
+            policy,
+        })
+    }
+
+    /// GETs `url`, accepting only a 200 answer.
+    pub async fn fetch_json(&self, url: &str) -> Result<Fetched, FetchError> {
+        let (uri, plain) = target(&self.policy, url)?;
+        let request = hyper::Request::get(uri)
+            .header(hyper::header::ACCEPT, "application/json")
+            .header(hyper::header::USER_AGENT, "auth-service")
+            .body(Full::default())
+            .map_err(|e| FetchError::Connection(e.to_string()))?;
+        let response = self.send(plain, request).await?;
+        // Redirects are not followed: a 3xx is an answer like any non-200.
+        if response.status != hyper::StatusCode::OK {
+            return Err(FetchError::Status(response.status.as_u16()));
+        }
+        let max_age = response
+            .headers
+            .get(hyper::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(max_age);
+        Ok(Fetched {
+            body: response.body,
+            max_age,
+        })
+    }
+
+    /// POSTs `form` (`application/x-www-form-urlencoded`) to `url`,
+    /// accepting a 200 or 204 answer (Back-Channel Logout 1.0 §2.8 expects
+    /// 200 and asks senders to take 204 as well).
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Result<(), FetchError> {
+        let (uri, plain) = target(&self.policy, url)?;
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let request = hyper::Request::post(uri)
+            .header(
+                hyper::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .header(hyper::header::USER_AGENT, "auth-service")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| FetchError::Connection(e.to_string()))?;
+        let response = self.send(plain, request).await?;
+        match response.status {
+            hyper::StatusCode::OK | hyper::StatusCode::NO_CONTENT => Ok(()),
+            other => Err(FetchError::Status(other.as_u16())),
+        }
+    }
+
+    /// Sends `request`, all of it within [`TIMEOUT`].
+    async fn send(
+        &self,
+        plain: bool,
+        request: hyper::Request<Full<Bytes>>,
+    ) -> Result<Answer, FetchError> {
+        let client = match (plain, &self.plain) {
+            (false, _) => &self.https,
+            (true, Some(plain)) => plain,
+            // `target` refused it already.
+            (true, None) => return Err(FetchError::Url(request.uri().to_string())),
+        };
+        let work = async {
+            let response = client.request(request).await.map_err(|e| {
+                // The resolver's refusal, as itself.
+                let mut source: Option<&dyn std::error::Error> = Some(&e);
+                while let Some(cause) = source {
+                    // io::Error hides its inner error from source().
+                    let inner = cause
+                        .downcast_ref::<std::io::Error>()
+                        .and_then(std::io::Error::get_ref)
+                        .and_then(|e| e.downcast_ref::<FetchError>());
+                    if let Some(refused) = inner.or_else(|| cause.downcast_ref::<FetchError>()) {
+                        return refused.clone();
+                    }
+                    source = cause.source();
+                }
+                FetchError::Connection(e.to_string())
+            })?;
+            let (parts, body) = response.into_parts();
+            // A refusal's body is not read: its status says enough.
+            let body = if parts.status.is_success() {
+                Limited::new(body, MAX_BODY)
+                    .collect()
+                    .await
+                    .map_err(|_| FetchError::TooLarge)?
+                    .to_bytes()
+            } else {
+                Bytes::new()
+            };
+            Ok(Answer {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
+        };
+        tokio::time::timeout(TIMEOUT, work)
+            .await
+            .map_err(|_| FetchError::Timeout)?
+    }
+}
+
+/// GETs `url` under `policy` once (an [`Outbound`] for one request).
+pub async fn fetch_json(policy: &Policy, url: &str) -> Result<Fetched, FetchError> {
+    Outbound::new(policy.clone())?.fetch_json(url).await
 }
 
 /// The URI of `url` and whether it is plain http, if the policy lets a
@@ -262,66 +369,6 @@ struct Answer {
     status: hyper::StatusCode,
     headers: hyper::HeaderMap,
     body: Bytes,
-}
-
-/// Sends `request` through a connector whose resolver keeps to `policy`,
-/// all of it within [`TIMEOUT`].
-async fn send(
-    policy: &Policy,
-    plain: bool,
-    request: hyper::Request<Full<Bytes>>,
-) -> Result<Answer, FetchError> {
-    let mut http = HttpConnector::new_with_resolver(Guarded(Arc::new(policy.clone()), plain));
-    http.enforce_http(false);
-    http.set_connect_timeout(Some(TIMEOUT));
-    let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| FetchError::Connection(format!("no CA certificates: {e}")))?;
-    let https = if plain {
-        builder.https_or_http()
-    } else {
-        builder.https_only()
-    }
-    .enable_http1()
-    .wrap_connector(http);
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let work = async {
-        let response = client.request(request).await.map_err(|e| {
-            // The resolver's refusal, as itself.
-            let mut source: Option<&dyn std::error::Error> = Some(&e);
-            while let Some(cause) = source {
-                // io::Error hides its inner error from source().
-                let inner = cause
-                    .downcast_ref::<std::io::Error>()
-                    .and_then(std::io::Error::get_ref)
-                    .and_then(|e| e.downcast_ref::<FetchError>());
-                if let Some(refused) = inner.or_else(|| cause.downcast_ref::<FetchError>()) {
-                    return refused.clone();
-                }
-                source = cause.source();
-            }
-            FetchError::Connection(e.to_string())
-        })?;
-        let (parts, body) = response.into_parts();
-        // A refusal's body is not read: its status says enough.
-        let body = if parts.status.is_success() {
-            Limited::new(body, MAX_BODY)
-                .collect()
-                .await
-                .map_err(|_| FetchError::TooLarge)?
-                .to_bytes()
-        } else {
-            Bytes::new()
-        };
-        Ok(Answer {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        })
-    };
-    tokio::time::timeout(TIMEOUT, work)
-        .await
-        .map_err(|_| FetchError::Timeout)?
 }
 
 /// `max-age` of a `Cache-Control` value (RFC 9111 §5.2.2.1); `no-store`
@@ -423,18 +470,22 @@ mod tests {
             allow: vec!["127.0.0.0/8".parse().unwrap()],
             http_inside: false,
         };
-        let e = post_form(&https_only, "http://127.0.0.1:9/logout", &[]).await;
+        let e = Outbound::new(https_only.clone())
+            .unwrap()
+            .post_form("http://127.0.0.1:9/logout", &[])
+            .await;
         assert!(matches!(e, Err(FetchError::Url(_))), "{e:?}");
-        let inside = Policy {
+        let inside = Outbound::new(Policy {
             http_inside: true,
             ..https_only
-        };
+        })
+        .unwrap();
         for url in ["http://1.1.1.1/logout", "http://10.0.0.1/logout"] {
-            let e = post_form(&inside, url, &[]).await;
+            let e = inside.post_form(url, &[]).await;
             assert!(matches!(e, Err(FetchError::Address(_))), "{url}: {e:?}");
         }
         // Allowed: it gets as far as connecting (nothing listens there).
-        let e = post_form(&inside, "http://127.0.0.1:9/logout", &[]).await;
+        let e = inside.post_form("http://127.0.0.1:9/logout", &[]).await;
         assert!(matches!(e, Err(FetchError::Connection(_))), "{e:?}");
     }
 }

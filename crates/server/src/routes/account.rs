@@ -350,13 +350,8 @@ async fn keep_this_session(
     current: session::Current,
     notice: &str,
 ) -> Response {
-    if let Err(e) = crate::services::users::credential_changed(
-        state.store.as_ref(),
-        state.clock.now(),
-        &current.user.id,
-        Some(&current.session),
-    )
-    .await
+    if let Err(e) =
+        crate::services::users::end_sessions(state, &current.user.id, Some(&current.session)).await
     {
         return unavailable(e);
     }

@@ -37,6 +37,9 @@ pub struct Ctx {
     pub passwords: crate::password::PasswordHasher,
     /// The APIs the token endpoint read lately (`apis::ApiCache`).
     pub apis: Arc<apis::ApiCache>,
+    /// Wakes this replica's back-channel logout worker when a session
+    /// ended here (`oauth::backchannel`); others find the notice by polling.
+    pub logouts: Arc<tokio::sync::Notify>,
     /// This server as a WebAuthn relying party; `None` when the issuer's
     /// host is an IP address, which WebAuthn does not take as an RP id.
     #[cfg(feature = "passkeys")]
@@ -65,6 +68,7 @@ impl Ctx {
             passkeys,
             config: Arc::new(config),
             apis: Arc::default(),
+            logouts: Arc::default(),
             store,
             master_key,
             keys,

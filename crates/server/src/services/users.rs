@@ -152,6 +152,18 @@ pub async fn credential_changed(
     Ok(())
 }
 
+/// [`credential_changed`] where a server runs it: this replica's logout
+/// worker starts on the notices at once rather than at its next poll.
+pub async fn end_sessions(
+    ctx: &crate::services::Ctx,
+    id: &str,
+    keep: Option<&store::Session>,
+) -> Result<(), store::Error> {
+    credential_changed(ctx.store.as_ref(), ctx.clock.now(), id, keep).await?;
+    ctx.logouts.notify_one();
+    Ok(())
+}
+
 /// Deletes a user and everything that would outlive it: its group
 /// memberships, browser sessions, refresh-token families and sign-in
 /// factors. In this order,

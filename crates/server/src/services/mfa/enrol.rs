@@ -153,13 +153,7 @@ pub(super) async fn added(
     } else {
         None
     };
-    crate::services::users::credential_changed(
-        ctx.store.as_ref(),
-        ctx.clock.now(),
-        &user.id,
-        Some(&current.session),
-    )
-    .await?;
+    crate::services::users::end_sessions(ctx, &user.id, Some(&current.session)).await?;
     metrics::counter!("auth_mfa_enrolments_total", "method" => method).increment(1);
     tracing::warn!(category = "security", event = "mfa_enrolled", user_id = %user.id, factor_id = %factor.id, method, outcome = "success", "a sign-in factor was added; the user's other sessions ended");
     Ok(Enrolled {
@@ -187,13 +181,7 @@ pub async fn remove(ctx: &Ctx, current: &Current, factor_id: &str) -> Result<(),
             }
         }
     }
-    crate::services::users::credential_changed(
-        ctx.store.as_ref(),
-        ctx.clock.now(),
-        &user.id,
-        Some(&current.session),
-    )
-    .await?;
+    crate::services::users::end_sessions(ctx, &user.id, Some(&current.session)).await?;
     tracing::warn!(category = "security", event = "mfa_removed", user_id = %user.id, factor_id = %factor_id, removed = 1, outcome = "success", "the user removed a sign-in factor; the user's other sessions ended");
     Ok(())
 }

@@ -17,7 +17,6 @@
 //! then given up and logged. The `jti` is the notice's id at every attempt,
 //! so a receiver that saw a token whose answer was lost can tell the retry.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use oauth::backchannel_logout::{Events, LIFETIME_SECONDS, LogoutToken, TYP};
@@ -25,7 +24,7 @@ use store::{LogoutNotice, SessionClient, Store};
 
 use crate::config::seconds;
 use crate::jwt;
-use crate::ops::outbound::{self, Policy};
+use crate::ops::outbound::{Outbound, Policy};
 use crate::services::Ctx;
 
 /// How many notices one replica takes from the queue at a time.
@@ -36,8 +35,10 @@ pub const LEASE_SECONDS: i64 = 20;
 pub const MAX_ATTEMPTS: u32 = 12;
 /// The longest wait between two attempts.
 pub const MAX_DELAY_SECONDS: i64 = 600;
-/// How often an idle worker looks at the queue.
-const POLL: Duration = Duration::from_millis(250);
+/// How often an idle worker looks at the queue for notices other replicas
+/// (or the command line) queued and retries that came due; a session that
+/// ends on this replica wakes it at once (`Ctx::logouts`).
+const POLL: Duration = Duration::from_secs(1);
 
 /// Records that `client` received tokens in session `sid` of `user_id`,
 /// if it wants to hear of the session's end (and there is a session: a
@@ -138,26 +139,36 @@ fn delay(attempts: u32) -> i64 {
 
 /// Starts this replica's delivery worker; it runs until the process ends.
 pub fn spawn(ctx: Ctx) -> tokio::task::JoinHandle<()> {
-    let policy = Arc::new(Policy {
-        allow: ctx.config.backchannel_logout_allow.clone(),
-        http_inside: true,
-    });
     tokio::spawn(async move {
+        let outbound = match Outbound::new(Policy {
+            allow: ctx.config.backchannel_logout_allow.clone(),
+            http_inside: true,
+        }) {
+            Ok(outbound) => outbound,
+            Err(e) => {
+                tracing::error!(error = %e, "back-channel logout tokens cannot be delivered");
+                return;
+            }
+        };
         let mut failing = false;
         loop {
             match ctx.store.lease_logout_notices(BATCH, LEASE_SECONDS).await {
-                Ok(notices) if notices.is_empty() => tokio::time::sleep(POLL).await,
+                Ok(notices) if notices.is_empty() => {
+                    // A wake-up that came while delivering is kept (a
+                    // stored permit), so none is missed.
+                    let _ = tokio::time::timeout(POLL, ctx.logouts.notified()).await;
+                }
                 Ok(notices) => {
                     failing = false;
                     let mut deliveries = tokio::task::JoinSet::new();
                     for notice in notices {
-                        let (ctx, policy) = (ctx.clone(), Arc::clone(&policy));
-                        deliveries.spawn(async move { settle(&ctx, &policy, notice).await });
+                        let (ctx, outbound) = (ctx.clone(), outbound.clone());
+                        deliveries.spawn(async move { settle(&ctx, &outbound, notice).await });
                     }
                     while deliveries.join_next().await.is_some() {}
                 }
                 Err(e) => {
-                    // Once per outage, not four times a second.
+                    // Once per outage, not once a second.
                     if !failing {
                         tracing::warn!(error = %e, "the back-channel logout queue cannot be read");
                     }
@@ -181,8 +192,8 @@ enum Undelivered {
 }
 
 /// One attempt at `notice`, and what follows from it in the queue.
-async fn settle(ctx: &Ctx, policy: &Policy, mut notice: LogoutNotice) {
-    let outcome = deliver(ctx, policy, &notice).await;
+async fn settle(ctx: &Ctx, outbound: &Outbound, mut notice: LogoutNotice) {
+    let outcome = deliver(ctx, outbound, &notice).await;
     let now = ctx.clock.now();
     let settled = match &outcome {
         Ok(()) => {
@@ -253,7 +264,7 @@ async fn settle(ctx: &Ctx, policy: &Policy, mut notice: LogoutNotice) {
 }
 
 /// Signs the notice's logout token and POSTs it to the client.
-async fn deliver(ctx: &Ctx, policy: &Policy, notice: &LogoutNotice) -> Result<(), Undelivered> {
+async fn deliver(ctx: &Ctx, outbound: &Outbound, notice: &LogoutNotice) -> Result<(), Undelivered> {
     let client = match ctx.store.get_client(&notice.client_id).await {
         Ok(client) => client,
         Err(store::Error::NotFound) => return Err(Undelivered::Gone("the client was deleted")),
@@ -281,7 +292,8 @@ async fn deliver(ctx: &Ctx, policy: &Policy, notice: &LogoutNotice) -> Result<()
         events: Events,
     };
     let token = jwt::sign(&signer, TYP, &claims).map_err(|e| Undelivered::Failed(e.to_string()))?;
-    outbound::post_form(policy, uri, &[("logout_token", &token)])
+    outbound
+        .post_form(uri, &[("logout_token", &token)])
         .await
         .map_err(|e| Undelivered::Failed(e.to_string()))
 }

@@ -118,6 +118,7 @@ pub async fn end(
                 super::backchannel::Ended::Session(&current.session.data.sid),
             )
             .await?;
+            ctx.logouts.notify_one();
             ctx.store
                 .revoke_families_for_user(
                     &current.session.user_id,

@@ -352,13 +352,7 @@ async fn after_change(
 }
 
 async fn end_sessions(state: &crate::services::Ctx, user_id: &str) -> Result<()> {
-    crate::services::users::credential_changed(
-        state.store.as_ref(),
-        state.clock.now(),
-        user_id,
-        None,
-    )
-    .await?;
+    crate::services::users::end_sessions(state, user_id, None).await?;
     Ok(())
 }
 
@@ -372,6 +366,7 @@ pub async fn delete(
     let current = state.store.get_user(id).await?;
     check_if_match(if_match, current.version)?;
     crate::services::users::delete(state.store.as_ref(), state.clock.now(), id).await?;
+    state.logouts.notify_one();
     tracing::info!(
         category = "security",
         event = "scim_user_deleted",
