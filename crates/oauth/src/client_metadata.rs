@@ -75,6 +75,12 @@ pub fn parse(body: &Value) -> Result<RegistrationRequest, RegistrationError> {
         Field::Registration,
         "RFC 9449 section 5.2",
     )?;
+    let require_pushed_authorization_requests = boolean(
+        object,
+        "require_pushed_authorization_requests",
+        Field::Registration,
+        "RFC 9126 section 6",
+    )?;
     let backchannel_logout_session_required = boolean(
         object,
         "backchannel_logout_session_required",
@@ -107,6 +113,7 @@ pub fn parse(body: &Value) -> Result<RegistrationRequest, RegistrationError> {
         backchannel_logout_session_required,
         jwks,
         dpop_bound_access_tokens,
+        require_pushed_authorization_requests,
         ..RegistrationRequest::default()
     })
 }

@@ -37,6 +37,9 @@ pub fn metadata(issuer: &str, id_token_algs: &[&str], assertion_algs: &[&str]) -
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "device_authorization_endpoint": format!("{issuer}/device_authorization"),
+        // RFC 9126 §5 (`crate::par`); whether every client must is the
+        // server's setting, added there.
+        "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "scopes_supported": claims::SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": response_modes,

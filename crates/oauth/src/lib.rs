@@ -5,8 +5,8 @@
 //! - requests: [`Params`] (each parameter at most once), [`authorize`]
 //!   (the authorization request and the sign-in and consent steps),
 //!   [`token_request`], [`token_exchange`] (RFC 8693), [`device`] (RFC
-//!   8628 device authorization), [`logout`], [`backchannel_logout`]
-//!   (the logout token);
+//!   8628 device authorization), [`par`] (RFC 9126 pushed requests),
+//!   [`logout`], [`backchannel_logout`] (the logout token);
 //! - clients: [`client_auth`] (presented credentials, assertion claims),
 //!   [`registration`] (RFC 7591 metadata), [`client_metadata`] (its JSON
 //!   form, for dynamic registration);
@@ -40,6 +40,7 @@ mod grant;
 pub mod id_token;
 pub mod introspection;
 pub mod logout;
+pub mod par;
 mod params;
 mod pkce;
 pub mod protected_resource;

@@ -34,6 +34,8 @@ pub struct RegistrationRequest {
     pub require_mfa: bool,
     /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
     pub dpop_bound_access_tokens: bool,
+    /// RFC 9126 §6: its authorization requests must be pushed.
+    pub require_pushed_authorization_requests: bool,
     /// A shorter access-token lifetime than the service's, in seconds.
     pub access_token_ttl: Option<u64>,
     /// Public keys for `private_key_jwt` (RFC 7523); no secret is issued.
@@ -132,6 +134,7 @@ pub struct Registration {
     pub first_party: bool,
     pub require_mfa: bool,
     pub dpop_bound_access_tokens: bool,
+    pub require_pushed_authorization_requests: bool,
     pub access_token_ttl: Option<u64>,
     /// Each key public and with its members named; the server checks that
     /// its JWT library can use it.
@@ -286,6 +289,7 @@ pub fn validate(
         first_party: request.first_party,
         require_mfa: request.require_mfa,
         dpop_bound_access_tokens: request.dpop_bound_access_tokens,
+        require_pushed_authorization_requests: request.require_pushed_authorization_requests,
         access_token_ttl: request.access_token_ttl,
         jwks: request.jwks.clone(),
         resources,

@@ -169,6 +169,10 @@ pub struct Config {
     /// `AUTH_TOKEN_EXCHANGE`: the RFC 8693 grant, for clients registered
     /// for it; off by default.
     pub token_exchange: bool,
+    /// `AUTH_REQUIRE_PUSHED_AUTHORIZATION_REQUESTS`: every authorization
+    /// request must come through `/par` (RFC 9126 §5); off by default, and
+    /// per client with `client create --require-pushed-authorization-requests`.
+    pub require_par: bool,
     /// `AUTH_EMAILS_VERIFIED`: the identity providers (and operators) that
     /// provision users verify their addresses, so claims say
     /// `email_verified: true`; off by default, as SCIM cannot say so.
@@ -314,6 +318,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("dpop_nonce", "false"),
     ("token_exchange", "false"),
     ("emails_verified", "false"),
+    ("require_pushed_authorization_requests", "false"),
     ("webfinger_domains", ""),
     ("client_id_metadata_documents", "false"),
     ("client_id_metadata_allow", ""),
@@ -456,6 +461,7 @@ impl Config {
             dpop_nonce: parse_bool(get("dpop_nonce")?)?,
             token_exchange: parse_bool(get("token_exchange")?)?,
             emails_verified: parse_bool(get("emails_verified")?)?,
+            require_par: parse_bool(get("require_pushed_authorization_requests")?)?,
             webfinger_domains: parse_domains(get("webfinger_domains")?)?,
             client_id_documents: parse_bool(get("client_id_metadata_documents")?)?,
             client_id_metadata_allow: parse_proxies(get("client_id_metadata_allow")?)?,
@@ -529,6 +535,7 @@ impl Config {
         view["dpop_nonce"] = serde_json::json!(self.dpop_nonce);
         view["token_exchange"] = serde_json::json!(self.token_exchange);
         view["emails_verified"] = serde_json::json!(self.emails_verified);
+        view["require_pushed_authorization_requests"] = serde_json::json!(self.require_par);
         view["webfinger_domains"] = serde_json::json!(self.webfinger_domains.join(","));
         view["client_id_metadata_documents"] = serde_json::json!(self.client_id_documents);
         view["client_id_metadata_allow"] = serde_json::json!(

@@ -91,6 +91,9 @@ pub struct ClientMetadata {
     /// RFC 9449 §5.2: its token requests must carry a DPoP proof.
     #[serde(default, skip_serializing_if = "is_false")]
     pub dpop_bound_access_tokens: bool,
+    /// RFC 9126 §6: its authorization requests must be pushed (`/par`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_pushed_authorization_requests: bool,
     /// Read from its client ID metadata document (`client_id` is its URL):
     /// when it was fetched and until when this copy is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]

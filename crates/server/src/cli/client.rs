@@ -52,6 +52,9 @@ pub enum ClientCommand {
         /// Its token requests must carry a DPoP proof (RFC 9449 dpop_bound_access_tokens).
         #[arg(long)]
         dpop_bound_access_tokens: bool,
+        /// Its authorization requests must be pushed to /par first (RFC 9126).
+        #[arg(long)]
+        require_pushed_authorization_requests: bool,
         /// A shorter access-token lifetime for this client (e.g. 5m); capped at AUTH_ACCESS_TOKEN_TTL.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         access_token_ttl: Option<std::time::Duration>,
@@ -97,6 +100,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
             first_party,
             require_mfa,
             dpop_bound_access_tokens,
+            require_pushed_authorization_requests,
             access_token_ttl,
             jwks_file,
             resources,
@@ -127,6 +131,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 first_party,
                 require_mfa,
                 dpop_bound_access_tokens,
+                require_pushed_authorization_requests,
                 access_token_ttl: access_token_ttl.map(|ttl| ttl.as_secs()),
                 jwks,
                 resources,

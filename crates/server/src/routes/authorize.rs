@@ -23,7 +23,15 @@ pub async fn get(
     jar: CookieJar,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    resume(&state, jar, params, Done::default()).await
+    resume(&state, jar, from_browser(params), Done::default()).await
+}
+
+/// A browser's parameters, without names under `auth-service:`: those
+/// mark what only the server adds (a pushed request,
+/// `services::oauth::par::PUSHED`), never what a browser may say.
+fn from_browser(mut params: Vec<(String, String)>) -> Vec<(String, String)> {
+    params.retain(|(name, _)| !name.starts_with("auth-service:"));
+    params
 }
 
 pub async fn post(
@@ -32,7 +40,7 @@ pub async fn post(
     body: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     match body {
-        Ok(Form(params)) => resume(&state, jar, params, Done::default()).await,
+        Ok(Form(params)) => resume(&state, jar, from_browser(params), Done::default()).await,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         Err(e) => error_page(
             StatusCode::BAD_REQUEST,

@@ -33,6 +33,10 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
     }
     // RFC 9449 §5.1.
     doc["dpop_signing_alg_values_supported"] = serde_json::json!(oauth::dpop::ALGS);
+    // RFC 9126 §5: absent means false.
+    if state.config.require_par {
+        doc["require_pushed_authorization_requests"] = serde_json::json!(true);
+    }
     if state.config.client_id_documents {
         doc["client_id_metadata_document_supported"] = serde_json::json!(true);
     }

@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", get(logout::get).post(logout::post))
         .route("/token", post(token::token))
         .route("/device_authorization", post(token::device_authorization))
+        .route("/par", post(token::pushed_authorization_request))
         .route("/device", get(device::form).post(device::enter))
         .route(
             "/device/confirm",

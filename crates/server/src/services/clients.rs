@@ -134,6 +134,8 @@ pub(crate) fn record_of(
             first_party: registration.first_party,
             require_mfa: registration.require_mfa,
             dpop_bound_access_tokens: registration.dpop_bound_access_tokens,
+            require_pushed_authorization_requests: registration
+                .require_pushed_authorization_requests,
             access_token_ttl: registration.access_token_ttl,
             jwks: registration.jwks,
             resources: identifiers(&registration.resources),
@@ -170,6 +172,9 @@ pub async fn replace_registration(
             id_token_signed_response_alg: fresh.metadata.id_token_signed_response_alg,
             jwks: fresh.metadata.jwks,
             dpop_bound_access_tokens: fresh.metadata.dpop_bound_access_tokens,
+            require_pushed_authorization_requests: fresh
+                .metadata
+                .require_pushed_authorization_requests,
             ..client.metadata
         },
         ..fresh
@@ -256,6 +261,7 @@ pub fn view(client: &ClientRecord) -> Value {
         "first_party": client.metadata.first_party,
         "require_mfa": client.metadata.require_mfa,
         "dpop_bound_access_tokens": client.metadata.dpop_bound_access_tokens,
+        "require_pushed_authorization_requests": client.metadata.require_pushed_authorization_requests,
         "resources": client.metadata.resources,
         "exchange_resources": client.metadata.exchange_resources,
         "access_token_ttl": client.metadata.access_token_ttl,

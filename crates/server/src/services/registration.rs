@@ -460,6 +460,9 @@ pub fn client_information(
     if client.metadata.dpop_bound_access_tokens {
         info["dpop_bound_access_tokens"] = json!(true);
     }
+    if client.metadata.require_pushed_authorization_requests {
+        info["require_pushed_authorization_requests"] = json!(true);
+    }
     if let Some(secret) = secret {
         info["client_secret"] = json!(secret);
     }

@@ -27,6 +27,7 @@ mod oauth;
 mod oidc;
 mod openapi;
 mod ops_kit;
+mod par;
 mod passkey;
 mod production;
 mod redis_cluster;

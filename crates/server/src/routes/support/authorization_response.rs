@@ -139,6 +139,11 @@ pub async fn resume(
         let user_code_hash = user_code_hash.to_owned();
         return crate::routes::device::resume(state, jar, &user_code_hash, done).await;
     }
+    let params = match crate::services::oauth::par::redeem(state, &params).await {
+        Ok(Some(pushed)) => pushed,
+        Ok(None) => params,
+        Err(e) => return failure(state, e),
+    };
     let (client, request) = match authorize::load(state, Params(&params)).await {
         Ok(loaded) => loaded,
         Err(e) => return failure(state, e),

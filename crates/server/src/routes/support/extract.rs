@@ -22,6 +22,10 @@ impl FormParams {
         Self(pairs)
     }
 
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.0
+    }
+
     /// The parameters, for the protocol crate's parsers.
     pub fn params(&self) -> Params<'_> {
         Params(&self.0)

@@ -11,8 +11,10 @@
 //! and a proof without it is refused with `use_dpop_nonce` (§8).
 
 mod device_authorization;
+mod par;
 
 pub use device_authorization::device_authorization;
+pub use par::push as pushed_authorization_request;
 
 use axum::Json;
 use axum::extract::State;

@@ -78,6 +78,15 @@ pub async fn load(
         }
         Err(e) => return Err(e.into()),
     };
+    // RFC 9126 §5, §6: refused on a page, since the parameters the browser
+    // brought are the ones pushing exists to keep from it.
+    if super::par::required(ctx, &client) && !super::par::is_pushed(params.0) {
+        return Err(AuthorizeFailure::Refused(AuthorizeError::Page(Error::new(
+            ErrorCode::InvalidRequest,
+            "This client must push its authorization requests (RFC 9126): use the \
+             pushed_authorization_request_endpoint.",
+        ))));
+    }
     let registered = RegisteredClient {
         client_id: &client.client_id,
         redirect_uris: &client.redirect_uris,

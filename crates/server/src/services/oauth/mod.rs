@@ -1,7 +1,8 @@
 //! The OAuth 2.0 and OpenID Connect services, one module per decision:
 //!
 //! - [`authorize`]: an authorization request's next step (sign in,
-//!   consent, or the code), and the code itself;
+//!   consent, or the code), and the code itself; [`par`]: pushed
+//!   authorization requests (RFC 9126);
 //! - [`consent`]: recording the user's consent;
 //! - [`device`]: device authorizations (RFC 8628) and the user's decision;
 //! - [`client_auth`]: whether a client's credentials are right;
@@ -33,6 +34,7 @@ pub mod grants;
 pub mod issue;
 pub mod login;
 pub mod logout;
+pub mod par;
 pub mod resources;
 pub mod session;
 pub mod sign;
