@@ -3,7 +3,7 @@
 //! that implements it, so a grant type, response mode, auth method, prompt
 //! value or PKCE method is advertised because the code handles it. What is
 //! not implemented is not listed: no implicit or hybrid response types, no
-//! password grant, no request objects.
+//! password grant, no `request_uri` but the server's own (RFC 9126).
 
 use serde_json::{Value, json};
 
@@ -55,7 +55,9 @@ pub fn metadata(issuer: &str, id_token_algs: &[&str], assertion_algs: &[&str]) -
         "acr_values_supported": crate::acr::Level::VALUES,
         "claims_supported": claims::CLAIMS_SUPPORTED,
         "claims_parameter_supported": false,
-        "request_parameter_supported": false,
+        // RFC 9101 (`crate::request_object`), signed with the client's keys.
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": assertion_algs,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
     })

@@ -33,6 +33,9 @@ pub enum ErrorCode {
     /// OpenID Connect Core §3.1.2.6, RFC 9126 §4: a `request_uri` that is
     /// unknown, used, expired or another client's.
     InvalidRequestUri,
+    /// RFC 9101 §7, OpenID Connect Core §3.1.2.6: the request object is
+    /// not signed by the client, or says something it may not.
+    InvalidRequestObject,
     /// RFC 8707 §2: a resource the client may not use, or not a resource.
     InvalidTarget,
     /// RFC 9449 §5.0: a DPoP proof is missing where required, or invalid.
@@ -82,6 +85,7 @@ impl ErrorCode {
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidRequestUri => "invalid_request_uri",
+            Self::InvalidRequestObject => "invalid_request_object",
             Self::InvalidTarget => "invalid_target",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",

@@ -6,6 +6,7 @@
 //!   (the authorization request and the sign-in and consent steps),
 //!   [`token_request`], [`token_exchange`] (RFC 8693), [`device`] (RFC
 //!   8628 device authorization), [`par`] (RFC 9126 pushed requests),
+//!   [`request_object`] (RFC 9101 signed requests),
 //!   [`logout`], [`backchannel_logout`] (the logout token);
 //! - clients: [`client_auth`] (presented credentials, assertion claims),
 //!   [`registration`] (RFC 7591 metadata), [`client_metadata`] (its JSON
@@ -46,6 +47,7 @@ mod pkce;
 pub mod protected_resource;
 mod redirect_uri;
 pub mod registration;
+pub mod request_object;
 pub mod resource;
 mod scope;
 pub mod token_exchange;

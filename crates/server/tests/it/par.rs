@@ -179,13 +179,6 @@ async fn a_request_uri_is_single_use_and_the_pushing_clients() {
             ],
             "an unknown reference",
         ),
-        (
-            vec![
-                ("client_id", p.client_id.as_str()),
-                ("request_uri", "https://x.example/r"),
-            ],
-            "not one of ours",
-        ),
     ] {
         let page = client().get(authorize(&p, &params)).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::BAD_REQUEST, "{why}");
@@ -194,6 +187,25 @@ async fn a_request_uri_is_single_use_and_the_pushing_clients() {
             "{why}"
         );
     }
+    // A request object by reference would make this server fetch a URL.
+    let page = client()
+        .get(authorize(
+            &p,
+            &[
+                ("client_id", &p.client_id),
+                ("request_uri", "https://x.example/r"),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("request_uri_not_supported")
+    );
     // Another client's name on the request_uri: refused (and spent).
     let other = request_uri(&p).await;
     let page = client()
@@ -253,4 +265,60 @@ async fn pushing_can_be_required_per_client_and_for_all() {
     );
     let direct = client().get(all.authorize_url(&[])).send().await.unwrap();
     assert_eq!(direct.status(), StatusCode::BAD_REQUEST);
+}
+
+/// RFC 9101 with a client that is not ours: authlib.jose signs request
+/// objects (sent at `/authorize` and pushed) and private_key_jwt
+/// assertions; objects signed by another key, for another audience, or
+/// outside their time are refused (scripts/jar_flow.py).
+#[tokio::test]
+async fn authlib_signs_request_objects() {
+    let p = Provider::start_with(&[("AUTH_ISSUER", "self")]).await;
+    let python = crate::ops_kit::python();
+    let script = format!("{}/../../scripts/jar_flow.py", env!("CARGO_MANIFEST_DIR"));
+    let private = p.server.dir.path().join("rp-private.json");
+    let public = p.server.dir.path().join("rp-jwks.json");
+    let keygen = std::process::Command::new(&python)
+        .arg(&script)
+        .arg("keygen")
+        .args([&private, &public])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{keygen:?}");
+    let created = p.cli(&[
+        "client",
+        "create",
+        "--name",
+        "authlib JAR",
+        "--redirect-uri",
+        "http://127.0.0.1:9/callback",
+        "--scope",
+        "openid profile",
+        "--first-party",
+        "--jwks-file",
+        public.to_str().unwrap(),
+    ]);
+    let args = vec![
+        script,
+        "flow".to_owned(),
+        p.base.clone(),
+        created["client_id"].as_str().unwrap().to_owned(),
+        private.to_str().unwrap().to_owned(),
+        "bjensen".to_owned(),
+        PASSWORD.to_owned(),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&python)
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("jar flow: ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

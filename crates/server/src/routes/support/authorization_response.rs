@@ -144,6 +144,11 @@ pub async fn resume(
         Ok(None) => params,
         Err(e) => return failure(state, e),
     };
+    let params = match crate::services::oauth::request_object::unpack(state, &params).await {
+        Ok(Some(unpacked)) => unpacked,
+        Ok(None) => params,
+        Err(e) => return failure(state, e),
+    };
     let (client, request) = match authorize::load(state, Params(&params)).await {
         Ok(loaded) => loaded,
         Err(e) => return failure(state, e),

@@ -81,6 +81,49 @@ pub async fn authenticate(
     }
 }
 
+/// Why a JWT the client signed names no key to verify it with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// Not one of [`ASSERTION_ALGS`], or not the `alg` the key names.
+    Algorithm,
+    /// The client registered no (usable) JWKS.
+    NoKeys,
+    /// No registered key has the `kid` (or there are several and no `kid`).
+    UnknownKey,
+}
+
+/// The client's registered key that verifies a JWT with `header`: the
+/// algorithm pinned to the asymmetric ones, and to the key's own `alg`
+/// when the key names one (RFC 7517 §4.4), so that no header can choose
+/// another use of the key. For assertions (RFC 7523) and request objects
+/// (RFC 9101).
+pub fn registered_key(
+    client: &ClientRecord,
+    header: &jsonwebtoken::Header,
+) -> Result<DecodingKey, KeyRefusal> {
+    if !ASSERTION_ALGS.contains(&header.alg) {
+        return Err(KeyRefusal::Algorithm);
+    }
+    let jwks = client
+        .metadata
+        .jwks
+        .as_ref()
+        .and_then(|j| serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(j.clone()).ok())
+        .ok_or(KeyRefusal::NoKeys)?;
+    let jwk = match &header.kid {
+        Some(kid) => jwks.find(kid),
+        None if jwks.keys.len() == 1 => jwks.keys.first(),
+        None => None,
+    }
+    .ok_or(KeyRefusal::UnknownKey)?;
+    if let Some(alg) = jwk.common.key_algorithm
+        && alg.to_string() != format!("{:?}", header.alg)
+    {
+        return Err(KeyRefusal::Algorithm);
+    }
+    DecodingKey::from_jwk(jwk).map_err(|_| KeyRefusal::UnknownKey)
+}
+
 /// RFC 7523 §3: signature by a registered key, `iss` and `sub` the
 /// client, then the claims ([`check_assertion`]), then single use.
 async fn verify_assertion(
@@ -91,24 +134,11 @@ async fn verify_assertion(
     let Ok(header) = jsonwebtoken::decode_header(assertion) else {
         return Ok(Err("malformed_assertion"));
     };
-    if !ASSERTION_ALGS.contains(&header.alg) {
-        return Ok(Err("assertion_algorithm"));
-    }
-    let Some(jwks) = client
-        .metadata
-        .jwks
-        .as_ref()
-        .and_then(|j| serde_json::from_value::<jsonwebtoken::jwk::JwkSet>(j.clone()).ok())
-    else {
-        return Ok(Err("no_registered_keys"));
-    };
-    let jwk = match &header.kid {
-        Some(kid) => jwks.find(kid),
-        None if jwks.keys.len() == 1 => jwks.keys.first(),
-        None => None,
-    };
-    let Some(key) = jwk.and_then(|jwk| DecodingKey::from_jwk(jwk).ok()) else {
-        return Ok(Err("unknown_assertion_key"));
+    let key = match registered_key(client, &header) {
+        Ok(key) => key,
+        Err(KeyRefusal::Algorithm) => return Ok(Err("assertion_algorithm")),
+        Err(KeyRefusal::NoKeys) => return Ok(Err("no_registered_keys")),
+        Err(KeyRefusal::UnknownKey) => return Ok(Err("unknown_assertion_key")),
     };
     let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[client.client_id.as_str()]);

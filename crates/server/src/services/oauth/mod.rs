@@ -2,7 +2,8 @@
 //!
 //! - [`authorize`]: an authorization request's next step (sign in,
 //!   consent, or the code), and the code itself; [`par`]: pushed
-//!   authorization requests (RFC 9126);
+//!   authorization requests (RFC 9126); [`request_object`]: signed ones
+//!   (RFC 9101);
 //! - [`consent`]: recording the user's consent;
 //! - [`device`]: device authorizations (RFC 8628) and the user's decision;
 //! - [`client_auth`]: whether a client's credentials are right;
@@ -35,6 +36,7 @@ pub mod issue;
 pub mod login;
 pub mod logout;
 pub mod par;
+pub mod request_object;
 pub mod resources;
 pub mod session;
 pub mod sign;

@@ -57,6 +57,15 @@ pub async fn push(
     mut params: Vec<(String, String)>,
 ) -> Result<PushedAuthorizationResponse, PushError> {
     par::check_pushed(Params(&params), &client.client_id).map_err(PushError::Protocol)?;
+    // RFC 9126 §3: a pushed request may be a request object; kept as the
+    // parameters it carries, judged as they will be used.
+    if let Some(request) = Params(&params)
+        .get("request")
+        .map_err(PushError::Protocol)?
+    {
+        params =
+            super::request_object::verify(ctx, client, request).map_err(PushError::Protocol)?;
+    }
     if params.iter().any(|(n, _)| n.starts_with("auth-service:")) {
         return Err(PushError::Protocol(Error::new(
             ErrorCode::InvalidRequest,
@@ -136,10 +145,12 @@ pub async fn redeem(
             "client_id is required with request_uri (RFC 9126 section 4)",
         ));
     };
+    // Request objects by reference (RFC 9101 §5.2) would have this server
+    // fetch a URL a browser brought: only pushed requests are taken.
     let Some(reference) = par::reference(request_uri) else {
         return Err(refuse(
-            ErrorCode::InvalidRequestUri,
-            "request_uri is not one this server issued",
+            ErrorCode::RequestUriNotSupported,
+            "only request_uri values from the pushed_authorization_request_endpoint are supported",
         ));
     };
     let gone = || {
