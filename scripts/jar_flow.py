@@ -8,7 +8,8 @@ Usage: jar_flow.py keygen PRIVATE_JWK PUBLIC_JWKS
   keygen  writes an RSA signing key, and the JWKS to register
           (client create --jwks-file PUBLIC_JWKS)
   flow    the client: private_key_jwt, redirect URI
-          http://127.0.0.1:9/callback, scope "openid profile", first party
+          http://127.0.0.1:9/callback, scope "openid profile", first party,
+          --require-signed-request-object
 
 Checks: discovery says request objects are supported; a signed request at
 /authorize signs the user in and returns a code for the object's redirect
@@ -128,7 +129,16 @@ def flow(base, client_id, private_path, username, password):
     sign_in({"client_id": client_id, "request_uri": pushed.json()["request_uri"]}, claims, verifier,
             "request pushed")
 
-    # Refused: another key, another audience, expired, not yet valid.
+    # The client requires signed requests (RFC 9101 §10.5): a plain one is
+    # refused, with the same parameters the object carried.
+    claims, _ = request_object()
+    plain = {k: v for k, v in claims.items() if k not in ("iss", "aud", "iat", "nbf", "exp")}
+    page = requests.get(f"{meta['authorization_endpoint']}?" + urlencode(plain), allow_redirects=False)
+    check("a plain request is refused", page.status_code == 400 and "signed request objects" in page.text,
+          f"{page.status_code} {page.text[:300]}")
+
+    # Refused: another key, another audience, expired, not yet valid, or a
+    # claim named as only the server names its own markers.
     stranger = JsonWebKey.generate_key("RSA", 2048, options={"kid": "rp-jar-1"}, is_private=True)
     now = int(time.time())
     for label, request in [
@@ -136,6 +146,7 @@ def flow(base, client_id, private_path, username, password):
         ("for another audience", sign(request_object(aud="https://other.example")[0])),
         ("expired", sign(request_object(iat=now - 600, nbf=now - 600, exp=now - 300)[0])),
         ("not yet valid", sign(request_object(nbf=now + 600, exp=now + 900)[0])),
+        ("with a reserved name", sign(request_object(**{"auth-service:pushed": "1"})[0])),
     ]:
         page = requests.get(f"{meta['authorization_endpoint']}?" + urlencode(
             {"client_id": client_id, "request": request}), allow_redirects=False)

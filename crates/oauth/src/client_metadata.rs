@@ -81,6 +81,12 @@ pub fn parse(body: &Value) -> Result<RegistrationRequest, RegistrationError> {
         Field::Registration,
         "RFC 9126 section 6",
     )?;
+    let require_signed_request_object = boolean(
+        object,
+        "require_signed_request_object",
+        Field::Registration,
+        "RFC 9101 section 10.5",
+    )?;
     let backchannel_logout_session_required = boolean(
         object,
         "backchannel_logout_session_required",
@@ -114,6 +120,7 @@ pub fn parse(body: &Value) -> Result<RegistrationRequest, RegistrationError> {
         jwks,
         dpop_bound_access_tokens,
         require_pushed_authorization_requests,
+        require_signed_request_object,
         ..RegistrationRequest::default()
     })
 }

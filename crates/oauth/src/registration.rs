@@ -36,6 +36,8 @@ pub struct RegistrationRequest {
     pub dpop_bound_access_tokens: bool,
     /// RFC 9126 §6: its authorization requests must be pushed.
     pub require_pushed_authorization_requests: bool,
+    /// RFC 9101 §10.5: its authorization requests must be signed.
+    pub require_signed_request_object: bool,
     /// A shorter access-token lifetime than the service's, in seconds.
     pub access_token_ttl: Option<u64>,
     /// Public keys for `private_key_jwt` (RFC 7523); no secret is issued.
@@ -135,6 +137,7 @@ pub struct Registration {
     pub require_mfa: bool,
     pub dpop_bound_access_tokens: bool,
     pub require_pushed_authorization_requests: bool,
+    pub require_signed_request_object: bool,
     pub access_token_ttl: Option<u64>,
     /// Each key public and with its members named; the server checks that
     /// its JWT library can use it.
@@ -226,6 +229,12 @@ pub fn validate(
     if request.access_token_ttl == Some(0) {
         return Err(E::new(Field::AccessTokenTtl, "must be at least one second"));
     }
+    if request.require_signed_request_object && request.jwks.is_none() {
+        return Err(E::new(
+            Field::Jwks,
+            "require_signed_request_object needs the keys (jwks) the requests are signed with",
+        ));
+    }
     if let Some(jwks) = &request.jwks {
         if request.public {
             return Err(E::new(
@@ -290,6 +299,7 @@ pub fn validate(
         require_mfa: request.require_mfa,
         dpop_bound_access_tokens: request.dpop_bound_access_tokens,
         require_pushed_authorization_requests: request.require_pushed_authorization_requests,
+        require_signed_request_object: request.require_signed_request_object,
         access_token_ttl: request.access_token_ttl,
         jwks: request.jwks.clone(),
         resources,

@@ -94,6 +94,10 @@ pub struct ClientMetadata {
     /// RFC 9126 §6: its authorization requests must be pushed (`/par`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_pushed_authorization_requests: bool,
+    /// RFC 9101 §10.5: its authorization requests must be request objects
+    /// signed with its keys.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_signed_request_object: bool,
     /// Read from its client ID metadata document (`client_id` is its URL):
     /// when it was fetched and until when this copy is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -55,6 +55,10 @@ pub enum ClientCommand {
         /// Its authorization requests must be pushed to /par first (RFC 9126).
         #[arg(long)]
         require_pushed_authorization_requests: bool,
+        /// Its authorization requests must be request objects signed with
+        /// its --jwks-file keys (RFC 9101).
+        #[arg(long)]
+        require_signed_request_object: bool,
         /// A shorter access-token lifetime for this client (e.g. 5m); capped at AUTH_ACCESS_TOKEN_TTL.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         access_token_ttl: Option<std::time::Duration>,
@@ -101,6 +105,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
             require_mfa,
             dpop_bound_access_tokens,
             require_pushed_authorization_requests,
+            require_signed_request_object,
             access_token_ttl,
             jwks_file,
             resources,
@@ -132,6 +137,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 require_mfa,
                 dpop_bound_access_tokens,
                 require_pushed_authorization_requests,
+                require_signed_request_object,
                 access_token_ttl: access_token_ttl.map(|ttl| ttl.as_secs()),
                 jwks,
                 resources,

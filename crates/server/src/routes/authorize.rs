@@ -27,10 +27,10 @@ pub async fn get(
 }
 
 /// A browser's parameters, without names under `auth-service:`: those
-/// mark what only the server adds (a pushed request,
-/// `services::oauth::par::PUSHED`), never what a browser may say.
+/// mark what only the server adds (a pushed or a signed request,
+/// `services::oauth::par::reserved`), never what a browser may say.
 fn from_browser(mut params: Vec<(String, String)>) -> Vec<(String, String)> {
-    params.retain(|(name, _)| !name.starts_with("auth-service:"));
+    params.retain(|(name, _)| !crate::services::oauth::par::reserved(name));
     params
 }
 

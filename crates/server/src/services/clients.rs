@@ -136,6 +136,7 @@ pub(crate) fn record_of(
             dpop_bound_access_tokens: registration.dpop_bound_access_tokens,
             require_pushed_authorization_requests: registration
                 .require_pushed_authorization_requests,
+            require_signed_request_object: registration.require_signed_request_object,
             access_token_ttl: registration.access_token_ttl,
             jwks: registration.jwks,
             resources: identifiers(&registration.resources),
@@ -175,6 +176,7 @@ pub async fn replace_registration(
             require_pushed_authorization_requests: fresh
                 .metadata
                 .require_pushed_authorization_requests,
+            require_signed_request_object: fresh.metadata.require_signed_request_object,
             ..client.metadata
         },
         ..fresh
@@ -262,6 +264,7 @@ pub fn view(client: &ClientRecord) -> Value {
         "require_mfa": client.metadata.require_mfa,
         "dpop_bound_access_tokens": client.metadata.dpop_bound_access_tokens,
         "require_pushed_authorization_requests": client.metadata.require_pushed_authorization_requests,
+        "require_signed_request_object": client.metadata.require_signed_request_object,
         "resources": client.metadata.resources,
         "exchange_resources": client.metadata.exchange_resources,
         "access_token_ttl": client.metadata.access_token_ttl,

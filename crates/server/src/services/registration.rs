@@ -463,6 +463,9 @@ pub fn client_information(
     if client.metadata.require_pushed_authorization_requests {
         info["require_pushed_authorization_requests"] = json!(true);
     }
+    if client.metadata.require_signed_request_object {
+        info["require_signed_request_object"] = json!(true);
+    }
     if let Some(secret) = secret {
         info["client_secret"] = json!(secret);
     }

@@ -295,6 +295,7 @@ async fn authlib_signs_request_objects() {
         "--scope",
         "openid profile",
         "--first-party",
+        "--require-signed-request-object",
         "--jwks-file",
         public.to_str().unwrap(),
     ]);

@@ -87,6 +87,15 @@ pub async fn load(
              pushed_authorization_request_endpoint.",
         ))));
     }
+    // RFC 9101 §10.5: likewise for a client whose requests must be signed.
+    if client.metadata.require_signed_request_object && !super::request_object::is_signed(params.0)
+    {
+        return Err(AuthorizeFailure::Refused(AuthorizeError::Page(Error::new(
+            ErrorCode::InvalidRequest,
+            "This client must send its authorization requests as signed request objects \
+             (RFC 9101).",
+        ))));
+    }
     let registered = RegisteredClient {
         client_id: &client.client_id,
         redirect_uris: &client.redirect_uris,

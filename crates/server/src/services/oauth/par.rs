@@ -37,6 +37,12 @@ pub enum PushError {
     Store(#[from] store::Error),
 }
 
+/// Whether a parameter name is one only this server adds ([`PUSHED`],
+/// `super::request_object::SIGNED`).
+pub fn reserved(name: &str) -> bool {
+    name.starts_with("auth-service:")
+}
+
 /// Whether `client`'s authorization requests must be pushed: the
 /// server's setting or the client's (RFC 9126 §5, §6).
 pub fn required(ctx: &Ctx, client: &ClientRecord) -> bool {
@@ -57,6 +63,12 @@ pub async fn push(
     mut params: Vec<(String, String)>,
 ) -> Result<PushedAuthorizationResponse, PushError> {
     par::check_pushed(Params(&params), &client.client_id).map_err(PushError::Protocol)?;
+    if params.iter().any(|(n, _)| reserved(n)) {
+        return Err(PushError::Protocol(Error::new(
+            ErrorCode::InvalidRequest,
+            "parameter names under auth-service: are reserved",
+        )));
+    }
     // RFC 9126 §3: a pushed request may be a request object; kept as the
     // parameters it carries, judged as they will be used.
     if let Some(request) = Params(&params)
@@ -65,12 +77,6 @@ pub async fn push(
     {
         params =
             super::request_object::verify(ctx, client, request).map_err(PushError::Protocol)?;
-    }
-    if params.iter().any(|(n, _)| n.starts_with("auth-service:")) {
-        return Err(PushError::Protocol(Error::new(
-            ErrorCode::InvalidRequest,
-            "parameter names under auth-service: are reserved",
-        )));
     }
     if !params.iter().any(|(n, _)| n == "client_id") {
         params.push(("client_id".to_owned(), client.client_id.clone()));

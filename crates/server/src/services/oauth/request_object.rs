@@ -17,6 +17,17 @@ use super::authorize::AuthorizeFailure;
 use super::client_auth::{KeyRefusal, registered_key};
 use crate::services::Ctx;
 
+/// The parameter [`verify`] adds to a signed request's parameters; like
+/// `super::par::PUSHED`, no browser can send it (`routes::authorize`).
+pub const SIGNED: (&str, &str) = ("auth-service:signed", "1");
+
+/// Whether `params` came from a request object the client signed.
+pub fn is_signed(params: &[(String, String)]) -> bool {
+    params
+        .iter()
+        .any(|(n, v)| (n.as_str(), v.as_str()) == SIGNED)
+}
+
 fn refuse(description: impl Into<String>) -> Error {
     Error::new(ErrorCode::InvalidRequestObject, description)
 }
@@ -82,5 +93,10 @@ pub fn verify(
     let claims = jsonwebtoken::decode::<Map<String, Value>>(request, &key, &validation)
         .map_err(|e| refuse(format!("the request object is not valid: {e}")))?
         .claims;
-    parameters(&claims, &client.client_id, ctx.clock.now())
+    let mut params = parameters(&claims, &client.client_id, ctx.clock.now())?;
+    if let Some((name, _)) = params.iter().find(|(n, _)| super::par::reserved(n)) {
+        return Err(refuse(format!("{name} is reserved")));
+    }
+    params.push((SIGNED.0.to_owned(), SIGNED.1.to_owned()));
+    Ok(params)
 }
