@@ -14,7 +14,8 @@
 //! - APIs: [`resource`] (RFC 8707 resource indicators),
 //!   [`protected_resource`] (RFC 9728 metadata);
 //! - tokens: [`access_token`] (RFC 9068 claims and their checks),
-//!   [`id_token`], [`claims`] (a user's claims by scope), [`Scope::narrow`],
+//!   [`id_token`], [`claims`] (a user's claims by scope),
+//!   [`claim_mapping`] (a client's own claims), [`Scope::narrow`],
 //!   [`bearer`] (RFC 6750), [`dpop`] (RFC 9449 proofs), [`introspection`]
 //!   (RFC 7662 answers);
 //! - authentication levels: [`acr`] (`acr` values and RFC 8176 methods);
@@ -30,6 +31,7 @@ pub mod acr;
 pub mod authorize;
 pub mod backchannel_logout;
 pub mod bearer;
+pub mod claim_mapping;
 pub mod claims;
 pub mod client_auth;
 pub mod client_metadata;

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use crate::claim_mapping::ClaimMapping;
 use crate::client_auth::AuthMethod;
 use crate::resource::ResourceIndicator;
 use crate::{GrantType, RedirectUri, Scope};
@@ -48,6 +49,8 @@ pub struct RegistrationRequest {
     pub default_resource: Option<String>,
     /// The APIs it may exchange tokens for (RFC 8693).
     pub exchange_resources: Vec<String>,
+    /// Its own claims (`crate::claim_mapping` specs).
+    pub claims: Vec<String>,
 }
 
 /// The registration field a problem is about, by its RFC 7591 §2 name;
@@ -68,6 +71,8 @@ pub enum Field {
     Resources,
     /// Not RFC 7591's: the API its tokens are for by default.
     DefaultResource,
+    /// Not RFC 7591's: the client's own claims (`crate::claim_mapping`).
+    Claims,
     /// The combination of fields (e.g. a public client with
     /// client_credentials).
     Registration,
@@ -89,6 +94,7 @@ impl Field {
             Self::TokenEndpointAuthMethod => "token_endpoint_auth_method",
             Self::Resources => "resources",
             Self::DefaultResource => "default_resource",
+            Self::Claims => "claims",
             Self::Registration => "client metadata",
         }
     }
@@ -148,6 +154,8 @@ pub struct Registration {
     pub default_resource: Option<ResourceIndicator>,
     /// Without duplicates.
     pub exchange_resources: Vec<ResourceIndicator>,
+    /// In the order given; one per claim name.
+    pub claims: Vec<ClaimMapping>,
 }
 
 /// Validates `request`; `id_token_algs` are the algorithms the server
@@ -284,6 +292,17 @@ pub fn validate(
             Some(resource)
         }
     };
+    let mut claims: Vec<ClaimMapping> = Vec::new();
+    for spec in &request.claims {
+        let mapping = ClaimMapping::parse(spec).map_err(|e| E::new(Field::Claims, e))?;
+        if claims.iter().any(|m| m.claim == mapping.claim) {
+            return Err(E::new(
+                Field::Claims,
+                format!("{} is mapped twice", mapping.claim),
+            ));
+        }
+        claims.push(mapping);
+    }
     let auth_method = auth_method(request)?;
     Ok(Registration {
         client_name: client_name.to_owned(),
@@ -305,6 +324,7 @@ pub fn validate(
         resources,
         default_resource,
         exchange_resources,
+        claims,
     })
 }
 

@@ -94,6 +94,10 @@ pub struct ClientMetadata {
     /// RFC 9126 §6: its authorization requests must be pushed (`/par`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_pushed_authorization_requests: bool,
+    /// Claims its ID tokens and userinfo carry beyond the standard ones,
+    /// as `oauth::claim_mapping` specs (`client create --claim`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claim_mappings: Vec<String>,
     /// RFC 9101 §10.5: its authorization requests must be request objects
     /// signed with its keys.
     #[serde(default, skip_serializing_if = "is_false")]

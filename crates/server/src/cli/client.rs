@@ -75,6 +75,11 @@ pub enum ClientCommand {
         /// urn:ietf:params:oauth:grant-type:token-exchange; repeatable).
         #[arg(long = "exchange-resource", value_name = "URI")]
         exchange_resources: Vec<String>,
+        /// A claim of its own in ID tokens and userinfo (repeatable):
+        /// NAME=claim:OTHER (rename a standard claim), NAME=scim:PATH (a
+        /// SCIM attribute, e.g. enterprise:department), NAME=value:TEXT.
+        #[arg(long = "claim", value_name = "NAME=SOURCE")]
+        claims: Vec<String>,
     },
     /// List every client.
     List,
@@ -111,6 +116,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
             resources,
             default_resource,
             exchange_resources,
+            claims,
         } => {
             let jwks = match jwks_file {
                 None => None,
@@ -143,6 +149,7 @@ pub async fn run(command: ClientCommand, ctx: Context) -> Result<(), CliError> {
                 resources,
                 default_resource,
                 exchange_resources,
+                claims,
                 token_endpoint_auth_method: None,
             };
             let now = store::Clock::now(&SystemClock);
@@ -197,6 +204,7 @@ fn flag(field: Field) -> Option<&'static str> {
         Field::Jwks => "--jwks-file",
         Field::Resources => "--resource",
         Field::DefaultResource => "--default-resource",
+        Field::Claims => "--claim",
         Field::Registration | Field::TokenEndpointAuthMethod => return None,
     })
 }

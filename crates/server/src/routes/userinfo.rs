@@ -92,7 +92,8 @@ pub async fn userinfo(
             "the access token was not issued for a user",
         ));
     };
-    let mut response = Json(claims::lookup(&state, user, &scopes).await?).into_response();
+    let mut response =
+        Json(claims::lookup(&state, &verified.client, user, &scopes).await?).into_response();
     no_store(response.headers_mut());
     Ok(response)
 }

@@ -145,6 +145,7 @@ pub(crate) fn record_of(
                 .as_ref()
                 .map(|r| r.as_str().to_owned()),
             exchange_resources: identifiers(&registration.exchange_resources),
+            claim_mappings: registration.claims.iter().map(|m| m.spec()).collect(),
             ..ClientMetadata::default()
         },
     }
@@ -267,6 +268,7 @@ pub fn view(client: &ClientRecord) -> Value {
         "require_signed_request_object": client.metadata.require_signed_request_object,
         "resources": client.metadata.resources,
         "exchange_resources": client.metadata.exchange_resources,
+        "claims": client.metadata.claim_mappings,
         "access_token_ttl": client.metadata.access_token_ttl,
         "minted_tokens": client.metadata.minted_tokens,
         "disabled": client.metadata.disabled,

@@ -1187,3 +1187,88 @@ async fn emails_are_claimed_verified_when_the_operator_says_so() {
         .unwrap();
     assert_eq!(userinfo["email_verified"], true);
 }
+
+/// Issue 16 item 6: a client's own claims, in the ID token and at
+/// userinfo: a standard claim renamed, a SCIM enterprise attribute, and a
+/// fixed value; protocol claims cannot be mapped.
+#[tokio::test]
+async fn a_clients_claim_mappings_shape_its_id_token_and_userinfo() {
+    let p = Provider::start_with_client(
+        &[],
+        &[
+            "--claim",
+            "login=claim:preferred_username",
+            "--claim",
+            "department=scim:enterprise:department",
+            "--claim",
+            "tenant=value:acme",
+        ],
+    )
+    .await;
+    let refused = p.run(
+        &[
+            "client",
+            "create",
+            "--name",
+            "x",
+            "--claim",
+            "sub=value:admin",
+        ],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--claim"));
+
+    let env = p.cli_env();
+    let idp = crate::helpers::service_client(&env, "scim:write");
+    let token = crate::helpers::service_token(&p.base, (&idp.0, &idp.1)).await;
+    let created = reqwest::Client::new()
+        .post(format!("{}/scim/v2/Users", p.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/scim+json")
+        .body(
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                "userName": "kim@example.com",
+                "password": "S3cret-pass-for-kim",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":
+                    {"department": "Tour Operations"}
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let mut browser = Browser::new();
+    let callback = p
+        .sign_in_as(&mut browser, &[], "kim@example.com", "S3cret-pass-for-kim")
+        .await;
+    let tokens: Value = p
+        .exchange(&query(&callback)["code"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = crate::mfa::payload(tokens["id_token"].as_str().unwrap());
+    let userinfo: Value = reqwest::Client::new()
+        .get(format!("{}/userinfo", p.base))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for claims in [&id, &userinfo] {
+        assert_eq!(claims["login"], "kim@example.com", "{claims}");
+        assert!(
+            claims.get("preferred_username").is_none(),
+            "renamed: {claims}"
+        );
+        assert_eq!(claims["department"], "Tour Operations", "{claims}");
+        assert_eq!(claims["tenant"], "acme", "{claims}");
+    }
+    assert_eq!(id["sub"], userinfo["sub"]);
+}

@@ -152,7 +152,7 @@ pub async fn issue(ctx: &Ctx, grant: Grant<'_>) -> Result<TokenSet, IssueFailure
         // An exchange issues an access token only (RFC 8693 §2.2.1).
         Some(user) if scope.contains("openid") && exchange.is_none() => {
             let profile =
-                super::claims::lookup(ctx, user, &scope.iter().collect::<Vec<_>>()).await?;
+                super::claims::lookup(ctx, client, user, &scope.iter().collect::<Vec<_>>()).await?;
             let auth = Authentication {
                 issuer: &ctx.config.issuer,
                 user_id: &user.id,
