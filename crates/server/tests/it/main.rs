@@ -18,6 +18,7 @@ mod dpop;
 mod health;
 mod helpers;
 mod hostile;
+mod integrations;
 mod k8s_sentinel;
 mod logs;
 mod mcp;
