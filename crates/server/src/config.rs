@@ -183,10 +183,26 @@ pub struct Config {
     /// `AUTH_CLIENT_ID_METADATA_ALLOW`: non-public addresses documents may
     /// be fetched from anyway (`ops::outbound`).
     pub client_id_metadata_allow: Vec<IpBlock>,
+    /// `AUTH_SESSION_COOKIE_DOMAIN`: the parent domain the session cookie
+    /// is set for (`Domain=`), so that `/forward-auth` sees it on the
+    /// applications' hosts; the issuer's host only when absent.
+    pub session_cookie_domain: Option<String>,
+    /// `AUTH_FORWARD_AUTH_APPS`: the applications `/forward-auth` guards
+    /// (`services::forward_auth`); none, and the endpoint is off.
+    pub forward_auth_apps: Vec<ForwardAuthApp>,
     /// `AUTH_BACKCHANNEL_LOGOUT_ALLOW`: non-public addresses logout tokens
     /// may be delivered to anyway, over https or plain http
     /// (`ops::outbound`).
     pub backchannel_logout_allow: Vec<IpBlock>,
+}
+
+/// An application behind a proxy that asks `/forward-auth`: its host
+/// (`app.example.com`, with a port if it has one, or `*.example.com` for
+/// every subdomain) and the group its users must be in, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardAuthApp {
+    pub host: String,
+    pub group: Option<String>,
 }
 
 /// How long a connection may take and how many there may be (docs/security.md 27).
@@ -323,6 +339,8 @@ const SETTINGS: &[(&str, &str)] = &[
     ("client_id_metadata_documents", "false"),
     ("client_id_metadata_allow", ""),
     ("backchannel_logout_allow", ""),
+    ("forward_auth_apps", ""),
+    ("session_cookie_domain", ""),
     ("registration", "off"),
     (
         "registration_grant_types",
@@ -466,6 +484,11 @@ impl Config {
             client_id_documents: parse_bool(get("client_id_metadata_documents")?)?,
             client_id_metadata_allow: parse_proxies(get("client_id_metadata_allow")?)?,
             backchannel_logout_allow: parse_proxies(get("backchannel_logout_allow")?)?,
+            forward_auth_apps: parse_forward_apps(get("forward_auth_apps")?)?,
+            session_cookie_domain: parse_cookie_domain(
+                get("session_cookie_domain")?,
+                &issuer_host(get("issuer")?),
+            )?,
             registration: RegistrationPolicy {
                 mode: parse_registration_mode(get("registration")?)?,
                 grant_types: parse_registration_grants(get("registration_grant_types")?)?,
@@ -543,6 +566,18 @@ impl Config {
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
+        );
+        view["session_cookie_domain"] =
+            serde_json::json!(self.session_cookie_domain.as_deref().unwrap_or_default());
+        view["forward_auth_apps"] = serde_json::json!(
+            self.forward_auth_apps
+                .iter()
+                .map(|app| match &app.group {
+                    Some(group) => format!("{} group={group}", app.host),
+                    None => app.host.clone(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
         );
         view["backchannel_logout_allow"] = serde_json::json!(
             self.backchannel_logout_allow

@@ -206,6 +206,80 @@ pub(super) fn parse_domains(raw: &Raw) -> Result<Vec<String>, ConfigError> {
     Ok(domains)
 }
 
+/// `AUTH_FORWARD_AUTH_APPS`: comma-separated `HOST [group=NAME]`, e.g.
+/// `app.example.com group=admins, *.tools.example.com`.
+pub(super) fn parse_forward_apps(raw: &Raw) -> Result<Vec<super::ForwardAuthApp>, ConfigError> {
+    let mut apps = Vec::new();
+    for entry in raw
+        .value
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        let mut words = entry.split_whitespace();
+        let host = words.next().unwrap_or_default().to_ascii_lowercase();
+        let name = host.strip_prefix("*.").unwrap_or(&host);
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+        {
+            return Err(raw.fail(format!(
+                "{host:?} is not a host (app.example.com, *.example.com)"
+            )));
+        }
+        let mut group = None;
+        for word in words {
+            match word.split_once('=') {
+                Some(("group", name)) if !name.is_empty() => group = Some(name.to_owned()),
+                _ => {
+                    return Err(raw.fail(format!(
+                        "{entry:?}: after the host, only group=NAME is understood"
+                    )));
+                }
+            }
+        }
+        apps.push(super::ForwardAuthApp { host, group });
+    }
+    Ok(apps)
+}
+
+/// The host of the issuer URL as configured, lowercase, without port.
+pub(super) fn issuer_host(raw: &Raw) -> String {
+    let rest = raw.value.split_once("://").map_or("", |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    host.to_ascii_lowercase()
+}
+
+/// `AUTH_SESSION_COOKIE_DOMAIN`: a domain the issuer's host is, or is
+/// under (a browser ignores a cookie for any other, RFC 6265 §5.3).
+pub(super) fn parse_cookie_domain(
+    raw: &Raw,
+    issuer_host: &str,
+) -> Result<Option<String>, ConfigError> {
+    let domain = raw
+        .value
+        .trim()
+        .trim_start_matches('.')
+        .to_ascii_lowercase();
+    if domain.is_empty() {
+        return Ok(None);
+    }
+    let under = issuer_host == domain
+        || issuer_host
+            .strip_suffix(&domain)
+            .is_some_and(|sub| sub.ends_with('.'));
+    if !under || !domain.contains('.') && domain != "localhost" {
+        return Err(raw.fail(format!(
+            "{domain:?} is not the issuer's host ({issuer_host}) or a parent domain of it"
+        )));
+    }
+    Ok(Some(domain))
+}
+
 pub(super) fn parse_scope(raw: &Raw) -> Result<oauth::Scope, ConfigError> {
     oauth::Scope::parse(&raw.value).map_err(|e| raw.fail(format!("invalid scope: {e}")))
 }

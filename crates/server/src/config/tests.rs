@@ -153,6 +153,64 @@ fn the_webauthn_rp_id_is_the_issuers_host_or_a_parent_of_it() {
 }
 
 #[test]
+fn the_session_cookie_domain_is_the_issuers_host_or_a_parent_of_it() {
+    assert_eq!(load(&[], None).unwrap().session_cookie_domain, None);
+    let issuer = ("AUTH_ISSUER", "https://auth.Example.com");
+    for (domain, expected) in [
+        ("example.com", "example.com"),
+        (".EXAMPLE.com", "example.com"),
+    ] {
+        let config = load(&[issuer, ("AUTH_SESSION_COOKIE_DOMAIN", domain)], None).unwrap();
+        assert_eq!(config.session_cookie_domain.as_deref(), Some(expected));
+        assert_eq!(config.redacted()["session_cookie_domain"], expected);
+    }
+    for domain in ["ample.com", "example.org", "com", "app.auth.example.com"] {
+        let err = load(&[issuer, ("AUTH_SESSION_COOKIE_DOMAIN", domain)], None).unwrap_err();
+        assert!(
+            err.to_string().contains("AUTH_SESSION_COOKIE_DOMAIN"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn forward_auth_apps_are_hosts_with_an_optional_group() {
+    let config = load(
+        &[(
+            "AUTH_FORWARD_AUTH_APPS",
+            "App.example.com group=admins, *.tools.example.com ,127.0.0.1:8080",
+        )],
+        None,
+    )
+    .unwrap();
+    let apps: Vec<(&str, Option<&str>)> = config
+        .forward_auth_apps
+        .iter()
+        .map(|a| (a.host.as_str(), a.group.as_deref()))
+        .collect();
+    assert_eq!(
+        apps,
+        [
+            ("app.example.com", Some("admins")),
+            ("*.tools.example.com", None),
+            ("127.0.0.1:8080", None)
+        ]
+    );
+    for bad in [
+        "app.example.com mfa",
+        "https://app.example.com",
+        "*.",
+        "app.example.com group=",
+    ] {
+        let err = load(&[("AUTH_FORWARD_AUTH_APPS", bad)], None).unwrap_err();
+        assert!(
+            err.to_string().contains("AUTH_FORWARD_AUTH_APPS"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
 fn redacted_view_hides_secrets() {
     let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let config = load(

@@ -138,6 +138,12 @@ pub(super) async fn login_page(
 ) -> Response {
     let client_name = if transaction::is_account(params) {
         "your account".to_owned()
+    } else if let Some(url) = transaction::forward_of(params) {
+        url.split("://")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', '?', '#']).next())
+            .unwrap_or(url)
+            .to_owned()
     } else if let Some(user_code_hash) = transaction::device_of(params) {
         match super::device::client_name(state, user_code_hash).await {
             Ok(name) => name,

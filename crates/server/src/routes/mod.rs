@@ -6,6 +6,7 @@ mod authorize;
 mod device;
 mod discovery;
 mod factor;
+mod forward_auth;
 mod health;
 mod introspect;
 mod jwks;
@@ -130,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/token", post(token::token))
         .route("/device_authorization", post(token::device_authorization))
         .route("/par", post(token::pushed_authorization_request))
+        .route("/forward-auth", get(forward_auth::check))
         .route("/device", get(device::form).post(device::enter))
         .route(
             "/device/confirm",

@@ -11,6 +11,7 @@ pub mod client_documents;
 pub mod clients;
 #[cfg(test)]
 pub(crate) mod fixtures;
+pub mod forward_auth;
 pub mod lockout;
 pub mod mfa;
 pub mod minted;

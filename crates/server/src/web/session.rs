@@ -20,6 +20,11 @@ use crate::state::AppState;
 /// §4.1.3.2).
 pub(crate) fn cookie_name(state: &AppState, kind: CookieKind) -> &'static str {
     match (state.config.secure_cookies(), kind) {
+        // A cookie for a parent domain cannot be __Host- (it names a
+        // Domain): __Secure- still keeps it to https.
+        (true, CookieKind::Session) if state.config.session_cookie_domain.is_some() => {
+            "__Secure-authsvc_session"
+        }
         (true, CookieKind::Session) => "__Host-authsvc_session",
         (false, CookieKind::Session) => "authsvc_session",
         (true, CookieKind::Csrf) => "__Host-authsvc_csrf",
@@ -84,13 +89,16 @@ pub async fn start(
         .get(session_cookie(state))
         .map(|c| hash_token(c.value()));
     let (token, current) = session::start(state, previous.as_deref(), user, amr).await?;
-    let jar = jar.add(cookie(
+    let mut cookie = cookie(
         state,
         session_cookie(state),
         token.expose().clone(),
         seconds(state.config.session_max_age),
-    ));
-    Ok((jar, current))
+    );
+    if let Some(domain) = &state.config.session_cookie_domain {
+        cookie.set_domain(domain.clone());
+    }
+    Ok((jar.add(cookie), current))
 }
 
 /// The hash of the browser's session id, if it presents one.
@@ -102,7 +110,11 @@ pub fn id_hash(state: &AppState, jar: &CookieJar) -> Option<String> {
 /// Clears the session cookie (the session itself is ended by
 /// `services::oauth::logout::end`).
 pub fn clear(state: &AppState, jar: CookieJar) -> CookieJar {
-    jar.remove(Cookie::build(session_cookie(state)).path("/"))
+    let mut cookie = Cookie::build(session_cookie(state)).path("/").build();
+    if let Some(domain) = &state.config.session_cookie_domain {
+        cookie.set_domain(domain.clone());
+    }
+    jar.remove(cookie)
 }
 
 /// The CSRF token for a form: the one in the browser's cookie, or a new one.

@@ -80,6 +80,28 @@ pub fn device_of(params: &[(String, String)]) -> Option<&str> {
     }
 }
 
+/// The marker of a sign-in for an application behind forward
+/// authentication (`routes::forward_auth`), which ends at its URL.
+const FORWARD: (&str, &str) = ("auth-service:to", "forward");
+
+/// The parameters of a forward-auth sign-in that returns to `url`.
+pub fn forward_params(url: &str) -> Vec<(String, String)> {
+    vec![
+        (FORWARD.0.to_owned(), FORWARD.1.to_owned()),
+        ("rd".to_owned(), url.to_owned()),
+    ]
+}
+
+/// The URL of opened parameters that are a forward-auth sign-in's.
+pub fn forward_of(params: &[(String, String)]) -> Option<&str> {
+    match params {
+        [(marker, to), (rd, url)] if (marker.as_str(), to.as_str()) == FORWARD && rd == "rd" => {
+            Some(url)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use base64::Engine;

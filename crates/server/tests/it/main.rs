@@ -15,6 +15,7 @@ mod cluster;
 mod device;
 mod doctor;
 mod dpop;
+mod forward_auth;
 mod health;
 mod helpers;
 mod hostile;

@@ -22,7 +22,7 @@ pub const LOGGED_OUT: &str = "https://app.example.test/logged-out";
 
 /// A browser: no automatic redirects, a cookie jar.
 pub struct Browser {
-    http: reqwest::Client,
+    pub http: reqwest::Client,
     pub cookies: HashMap<String, String>,
 }
 

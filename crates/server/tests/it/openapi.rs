@@ -43,10 +43,12 @@ async fn the_openapi_document_matches_the_router_and_every_operation_answers() {
         "docs/openapi.json and the router disagree"
     );
 
-    // Registration is documented, and routed only when it is on.
+    // Registration and forward-auth are documented, and routed (or
+    // answer) only when they are on.
     let mut server = Server::start(&[
         ("AUTH_MASTER_KEY", MASTER_KEY),
         ("AUTH_REGISTRATION", "open"),
+        ("AUTH_FORWARD_AUTH_APPS", "app.example.com"),
     ]);
     server.wait_live().await;
     let served: Value = client()
@@ -143,7 +145,7 @@ async fn schemathesis_finds_no_server_error_and_no_contradiction() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        stdout.contains("Tested: 77") || stdout.contains("77/77"),
+        stdout.contains("Tested: 78") || stdout.contains("78/78"),
         "{stdout}"
     );
 }

@@ -135,6 +135,10 @@ pub async fn resume(
     if transaction::is_account(&params) {
         return (jar, crate::routes::account::to_account()).into_response();
     }
+    if let Some(url) = transaction::forward_of(&params) {
+        let url = url.to_owned();
+        return crate::routes::forward_auth::signed_in(state, jar, &url).await;
+    }
     if let Some(user_code_hash) = transaction::device_of(&params) {
         let user_code_hash = user_code_hash.to_owned();
         return crate::routes::device::resume(state, jar, &user_code_hash, done).await;

@@ -1,0 +1,144 @@
+//! `GET /forward-auth`, for reverse proxies in front of applications that
+//! speak no OpenID Connect (`services::forward_auth`).
+//!
+//! Asked by the proxy, with the original URL in `X-Original-URL` (nginx
+//! `auth_request`) or `X-Forwarded-Proto`, `-Host` and `-Uri` (Traefik,
+//! Caddy): 200 with `Remote-User`, `Remote-Email`, `Remote-Name` and
+//! `Remote-Groups` (comma-separated) for a session that may use the
+//! application; 403 for one that may not, or for a URL of no configured
+//! application; without a session, 401 to nginx (whose `error_page`
+//! sends the browser to `/forward-auth?rd=URL`) and a 302 to the sign-in
+//! to the others (which pass it on to the browser).
+//!
+//! Visited by the browser with `rd=URL`: to the sign-in, which returns to
+//! the URL, or to the URL at once when signed in. The URL must be a
+//! configured application's, so `rd` is no open redirect.
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use oauth::ErrorCode;
+
+use super::support::authorization_response::{see_other, to_page};
+use crate::services::forward_auth::{Decision, app_for, decide};
+use crate::state::AppState;
+use crate::web::errors::{error_page, unavailable};
+use crate::web::{session, transaction};
+
+pub async fn check(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    if state.config.forward_auth_apps.is_empty() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mut response = match query.iter().find(|(name, _)| name == "rd") {
+        Some((_, url)) => browser(&state, &jar, url).await,
+        None => proxy(&state, &jar, &headers).await,
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    (jar, response).into_response()
+}
+
+/// The original URL the proxy names, and whether it is nginx's header.
+fn original_url(headers: &HeaderMap) -> Option<(String, bool)> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(url) = text("x-original-url") {
+        return Some((url.to_owned(), true));
+    }
+    let proto = text("x-forwarded-proto")?;
+    let host = text("x-forwarded-host")?;
+    let uri = text("x-forwarded-uri").unwrap_or("/");
+    Some((format!("{proto}://{host}{uri}"), false))
+}
+
+async fn proxy(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Response {
+    let Some((url, nginx)) = original_url(headers) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the proxy must send X-Original-URL, or X-Forwarded-Proto and X-Forwarded-Host",
+        )
+            .into_response();
+    };
+    let Some(app) = app_for(&state.config.forward_auth_apps, &url) else {
+        return (StatusCode::FORBIDDEN, "not an application of this server").into_response();
+    };
+    let current = match session::current(state, jar).await {
+        Ok(current) => current,
+        Err(e) => return unavailable(e),
+    };
+    match decide(state, current.as_ref().map(|c| &c.user), app).await {
+        Ok(Decision::Allow(identity)) => {
+            let mut response = StatusCode::OK.into_response();
+            let headers = response.headers_mut();
+            let groups = identity.groups.join(",");
+            for (name, value) in [
+                ("remote-user", Some(identity.user.as_str())),
+                ("remote-email", identity.email.as_deref()),
+                ("remote-name", identity.name.as_deref()),
+                ("remote-groups", Some(groups.as_str())),
+            ] {
+                if let Some(value) = value.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok())
+                {
+                    headers.insert(HeaderName::from_static(name), value);
+                }
+            }
+            response
+        }
+        Ok(Decision::Forbidden) => StatusCode::FORBIDDEN.into_response(),
+        Ok(Decision::SignIn) if nginx => StatusCode::UNAUTHORIZED.into_response(),
+        Ok(Decision::SignIn) => {
+            // Traefik and Caddy hand this answer to the browser, which is
+            // on the application's host: the sign-in's URL is absolute.
+            let relative = to_page(state, "/login", &transaction::forward_params(&url));
+            let location = relative
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|path| format!("{}{path}", state.config.issuer))
+                .unwrap_or_default();
+            let mut response = StatusCode::FOUND.into_response();
+            if let Ok(value) = HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            response
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn browser(state: &AppState, jar: &CookieJar, url: &str) -> Response {
+    let Some(app) = app_for(&state.config.forward_auth_apps, url) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidRequest,
+            "That address is not an application this server signs in to.",
+        );
+    };
+    let current = match session::current(state, jar).await {
+        Ok(current) => current,
+        Err(e) => return unavailable(e),
+    };
+    match decide(state, current.as_ref().map(|c| &c.user), app).await {
+        Ok(Decision::Allow(_)) => see_other(url),
+        Ok(Decision::SignIn) => to_page(state, "/login", &transaction::forward_params(url)),
+        Ok(Decision::Forbidden) => error_page(
+            StatusCode::FORBIDDEN,
+            ErrorCode::AccessDenied,
+            "Your account may not use this application.",
+        ),
+        Err(e) => unavailable(e),
+    }
+}
+
+/// After the sign-in a forward-auth transaction started: back to its URL,
+/// asked again (so a group rule applies here too).
+pub(super) async fn signed_in(state: &AppState, jar: CookieJar, url: &str) -> Response {
+    let response = browser(state, &jar, url).await;
+    (jar, response).into_response()
+}
