@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::helpers::{ISSUER, MASTER_KEY, Server, free_port};
 use crate::mfa::payload;
-use crate::oidc::{Browser, LOGGED_OUT, PASSWORD, Provider, hidden, location, query};
+use crate::oidc::{Browser, LOGGED_OUT, PASSWORD, Provider, hidden, location, post_login, query};
 
 const ALLOW: (&str, &str) = ("AUTH_BACKCHANNEL_LOGOUT_ALLOW", "127.0.0.0/8");
 
@@ -116,20 +116,7 @@ async fn tokens_in(p: &Provider, browser: &mut Browser) -> (Value, String) {
 /// Signs another browser in for a client the user consented to already.
 async fn tokens_again(p: &Provider, browser: &mut Browser) -> (Value, String) {
     let to_login = location(&browser.get(&p.authorize_url(&[])).await);
-    let html = browser
-        .get(&format!("{}{to_login}", p.base))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("authz", hidden(&html, "authz")),
-        ("csrf_token", hidden(&html, "csrf_token")),
-        ("username", "bjensen".to_owned()),
-        ("password", PASSWORD.to_owned()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let callback = location(&browser.post(&format!("{}/login", p.base), &form).await);
+    let callback = location(&post_login(&p.base, browser, &to_login, "bjensen", PASSWORD).await);
     redeem(p, &query(&callback)["code"]).await
 }
 

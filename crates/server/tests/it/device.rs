@@ -508,31 +508,17 @@ async fn a_client_that_is_not_ours_drives_the_device_flow() {
         "--scope",
         "openid profile",
     ]);
-    let python = crate::ops_kit::python();
-    let args = vec![
-        format!(
-            "{}/../../scripts/device_flow.py",
-            env!("CARGO_MANIFEST_DIR")
-        ),
-        p.base.clone(),
-        created["client_id"].as_str().unwrap().to_owned(),
-        "bjensen".to_owned(),
-        PASSWORD.to_owned(),
-    ];
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&python)
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("device flow: ok"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::ops_kit::run_client_script(
+        "device_flow.py",
+        vec![
+            p.base.clone(),
+            created["client_id"].as_str().unwrap().to_owned(),
+            "bjensen".to_owned(),
+            PASSWORD.to_owned(),
+        ],
+        "device flow: ok",
+    )
+    .await;
 }
 
 /// docs/security.md 15: the code form changes state only with the

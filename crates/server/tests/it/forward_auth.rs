@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::free_port;
-use crate::oidc::{Browser, PASSWORD, Provider, hidden, location};
+use crate::oidc::{Browser, PASSWORD, Provider, location, post_login};
 
 /// Debian's nginx (`AUTH_TEST_NGINX` names another), started on loopback
 /// with the example's server block and an application behind it that
@@ -82,30 +82,6 @@ fn found(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 
-/// Posts the login form at `to_login` (a path) as `user`.
-async fn sign_in(
-    base: &str,
-    browser: &mut Browser,
-    to_login: &str,
-    user: &str,
-    password: &str,
-) -> reqwest::Response {
-    let html = browser
-        .get(&format!("{base}{to_login}"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("authz", hidden(&html, "authz")),
-        ("csrf_token", hidden(&html, "csrf_token")),
-        ("username", user.to_owned()),
-        ("password", password.to_owned()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    browser.post(&format!("{base}/login"), &form).await
-}
-
 #[tokio::test]
 async fn nginx_asks_forward_auth_before_every_request() {
     let port = free_port();
@@ -148,7 +124,7 @@ async fn nginx_asks_forward_auth_before_every_request() {
     assert_eq!(to_auth, format!("{}/forward-auth?rd={wanted}", p.base));
     let to_login = location(&browser.get(&to_auth).await);
     assert!(to_login.starts_with("/login?authz="), "{to_login}");
-    let back = sign_in(&p.base, &mut browser, &to_login, "bjensen", PASSWORD).await;
+    let back = post_login(&p.base, &mut browser, &to_login, "bjensen", PASSWORD).await;
     assert_eq!(location(&back), wanted);
 
     // Signed in: the application sees who, and not who the browser claims.
@@ -169,7 +145,7 @@ async fn nginx_asks_forward_auth_before_every_request() {
     // Outside the group: refused, never to the application.
     let mut other = Browser::new();
     let to_login = location(&other.get(&to_auth).await);
-    let back = sign_in(&p.base, &mut other, &to_login, "kim", "S3cret-pass-for-kim").await;
+    let back = post_login(&p.base, &mut other, &to_login, "kim", "S3cret-pass-for-kim").await;
     assert_eq!(back.status(), StatusCode::FORBIDDEN);
     assert_eq!(other.get(&wanted).await.status(), StatusCode::FORBIDDEN);
 

@@ -112,6 +112,30 @@ impl Browser {
     }
 }
 
+/// Posts the login form at `to_login` (a path) as `user`.
+pub async fn post_login(
+    base: &str,
+    browser: &mut Browser,
+    to_login: &str,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    let html = browser
+        .get(&format!("{base}{to_login}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("authz", hidden(&html, "authz")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("username", user.to_owned()),
+        ("password", password.to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    browser.post(&format!("{base}/login"), &form).await
+}
+
 pub fn location(response: &reqwest::Response) -> String {
     assert_eq!(
         response.status(),

@@ -27,6 +27,27 @@ pub fn python() -> PathBuf {
     python
 }
 
+/// Runs `scripts/NAME` (a client that is not ours) with the venv's Python
+/// and `args`, off the async threads: it must exit 0 having printed `done`.
+pub async fn run_client_script(name: &str, args: Vec<String>, done: &'static str) {
+    let (python, script) = (python(), repo().join("scripts").join(name));
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(&python)
+            .arg(script)
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(done),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn run(command: &mut Command) -> (bool, String) {
     let output = command
         .output()

@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::client;
-use crate::oidc::{Browser, CHALLENGE, PASSWORD, Provider, REDIRECT, error_of, location};
+use crate::oidc::{
+    Browser, CHALLENGE, PASSWORD, Provider, REDIRECT, error_of, location, post_login,
+};
 
 /// The Provider client's authorization request, as pushed.
 fn request(p: &Provider) -> Vec<(&'static str, String)> {
@@ -62,29 +64,18 @@ async fn authlib_pushes_a_request_and_signs_in() {
         "openid profile",
         "--first-party",
     ]);
-    let python = crate::ops_kit::python();
-    let args = vec![
-        format!("{}/../../scripts/par_flow.py", env!("CARGO_MANIFEST_DIR")),
-        p.base.clone(),
-        created["client_id"].as_str().unwrap().to_owned(),
-        created["client_secret"].as_str().unwrap().to_owned(),
-        "bjensen".to_owned(),
-        PASSWORD.to_owned(),
-    ];
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&python)
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("par flow: ok"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::ops_kit::run_client_script(
+        "par_flow.py",
+        vec![
+            p.base.clone(),
+            created["client_id"].as_str().unwrap().to_owned(),
+            created["client_secret"].as_str().unwrap().to_owned(),
+            "bjensen".to_owned(),
+            PASSWORD.to_owned(),
+        ],
+        "par flow: ok",
+    )
+    .await;
 }
 
 /// §2.1, §2.3: a pushed request is refused in the token endpoint's words
@@ -147,21 +138,9 @@ async fn a_request_uri_is_single_use_and_the_pushing_clients() {
             .await,
     );
     assert!(to_login.starts_with("/login?authz="), "{to_login}");
-    // Signing in finishes the pushed request: its state comes back.
-    let html = browser
-        .get(&format!("{}{to_login}", p.base))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let form = [
-        ("authz", crate::oidc::hidden(&html, "authz")),
-        ("csrf_token", crate::oidc::hidden(&html, "csrf_token")),
-        ("username", "bjensen".to_owned()),
-        ("password", PASSWORD.to_owned()),
-    ];
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let to_consent = location(&browser.post(&format!("{}/login", p.base), &form).await);
+    // Signing in goes on with the pushed request.
+    let to_consent =
+        location(&post_login(&p.base, &mut browser, &to_login, "bjensen", PASSWORD).await);
     assert!(to_consent.starts_with("/consent?authz="), "{to_consent}");
 
     for (params, why) in [
@@ -299,27 +278,17 @@ async fn authlib_signs_request_objects() {
         "--jwks-file",
         public.to_str().unwrap(),
     ]);
-    let args = vec![
-        script,
-        "flow".to_owned(),
-        p.base.clone(),
-        created["client_id"].as_str().unwrap().to_owned(),
-        private.to_str().unwrap().to_owned(),
-        "bjensen".to_owned(),
-        PASSWORD.to_owned(),
-    ];
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(&python)
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("jar flow: ok"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    crate::ops_kit::run_client_script(
+        "jar_flow.py",
+        vec![
+            "flow".to_owned(),
+            p.base.clone(),
+            created["client_id"].as_str().unwrap().to_owned(),
+            private.to_str().unwrap().to_owned(),
+            "bjensen".to_owned(),
+            PASSWORD.to_owned(),
+        ],
+        "jar flow: ok",
+    )
+    .await;
 }
