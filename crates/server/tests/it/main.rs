@@ -37,6 +37,7 @@ mod redis_faults;
 mod redis_tls;
 mod registration;
 mod relying_party;
+mod relying_party_apache;
 mod resources;
 mod runbook;
 mod scim;
