@@ -103,7 +103,21 @@ OIDCRemoteUserClaim preferred_username
 }
 
 impl Drop for Apache {
+    /// SIGTERM, which Apache's parent passes on to its workers before it
+    /// exits (a SIGKILL would leave them running); SIGKILL only if it
+    /// has not gone within 5 s.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
