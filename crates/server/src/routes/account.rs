@@ -199,8 +199,15 @@ pub async fn factor(
     };
     match result {
         Ok(()) if remove => {
-            // enrol::remove ended the sessions (docs/security.md 25).
-            reinstate(&state, jar, current, "The factor was removed.").await
+            // enrol::remove ended the other sessions (docs/security.md 25)
+            // and kept this one.
+            render(
+                &state,
+                jar,
+                &current,
+                (Some("The factor was removed."), None),
+            )
+            .await
         }
         Ok(()) => {
             render(
@@ -342,8 +349,9 @@ pub async fn sessions(State(state): State<AppState>, jar: CookieJar, _: Checked)
     }
 }
 
-/// Ends every session and refresh family of the user (docs/security.md 25),
-/// then [`reinstate`]s this browser's.
+/// Ends every session and refresh family of the user (docs/security.md 25)
+/// but this browser's session, which `credential_changed` keeps as it was
+/// (same id, same authentication time).
 async fn keep_this_session(
     state: &AppState,
     jar: CookieJar,
@@ -353,21 +361,6 @@ async fn keep_this_session(
     if let Err(e) =
         crate::services::users::end_sessions(state, &current.user.id, Some(&current.session)).await
     {
-        return unavailable(e);
-    }
-    reinstate(state, jar, current, notice).await
-}
-
-/// Puts this browser's session back as it was (same id, same
-/// authentication time) after a credential change ended all of the user's,
-/// and shows the page with `notice`.
-pub(super) async fn reinstate(
-    state: &AppState,
-    jar: CookieJar,
-    current: session::Current,
-    notice: &str,
-) -> Response {
-    if let Err(e) = state.store.put_session(&current.session).await {
         return unavailable(e);
     }
     render(state, jar, &current, (Some(notice), None)).await

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use oauth::ErrorCode;
 
-use super::support::authorization_response::{see_other, to_page};
+use super::support::authorization_response::{page_url, see_other, to_page};
 use crate::services::forward_auth::{Decision, app_for, decide};
 use crate::state::AppState;
 use crate::web::errors::{error_page, unavailable};
@@ -95,13 +95,8 @@ async fn proxy(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Respon
         Ok(Decision::SignIn) => {
             // Traefik and Caddy hand this answer to the browser, which is
             // on the application's host: the sign-in's URL is absolute.
-            let relative = to_page(state, "/login", &transaction::forward_params(&url));
-            let location = relative
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(|path| format!("{}{path}", state.config.issuer))
-                .unwrap_or_default();
+            let path = page_url(state, "/login", &transaction::forward_params(&url));
+            let location = format!("{}{path}", state.config.issuer);
             let mut response = StatusCode::FOUND.into_response();
             if let Ok(value) = HeaderValue::from_str(&location) {
                 response.headers_mut().insert(header::LOCATION, value);

@@ -139,9 +139,7 @@ pub(super) async fn login_page(
     let client_name = if transaction::is_account(params) {
         "your account".to_owned()
     } else if let Some(url) = transaction::forward_of(params) {
-        url.split("://")
-            .nth(1)
-            .and_then(|rest| rest.split(['/', '?', '#']).next())
+        crate::services::forward_auth::authority(url)
             .unwrap_or(url)
             .to_owned()
     } else if let Some(user_code_hash) = transaction::device_of(params) {

@@ -35,14 +35,7 @@ pub enum Decision {
 /// URL without user info whose host (and port, if the entry names one)
 /// is an entry's, or a subdomain of a `*.` entry's.
 pub fn app_for<'a>(apps: &'a [ForwardAuthApp], url: &str) -> Option<&'a ForwardAuthApp> {
-    let (scheme, rest) = url.split_once("://")?;
-    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
-    if authority.is_empty() || authority.contains(['@', '\\']) {
-        return None;
-    }
+    let authority = authority(url)?.to_ascii_lowercase();
     let host = match authority.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
         _ => authority.as_str(),
@@ -60,6 +53,16 @@ pub fn app_for<'a>(apps: &'a [ForwardAuthApp], url: &str) -> Option<&'a ForwardA
             None => wanted == app.host,
         }
     })
+}
+
+/// The authority (`host[:port]`) of an http(s) URL without user info.
+pub fn authority(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty() && !authority.contains(['@', '\\'])).then_some(authority)
 }
 
 /// Whether `user` (signed in, or `None`) may use `app`.

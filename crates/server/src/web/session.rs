@@ -89,16 +89,22 @@ pub async fn start(
         .get(session_cookie(state))
         .map(|c| hash_token(c.value()));
     let (token, current) = session::start(state, previous.as_deref(), user, amr).await?;
-    let mut cookie = cookie(
+    let cookie = cookie(
         state,
         session_cookie(state),
         token.expose().clone(),
         seconds(state.config.session_max_age),
     );
+    Ok((jar.add(for_session_domain(state, cookie)), current))
+}
+
+/// The session cookie for `AUTH_SESSION_COOKIE_DOMAIN`, if it names one:
+/// set and cleared with the same `Domain`, or the browser keeps it.
+fn for_session_domain(state: &AppState, mut cookie: Cookie<'static>) -> Cookie<'static> {
     if let Some(domain) = &state.config.session_cookie_domain {
         cookie.set_domain(domain.clone());
     }
-    Ok((jar.add(cookie), current))
+    cookie
 }
 
 /// The hash of the browser's session id, if it presents one.
@@ -110,11 +116,8 @@ pub fn id_hash(state: &AppState, jar: &CookieJar) -> Option<String> {
 /// Clears the session cookie (the session itself is ended by
 /// `services::oauth::logout::end`).
 pub fn clear(state: &AppState, jar: CookieJar) -> CookieJar {
-    let mut cookie = Cookie::build(session_cookie(state)).path("/").build();
-    if let Some(domain) = &state.config.session_cookie_domain {
-        cookie.set_domain(domain.clone());
-    }
-    jar.remove(cookie)
+    let cookie = Cookie::build(session_cookie(state)).path("/").build();
+    jar.remove(for_session_domain(state, cookie))
 }
 
 /// The CSRF token for a form: the one in the browser's cookie, or a new one.

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::free_port;
-use crate::oidc::{Browser, PASSWORD, Provider, location, post_login};
+use crate::oidc::{Browser, PASSWORD, Provider, hidden, location, post_login};
 
 /// Debian's nginx (`AUTH_TEST_NGINX` names another), started on loopback
 /// with the example's server block and an application behind it that
@@ -202,4 +202,58 @@ async fn traefik_and_caddy_headers_get_a_redirect_or_the_identity() {
     assert_eq!(allowed.headers()["remote-email"], "bjensen@example.com");
     assert_eq!(allowed.headers()["remote-name"], "Barbara Jensen");
     assert!(allowed.headers().get("remote-groups").is_some());
+}
+
+/// docs/security.md 16 with `AUTH_SESSION_COOKIE_DOMAIN`: the session
+/// cookie is set for the parent domain, still `Secure` and `HttpOnly`
+/// (a `__Secure-` name, as `__Host-` forbids `Domain`), works for the
+/// sign-in that follows, and is cleared with the same `Domain`.
+#[tokio::test]
+async fn the_session_cookie_can_name_the_parent_domain() {
+    let p = Provider::start_with(&[("AUTH_SESSION_COOKIE_DOMAIN", "example.test")]).await;
+    let mut browser = Browser::new();
+    let to_login = location(&browser.get(&p.authorize_url(&[])).await);
+    let signed_in = post_login(&p.base, &mut browser, &to_login, "bjensen", PASSWORD).await;
+    let set = set_cookie(&signed_in, "__Secure-authsvc_session=");
+    for attribute in [
+        "Domain=example.test",
+        "Secure",
+        "HttpOnly",
+        "Path=/",
+        "SameSite=Lax",
+    ] {
+        assert!(set.contains(attribute), "{attribute}: {set}");
+    }
+    assert!(!set.contains("__Host-"), "{set}");
+    // The browser's next request is signed in: to consent, not to login.
+    assert!(location(&browser.get(&p.authorize_url(&[])).await).starts_with("/consent?"));
+
+    let html = browser
+        .get(&format!("{}/logout", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("logout", hidden(&html, "logout")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("confirm", "yes".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let done = browser.post(&format!("{}/logout", p.base), &form).await;
+    let cleared = set_cookie(&done, "__Secure-authsvc_session=");
+    assert!(cleared.contains("Domain=example.test"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+}
+
+/// The `Set-Cookie` header of `response` that starts with `prefix`.
+fn set_cookie(response: &reqwest::Response, prefix: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} cookie"))
+        .to_owned()
 }

@@ -102,13 +102,22 @@ pub(in crate::routes) fn to_page(
     path: &str,
     params: &[(String, String)],
 ) -> Response {
+    see_other(&page_url(state, path, params))
+}
+
+/// `path` with `params` sealed as its transaction (`?authz=…`).
+pub(in crate::routes) fn page_url(
+    state: &AppState,
+    path: &str,
+    params: &[(String, String)],
+) -> String {
     let sealed = transaction::seal(&state.master_key, params, state.clock.now());
-    see_other(&format!(
+    format!(
         "{path}?{}",
         form_urlencoded::Serializer::new(String::new())
             .append_pair("authz", &sealed)
             .finish()
-    ))
+    )
 }
 
 pub(in crate::routes) fn see_other(location: &str) -> Response {

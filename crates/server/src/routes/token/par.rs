@@ -28,12 +28,13 @@ pub async fn push(
     }
     let mut params = form.into_pairs();
     params.retain(|(name, _)| !CREDENTIALS.contains(&name.as_str()));
-    let pushed = par::push(&state, &client, params)
-        .await
-        .map_err(|e| match e {
-            PushError::Protocol(e) => OAuthError::from(e).into_response(),
-            PushError::Store(e) => OAuthError::from(e).into_response(),
-        })?;
+    let pushed = par::push(&state, &client, params).await.map_err(|e| {
+        match e {
+            PushError::Protocol(e) => OAuthError::from(e),
+            PushError::Store(e) => OAuthError::from(e),
+        }
+        .into_response()
+    })?;
     let mut response = (StatusCode::CREATED, Json(pushed)).into_response();
     no_store(response.headers_mut());
     Ok(response)

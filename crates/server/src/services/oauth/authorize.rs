@@ -78,22 +78,27 @@ pub async fn load(
         }
         Err(e) => return Err(e.into()),
     };
-    // RFC 9126 §5, §6: refused on a page, since the parameters the browser
-    // brought are the ones pushing exists to keep from it.
-    if super::par::required(ctx, &client) && !super::par::is_pushed(params.0) {
-        return Err(AuthorizeFailure::Refused(AuthorizeError::Page(Error::new(
-            ErrorCode::InvalidRequest,
+    // RFC 9126 §5, §6 and RFC 9101 §10.5: refused on a page, since the
+    // parameters the browser brought are the ones pushing or signing
+    // exists to keep from it.
+    let unprotected = if super::par::required(ctx, &client) && !super::par::is_pushed(params.0) {
+        Some(
             "This client must push its authorization requests (RFC 9126): use the \
              pushed_authorization_request_endpoint.",
-        ))));
-    }
-    // RFC 9101 §10.5: likewise for a client whose requests must be signed.
-    if client.metadata.require_signed_request_object && !super::request_object::is_signed(params.0)
+        )
+    } else if client.metadata.require_signed_request_object
+        && !super::request_object::is_signed(params.0)
     {
+        Some(
+            "This client must send its authorization requests as signed request objects (RFC 9101).",
+        )
+    } else {
+        None
+    };
+    if let Some(description) = unprotected {
         return Err(AuthorizeFailure::Refused(AuthorizeError::Page(Error::new(
             ErrorCode::InvalidRequest,
-            "This client must send its authorization requests as signed request objects \
-             (RFC 9101).",
+            description,
         ))));
     }
     let registered = RegisteredClient {

@@ -178,3 +178,65 @@ async fn verify_assertion(
         Err("assertion_replayed")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::{Algorithm, Header};
+    use serde_json::json;
+
+    use super::*;
+
+    fn client(jwks: Option<Value>) -> ClientRecord {
+        ClientRecord {
+            client_id: "c".into(),
+            name: "c".into(),
+            secret_hash: None,
+            public: false,
+            grant_types: vec![],
+            redirect_uris: vec![],
+            scopes: vec![],
+            token_endpoint_auth_method: "private_key_jwt".into(),
+            created_at: 0,
+            metadata: store::ClientMetadata {
+                jwks,
+                ..Default::default()
+            },
+        }
+    }
+
+    fn header(alg: Algorithm, kid: Option<&str>) -> Header {
+        Header {
+            kid: kid.map(str::to_owned),
+            ..Header::new(alg)
+        }
+    }
+
+    /// A registered key verifies only with its own algorithm, an
+    /// asymmetric one, named by its kid (RFC 7517 §4.4, RFC 8725 §3.1).
+    #[test]
+    fn the_header_cannot_choose_another_use_of_a_registered_key() {
+        // RFC 7517 Appendix A.1's P-256 public key.
+        let ec = json!({"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256",
+            "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+            "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"});
+        let keyed = client(Some(json!({"keys": [ec]})));
+        assert!(registered_key(&keyed, &header(Algorithm::ES256, Some("k1"))).is_ok());
+        assert!(registered_key(&keyed, &header(Algorithm::ES256, None)).is_ok());
+        for (alg, kid, refusal) in [
+            (Algorithm::ES384, Some("k1"), KeyRefusal::Algorithm),
+            (Algorithm::RS256, Some("k1"), KeyRefusal::Algorithm),
+            (Algorithm::HS256, Some("k1"), KeyRefusal::Algorithm),
+            (Algorithm::ES256, Some("k2"), KeyRefusal::UnknownKey),
+        ] {
+            assert_eq!(
+                registered_key(&keyed, &header(alg, kid)).err(),
+                Some(refusal),
+                "{alg:?} {kid:?}"
+            );
+        }
+        assert_eq!(
+            registered_key(&client(None), &header(Algorithm::ES256, None)).err(),
+            Some(KeyRefusal::NoKeys)
+        );
+    }
+}
