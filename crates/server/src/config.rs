@@ -198,11 +198,14 @@ pub struct Config {
 
 /// An application behind a proxy that asks `/forward-auth`: its host
 /// (`app.example.com`, with a port if it has one, or `*.example.com` for
-/// every subdomain) and the group its users must be in, if any.
+/// every subdomain), the group its users must be in, if any, and the
+/// authentication level its sessions must have, if more than
+/// `AUTH_MFA` asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardAuthApp {
     pub host: String,
     pub group: Option<String>,
+    pub level: Option<oauth::acr::Level>,
 }
 
 /// How long a connection may take and how many there may be (docs/security.md 27).
@@ -572,9 +575,15 @@ impl Config {
         view["forward_auth_apps"] = serde_json::json!(
             self.forward_auth_apps
                 .iter()
-                .map(|app| match &app.group {
-                    Some(group) => format!("{} group={group}", app.host),
-                    None => app.host.clone(),
+                .map(|app| {
+                    let mut entry = app.host.clone();
+                    if let Some(group) = &app.group {
+                        entry.push_str(&format!(" group={group}"));
+                    }
+                    if let Some(level) = app.level {
+                        entry.push_str(&format!(" level={}", level_name(level)));
+                    }
+                    entry
                 })
                 .collect::<Vec<_>>()
                 .join(",")

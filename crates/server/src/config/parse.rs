@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
+use oauth::acr::Level;
 
 use super::{
     ConfigError, JWKS_MAX_AGE, LogFormat, MfaPolicy, Rate, Raw, RegistrationMode, StoreUrl, seconds,
@@ -206,8 +207,9 @@ pub(super) fn parse_domains(raw: &Raw) -> Result<Vec<String>, ConfigError> {
     Ok(domains)
 }
 
-/// `AUTH_FORWARD_AUTH_APPS`: comma-separated `HOST [group=NAME]`, e.g.
-/// `app.example.com group=admins, *.tools.example.com`.
+/// `AUTH_FORWARD_AUTH_APPS`: comma-separated `HOST [group=NAME]
+/// [level=mfa|phr]`, e.g. `app.example.com group=admins level=mfa,
+/// *.tools.example.com`.
 pub(super) fn parse_forward_apps(raw: &Raw) -> Result<Vec<super::ForwardAuthApp>, ConfigError> {
     let mut apps = Vec::new();
     for entry in raw
@@ -228,20 +230,38 @@ pub(super) fn parse_forward_apps(raw: &Raw) -> Result<Vec<super::ForwardAuthApp>
                 "{host:?} is not a host (app.example.com, *.example.com)"
             )));
         }
-        let mut group = None;
+        let (mut group, mut level) = (None, None);
         for word in words {
             match word.split_once('=') {
                 Some(("group", name)) if !name.is_empty() => group = Some(name.to_owned()),
+                Some(("level", name)) if level_named(name).is_some() => level = level_named(name),
                 _ => {
                     return Err(raw.fail(format!(
-                        "{entry:?}: after the host, only group=NAME is understood"
+                        "{entry:?}: after the host, only group=NAME and level=mfa|phr are understood"
                     )));
                 }
             }
         }
-        apps.push(super::ForwardAuthApp { host, group });
+        apps.push(super::ForwardAuthApp { host, group, level });
     }
     Ok(apps)
+}
+
+/// The short name of an authentication level in `AUTH_FORWARD_AUTH_APPS`
+/// (`mfa`, `phr`); `pwd` is what any session has.
+pub(super) fn level_name(level: Level) -> &'static str {
+    match level {
+        Level::Password => "pwd",
+        Level::Mfa => "mfa",
+        Level::PhishingResistant => "phr",
+    }
+}
+
+fn level_named(name: &str) -> Option<Level> {
+    Level::ALL
+        .into_iter()
+        .find(|&level| level_name(level) == name)
+        .filter(|&level| level > Level::Password)
 }
 
 /// The host of the issuer URL as configured, lowercase, without port.

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::io::Write;
 
+use oauth::acr::Level;
+
 use super::*;
 
 fn load(vars: &[(&str, &str)], file: Option<&str>) -> Result<Config, ConfigError> {
@@ -174,30 +176,36 @@ fn the_session_cookie_domain_is_the_issuers_host_or_a_parent_of_it() {
 }
 
 #[test]
-fn forward_auth_apps_are_hosts_with_an_optional_group() {
+fn forward_auth_apps_are_hosts_with_an_optional_group_and_level() {
     let config = load(
         &[(
             "AUTH_FORWARD_AUTH_APPS",
-            "App.example.com group=admins, *.tools.example.com ,127.0.0.1:8080",
+            "App.example.com group=admins level=mfa, *.tools.example.com ,127.0.0.1:8080 level=phr",
         )],
         None,
     )
     .unwrap();
-    let apps: Vec<(&str, Option<&str>)> = config
+    let apps: Vec<(&str, Option<&str>, Option<Level>)> = config
         .forward_auth_apps
         .iter()
-        .map(|a| (a.host.as_str(), a.group.as_deref()))
+        .map(|a| (a.host.as_str(), a.group.as_deref(), a.level))
         .collect();
     assert_eq!(
         apps,
         [
-            ("app.example.com", Some("admins")),
-            ("*.tools.example.com", None),
-            ("127.0.0.1:8080", None)
+            ("app.example.com", Some("admins"), Some(Level::Mfa)),
+            ("*.tools.example.com", None, None),
+            ("127.0.0.1:8080", None, Some(Level::PhishingResistant))
         ]
+    );
+    assert_eq!(
+        config.redacted()["forward_auth_apps"],
+        "app.example.com group=admins level=mfa,*.tools.example.com,127.0.0.1:8080 level=phr"
     );
     for bad in [
         "app.example.com mfa",
+        "app.example.com level=pwd",
+        "app.example.com level=urn:auth-service:acr:mfa",
         "https://app.example.com",
         "*.",
         "app.example.com group=",

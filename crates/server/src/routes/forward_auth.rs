@@ -6,13 +6,15 @@
 //! Caddy): 200 with `Remote-User`, `Remote-Email`, `Remote-Name` and
 //! `Remote-Groups` (comma-separated) for a session that may use the
 //! application; 403 for one that may not, or for a URL of no configured
-//! application; without a session, 401 to nginx (whose `error_page`
-//! sends the browser to `/forward-auth?rd=URL`) and a 302 to the sign-in
-//! to the others (which pass it on to the browser).
+//! application; without a session, or with one weaker than the
+//! application's level, 401 to nginx (whose `error_page` sends the
+//! browser to `/forward-auth?rd=URL`) and a 302 to the sign-in (or the
+//! factor page) to the others (which pass it on to the browser).
 //!
-//! Visited by the browser with `rd=URL`: to the sign-in, which returns to
-//! the URL, or to the URL at once when signed in. The URL must be a
-//! configured application's, so `rd` is no open redirect.
+//! Visited by the browser with `rd=URL`: to the sign-in or the factor
+//! page, which return to the URL, or to the URL at once when the session
+//! is enough. The URL must be a configured application's, so `rd` is no
+//! open redirect.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
@@ -72,7 +74,7 @@ async fn proxy(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Respon
         Ok(current) => current,
         Err(e) => return unavailable(e),
     };
-    match decide(state, current.as_ref().map(|c| &c.user), app).await {
+    match decide(state, current.as_ref(), app).await {
         Ok(Decision::Allow(identity)) => {
             let mut response = StatusCode::OK.into_response();
             let headers = response.headers_mut();
@@ -91,11 +93,14 @@ async fn proxy(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Respon
             response
         }
         Ok(Decision::Forbidden) => StatusCode::FORBIDDEN.into_response(),
-        Ok(Decision::SignIn) if nginx => StatusCode::UNAUTHORIZED.into_response(),
-        Ok(Decision::SignIn) => {
+        Ok(Decision::SignIn | Decision::StepUp(_)) if nginx => {
+            StatusCode::UNAUTHORIZED.into_response()
+        }
+        Ok(decision @ (Decision::SignIn | Decision::StepUp(_))) => {
             // Traefik and Caddy hand this answer to the browser, which is
             // on the application's host: the sign-in's URL is absolute.
-            let path = page_url(state, "/login", &transaction::forward_params(&url));
+            let page = sign_in_page(&decision);
+            let path = page_url(state, page, &transaction::forward_params(&url));
             let location = format!("{}{path}", state.config.issuer);
             let mut response = StatusCode::FOUND.into_response();
             if let Ok(value) = HeaderValue::from_str(&location) {
@@ -119,9 +124,13 @@ async fn browser(state: &AppState, jar: &CookieJar, url: &str) -> Response {
         Ok(current) => current,
         Err(e) => return unavailable(e),
     };
-    match decide(state, current.as_ref().map(|c| &c.user), app).await {
+    match decide(state, current.as_ref(), app).await {
         Ok(Decision::Allow(_)) => see_other(url),
-        Ok(Decision::SignIn) => to_page(state, "/login", &transaction::forward_params(url)),
+        Ok(decision @ (Decision::SignIn | Decision::StepUp(_))) => to_page(
+            state,
+            sign_in_page(&decision),
+            &transaction::forward_params(url),
+        ),
         Ok(Decision::Forbidden) => error_page(
             StatusCode::FORBIDDEN,
             ErrorCode::AccessDenied,
@@ -131,8 +140,17 @@ async fn browser(state: &AppState, jar: &CookieJar, url: &str) -> Response {
     }
 }
 
+/// The page that makes the session enough: the sign-in without one, the
+/// factor page (a code, or enrolling a first factor) for a step up.
+fn sign_in_page(decision: &Decision) -> &'static str {
+    match decision {
+        Decision::StepUp(_) => "/login/factor",
+        _ => "/login",
+    }
+}
+
 /// After the sign-in a forward-auth transaction started: back to its URL,
-/// asked again (so a group rule applies here too).
+/// asked again (so the group and level rules apply here too).
 pub(super) async fn signed_in(state: &AppState, jar: CookieJar, url: &str) -> Response {
     let response = browser(state, &jar, url).await;
     (jar, response).into_response()

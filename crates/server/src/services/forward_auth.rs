@@ -5,12 +5,17 @@
 //! are the operator's list (`AUTH_FORWARD_AUTH_APPS`), each with the group
 //! its users must be in, if any; a URL of any other host is refused, which
 //! also keeps the sign-in's return address (`rd`) from being an open
-//! redirect (docs/security.md 3).
+//! redirect (docs/security.md 3). An application may also ask for a
+//! stronger sign-in than `AUTH_MFA` does (`level=mfa|phr`): a weaker
+//! session is stepped up at the factor page, as an authorization request
+//! with `acr_values` is (`routes::factor`).
 
-use store::UserRecord;
+use oauth::acr::Level;
 
 use crate::config::ForwardAuthApp;
 use crate::services::Ctx;
+use crate::services::oauth::authorize::policy_level;
+use crate::services::oauth::session::Current;
 
 /// Who the proxy passes on to the application (`Remote-*` headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +34,9 @@ pub enum Decision {
     SignIn,
     /// Signed in, but not in the application's group.
     Forbidden,
+    /// In the group, but signed in less strongly than the application
+    /// (or `AUTH_MFA`) asks: the session must reach the level first.
+    StepUp(Level),
 }
 
 /// The application `url` is a URL of, if it is one of `apps`: an http(s)
@@ -65,13 +73,15 @@ pub fn authority(url: &str) -> Option<&str> {
     (!authority.is_empty() && !authority.contains(['@', '\\'])).then_some(authority)
 }
 
-/// Whether `user` (signed in, or `None`) may use `app`.
+/// Whether the browser's session (or `None`) may use `app`. The group
+/// comes first: a user outside it is refused without being asked for a
+/// factor they could not use here anyway.
 pub async fn decide(
     ctx: &Ctx,
-    user: Option<&UserRecord>,
+    current: Option<&Current>,
     app: &ForwardAuthApp,
 ) -> Result<Decision, store::Error> {
-    let Some(user) = user else {
+    let Some(Current { session, user }) = current else {
         return Ok(Decision::SignIn);
     };
     let groups = crate::services::scim::users::group_names(ctx, &user.id).await?;
@@ -79,6 +89,11 @@ pub async fn decide(
         && !groups.contains(group)
     {
         return Ok(Decision::Forbidden);
+    }
+    if let Some(required) = app.level.max(policy_level(ctx, user, ctx.clock.now()))
+        && Level::of(&session.data.amr) < required
+    {
+        return Ok(Decision::StepUp(required));
     }
     let claims = oauth::claims::for_scope(
         &oauth::claims::User {
@@ -109,14 +124,17 @@ mod tests {
             ForwardAuthApp {
                 host: "app.example.com".into(),
                 group: Some("admins".into()),
+                level: None,
             },
             ForwardAuthApp {
                 host: "*.tools.example.com".into(),
                 group: None,
+                level: None,
             },
             ForwardAuthApp {
                 host: "127.0.0.1:8080".into(),
                 group: None,
+                level: Some(Level::Mfa),
             },
         ]
     }

@@ -204,6 +204,115 @@ async fn traefik_and_caddy_headers_get_a_redirect_or_the_identity() {
     assert!(allowed.headers().get("remote-groups").is_some());
 }
 
+/// An application's `level=`: a password session is stepped up at the
+/// factor page (here by enrolling a first factor) and then let through;
+/// the other applications take the password session as it is, and TOTP
+/// does not reach `level=phr`.
+#[tokio::test]
+async fn an_application_level_steps_the_session_up_first() {
+    let p = Provider::start_with(&[
+        ("AUTH_ISSUER", "self"),
+        (
+            "AUTH_FORWARD_AUTH_APPS",
+            "wiki.apps.example, pay.apps.example level=mfa, vault.apps.example level=phr",
+        ),
+    ])
+    .await;
+    let ask = |browser: &Browser, host: &str| {
+        browser
+            .http
+            .get(format!("{}/forward-auth", p.base))
+            .header("cookie", browser.cookie_header())
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", host)
+            .header("x-forwarded-uri", "/")
+            .send()
+    };
+    let mut browser = Browser::new();
+    p.sign_in(&mut browser, &[]).await;
+    assert_eq!(
+        ask(&browser, "wiki.apps.example").await.unwrap().status(),
+        StatusCode::OK
+    );
+    for app in ["pay.apps.example", "vault.apps.example"] {
+        let weak = ask(&browser, app).await.unwrap();
+        assert!(weak.headers().get("remote-user").is_none(), "{app}");
+        let to = found(&weak);
+        assert!(
+            to.starts_with(&format!("{}/login/factor?authz=", p.base)),
+            "{app}: {to}"
+        );
+    }
+
+    // The browser comes back through `rd` (as nginx's error_page sends
+    // it), enrols a factor and lands on the application.
+    let wanted = "https://pay.apps.example/";
+    let to = location(
+        &browser
+            .get(&format!("{}/forward-auth?rd={wanted}", p.base))
+            .await,
+    );
+    assert!(to.starts_with("/login/factor?authz="), "{to}");
+    let html = browser
+        .get(&format!("{}{to}", p.base))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (_, _, (status, html)) =
+        crate::mfa::submit_enrolment(&p, &mut browser, &html, ("/login/enrol", "")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let form = [
+        ("authz", hidden(&html, "authz")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let back = browser
+        .post(&format!("{}/login/continue", p.base), &form)
+        .await;
+    assert_eq!(location(&back), wanted);
+    let allowed = ask(&browser, "pay.apps.example").await.unwrap();
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert_eq!(allowed.headers()["remote-user"], "bjensen");
+    // A TOTP code is two factors, not a phishing-resistant one.
+    let to = found(&ask(&browser, "vault.apps.example").await.unwrap());
+    assert!(to.contains("/login/factor?authz="), "{to}");
+}
+
+/// `AUTH_MFA=required` holds behind the proxy too: the password session
+/// a user without a factor has until they enrol one is not let through.
+#[tokio::test]
+async fn a_required_mfa_policy_holds_for_every_application() {
+    let p = Provider::start_with(&[
+        ("AUTH_ISSUER", "self"),
+        ("AUTH_MFA", "required"),
+        ("AUTH_FORWARD_AUTH_APPS", "wiki.apps.example"),
+    ])
+    .await;
+    let mut browser = Browser::new();
+    let wanted = "https://wiki.apps.example/";
+    let to_login = location(
+        &browser
+            .get(&format!("{}/forward-auth?rd={wanted}", p.base))
+            .await,
+    );
+    let after = post_login(&p.base, &mut browser, &to_login, "bjensen", PASSWORD).await;
+    assert!(
+        location(&after).starts_with("/login/factor?authz="),
+        "to enrolment, not to the application"
+    );
+    let asked = browser
+        .http
+        .get(format!("{}/forward-auth", p.base))
+        .header("cookie", browser.cookie_header())
+        .header("x-original-url", wanted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::UNAUTHORIZED);
+    assert!(asked.headers().get("remote-user").is_none());
+}
+
 /// docs/security.md 16 with `AUTH_SESSION_COOKIE_DOMAIN`: the session
 /// cookie is set for the parent domain, still `Secure` and `HttpOnly`
 /// (a `__Secure-` name, as `__Host-` forbids `Domain`), works for the

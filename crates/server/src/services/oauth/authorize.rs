@@ -194,11 +194,16 @@ pub fn required_level(
 ) -> Option<Level> {
     match ctx.config.mfa {
         MfaPolicy::Off => None,
-        MfaPolicy::Required if !in_enrolment_grace(ctx, user, now) => Some(Level::Mfa),
-        MfaPolicy::Required | MfaPolicy::Optional => {
-            client.metadata.require_mfa.then_some(Level::Mfa)
-        }
+        MfaPolicy::Required | MfaPolicy::Optional => policy_level(ctx, user, now)
+            .or_else(|| client.metadata.require_mfa.then_some(Level::Mfa)),
     }
+}
+
+/// The level `AUTH_MFA` alone asks of `user`'s sign-ins: two factors when
+/// `required`, after the account's grace period.
+pub fn policy_level(ctx: &Ctx, user: &store::UserRecord, now: i64) -> Option<Level> {
+    (ctx.config.mfa == MfaPolicy::Required && !in_enrolment_grace(ctx, user, now))
+        .then_some(Level::Mfa)
 }
 
 /// `AUTH_MFA=required`, and `user` is younger than
