@@ -7,9 +7,9 @@
 //! `Remote-Groups` (comma-separated) for a session that may use the
 //! application; 403 for one that may not, or for a URL of no configured
 //! application; without a session, or with one weaker than the
-//! application's level, 401 to nginx (whose `error_page` sends the
-//! browser to `/forward-auth?rd=URL`) and a 302 to the sign-in (or the
-//! factor page) to the others (which pass it on to the browser).
+//! application's level, the sign-in's (or the factor page's) URL: in the
+//! `Location` of a 401 to nginx (whose `error_page` sends the browser
+//! there) and of a 302 to the others (which pass it on to the browser).
 //!
 //! Visited by the browser with `rd=URL`: to the sign-in or the factor
 //! page, which return to the URL, or to the URL at once when the session
@@ -93,16 +93,22 @@ async fn proxy(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Respon
             response
         }
         Ok(Decision::Forbidden) => StatusCode::FORBIDDEN.into_response(),
-        Ok(Decision::SignIn | Decision::StepUp(_)) if nginx => {
-            StatusCode::UNAUTHORIZED.into_response()
-        }
         Ok(decision @ (Decision::SignIn | Decision::StepUp(_))) => {
-            // Traefik and Caddy hand this answer to the browser, which is
-            // on the application's host: the sign-in's URL is absolute.
+            // The browser is on the application's host: the sign-in's URL
+            // is absolute. Traefik and Caddy hand a 302 on to it; nginx's
+            // auth_request knows only 200, 401 and 403, so it gets a 401
+            // whose Location its error_page redirects to
+            // (deploy/nginx/forward-auth.conf). The URL travels sealed,
+            // so nothing in it is cut or re-encoded on the way.
             let page = sign_in_page(&decision);
             let path = page_url(state, page, &transaction::forward_params(&url));
             let location = format!("{}{path}", state.config.issuer);
-            let mut response = StatusCode::FOUND.into_response();
+            let status = if nginx {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::FOUND
+            };
+            let mut response = status.into_response();
             if let Ok(value) = HeaderValue::from_str(&location) {
                 response.headers_mut().insert(header::LOCATION, value);
             }

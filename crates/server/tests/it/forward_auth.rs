@@ -1,6 +1,6 @@
 //! Forward authentication through a real nginx (`auth_request`), with the
 //! example in deploy/nginx/forward-auth.conf: signed out, to the sign-in
-//! and back; signed in, the application sees who; outside the group,
+//! and back to the whole URL; signed in, the application sees who; outside the group,
 //! refused; a browser's own `Remote-User` never reaches the application;
 //! and `rd` is no open redirect.
 
@@ -117,14 +117,16 @@ async fn nginx_asks_forward_auth_before_every_request() {
     .unwrap();
     assert_eq!(kim.status(), StatusCode::CREATED);
 
-    // Signed out: nginx sends the browser to the sign-in, which comes back.
+    // Signed out: nginx sends the browser to the sign-in, which comes back
+    // to the whole URL (its query's `&` and escapes too).
     let mut browser = Browser::new();
-    let wanted = format!("{app}/reports?year=2026");
-    let to_auth = found(&browser.get(&wanted).await);
-    assert_eq!(to_auth, format!("{}/forward-auth?rd={wanted}", p.base));
-    let to_login = location(&browser.get(&to_auth).await);
-    assert!(to_login.starts_with("/login?authz="), "{to_login}");
-    let back = post_login(&p.base, &mut browser, &to_login, "bjensen", PASSWORD).await;
+    let wanted = format!("{app}/reports?year=2026&q=a%20b&tab=2");
+    let to_login = found(&browser.get(&wanted).await);
+    let login_path = to_login
+        .strip_prefix(&p.base)
+        .unwrap_or_else(|| panic!("to the sign-in: {to_login}"));
+    assert!(login_path.starts_with("/login?authz="), "{to_login}");
+    let back = post_login(&p.base, &mut browser, login_path, "bjensen", PASSWORD).await;
     assert_eq!(location(&back), wanted);
 
     // Signed in: the application sees who, and not who the browser claims.
@@ -144,6 +146,7 @@ async fn nginx_asks_forward_auth_before_every_request() {
 
     // Outside the group: refused, never to the application.
     let mut other = Browser::new();
+    let to_auth = format!("{}/forward-auth?rd={app}/", p.base);
     let to_login = location(&other.get(&to_auth).await);
     let back = post_login(&p.base, &mut other, &to_login, "kim", "S3cret-pass-for-kim").await;
     assert_eq!(back.status(), StatusCode::FORBIDDEN);
