@@ -68,6 +68,7 @@ async fn proxy(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Respon
             .into_response();
     };
     let Some(app) = app_for(&state.config.forward_auth_apps, &url) else {
+        refused(&url, None, "unknown_host");
         return (StatusCode::FORBIDDEN, "not an application of this server").into_response();
     };
     let current = match session::current(state, jar).await {
@@ -92,7 +93,10 @@ async fn proxy(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Respon
             }
             response
         }
-        Ok(Decision::Forbidden) => StatusCode::FORBIDDEN.into_response(),
+        Ok(Decision::Forbidden) => {
+            refused(&url, current.as_ref().map(|c| c.user.id.as_str()), "group");
+            StatusCode::FORBIDDEN.into_response()
+        }
         Ok(decision @ (Decision::SignIn | Decision::StepUp(_))) => {
             // The browser is on the application's host: the sign-in's URL
             // is absolute. Traefik and Caddy hand a 302 on to it; nginx's
@@ -120,6 +124,7 @@ async fn proxy(state: &AppState, jar: &CookieJar, headers: &HeaderMap) -> Respon
 
 async fn browser(state: &AppState, jar: &CookieJar, url: &str) -> Response {
     let Some(app) = app_for(&state.config.forward_auth_apps, url) else {
+        refused(url, None, "unknown_host");
         return error_page(
             StatusCode::BAD_REQUEST,
             ErrorCode::InvalidRequest,
@@ -137,13 +142,32 @@ async fn browser(state: &AppState, jar: &CookieJar, url: &str) -> Response {
             sign_in_page(&decision),
             &transaction::forward_params(url),
         ),
-        Ok(Decision::Forbidden) => error_page(
-            StatusCode::FORBIDDEN,
-            ErrorCode::AccessDenied,
-            "Your account may not use this application.",
-        ),
+        Ok(Decision::Forbidden) => {
+            refused(url, current.as_ref().map(|c| c.user.id.as_str()), "group");
+            error_page(
+                StatusCode::FORBIDDEN,
+                ErrorCode::AccessDenied,
+                "Your account may not use this application.",
+            )
+        }
         Err(e) => unavailable(e),
     }
+}
+
+/// A refusal, as a security event: a user outside an application's group
+/// (`reason` `group`), or a URL of no listed application (`unknown_host`:
+/// a proxy misconfigured, or an `rd` probing for an open redirect). The
+/// host is logged, not the URL, whose query may hold anything.
+fn refused(url: &str, user_id: Option<&str>, reason: &'static str) {
+    tracing::info!(
+        category = "security",
+        event = "forward_auth_refused",
+        outcome = "failure",
+        host = crate::services::forward_auth::authority(url).unwrap_or_default(),
+        user_id = user_id.unwrap_or_default(),
+        reason,
+        "forward authentication refused a request"
+    );
 }
 
 /// The page that makes the session enough: the sign-in without one, the

@@ -151,6 +151,10 @@ async fn nginx_asks_forward_auth_before_every_request() {
     let back = post_login(&p.base, &mut other, &to_login, "kim", "S3cret-pass-for-kim").await;
     assert_eq!(back.status(), StatusCode::FORBIDDEN);
     assert_eq!(other.get(&wanted).await.status(), StatusCode::FORBIDDEN);
+    let event = p.server.security_event("forward_auth_refused").await;
+    assert_eq!(event["reason"], "group", "{event}");
+    assert_eq!(event["host"], format!("127.0.0.1:{port}"), "{event}");
+    assert!(!event["user_id"].as_str().unwrap().is_empty(), "{event}");
 
     // rd must be a configured application's: no open redirect.
     for evil in [
