@@ -139,6 +139,8 @@ pub struct Config {
     /// `AUTH_MFA_ENROLMENT_GRACE`: with `AUTH_MFA=required`, how long after
     /// its creation an account may still skip enrolling a factor.
     pub mfa_enrolment_grace: Duration,
+    /// How long the audit trail keeps a security event (`services::audit`).
+    pub audit_retention: Duration,
     /// `AUTH_WEBAUTHN_RP_ID`: the WebAuthn relying-party id passkeys are
     /// bound to; empty for the issuer's host. A parent domain of the host
     /// lets one passkey serve sibling hosts; changing it orphans every
@@ -325,6 +327,7 @@ const SETTINGS: &[(&str, &str)] = &[
     ("lockout_quiet_period", "1h"),
     ("mfa", "optional"),
     ("mfa_enrolment_grace", "0s"),
+    ("audit_retention", "30d"),
     ("webauthn_rp_id", ""),
     ("rate_limit_client_auth_failures", "20/1m"),
     ("ipv6_prefix", "64"),
@@ -463,6 +466,7 @@ impl Config {
             )?,
             mfa: parse_mfa(get("mfa")?)?,
             mfa_enrolment_grace: parse_duration(get("mfa_enrolment_grace")?)?,
+            audit_retention: parse_retention(get("audit_retention")?)?,
             webauthn_rp_id: parse_rp_id(get("webauthn_rp_id")?, get("issuer")?)?,
             client_auth_failures: parse_rate(get("rate_limit_client_auth_failures")?)?,
             ipv6_prefix: parse_number(get("ipv6_prefix")?, 1..=128)?,
@@ -602,6 +606,7 @@ impl Config {
         view["registration_scopes"] = serde_json::json!(self.registration.scopes.to_string());
         view["registration_client_ttl"] = serde_json::json!(duration(self.registration.client_ttl));
         view["mfa_enrolment_grace"] = serde_json::json!(duration(self.mfa_enrolment_grace));
+        view["audit_retention"] = serde_json::json!(duration(self.audit_retention));
         view["webauthn_rp_id"] = serde_json::json!(self.webauthn_rp_id);
         view["redis_min_replicas_ack"] = serde_json::json!(self.redis_min_replicas_ack);
         view["redis_sentinel_username"] = serde_json::json!(self.redis_sentinel_username);

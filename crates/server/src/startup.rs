@@ -146,6 +146,8 @@ impl Application {
         let refresher = state.keys.spawn_refresher();
         // Stopped mid-delivery, a notice comes due again when its lease ends.
         let logouts = crate::services::oauth::backchannel::spawn(state.ctx.clone());
+        let audit =
+            crate::services::audit::spawn(state.ctx.clone(), crate::services::audit::Purge::Yes);
         let (closing_tx, mut closing_rx) = watch::channel(false);
         let health = state.health.clone();
         let drain = config.shutdown_drain;
@@ -187,6 +189,11 @@ impl Application {
         purge.abort();
         refresher.abort();
         logouts.abort();
+        // The security events of the last requests reach the trail.
+        let _ = tokio::time::timeout(Duration::from_secs(2), crate::ops::audit::flush()).await;
+        if let Some(audit) = audit {
+            audit.abort();
+        }
         tracing::info!(event = "server_stopped", "auth-service stopped");
         result
     }

@@ -28,6 +28,7 @@
 //! the Sentinels name then.
 
 mod apis;
+mod audit;
 pub mod cluster;
 mod devices;
 mod factors;

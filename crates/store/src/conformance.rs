@@ -15,11 +15,11 @@ use serde_json::json;
 
 use crate::error::Conflict;
 use crate::{
-    ApiRecord, AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent, DeviceAuthorization,
-    DeviceDecision, DevicePoll, DynamicRegistration, Error, Factor, FactorKind, GrantContext,
-    GroupMember, GroupRecord, KeyState, LogoutNotice, MemberKind, MetadataDocument, Page,
-    RefreshFamily, Rotation, Session, SessionClient, SessionData, SigningKey, Store, TestClock,
-    UserRecord,
+    ApiRecord, AuditEntry, AuthorizationCode, Challenge, ClientRecord, CodeTake, Consent,
+    DeviceAuthorization, DeviceDecision, DevicePoll, DynamicRegistration, Error, Factor,
+    FactorKind, GrantContext, GroupMember, GroupRecord, KeyState, LogoutNotice, MemberKind,
+    MetadataDocument, Page, RefreshFamily, Rotation, Session, SessionClient, SessionData,
+    SigningKey, Store, TestClock, UserRecord,
 };
 
 /// What a conformance case runs against.
@@ -57,7 +57,8 @@ macro_rules! conformance_tests {
             attempts_back_off, concurrent_attempts_get_exactly_the_threshold,
             purge_keeps_live_records, device_authorization_lifecycle,
             device_user_codes_unique_while_undecided, concurrent_device_decisions_and_polls_have_one_winner,
-            session_clients, logout_notice_queue, concurrent_leases_hand_each_notice_to_one);
+            session_clients, logout_notice_queue, concurrent_leases_hand_each_notice_to_one,
+            audit_trail_in_append_order, concurrent_appends_keep_every_event_once);
     };
     (@cases $factory:path; $($case:ident),* $(,)?) => {
         $(
@@ -1935,6 +1936,116 @@ pub async fn concurrent_leases_hand_each_notice_to_one(h: Harness) {
     let distinct: BTreeSet<_> = seen.iter().cloned().collect();
     assert_eq!(distinct.len(), seen.len(), "a notice went to two callers");
     assert_eq!(distinct.len(), 40);
+}
+
+fn audit(at: i64, n: usize) -> AuditEntry {
+    AuditEntry {
+        at,
+        data: json!({"event": "e", "n": n}).to_string(),
+    }
+}
+
+fn numbers(events: &[crate::AuditEvent]) -> Vec<u64> {
+    events
+        .iter()
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.data).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
+pub async fn audit_trail_in_append_order(h: Harness) {
+    let (s, o) = (&h.store, &h.other);
+    assert!(s.audit_after(None, 10).await.unwrap().is_empty());
+    assert!(s.audit_before(None, 10).await.unwrap().is_empty());
+    s.append_audit(&[]).await.unwrap();
+    s.append_audit(&[audit(T0, 0), audit(T0, 1)]).await.unwrap();
+    o.append_audit(&[audit(T0 + 5, 2)]).await.unwrap();
+    s.append_audit(&(3..8).map(|n| audit(T0 + 10, n)).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    // Oldest first, paged by the last id seen; either handle.
+    let first = o.audit_after(None, 3).await.unwrap();
+    assert_eq!(numbers(&first), [0, 1, 2]);
+    assert_eq!(first[2].at, T0 + 5);
+    let rest = s.audit_after(Some(&first[2].id), 100).await.unwrap();
+    assert_eq!(numbers(&rest), [3, 4, 5, 6, 7]);
+    assert!(
+        s.audit_after(Some(&rest[4].id), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Newest first, likewise.
+    let newest = s.audit_before(None, 2).await.unwrap();
+    assert_eq!(numbers(&newest), [7, 6]);
+    assert_eq!(
+        numbers(&o.audit_before(Some(&newest[1].id), 3).await.unwrap()),
+        [5, 4, 3]
+    );
+    assert_not_found(s.audit_after(Some("not an id"), 1).await);
+    // Purged by age, oldest first and no more than asked; a purged id
+    // still marks its place.
+    assert_eq!(s.purge_audit(T0 + 10, 2).await.unwrap(), 2);
+    assert_eq!(
+        numbers(&o.audit_after(None, 10).await.unwrap()),
+        [2, 3, 4, 5, 6, 7]
+    );
+    assert_eq!(o.purge_audit(T0 + 10, 100).await.unwrap(), 1);
+    assert_eq!(s.purge_audit(T0 + 10, 100).await.unwrap(), 0);
+    assert_eq!(
+        numbers(&s.audit_after(Some(&first[0].id), 10).await.unwrap()),
+        [3, 4, 5, 6, 7]
+    );
+    // Appended after a purge: still after everything before it.
+    s.append_audit(&[audit(T0 + 20, 8)]).await.unwrap();
+    assert_eq!(
+        numbers(&o.audit_after(Some(&rest[4].id), 10).await.unwrap()),
+        [8]
+    );
+}
+
+pub async fn concurrent_appends_keep_every_event_once(h: Harness) {
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = if i % 2 == 0 {
+                Arc::clone(&h.store)
+            } else {
+                Arc::clone(&h.other)
+            };
+            tokio::spawn(async move {
+                for round in 0..5 {
+                    let batch: Vec<_> = (0..4)
+                        .map(|k| audit(T0, i * 100 + round * 10 + k))
+                        .collect();
+                    store.append_audit(&batch).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = h.store.audit_after(after.as_deref(), 7).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        seen.extend(numbers(&page));
+    }
+    assert_eq!(seen.len(), 160);
+    let distinct: BTreeSet<_> = seen.iter().copied().collect();
+    assert_eq!(distinct.len(), 160, "an event was kept twice");
+    // Each writer's batches keep their order within the trail.
+    for i in 0..8u64 {
+        let own: Vec<_> = seen.iter().copied().filter(|n| n / 100 == i).collect();
+        let mut sorted = own.clone();
+        sorted.sort_unstable();
+        assert_eq!(own, sorted, "writer {i}'s events out of order");
+    }
 }
 
 #[cfg(test)]

@@ -466,6 +466,24 @@ pub struct LogoutNotice {
     pub queued_at: i64,
 }
 
+/// A security event to append to the audit trail: when it happened (Unix
+/// seconds) and its log line's fields, a JSON object (docs/operations.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub data: String,
+}
+
+/// An event of the audit trail, with the id the store gave it when it was
+/// appended: ids grow in the order events were appended, on every replica,
+/// and mean nothing else (a cursor, not a time).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: String,
+    pub at: i64,
+    pub data: String,
+}
+
 /// A user's consent to a client's scopes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Consent {

@@ -7,10 +7,10 @@
 use async_trait::async_trait;
 
 use crate::{
-    ApiRecord, Attempt, AttemptState, AuthorizationCode, BackoffPolicy, Challenge, ClientRecord,
-    CodeTake, Consent, DeviceAuthorization, DeviceDecision, DevicePoll, Factor, GroupRecord,
-    LogoutNotice, Page, Paged, RateDecision, RefreshFamily, Result, Rotation, Session,
-    SessionClient, SigningKey, UserRecord,
+    ApiRecord, Attempt, AttemptState, AuditEntry, AuditEvent, AuthorizationCode, BackoffPolicy,
+    Challenge, ClientRecord, CodeTake, Consent, DeviceAuthorization, DeviceDecision, DevicePoll,
+    Factor, GroupRecord, LogoutNotice, Page, Paged, RateDecision, RefreshFamily, Result, Rotation,
+    Session, SessionClient, SigningKey, UserRecord,
 };
 
 /// Registered OAuth clients.
@@ -345,6 +345,25 @@ pub trait LogoutStore: Send + Sync {
     async fn remove_logout_notice(&self, id: &str) -> Result<()>;
 }
 
+/// The audit trail: the security events every replica appends, kept in
+/// one order for `audit tail` and the admin API, until purged by age.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends `entries` in order. Each gets an id greater than every id
+    /// appended before it, on any replica.
+    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<()>;
+    /// Up to `limit` events appended after the event `after` (from the
+    /// oldest when `None`), oldest first. An id not of this backend's
+    /// form is `NotFound`; one purged since still marks its place.
+    async fn audit_after(&self, after: Option<&str>, limit: usize) -> Result<Vec<AuditEvent>>;
+    /// Up to `limit` events appended before the event `before` (from the
+    /// newest when `None`), newest first.
+    async fn audit_before(&self, before: Option<&str>, limit: usize) -> Result<Vec<AuditEvent>>;
+    /// Removes up to `limit` of the oldest events whose `at` is before
+    /// `cutoff`; how many it removed.
+    async fn purge_audit(&self, cutoff: i64, limit: usize) -> Result<usize>;
+}
+
 /// A whole backend: every aggregate, plus what operations need.
 #[async_trait]
 pub trait Store:
@@ -362,6 +381,7 @@ pub trait Store:
     + FactorStore
     + DeviceStore
     + LogoutStore
+    + AuditStore
     + std::fmt::Debug
 {
     /// `"sqlite"` or `"redis"`, for metrics and health.

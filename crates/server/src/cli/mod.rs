@@ -6,6 +6,7 @@
 //! not a server is running.
 
 mod api;
+mod audit;
 mod backup;
 mod client;
 mod doctor;
@@ -53,6 +54,9 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Read the audit trail: every replica's security events.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Mint or revoke long-lived access tokens.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -147,6 +151,18 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(command: Command, config: Config) -> Result<(), CliError> {
+    let result = dispatch(command, config).await;
+    // What the command logged as security events reaches the trail
+    // before the process ends (a store that is down gets 5 s).
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        crate::ops::audit::flush(),
+    )
+    .await;
+    result
+}
+
+async fn dispatch(command: Command, config: Config) -> Result<(), CliError> {
     match command {
         Command::Serve => serve(config).await,
         Command::CheckConfig => print_json(&config.redacted()),
@@ -155,6 +171,7 @@ async fn run(command: Command, config: Config) -> Result<(), CliError> {
         Command::User(command) => user::run(command, context(config).await?).await,
         Command::Keys(command) => keys::run(command, context(config).await?).await,
         Command::Token(command) => token::run(command, context(config).await?).await,
+        Command::Audit(command) => audit::run(command, context(config).await?).await,
         Command::Doctor { json } => doctor::run(context(config).await?, json).await,
         Command::Backup { output } => backup::backup(context(config).await?, &output).await,
         Command::Restore { input, force } => {
@@ -186,7 +203,10 @@ async fn context(config: Config) -> Result<Context, CliError> {
     let store = open_store(&config)
         .await
         .map_err(|e| CliError::runtime(format!("{e:#}")))?;
-    Context::new(config, store, master_key).map_err(|e| CliError::runtime(e.to_string()))
+    let ctx =
+        Context::new(config, store, master_key).map_err(|e| CliError::runtime(e.to_string()))?;
+    crate::services::audit::spawn(ctx.clone(), crate::services::audit::Purge::No);
+    Ok(ctx)
 }
 
 pub fn print_json(value: &serde_json::Value) -> Result<(), CliError> {

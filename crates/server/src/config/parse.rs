@@ -319,6 +319,16 @@ pub(super) fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
     })
 }
 
+/// A duration of at least a minute and at most ten years: a retention,
+/// which zero would turn into "keep nothing".
+pub(super) fn parse_retention(raw: &Raw) -> Result<Duration, ConfigError> {
+    let retention = parse_duration(raw)?;
+    if !(60..=10 * 366 * 86_400).contains(&retention.as_secs()) {
+        return Err(raw.fail(format!("{:?} is not a retention from 1m to 10y", raw.value)));
+    }
+    Ok(retention)
+}
+
 pub(super) fn parse_number<T>(
     raw: &Raw,
     range: std::ops::RangeInclusive<T>,

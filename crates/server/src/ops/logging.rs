@@ -18,10 +18,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::{EnvFilter, fmt as subscriber_fmt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, fmt as subscriber_fmt};
 
 use crate::config::LogFormat;
 
@@ -51,14 +54,26 @@ where
     // The level was validated with the config; fall back rather than fail.
     let filter =
         EnvFilter::try_new(with_quiet_libraries(level)).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = subscriber_fmt().with_env_filter(filter).with_writer(writer);
-    let _ = match format {
-        LogFormat::Json => builder
+    let lines = match format {
+        LogFormat::Json => subscriber_fmt::layer()
             .fmt_fields(JsonFields::new())
             .event_format(FlatJson)
-            .try_init(),
-        LogFormat::Pretty => builder.with_target(false).try_init(),
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Pretty => subscriber_fmt::layer()
+            .with_target(false)
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
     };
+    // Security events reach the audit trail whatever the log level.
+    let audit = super::audit::AuditLayer
+        .with_filter(Targets::new().with_target(env!("CARGO_CRATE_NAME"), tracing::Level::INFO));
+    let _ = tracing_subscriber::registry()
+        .with(lines)
+        .with(audit)
+        .try_init();
 }
 
 /// The flat JSON line formatter.
@@ -100,7 +115,7 @@ where
     }
 }
 
-struct FieldVisitor<'a>(&'a mut Map<String, Value>);
+pub(super) struct FieldVisitor<'a>(pub(super) &'a mut Map<String, Value>);
 
 impl Visit for FieldVisitor<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {

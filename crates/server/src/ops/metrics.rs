@@ -106,6 +106,9 @@ fn zero() {
         metrics::counter!("auth_backchannel_logout_deliveries_total", "outcome" => outcome)
             .increment(0);
     }
+    for outcome in ["appended", "dropped"] {
+        metrics::counter!("auth_audit_events_total", "outcome" => outcome).increment(0);
+    }
     metrics::counter!("auth_http_connection_cap_reached_total").increment(0);
     metrics::counter!("auth_http_connections_shed_total").increment(0);
     metrics::counter!("auth_refresh_token_reuse_detected_total").increment(0);
@@ -151,6 +154,10 @@ fn describe() {
     describe_counter!(
         "auth_backchannel_logout_deliveries_total",
         "Back-channel logout token deliveries, by outcome (delivered, retried, abandoned)."
+    );
+    describe_counter!(
+        "auth_audit_events_total",
+        "Security events for the audit trail, by outcome (appended to the store, dropped because the store was unreachable too long)."
     );
     describe_histogram!(
         "auth_backchannel_logout_delay_seconds",

@@ -6,6 +6,7 @@
 //! function, with the same rules, as one made over HTTP.
 
 pub mod apis;
+pub mod audit;
 pub mod backup;
 pub mod client_documents;
 pub mod clients;

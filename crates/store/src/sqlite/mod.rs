@@ -11,6 +11,7 @@
 //! need (ids, unique keys, expiry) beside it.
 
 mod apis;
+mod audit;
 mod devices;
 mod factors;
 mod grants;

@@ -183,6 +183,16 @@ CREATE TABLE logout_notices (
 ) STRICT;
 CREATE INDEX logout_notices_due ON logout_notices (due_at);
 "#,
+    // The audit trail: security events in the order appended (the rowid),
+    // purged by age.
+    r#"
+CREATE TABLE audit_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    data TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_events_at ON audit_events (at);
+"#,
 ];
 
 /// The migration whose rows [`rekey_user_names`] rewrites.
