@@ -196,6 +196,18 @@ pub struct Config {
     /// may be delivered to anyway, over https or plain http
     /// (`ops::outbound`).
     pub backchannel_logout_allow: Vec<IpBlock>,
+    /// `AUTH_AUDIT_WEBHOOK_URL`, `_SECRET` and `_ALLOW`: where the audit
+    /// trail is delivered (`services::audit::webhook`), if anywhere.
+    pub audit_webhook: Option<AuditWebhook>,
+}
+
+/// The audit trail's webhook: its URL, the key its bodies are signed with
+/// (HMAC-SHA256), and the non-public addresses it may be at anyway.
+#[derive(Debug, Clone)]
+pub struct AuditWebhook {
+    pub url: String,
+    pub secret: Secret<String>,
+    pub allow: Vec<IpBlock>,
 }
 
 /// An application behind a proxy that asks `/forward-auth`: its host
@@ -328,6 +340,9 @@ const SETTINGS: &[(&str, &str)] = &[
     ("mfa", "optional"),
     ("mfa_enrolment_grace", "0s"),
     ("audit_retention", "30d"),
+    ("audit_webhook_url", ""),
+    ("audit_webhook_secret", ""),
+    ("audit_webhook_allow", ""),
     ("webauthn_rp_id", ""),
     ("rate_limit_client_auth_failures", "20/1m"),
     ("ipv6_prefix", "64"),
@@ -491,6 +506,11 @@ impl Config {
             client_id_documents: parse_bool(get("client_id_metadata_documents")?)?,
             client_id_metadata_allow: parse_proxies(get("client_id_metadata_allow")?)?,
             backchannel_logout_allow: parse_proxies(get("backchannel_logout_allow")?)?,
+            audit_webhook: parse_audit_webhook(
+                get("audit_webhook_url")?,
+                get("audit_webhook_secret")?,
+                parse_proxies(get("audit_webhook_allow")?)?,
+            )?,
             forward_auth_apps: parse_forward_apps(get("forward_auth_apps")?)?,
             session_cookie_domain: parse_cookie_domain(
                 get("session_cookie_domain")?,
@@ -591,6 +611,16 @@ impl Config {
                 })
                 .collect::<Vec<_>>()
                 .join(",")
+        );
+        view["audit_webhook_url"] =
+            serde_json::json!(self.audit_webhook.as_ref().map_or("", |w| w.url.as_str()));
+        view["audit_webhook_secret"] =
+            serde_json::json!(self.audit_webhook.as_ref().map(|_| "[REDACTED]"));
+        view["audit_webhook_allow"] = serde_json::json!(
+            self.audit_webhook
+                .as_ref()
+                .map(|w| w.allow.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .unwrap_or_default()
         );
         view["backchannel_logout_allow"] = serde_json::json!(
             self.backchannel_logout_allow

@@ -148,6 +148,7 @@ impl Application {
         let logouts = crate::services::oauth::backchannel::spawn(state.ctx.clone());
         let audit =
             crate::services::audit::spawn(state.ctx.clone(), crate::services::audit::Purge::Yes);
+        let webhook = crate::services::audit::webhook::spawn(state.ctx.clone());
         let (closing_tx, mut closing_rx) = watch::channel(false);
         let health = state.health.clone();
         let drain = config.shutdown_drain;
@@ -191,8 +192,8 @@ impl Application {
         logouts.abort();
         // The security events of the last requests reach the trail.
         let _ = tokio::time::timeout(Duration::from_secs(2), crate::ops::audit::flush()).await;
-        if let Some(audit) = audit {
-            audit.abort();
+        for task in [audit, webhook].into_iter().flatten() {
+            task.abort();
         }
         tracing::info!(event = "server_stopped", "auth-service stopped");
         result

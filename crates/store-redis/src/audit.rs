@@ -20,6 +20,11 @@ impl RedisStore {
     fn audit_key(&self) -> String {
         self.tagged("audit", "trail")
     }
+
+    /// Readers' positions: a hash in the trail's slot.
+    fn audit_cursors_key(&self) -> String {
+        self.tagged_under("audit", "trail", "cursors")
+    }
 }
 
 /// A stream id (`ms-seq`); anything else is no id of this backend's.
@@ -141,6 +146,33 @@ impl AuditStore for RedisStore {
                 .arg(key)
                 .arg(old)
                 .query_async(&mut conn)
+                .await
+                .map_err(redis_err)
+        })
+        .await
+    }
+
+    async fn audit_cursor(&self, reader: &str) -> Result<Option<String>> {
+        let (key, reader) = (self.audit_cursors_key(), reader.to_owned());
+        self.call("audit_cursor", |mut conn| async move {
+            redis::cmd("HGET")
+                .arg(key)
+                .arg(reader)
+                .query_async(&mut conn)
+                .await
+                .map_err(redis_err)
+        })
+        .await
+    }
+
+    async fn set_audit_cursor(&self, reader: &str, id: &str) -> Result<()> {
+        let (key, reader, id) = (self.audit_cursors_key(), reader.to_owned(), id.to_owned());
+        self.call("set_audit_cursor", |mut conn| async move {
+            redis::cmd("HSET")
+                .arg(key)
+                .arg(reader)
+                .arg(id)
+                .query_async::<()>(&mut conn)
                 .await
                 .map_err(redis_err)
         })

@@ -2005,6 +2005,19 @@ pub async fn audit_trail_in_append_order(h: Harness) {
         numbers(&o.audit_after(Some(&rest[4].id), 10).await.unwrap()),
         [8]
     );
+    // A reader's saved position, shared by the handles.
+    assert_eq!(s.audit_cursor("webhook").await.unwrap(), None);
+    s.set_audit_cursor("webhook", &rest[1].id).await.unwrap();
+    o.set_audit_cursor("other", &rest[0].id).await.unwrap();
+    o.set_audit_cursor("webhook", &rest[2].id).await.unwrap();
+    assert_eq!(
+        s.audit_cursor("webhook").await.unwrap(),
+        Some(rest[2].id.clone())
+    );
+    assert_eq!(
+        s.audit_cursor("other").await.unwrap(),
+        Some(rest[0].id.clone())
+    );
 }
 
 pub async fn concurrent_appends_keep_every_event_once(h: Harness) {

@@ -362,6 +362,11 @@ pub trait AuditStore: Send + Sync {
     /// Removes up to `limit` of the oldest events whose `at` is before
     /// `cutoff`; how many it removed.
     async fn purge_audit(&self, cutoff: i64, limit: usize) -> Result<usize>;
+    /// The id a reader of the trail named `reader` (the webhook) saved as
+    /// its position, if any.
+    async fn audit_cursor(&self, reader: &str) -> Result<Option<String>>;
+    /// Saves `reader`'s position.
+    async fn set_audit_cursor(&self, reader: &str, id: &str) -> Result<()>;
 }
 
 /// A whole backend: every aggregate, plus what operations need.

@@ -319,6 +319,33 @@ pub(super) fn parse_duration(raw: &Raw) -> Result<Duration, ConfigError> {
     })
 }
 
+/// `AUTH_AUDIT_WEBHOOK_URL` with its `_SECRET` (at least 32 characters,
+/// as a shared HMAC key should be): both or neither. The URL is an
+/// http(s) URL; whether it may be reached is `ops::outbound`'s to judge at
+/// each delivery.
+pub(super) fn parse_audit_webhook(
+    url: &Raw,
+    secret: &Raw,
+    allow: Vec<crate::ops::client_ip::IpBlock>,
+) -> Result<Option<super::AuditWebhook>, ConfigError> {
+    match (url.value.trim(), secret.value.as_str()) {
+        ("", "") => Ok(None),
+        ("", _) => Err(url.fail("is required with AUTH_AUDIT_WEBHOOK_SECRET")),
+        (_, "") => {
+            Err(secret.fail("is required with AUTH_AUDIT_WEBHOOK_URL (at least 32 characters)"))
+        }
+        (link, _) if !(link.starts_with("https://") || link.starts_with("http://")) => {
+            Err(url.fail(format!("{link:?} is not an http(s) URL")))
+        }
+        (_, key) if key.len() < 32 => Err(secret.fail("must be at least 32 characters")),
+        (link, key) => Ok(Some(super::AuditWebhook {
+            url: link.to_owned(),
+            secret: Secret::new(key.to_owned()),
+            allow,
+        })),
+    }
+}
+
 /// A duration of at least a minute and at most ten years: a retention,
 /// which zero would turn into "keep nothing".
 pub(super) fn parse_retention(raw: &Raw) -> Result<Duration, ConfigError> {

@@ -407,3 +407,57 @@ fn hardening_settings_have_documented_defaults_and_clear_errors() {
             .contains("neither true nor false")
     );
 }
+
+#[test]
+fn the_audit_trail_keeps_thirty_days_and_its_webhook_needs_a_secret() {
+    let config = load(&[], None).unwrap();
+    assert_eq!(config.audit_retention, Duration::from_secs(30 * 86_400));
+    assert!(config.audit_webhook.is_none());
+    let secret = "0123456789abcdef0123456789abcdef";
+    let config = load(
+        &[
+            ("AUTH_AUDIT_RETENTION", "90d"),
+            ("AUTH_AUDIT_WEBHOOK_URL", "https://siem.example/hook"),
+            ("AUTH_AUDIT_WEBHOOK_SECRET", secret),
+            ("AUTH_AUDIT_WEBHOOK_ALLOW", "10.0.0.0/8"),
+        ],
+        None,
+    )
+    .unwrap();
+    assert_eq!(config.audit_retention, Duration::from_secs(90 * 86_400));
+    let webhook = config.audit_webhook.as_ref().unwrap();
+    assert_eq!(webhook.url, "https://siem.example/hook");
+    assert_eq!(webhook.allow.len(), 1);
+    let view = config.redacted().to_string();
+    assert!(!view.contains(secret), "{view}");
+    assert!(view.contains("https://siem.example/hook"), "{view}");
+    for (vars, named) in [
+        (vec![("AUTH_AUDIT_RETENTION", "0s")], "AUTH_AUDIT_RETENTION"),
+        (
+            vec![("AUTH_AUDIT_WEBHOOK_URL", "https://siem.example/hook")],
+            "AUTH_AUDIT_WEBHOOK_SECRET",
+        ),
+        (
+            vec![("AUTH_AUDIT_WEBHOOK_SECRET", secret)],
+            "AUTH_AUDIT_WEBHOOK_URL",
+        ),
+        (
+            vec![
+                ("AUTH_AUDIT_WEBHOOK_URL", "https://siem.example/hook"),
+                ("AUTH_AUDIT_WEBHOOK_SECRET", "short"),
+            ],
+            "AUTH_AUDIT_WEBHOOK_SECRET",
+        ),
+        (
+            vec![
+                ("AUTH_AUDIT_WEBHOOK_URL", "ftp://siem.example/hook"),
+                ("AUTH_AUDIT_WEBHOOK_SECRET", secret),
+            ],
+            "AUTH_AUDIT_WEBHOOK_URL",
+        ),
+    ] {
+        let err = error(&vars);
+        assert!(err.contains(named), "{vars:?}: {err}");
+        assert!(!err.contains(secret), "{err}");
+    }
+}

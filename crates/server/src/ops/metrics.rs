@@ -109,6 +109,7 @@ fn zero() {
     for outcome in ["appended", "dropped"] {
         metrics::counter!("auth_audit_events_total", "outcome" => outcome).increment(0);
     }
+    metrics::counter!("auth_audit_webhook_events_total").increment(0);
     metrics::counter!("auth_http_connection_cap_reached_total").increment(0);
     metrics::counter!("auth_http_connections_shed_total").increment(0);
     metrics::counter!("auth_refresh_token_reuse_detected_total").increment(0);
@@ -158,6 +159,10 @@ fn describe() {
     describe_counter!(
         "auth_audit_events_total",
         "Security events for the audit trail, by outcome (appended to the store, dropped because the store was unreachable too long)."
+    );
+    describe_counter!(
+        "auth_audit_webhook_events_total",
+        "Audit trail events the webhook (AUTH_AUDIT_WEBHOOK_URL) accepted."
     );
     describe_histogram!(
         "auth_backchannel_logout_delay_seconds",

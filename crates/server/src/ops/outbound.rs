@@ -1,7 +1,8 @@
 //! The requests this server makes on a client's word: fetching a client
 //! ID metadata document (`services::client_documents`) and delivering a
 //! logout token to a client's `backchannel_logout_uri`
-//! (`services::oauth::backchannel`). A URL chosen by whoever registers a
+//! (`services::oauth::backchannel`), and the audit trail to its webhook
+//! (`services::audit::webhook`). A URL chosen by whoever registers a
 //! client or calls `/authorize` must not reach inside the network
 //! (server-side request forgery), so every such request is held to one
 //! policy (docs/security.md 30):
@@ -280,6 +281,32 @@ impl Outbound {
         match response.status {
             hyper::StatusCode::OK | hyper::StatusCode::NO_CONTENT => Ok(()),
             other => Err(FetchError::Status(other.as_u16())),
+        }
+    }
+
+    /// POSTs a JSON `body` with extra `headers` to `url`, accepting any
+    /// 2xx answer (a webhook's receiver chooses its own).
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: Bytes,
+        headers: &[(&'static str, String)],
+    ) -> Result<(), FetchError> {
+        let (uri, plain) = target(&self.policy, url)?;
+        let mut request = hyper::Request::post(uri)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::USER_AGENT, "auth-service");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let request = request
+            .body(Full::new(body))
+            .map_err(|e| FetchError::Connection(e.to_string()))?;
+        let response = self.send(plain, request).await?;
+        if response.status.is_success() {
+            Ok(())
+        } else {
+            Err(FetchError::Status(response.status.as_u16()))
         }
     }
 

@@ -87,4 +87,33 @@ impl AuditStore for SqliteStore {
         })
         .await
     }
+
+    async fn audit_cursor(&self, reader: &str) -> Result<Option<String>> {
+        let reader = reader.to_owned();
+        self.read("audit_cursor", move |conn, _| {
+            let mut select = conn
+                .prepare_cached("SELECT id FROM audit_cursors WHERE reader = ?1")
+                .map_err(db)?;
+            let mut rows = select.query(params![reader]).map_err(db)?;
+            match rows.next().map_err(db)? {
+                Some(row) => Ok(Some(row.get(0).map_err(db)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn set_audit_cursor(&self, reader: &str, id: &str) -> Result<()> {
+        let (reader, id) = (reader.to_owned(), id.to_owned());
+        self.write("set_audit_cursor", move |tx, _| {
+            tx.execute(
+                "INSERT INTO audit_cursors (reader, id) VALUES (?1, ?2) \
+                 ON CONFLICT (reader) DO UPDATE SET id = excluded.id",
+                params![reader, id],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
 }

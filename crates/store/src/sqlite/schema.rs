@@ -192,6 +192,10 @@ CREATE TABLE audit_events (
     data TEXT NOT NULL
 ) STRICT;
 CREATE INDEX audit_events_at ON audit_events (at);
+CREATE TABLE audit_cursors (
+    reader TEXT PRIMARY KEY,
+    id TEXT NOT NULL
+) STRICT;
 "#,
 ];
 

@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 use crate::ops::audit::Intake;
 use crate::services::Ctx;
 
+pub mod webhook;
+
 /// Events appended in one store call.
 const BATCH: usize = 256;
 /// How often each replica removes what is past the retention.
